@@ -1,0 +1,110 @@
+//! The one error type of the core. Every failure a caller can cause has its own variant, so the
+//! Python layer can map each to a named exception and the HTTP layer to a status code.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CoreError {
+    /// A room or signer was configured with values that cannot work.
+    InvalidConfig(String),
+    /// An argument of a call is out of range or empty.
+    InvalidArgument(String),
+
+    TokenMalformed,
+    TokenBadSignature,
+    TokenUnknownKey(String),
+    TokenExpired,
+    TokenWrongRoom,
+    TokenWrongKind,
+
+    /// The room does not take this action yet; `opens_in_seconds` says how long to wait.
+    NotOpenYet { opens_in_seconds: f64 },
+    RoomClosed,
+    IdentityRequired,
+    UnknownTicket,
+    /// The ticket is in a state where this action makes no sense (e.g. hold while waiting).
+    NotAdmitted,
+
+    UnknownSlot(String),
+    DuplicateSlot(String),
+    /// Someone else holds or booked the slot; `alternatives` are free slots of its group.
+    SlotTaken { slot: String, alternatives: Vec<String> },
+    LimitReached { limit: u32 },
+    HoldExpired,
+    /// The hold belongs to another ticket.
+    NotHolder,
+    NoHold,
+    UnknownBooking,
+    NoOffer,
+    /// A release was asked for before the next release window and without an override.
+    ReleaseRefused { next_window_micros: Option<i64>, reason: String },
+}
+
+impl CoreError {
+    /// A stable machine-readable code, used in HTTP error bodies and on Python exceptions.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidConfig(_) => "invalid_config",
+            Self::InvalidArgument(_) => "invalid_argument",
+            Self::TokenMalformed => "token_malformed",
+            Self::TokenBadSignature => "token_bad_signature",
+            Self::TokenUnknownKey(_) => "token_unknown_key",
+            Self::TokenExpired => "token_expired",
+            Self::TokenWrongRoom => "token_wrong_room",
+            Self::TokenWrongKind => "token_wrong_kind",
+            Self::NotOpenYet { .. } => "not_open_yet",
+            Self::RoomClosed => "room_closed",
+            Self::IdentityRequired => "identity_required",
+            Self::UnknownTicket => "unknown_ticket",
+            Self::NotAdmitted => "not_admitted",
+            Self::UnknownSlot(_) => "unknown_slot",
+            Self::DuplicateSlot(_) => "duplicate_slot",
+            Self::SlotTaken { .. } => "slot_taken",
+            Self::LimitReached { .. } => "limit_reached",
+            Self::HoldExpired => "hold_expired",
+            Self::NotHolder => "not_holder",
+            Self::NoHold => "no_hold",
+            Self::UnknownBooking => "unknown_booking",
+            Self::NoOffer => "no_offer",
+            Self::ReleaseRefused { .. } => "release_refused",
+        }
+    }
+}
+
+impl fmt::Display for CoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidConfig(m) => write!(f, "invalid room configuration: {m}"),
+            Self::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
+            Self::TokenMalformed => f.write_str("the token is malformed"),
+            Self::TokenBadSignature => f.write_str("the token's signature does not match"),
+            Self::TokenUnknownKey(kid) => write!(f, "the token was signed with unknown key id {kid:?}"),
+            Self::TokenExpired => f.write_str("the token has expired"),
+            Self::TokenWrongRoom => f.write_str("the token belongs to another room"),
+            Self::TokenWrongKind => f.write_str("the token is of the wrong kind for this action"),
+            Self::NotOpenYet { opens_in_seconds } => {
+                write!(f, "the room is not open yet; it opens in {opens_in_seconds:.0} s")
+            }
+            Self::RoomClosed => f.write_str("the room is closed"),
+            Self::IdentityRequired => f.write_str("this room requires an identity to join"),
+            Self::UnknownTicket => f.write_str("no such ticket in this room"),
+            Self::NotAdmitted => f.write_str("the ticket has no active pass"),
+            Self::UnknownSlot(id) => write!(f, "no slot with id {id:?}"),
+            Self::DuplicateSlot(id) => write!(f, "slot id {id:?} is given twice or exists already"),
+            Self::SlotTaken { slot, .. } => write!(f, "slot {slot:?} is already taken"),
+            Self::LimitReached { limit } => {
+                write!(f, "the limit of {limit} holds and bookings per visitor is reached")
+            }
+            Self::HoldExpired => f.write_str("the hold has expired"),
+            Self::NotHolder => f.write_str("the slot is held by someone else"),
+            Self::NoHold => f.write_str("the slot is not held"),
+            Self::UnknownBooking => f.write_str("no booking with this code"),
+            Self::NoOffer => f.write_str("the ticket has no open offer"),
+            Self::ReleaseRefused { reason, .. } => write!(f, "release refused: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for CoreError {}
+
+pub type CoreResult<T> = Result<T, CoreError>;

@@ -1,0 +1,5 @@
+//! queue_core: the fair admission queue and the slot inventory of pyqueue. No I/O; time comes
+//! from an injected clock. The Python module `pyqueue._core` is defined in `python`.
+
+pub mod clock;
+pub mod errors;
