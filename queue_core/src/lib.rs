@@ -1,5 +1,11 @@
 //! queue_core: the fair admission queue and the slot inventory of pyqueue. No I/O; time comes
 //! from an injected clock. The Python module `pyqueue._core` is defined in `python`.
 
+pub mod admission;
 pub mod clock;
 pub mod errors;
+pub mod eta;
+pub mod position;
+pub mod prequeue;
+pub mod queue;
+pub mod room_config;
