@@ -18,7 +18,9 @@ pub enum CoreError {
     TokenWrongKind,
 
     /// The room does not take this action yet; `opens_in_seconds` says how long to wait.
-    NotOpenYet { opens_in_seconds: f64 },
+    NotOpenYet {
+        opens_in_seconds: f64,
+    },
     RoomClosed,
     IdentityRequired,
     UnknownTicket,
@@ -28,8 +30,13 @@ pub enum CoreError {
     UnknownSlot(String),
     DuplicateSlot(String),
     /// Someone else holds or booked the slot; `alternatives` are free slots of its group.
-    SlotTaken { slot: String, alternatives: Vec<String> },
-    LimitReached { limit: u32 },
+    SlotTaken {
+        slot: String,
+        alternatives: Vec<String>,
+    },
+    LimitReached {
+        limit: u32,
+    },
     HoldExpired,
     /// The hold belongs to another ticket.
     NotHolder,
@@ -37,7 +44,10 @@ pub enum CoreError {
     UnknownBooking,
     NoOffer,
     /// A release was asked for before the next release window and without an override.
-    ReleaseRefused { next_window_micros: Option<i64>, reason: String },
+    ReleaseRefused {
+        next_window_micros: Option<i64>,
+        reason: String,
+    },
 }
 
 impl CoreError {

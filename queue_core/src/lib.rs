@@ -9,3 +9,4 @@ pub mod position;
 pub mod prequeue;
 pub mod queue;
 pub mod room_config;
+pub mod schedule;
