@@ -48,6 +48,9 @@ pub enum CoreError {
         next_window_micros: Option<i64>,
         reason: String,
     },
+    /// The operating system's random source failed, so no unguessable value (a booking code)
+    /// could be drawn.
+    EntropyUnavailable(String),
 }
 
 impl CoreError {
@@ -77,6 +80,7 @@ impl CoreError {
             Self::UnknownBooking => "unknown_booking",
             Self::NoOffer => "no_offer",
             Self::ReleaseRefused { .. } => "release_refused",
+            Self::EntropyUnavailable(_) => "entropy_unavailable",
         }
     }
 }
@@ -111,6 +115,7 @@ impl fmt::Display for CoreError {
             Self::UnknownBooking => f.write_str("no booking with this code"),
             Self::NoOffer => f.write_str("the ticket has no open offer"),
             Self::ReleaseRefused { reason, .. } => write!(f, "release refused: {reason}"),
+            Self::EntropyUnavailable(m) => write!(f, "the system's random source failed: {m}"),
         }
     }
 }

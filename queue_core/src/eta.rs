@@ -34,13 +34,7 @@ pub struct CursorSpeed {
 
 impl CursorSpeed {
     pub fn new(configured_per_second: f64) -> Self {
-        Self {
-            mean: configured_per_second,
-            variance: 0.0,
-            measured_seconds: 0.0,
-            bucket_passed: 0,
-            bucket_micros: 0,
-        }
+        Self { mean: configured_per_second, variance: 0.0, measured_seconds: 0.0, bucket_passed: 0, bucket_micros: 0 }
     }
 
     /// The configured rate changed: keep what was measured, but let the prior follow when
@@ -96,12 +90,7 @@ impl CursorSpeed {
         } else {
             0.5
         };
-        Estimate {
-            low: seconds * (1.0 - spread),
-            seconds,
-            high: seconds * (1.0 + spread),
-            known: self.known(),
-        }
+        Estimate { low: seconds * (1.0 - spread), seconds, high: seconds * (1.0 + spread), known: self.known() }
     }
 }
 

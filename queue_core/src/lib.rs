@@ -5,8 +5,20 @@ pub mod admission;
 pub mod clock;
 pub mod errors;
 pub mod eta;
+pub mod inventory;
 pub mod position;
 pub mod prequeue;
 pub mod queue;
+pub mod room;
 pub mod room_config;
 pub mod schedule;
+pub mod token;
+
+mod python;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    python::register(m)
+}

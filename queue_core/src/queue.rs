@@ -167,9 +167,7 @@ impl QueueState {
         }
         if let Some(identity) = identity {
             if identity.is_empty() || identity.len() > MAX_IDENTITY_LEN {
-                return Err(CoreError::InvalidArgument(format!(
-                    "identity must be 1 to {MAX_IDENTITY_LEN} bytes"
-                )));
+                return Err(CoreError::InvalidArgument(format!("identity must be 1 to {MAX_IDENTITY_LEN} bytes")));
             }
         } else if self.config.identity == IdentityMode::Required {
             return Err(CoreError::IdentityRequired);
@@ -462,9 +460,10 @@ impl QueueState {
 
     pub fn draw_order_of(draw: &Draw) -> Vec<u32> {
         match draw.mode {
-            PrequeueMode::Shuffle => {
-                prequeue::draw_order(draw.joined.len(), draw.seed).into_iter().map(|i| draw.joined[i as usize]).collect()
-            }
+            PrequeueMode::Shuffle => prequeue::draw_order(draw.joined.len(), draw.seed)
+                .into_iter()
+                .map(|i| draw.joined[i as usize])
+                .collect(),
             PrequeueMode::Fifo => draw.joined.clone(),
         }
     }

@@ -55,10 +55,7 @@ impl RoomConfig {
     pub fn validate(&self) -> CoreResult<()> {
         let bad = |m: String| Err(CoreError::InvalidConfig(m));
         if !valid_room_id(&self.id) {
-            return bad(format!(
-                "room id {:?} must be 1 to {MAX_ROOM_ID_LEN} characters of A-Z a-z 0-9 _ -",
-                self.id
-            ));
+            return bad(format!("room id {:?} must be 1 to {MAX_ROOM_ID_LEN} characters of A-Z a-z 0-9 _ -", self.id));
         }
         if !(self.admit_per_minute.is_finite() && self.admit_per_minute > 0.0) {
             return bad(format!("admit_per_minute must be > 0, got {}", self.admit_per_minute));
@@ -112,9 +109,7 @@ impl PrequeueMode {
         match s {
             "shuffle" => Ok(Self::Shuffle),
             "fifo" => Ok(Self::Fifo),
-            _ => Err(CoreError::InvalidConfig(format!(
-                "prequeue must be \"shuffle\" or \"fifo\", got {s:?}"
-            ))),
+            _ => Err(CoreError::InvalidConfig(format!("prequeue must be \"shuffle\" or \"fifo\", got {s:?}"))),
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -130,9 +125,7 @@ impl IdentityMode {
         match s {
             "optional" => Ok(Self::Optional),
             "required" => Ok(Self::Required),
-            _ => Err(CoreError::InvalidConfig(format!(
-                "identity must be \"optional\" or \"required\", got {s:?}"
-            ))),
+            _ => Err(CoreError::InvalidConfig(format!("identity must be \"optional\" or \"required\", got {s:?}"))),
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -148,9 +141,9 @@ impl ReturnedSlots {
         match s {
             "windows" => Ok(Self::Windows),
             "waitlist" => Ok(Self::Waitlist),
-            _ => Err(CoreError::InvalidConfig(format!(
-                "returned_slots must be \"windows\" or \"waitlist\", got {s:?}"
-            ))),
+            _ => {
+                Err(CoreError::InvalidConfig(format!("returned_slots must be \"windows\" or \"waitlist\", got {s:?}")))
+            }
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -192,7 +185,8 @@ mod tests {
     fn refuses_bad_values_with_a_message() {
         let ok = test_config(0);
         assert!(ok.validate().is_ok());
-        let cases: Vec<(Box<dyn Fn(&mut RoomConfig)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut RoomConfig)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|c| c.id = String::new()), "room id"),
             (Box::new(|c| c.id = "a b".into()), "room id"),
             (Box::new(|c| c.admit_per_minute = -1.0), "admit_per_minute"),

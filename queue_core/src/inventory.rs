@@ -1,0 +1,468 @@
+//! The slot inventory: which appointment slots are free, held while a visitor chooses, offered
+//! to someone on the waiting list, booked, or returned by a cancellation.
+//!
+//! Each slot's state is one atomic word and every transition is a compare-and-swap on it, so of
+//! any number of concurrent claims exactly one wins and the others learn at once that the slot
+//! is taken, with free alternatives from the same group. Nobody reaches the end of the queue to
+//! read "already taken" because two people were promised the same slot.
+//!
+//! Returned slots never become free by themselves: the room frees them at a release window
+//! (`release_returned`) or offers them one by one to its waiting list (`offer`).
+
+mod booking_code;
+mod holders;
+mod id_index;
+mod int_hash;
+mod queries;
+mod records;
+mod scan;
+mod table;
+mod word;
+
+#[cfg(test)]
+mod model_tests;
+#[cfg(test)]
+mod stress_tests;
+#[cfg(test)]
+mod tests;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::errors::{CoreError, CoreResult};
+use booking_code::{format_code, parse_code, CodeBook};
+use holders::{HolderLedger, LedgerGuard};
+use std::sync::atomic::Ordering;
+use table::{Slot, Table};
+use word::{Deadlines, Word};
+
+pub use records::{Booking, GroupAvailability, Hold, SlotInfo, SlotSpec, SlotState};
+pub use table::MAX_SLOT_ID_BYTES;
+
+/// How many free slots a `SlotTaken` error suggests instead.
+pub const MAX_ALTERNATIVES: usize = 5;
+
+/// The slots of one room. Every method takes `&self` and the inventory is `Send + Sync`.
+///
+/// Locks, outermost first: the table (shared by everything but `add_slots`), the code book
+/// (bookings and cancellations), one shard of the per-visitor counts. A claim takes only the
+/// table's shared lock and its visitor's shard, so claims run in parallel, on the same slot too.
+pub struct Inventory {
+    deadlines: Deadlines,
+    table: RwLock<Table>,
+    holders: HolderLedger,
+    /// Live booking codes. Every transition into or out of Booked happens under this lock.
+    codes: Mutex<CodeBook>,
+}
+
+/// What a claim on a slot would do, judged from the word it found.
+enum Claim {
+    /// The visitor already holds it (or has it offered), live: the claim is answered as is.
+    Own {
+        until: u32,
+    },
+    /// The visitor's own hold has lapsed: it is renewed without touching the counts.
+    Renew,
+    /// The slot is free, or held by someone whose hold lapsed (`previous`).
+    New {
+        previous: Option<u32>,
+    },
+    Taken,
+}
+
+impl Inventory {
+    /// `epoch_micros` anchors the deadlines of holds and offers, which are stored in whole
+    /// seconds after it and may lie at most 2^29 − 1 s (17 years) beyond it.
+    pub fn new(epoch_micros: i64) -> Self {
+        Self {
+            deadlines: Deadlines::new(epoch_micros),
+            table: RwLock::new(Table::default()),
+            holders: HolderLedger::default(),
+            codes: Mutex::new(CodeBook::default()),
+        }
+    }
+
+    /// Adds slots, all or nothing: `DuplicateSlot(id)` if an id repeats in the batch or exists
+    /// already; `InvalidArgument` for an empty id or group, or an id over 128 bytes.
+    pub fn add_slots(&self, slots: Vec<SlotSpec>) -> CoreResult<usize> {
+        self.table.write().add(slots)
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.read().slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Claims a slot for `holder` until `until`. Holding again a slot one holds returns the
+    /// existing hold unchanged; a lapsed hold of anyone is taken over.
+    ///
+    /// Errors: `InvalidArgument` if `until` is not after `now` or out of range; `UnknownSlot`;
+    /// `SlotTaken` with up to five free slots of the same group, earliest first; `LimitReached`
+    /// when `holder` already has `limit` holds and bookings.
+    pub fn hold(&self, slot_id: &str, holder: u32, now: i64, until: i64, limit: u32) -> CoreResult<Hold> {
+        if until <= now {
+            return Err(CoreError::InvalidArgument(format!("a hold must end after now (until {until} <= now {now})")));
+        }
+        let until_secs = self.deadlines.to_secs(until)?;
+        let table = self.table.read();
+        let index = table.index_of(slot_id)?;
+        let slot = table.slot(index);
+        let wanted = Word::Held { holder, until: until_secs };
+        let (mut seen, _) = slot.load();
+        // Some while this claim has a count reserved in the holder's (locked) ledger shard.
+        let mut reserved: Option<LedgerGuard<'_>> = None;
+        loop {
+            let claim = self.judge_claim(Word::unpack(seen), holder, now);
+            if !matches!(claim, Claim::New { .. }) {
+                if let Some(mut guard) = reserved.take() {
+                    guard.undo_reservation(holder);
+                }
+            }
+            match claim {
+                Claim::Own { until } => return Ok(self.hold_of(&table, slot, holder, until)),
+                Claim::Taken => return Err(self.slot_taken(&table, slot, now)),
+                Claim::Renew => match slot.swap(seen, wanted) {
+                    Ok(()) => return Ok(self.hold_of(&table, slot, holder, until_secs)),
+                    Err(found) => seen = found,
+                },
+                Claim::New { previous } => {
+                    let mut guard = match reserved.take() {
+                        Some(guard) => guard,
+                        None => self.reserve(&table, holder, limit, now)?,
+                    };
+                    if let Err(found) = slot.swap(seen, wanted) {
+                        seen = found;
+                        reserved = Some(guard);
+                        continue;
+                    }
+                    guard.entry(holder).push_hold(index);
+                    match previous {
+                        None => self.record(&table, slot, SlotState::Free, SlotState::Held),
+                        Some(lapsed) if HolderLedger::same_shard(lapsed, holder) => guard.end_hold(lapsed, index),
+                        Some(lapsed) => {
+                            drop(guard);
+                            self.holders.end_hold(lapsed, index);
+                        }
+                    }
+                    return Ok(self.hold_of(&table, slot, holder, until_secs));
+                }
+            }
+        }
+    }
+
+    /// Books a slot that `holder` holds or has been offered, before the deadline, under a new
+    /// code. Confirming one's own booked slot again returns the same booking.
+    ///
+    /// Errors: `UnknownSlot`; `NoHold` (free or returned); `NotHolder` (someone else's);
+    /// `HoldExpired` (one's own, past its deadline).
+    pub fn confirm(&self, slot_id: &str, holder: u32, now: i64) -> CoreResult<Booking> {
+        let table = self.table.read();
+        let index = table.index_of(slot_id)?;
+        let slot = table.slot(index);
+        let (mut seen, _) = slot.load();
+        loop {
+            let word = Word::unpack(seen);
+            match word {
+                Word::Free | Word::Returned => return Err(CoreError::NoHold),
+                Word::Booked { holder: owner } if owner != holder => return Err(CoreError::NotHolder),
+                Word::Booked { .. } => {
+                    let codes = self.codes.lock();
+                    let current = slot.word.load(Ordering::Acquire);
+                    if current == seen {
+                        let code = slot.code.load(Ordering::Relaxed);
+                        return Ok(self.booking_of(&table, slot, holder, code));
+                    }
+                    // Cancelled meanwhile: judge the new state.
+                    drop(codes);
+                    seen = current;
+                }
+                Word::Held { holder: owner, until } | Word::Offered { holder: owner, until } => {
+                    if owner != holder {
+                        return Err(CoreError::NotHolder);
+                    }
+                    if !self.deadlines.is_live(until, now) {
+                        return Err(CoreError::HoldExpired);
+                    }
+                    let from = word.state();
+                    let mut codes = self.codes.lock();
+                    let code = codes.draw_unused()?;
+                    // An offer does not count until booked; then it counts without a limit check.
+                    if from == SlotState::Offered {
+                        self.holders.add_booking(holder);
+                    }
+                    if let Err(found) = slot.swap(seen, Word::Booked { holder }) {
+                        if from == SlotState::Offered {
+                            self.holders.end_booking(holder);
+                        }
+                        seen = found;
+                        continue;
+                    }
+                    codes.insert(code, index);
+                    slot.code.store(code, Ordering::Relaxed);
+                    drop(codes);
+                    self.record(&table, slot, from, SlotState::Booked);
+                    if from == SlotState::Held {
+                        self.holders.hold_became_booking(holder, index);
+                    }
+                    return Ok(self.booking_of(&table, slot, holder, code));
+                }
+            }
+        }
+    }
+
+    /// Gives up one's own hold (the slot becomes Free) or offer (it goes back to Returned, for
+    /// the next person). Returns the state the slot went to. `NotHolder` if someone else holds
+    /// it, `NoHold` if nobody does.
+    pub fn release_hold(&self, slot_id: &str, holder: u32) -> CoreResult<SlotState> {
+        let table = self.table.read();
+        let index = table.index_of(slot_id)?;
+        let slot = table.slot(index);
+        let (mut seen, _) = slot.load();
+        loop {
+            let word = Word::unpack(seen);
+            let to = match word {
+                Word::Held { holder: owner, .. } | Word::Offered { holder: owner, .. } if owner != holder => {
+                    return Err(CoreError::NotHolder)
+                }
+                Word::Booked { holder: owner } if owner != holder => return Err(CoreError::NotHolder),
+                Word::Free | Word::Returned | Word::Booked { .. } => return Err(CoreError::NoHold),
+                Word::Held { .. } => Word::Free,
+                Word::Offered { .. } => Word::Returned,
+            };
+            match slot.swap(seen, to) {
+                Ok(()) => {
+                    self.record(&table, slot, word.state(), to.state());
+                    if to == Word::Free {
+                        self.holders.end_hold(holder, index);
+                    }
+                    return Ok(to.state());
+                }
+                Err(found) => seen = found,
+            }
+        }
+    }
+
+    /// Cancels a booking: the slot becomes Returned and the code is spent. `UnknownBooking` for
+    /// a code that is malformed, unknown or already cancelled.
+    pub fn cancel(&self, code: &str) -> CoreResult<Booking> {
+        let code = parse_code(code).ok_or(CoreError::UnknownBooking)?;
+        let table = self.table.read();
+        let mut codes = self.codes.lock();
+        let index = codes.slot_of(code).ok_or(CoreError::UnknownBooking)?;
+        let slot = table.slot(index);
+        let (seen, word) = slot.load();
+        // Under the code book's lock a slot with a live code is booked and stays so.
+        let Word::Booked { holder } = word else {
+            return Err(CoreError::UnknownBooking);
+        };
+        if slot.swap(seen, Word::Returned).is_err() {
+            return Err(CoreError::UnknownBooking);
+        }
+        codes.remove(code);
+        slot.code.store(0, Ordering::Relaxed);
+        drop(codes);
+        self.record(&table, slot, SlotState::Booked, SlotState::Returned);
+        self.holders.end_booking(holder);
+        Ok(self.booking_of(&table, slot, holder, code))
+    }
+
+    /// Frees every returned slot (a release window has come); returns how many.
+    pub fn release_returned(&self) -> usize {
+        let table = self.table.read();
+        let mut released = 0;
+        for group in table.groups.iter().filter(|g| g.counts.get(SlotState::Returned) > 0) {
+            for &index in &group.order {
+                let slot = table.slot(index);
+                let (seen, word) = slot.load();
+                if word == Word::Returned && slot.swap(seen, Word::Free).is_ok() {
+                    self.record(&table, slot, SlotState::Returned, SlotState::Free);
+                    released += 1;
+                }
+            }
+        }
+        released
+    }
+
+    /// Offers a returned slot to `holder` until `until`: nobody else may claim it meanwhile.
+    /// The offer does not count toward the holder's limit (the waiting list chose them); the
+    /// booking it turns into does. `NoHold` if the slot is not Returned.
+    pub fn offer(&self, slot_id: &str, holder: u32, until: i64) -> CoreResult<()> {
+        let until_secs = self.deadlines.to_secs(until)?;
+        let table = self.table.read();
+        let slot = table.slot(table.index_of(slot_id)?);
+        let (mut seen, mut word) = slot.load();
+        while word == Word::Returned {
+            match slot.swap(seen, Word::Offered { holder, until: until_secs }) {
+                Ok(()) => {
+                    self.record(&table, slot, SlotState::Returned, SlotState::Offered);
+                    return Ok(());
+                }
+                Err(found) => (seen, word) = (found, Word::unpack(found)),
+            }
+        }
+        Err(CoreError::NoHold)
+    }
+
+    /// Ends what lapsed by `now`: expired holds become Free, expired offers Returned (to be
+    /// offered to the next person). Returns (slot id, holder, new state) for each.
+    pub fn sweep(&self, now: i64) -> Vec<(String, u32, SlotState)> {
+        let table = self.table.read();
+        let mut ended = Vec::new();
+        let busy = |g: &&table::Group| g.counts.get(SlotState::Held) + g.counts.get(SlotState::Offered) > 0;
+        for group in table.groups.iter().filter(busy) {
+            for &index in &group.order {
+                let slot = table.slot(index);
+                let (seen, word) = slot.load();
+                let (holder, to) = match word {
+                    Word::Held { holder, until } if !self.deadlines.is_live(until, now) => (holder, Word::Free),
+                    Word::Offered { holder, until } if !self.deadlines.is_live(until, now) => (holder, Word::Returned),
+                    _ => continue,
+                };
+                if slot.swap(seen, to).is_ok() {
+                    self.record(&table, slot, word.state(), to.state());
+                    if to == Word::Free {
+                        self.holders.end_hold(holder, index);
+                    }
+                    ended.push((slot.id.to_string(), holder, to.state()));
+                }
+            }
+        }
+        ended
+    }
+
+    /// Puts a Free or Returned slot straight into Booked under a known code, for replaying a
+    /// durable journal. Repeating the same restore is a no-op. `InvalidArgument` for a malformed
+    /// code or one that another booking uses; `SlotTaken` if the slot is held, offered or booked.
+    pub fn restore_booking(&self, slot_id: &str, holder: u32, code: &str) -> CoreResult<()> {
+        let code = parse_code(code)
+            .filter(|&c| c != 0)
+            .ok_or_else(|| CoreError::InvalidArgument(format!("{code:?} is not a booking code")))?;
+        let table = self.table.read();
+        let index = table.index_of(slot_id)?;
+        let slot = table.slot(index);
+        let mut codes = self.codes.lock();
+        if let Some(owner) = codes.slot_of(code) {
+            if owner == index && slot.load().1 == (Word::Booked { holder }) {
+                return Ok(());
+            }
+            return Err(CoreError::InvalidArgument(format!(
+                "booking code {} is in use by another booking",
+                format_code(code)
+            )));
+        }
+        let (mut seen, mut word) = slot.load();
+        while matches!(word, Word::Free | Word::Returned) {
+            self.holders.add_booking(holder);
+            match slot.swap(seen, Word::Booked { holder }) {
+                Ok(()) => {
+                    codes.insert(code, index);
+                    slot.code.store(code, Ordering::Relaxed);
+                    drop(codes);
+                    self.record(&table, slot, word.state(), SlotState::Booked);
+                    return Ok(());
+                }
+                Err(found) => {
+                    self.holders.end_booking(holder);
+                    (seen, word) = (found, Word::unpack(found));
+                }
+            }
+        }
+        Err(CoreError::SlotTaken { slot: slot_id.to_owned(), alternatives: Vec::new() })
+    }
+
+    fn judge_claim(&self, word: Word, holder: u32, now: i64) -> Claim {
+        match word {
+            Word::Free => Claim::New { previous: None },
+            Word::Held { holder: owner, until } => {
+                let live = self.deadlines.is_live(until, now);
+                match (owner == holder, live) {
+                    (true, true) => Claim::Own { until },
+                    (true, false) => Claim::Renew,
+                    (false, false) => Claim::New { previous: Some(owner) },
+                    (false, true) => Claim::Taken,
+                }
+            }
+            Word::Offered { holder: owner, until } if owner == holder && self.deadlines.is_live(until, now) => {
+                Claim::Own { until }
+            }
+            Word::Offered { .. } | Word::Booked { .. } | Word::Returned => Claim::Taken,
+        }
+    }
+
+    /// Locks the holder's ledger shard and counts one more hold, unless that would pass the
+    /// limit. Lapsed holds of the holder are ended first: they should not block a new claim.
+    fn reserve(&self, table: &Table, holder: u32, limit: u32, now: i64) -> CoreResult<LedgerGuard<'_>> {
+        let mut guard = self.holders.lock(holder);
+        let entry = guard.entry(holder);
+        if entry.count < limit {
+            entry.count += 1;
+            return Ok(guard);
+        }
+        self.end_lapsed_holds(table, &mut guard, holder, now);
+        let entry = guard.entry(holder);
+        if entry.count < limit {
+            entry.count += 1;
+            return Ok(guard);
+        }
+        guard.forget_if_idle(holder);
+        Err(CoreError::LimitReached { limit })
+    }
+
+    fn end_lapsed_holds(&self, table: &Table, guard: &mut LedgerGuard<'_>, holder: u32, now: i64) {
+        for index in guard.entry(holder).holds() {
+            let slot = table.slot(index);
+            let (seen, word) = slot.load();
+            let lapsed = matches!(word, Word::Held { holder: owner, until }
+                if owner == holder && !self.deadlines.is_live(until, now));
+            // A hold that is live, or was ended by someone else (who will remove it), stays.
+            if lapsed && slot.swap(seen, Word::Free).is_ok() {
+                self.record(table, slot, SlotState::Held, SlotState::Free);
+                let entry = guard.entry(holder);
+                entry.count = entry.count.saturating_sub(1);
+                entry.remove_hold(index);
+            }
+        }
+    }
+
+    /// Keeps the group's counts (and its scan hint) in step with a transition just made.
+    fn record(&self, table: &Table, slot: &Slot, from: SlotState, to: SlotState) {
+        let group = table.group_of(slot);
+        group.counts.shift(from, to);
+        if to == SlotState::Free {
+            group.note_freed(slot.position);
+        }
+    }
+
+    fn slot_taken(&self, table: &Table, slot: &Slot, now: i64) -> CoreError {
+        let mut alternatives = Vec::new();
+        scan::claimable(table, table.group_of(slot), self.deadlines, now, |candidate| {
+            if candidate.position != slot.position {
+                alternatives.push(candidate.id.to_string());
+            }
+            alternatives.len() < MAX_ALTERNATIVES
+        });
+        CoreError::SlotTaken { slot: slot.id.to_string(), alternatives }
+    }
+
+    fn hold_of(&self, table: &Table, slot: &Slot, holder: u32, until: u32) -> Hold {
+        Hold {
+            slot: slot.id.to_string(),
+            group: table.group_of(slot).name.to_string(),
+            starts_at: slot.starts_at,
+            holder,
+            until: self.deadlines.to_micros(until),
+        }
+    }
+
+    fn booking_of(&self, table: &Table, slot: &Slot, holder: u32, code: u64) -> Booking {
+        Booking {
+            code: format_code(code),
+            slot: slot.id.to_string(),
+            group: table.group_of(slot).name.to_string(),
+            starts_at: slot.starts_at,
+            holder,
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The values the inventory takes and hands out. They own their strings, so callers may keep
+//! them without holding anything of the inventory.
+
+/// A slot to add: `id` is unique in the inventory, `group` is what visitors choose between (a
+/// centre on a day), `starts_at` orders the slots of a group (microseconds since the Unix epoch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotSpec {
+    pub id: String,
+    pub group: String,
+    pub starts_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotState {
+    Free,
+    /// Held for one visitor while they choose; claimable by others once `until` has passed.
+    Held,
+    /// Offered to one visitor from the waiting list; nobody else may claim it, even after
+    /// `until`, until the room passes it on.
+    Offered,
+    Booked,
+    /// Cancelled; waits for a release window or an offer.
+    Returned,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlotInfo {
+    pub id: String,
+    pub group: String,
+    pub starts_at: i64,
+    pub state: SlotState,
+    pub holder: Option<u32>,
+    /// The deadline of a hold or offer.
+    pub until: Option<i64>,
+}
+
+/// A granted hold (or the view of a live offer to the same visitor). `until` is the deadline as
+/// stored: the requested one rounded up to a whole second after the inventory's epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hold {
+    pub slot: String,
+    pub group: String,
+    pub starts_at: i64,
+    pub holder: u32,
+    pub until: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Booking {
+    /// Canonical spelling, e.g. "7K3QD-X9M2A".
+    pub code: String,
+    pub slot: String,
+    pub group: String,
+    pub starts_at: i64,
+    pub holder: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupAvailability {
+    pub group: String,
+    pub free: u64,
+    /// Includes holds that have expired but were not swept or taken over yet.
+    pub held: u64,
+    pub offered: u64,
+    pub booked: u64,
+    pub returned: u64,
+}

@@ -1,0 +1,36 @@
+//! The `pyqueue._core` module: classes, functions and exceptions, registered in one place.
+
+mod clock;
+mod config;
+pub mod errors;
+mod room;
+mod signer;
+mod time;
+mod views;
+
+use pyo3::prelude::*;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<clock::PyVirtualClock>()?;
+    m.add_class::<config::PyRoomConfig>()?;
+    m.add_class::<room::PyRoom>()?;
+    m.add_class::<signer::PySigner>()?;
+    m.add_class::<signer::PyTokenInfo>()?;
+    m.add_class::<signer::PyPassInfo>()?;
+    m.add_class::<views::PyTicket>()?;
+    m.add_class::<views::PyStatus>()?;
+    m.add_class::<views::PyEta>()?;
+    m.add_class::<views::PyOffer>()?;
+    m.add_class::<views::PyHold>()?;
+    m.add_class::<views::PyBooking>()?;
+    m.add_class::<views::PySlotInfo>()?;
+    m.add_class::<views::PyGroupAvailability>()?;
+    m.add_class::<views::PyAuditEntry>()?;
+    m.add_class::<views::PyRoomInfo>()?;
+    m.add_class::<views::PyTickReport>()?;
+    m.add_class::<views::PyDraw>()?;
+    m.add_function(wrap_pyfunction!(signer::verify_pass, m)?)?;
+    m.add_function(wrap_pyfunction!(signer::draw_order, m)?)?;
+    errors::register(m)
+}

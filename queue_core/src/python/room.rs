@@ -1,0 +1,252 @@
+//! `Room`: the Python face of `crate::room::Room`. Contended and bulk calls release the GIL.
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use super::clock::PyVirtualClock;
+use super::config::PyRoomConfig;
+use super::signer::{pass_info, PyPassInfo, PySigner};
+use super::time::to_micros;
+use super::views::{
+    PyAuditEntry, PyBooking, PyDraw, PyGroupAvailability, PyHold, PyRoomInfo, PySlotInfo, PyStatus, PyTickReport,
+    PyTicket,
+};
+use crate::clock::{SharedClock, WallClock};
+use crate::errors::CoreError;
+use crate::inventory::SlotSpec;
+use crate::queue::QueueState;
+use crate::room::Room;
+
+#[pyclass(frozen, module = "pyqueue._core", name = "Room")]
+pub struct PyRoom {
+    inner: Arc<Room>,
+    config: Py<PyRoomConfig>,
+    handoff_url: Option<String>,
+}
+
+/// Reads one slot given as a dict {"id", "group", "starts_at"} or a tuple (id, group, starts_at).
+fn slot_spec(item: &Bound<'_, PyAny>) -> PyResult<SlotSpec> {
+    let (id, group, starts_at) = if let Ok(d) = item.cast::<PyDict>() {
+        let field = |name: &str| -> PyResult<Bound<'_, PyAny>> {
+            d.get_item(name)?.ok_or_else(|| CoreError::InvalidArgument(format!("a slot needs {name:?}")).into())
+        };
+        (field("id")?, field("group")?, field("starts_at")?)
+    } else if let Ok(t) = item.cast::<PyTuple>() {
+        if t.len() != 3 {
+            return Err(CoreError::InvalidArgument("a slot tuple is (id, group, starts_at)".into()).into());
+        }
+        (t.get_item(0)?, t.get_item(1)?, t.get_item(2)?)
+    } else {
+        return Err(CoreError::InvalidArgument("a slot is a dict or an (id, group, starts_at) tuple".into()).into());
+    };
+    let text = |v: Bound<'_, PyAny>, name: &str| -> PyResult<String> {
+        v.extract::<String>().map_err(|_| CoreError::InvalidArgument(format!("slot {name} must be a string")).into())
+    };
+    Ok(SlotSpec { id: text(id, "id")?, group: text(group, "group")?, starts_at: to_micros(&starts_at, "starts_at")? })
+}
+
+#[pymethods]
+impl PyRoom {
+    #[new]
+    #[pyo3(signature = (config, signer, clock=None))]
+    fn new(
+        py: Python<'_>,
+        config: Py<PyRoomConfig>,
+        signer: &PySigner,
+        clock: Option<&PyVirtualClock>,
+    ) -> PyResult<Self> {
+        let clock: SharedClock = match clock {
+            Some(c) => c.inner.clone(),
+            None => Arc::new(WallClock),
+        };
+        let (rust_config, handoff_url) = {
+            let c = config.get();
+            (c.inner.clone(), c.handoff_url.clone())
+        };
+        let _ = py;
+        let inner = Room::new(rust_config, signer.inner.clone(), clock)?;
+        Ok(Self { inner: Arc::new(inner), config, handoff_url })
+    }
+
+    #[getter]
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+
+    #[getter]
+    fn config(&self, py: Python<'_>) -> Py<PyRoomConfig> {
+        self.config.clone_ref(py)
+    }
+
+    /// Joins the queue, or resumes: the same identity, or a valid `ticket` token of this room,
+    /// always gets the same ticket.
+    #[pyo3(signature = (identity=None, ticket=None))]
+    fn join(&self, identity: Option<&str>, ticket: Option<&str>) -> PyResult<PyTicket> {
+        let outcome = self.inner.join(identity, ticket)?;
+        Ok(PyTicket { id: outcome.ticket, token: outcome.token, state: outcome.state.as_str(), new: outcome.new })
+    }
+
+    /// The ticket's place, wait estimate and pass; also its heartbeat.
+    fn status(&self, token: &str) -> PyResult<PyStatus> {
+        let now = self.inner.now();
+        let status = self.inner.status(token)?;
+        Ok(PyStatus { inner: status, now })
+    }
+
+    /// Gives up the place (or the session); returns the state the ticket was in.
+    fn leave(&self, token: &str) -> PyResult<&'static str> {
+        Ok(self.inner.leave(token)?.as_str())
+    }
+
+    /// Ends the admitted session of this pass, freeing its capacity.
+    fn complete(&self, pass_token: &str) -> PyResult<()> {
+        Ok(self.inner.complete(pass_token)?)
+    }
+
+    /// Runs the admission tick now; returns how many were admitted.
+    fn tick(&self, py: Python<'_>) -> u32 {
+        let inner = &self.inner;
+        py.detach(|| inner.tick()).queue.admitted
+    }
+
+    /// Like `tick`, with everything the tick did.
+    fn tick_report(&self, py: Python<'_>) -> PyTickReport {
+        let inner = &self.inner;
+        py.detach(|| inner.tick()).into()
+    }
+
+    #[pyo3(signature = (actor="operator"))]
+    fn pause(&self, actor: &str) {
+        self.inner.pause(actor);
+    }
+
+    #[pyo3(signature = (actor="operator"))]
+    fn resume(&self, actor: &str) {
+        self.inner.resume(actor);
+    }
+
+    /// With `on`, every join waits in the queue even when there is no crowd.
+    #[pyo3(signature = (on=true, actor="operator"))]
+    fn queue_all(&self, on: bool, actor: &str) {
+        self.inner.set_queue_all(on, actor);
+    }
+
+    /// Applies a changed config (same id; opening and draw fixed once open).
+    #[pyo3(signature = (config, actor="operator"))]
+    fn update(&self, config: &PyRoomConfig, actor: &str) -> PyResult<()> {
+        Ok(self.inner.update_config(config.inner.clone(), actor)?)
+    }
+
+    fn info(&self) -> PyRoomInfo {
+        PyRoomInfo { inner: self.inner.info() }
+    }
+
+    /// The pre-queue draw, once the room has opened.
+    fn draw(&self) -> Option<PyDraw> {
+        self.inner.draw().map(|d| {
+            let order = QueueState::draw_order_of(&d);
+            PyDraw { inner: d, order }
+        })
+    }
+
+    #[getter]
+    fn handoff_url(&self) -> Option<&str> {
+        self.handoff_url.as_deref()
+    }
+
+    /// Loads slots, all or nothing: dicts {"id", "group", "starts_at"} or (id, group, starts_at).
+    #[pyo3(signature = (slots, actor="operator"))]
+    fn add_slots(&self, py: Python<'_>, slots: &Bound<'_, PyAny>, actor: &str) -> PyResult<usize> {
+        let mut specs = Vec::with_capacity(slots.len().unwrap_or(0));
+        for item in slots.try_iter()? {
+            specs.push(slot_spec(&item?)?);
+        }
+        let inner = &self.inner;
+        Ok(py.detach(|| inner.add_slots(specs, actor))?)
+    }
+
+    fn availability(&self) -> Vec<PyGroupAvailability> {
+        self.inner.availability().into_iter().map(Into::into).collect()
+    }
+
+    #[pyo3(signature = (group=None, offset=0, limit=100))]
+    fn free_slots(&self, group: Option<&str>, offset: usize, limit: usize) -> Vec<PySlotInfo> {
+        self.inner.free_slots(group, offset, limit).into_iter().map(|s| PySlotInfo { inner: s }).collect()
+    }
+
+    fn slot(&self, slot_id: &str) -> PyResult<PySlotInfo> {
+        Ok(PySlotInfo { inner: self.inner.inventory().slot(slot_id)? })
+    }
+
+    /// Holds a slot for the visitor of this pass: one atomic claim; losers get `SlotTaken`
+    /// with free alternatives of the same group.
+    fn hold(&self, py: Python<'_>, slot_id: &str, pass_token: &str) -> PyResult<PyHold> {
+        let inner = &self.inner;
+        Ok(PyHold { inner: py.detach(|| inner.hold(slot_id, pass_token))? })
+    }
+
+    /// Confirms a `Hold` (in process), or a slot id with the visitor's pass (or, for a
+    /// waiting-list offer, ticket) token. Returns the booking with its code.
+    #[pyo3(signature = (hold, token=None))]
+    fn confirm(&self, py: Python<'_>, hold: &Bound<'_, PyAny>, token: Option<&str>) -> PyResult<PyBooking> {
+        let inner = &self.inner;
+        let booking = if let Ok(h) = hold.cast::<PyHold>() {
+            let h = h.get();
+            let (slot, holder) = (h.inner.slot.as_str(), h.inner.holder);
+            py.detach(|| inner.confirm_for(slot, holder, inner.now()))?
+        } else {
+            let slot: String =
+                hold.extract().map_err(|_| CoreError::InvalidArgument("confirm takes a Hold or a slot id".into()))?;
+            let Some(token) = token else {
+                return Err(CoreError::InvalidArgument("confirming a slot id needs the visitor's token".into()).into());
+            };
+            py.detach(|| inner.confirm(&slot, token))?
+        };
+        Ok(PyBooking { inner: booking })
+    }
+
+    /// Gives up the visitor's own hold or offer.
+    fn release_hold(&self, slot_id: &str, token: &str) -> PyResult<()> {
+        Ok(self.inner.release_hold(slot_id, token)?)
+    }
+
+    /// Declines the visitor's waiting-list offer; it passes to the next in line.
+    fn decline_offer(&self, token: &str) -> PyResult<()> {
+        Ok(self.inner.decline_offer(token)?)
+    }
+
+    /// Cancels a booking by code; the slot returns at the next window or to the waiting list.
+    fn cancel(&self, code: &str) -> PyResult<PyBooking> {
+        Ok(PyBooking { inner: self.inner.cancel(code)? })
+    }
+
+    fn booking(&self, code: &str) -> PyResult<PyBooking> {
+        Ok(PyBooking { inner: self.inner.booking(code)? })
+    }
+
+    /// Releases returned slots. Refused before the next release window unless `override` is set
+    /// with a `reason`; every release is in the audit log. Returns how many slots were released.
+    #[pyo3(signature = (r#override=false, reason=None, actor="operator"))]
+    fn release(&self, r#override: bool, reason: Option<&str>, actor: &str) -> PyResult<u64> {
+        Ok(self.inner.release(r#override, reason, actor)?)
+    }
+
+    fn audit_log(&self) -> Vec<PyAuditEntry> {
+        self.inner.audit_log().into_iter().map(|e| PyAuditEntry { inner: e }).collect()
+    }
+
+    /// Checks a pass of this room against the room's clock.
+    fn verify_pass(&self, py: Python<'_>, token: &str) -> PyResult<PyPassInfo> {
+        pass_info(py, self.inner.verify_pass(token)?)
+    }
+
+    fn now<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        super::time::micros_to_datetime(py, self.inner.now())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Room(id={:?})", self.inner.id())
+    }
+}
