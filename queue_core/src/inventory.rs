@@ -285,6 +285,19 @@ impl Inventory {
         released
     }
 
+    /// Returned → Free for one slot (a waiting-list slot that nobody is left to be offered).
+    /// Returns whether it changed; `UnknownSlot` for unknown ids.
+    pub fn release_returned_slot(&self, slot_id: &str) -> CoreResult<bool> {
+        let table = self.table.read();
+        let slot = table.slot(table.index_of(slot_id)?);
+        let (seen, word) = slot.load();
+        if word == Word::Returned && slot.swap(seen, Word::Free).is_ok() {
+            self.record(&table, slot, SlotState::Returned, SlotState::Free);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     /// Offers a returned slot to `holder` until `until`: nobody else may claim it meanwhile.
     /// The offer does not count toward the holder's limit (the waiting list chose them); the
     /// booking it turns into does. `NoHold` if the slot is not Returned.

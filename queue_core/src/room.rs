@@ -83,6 +83,9 @@ struct BookingState {
     windows_done_until: i64,
     /// Open waiting-list offers, ticket → slot.
     offers: HashMap<u32, Offer>,
+    /// Queue position of the last visitor each returned slot was offered to: a declined or
+    /// lapsed offer moves on down the line and never comes back to the same visitor.
+    offered_down_to: HashMap<String, usize>,
     audit: Vec<AuditEntry>,
 }
 
@@ -112,6 +115,7 @@ impl Room {
                 schedule,
                 windows_done_until: now,
                 offers: HashMap::new(),
+                offered_down_to: HashMap::new(),
                 audit: Vec::new(),
             }),
         })
@@ -392,7 +396,11 @@ impl Room {
     /// Confirms for a ticket id that the caller already established (an in-process `Hold`).
     pub fn confirm_for(&self, slot: &str, ticket: u32, now: i64) -> CoreResult<Booking> {
         let booking = self.inventory.confirm(slot, ticket, now)?;
-        let had_offer = self.booking.lock().offers.remove(&ticket).is_some();
+        let had_offer = {
+            let mut state = self.booking.lock();
+            state.offered_down_to.remove(slot);
+            state.offers.remove(&ticket).is_some()
+        };
         let mut queue = self.queue.lock();
         let limit = queue.config.max_bookings_per_identity;
         let done = self.inventory.holds_and_bookings_of(ticket) >= limit;
@@ -505,8 +513,9 @@ impl Room {
         Some(released)
     }
 
-    /// Offers every returned slot to the next waiting visitor without an offer, in queue order.
-    /// With nobody left waiting the slots become free for everybody.
+    /// Offers every returned slot to the next waiting visitor after the one it was last offered
+    /// to, in queue order, one offer per visitor at a time. A slot with nobody left to offer it
+    /// to becomes free for everybody.
     fn make_offers(&self, now: i64) -> u64 {
         let returned = self.inventory.returned_slots();
         if returned.is_empty() {
@@ -520,34 +529,35 @@ impl Room {
         let timeout = queue.config.heartbeat_timeout_micros();
         let mut booking = self.booking.lock();
         let mut made = 0;
-        let mut position = queue.cursor;
+        let mut unwanted = Vec::new();
         for slot in returned {
-            let next = loop {
-                if position >= queue.order.len() {
-                    break None;
-                }
+            let start = booking.offered_down_to.get(&slot).map_or(queue.cursor, |p| (p + 1).max(queue.cursor));
+            let next = (start..queue.order.len()).find(|&position| {
                 let t = queue.order[position];
-                position += 1;
                 let seen = now - queue.tickets[t as usize].last_seen <= timeout;
-                if queue.waits_at(position - 1) && seen && !booking.offers.contains_key(&t) {
-                    break Some(t);
-                }
-            };
+                queue.waits_at(position) && seen && !booking.offers.contains_key(&t)
+            });
             match next {
-                Some(t) => {
+                Some(position) => {
+                    let t = queue.order[position];
                     if self.inventory.offer(&slot, t, until).is_ok() {
+                        booking.offered_down_to.insert(slot.clone(), position);
                         booking.offers.insert(t, Offer { slot, until });
                         made += 1;
                     }
                 }
-                None => {
-                    drop(booking);
-                    drop(queue);
-                    let freed = self.inventory.release_returned() as u64;
-                    self.audit("release_no_waitlist", "schedule", freed, None);
-                    return made;
-                }
+                None => unwanted.push(slot),
             }
+        }
+        drop(booking);
+        drop(queue);
+        if !unwanted.is_empty() {
+            let mut freed = 0;
+            for slot in &unwanted {
+                freed += u64::from(self.inventory.release_returned_slot(slot).unwrap_or(false));
+                self.booking.lock().offered_down_to.remove(slot);
+            }
+            self.audit("release_no_waitlist", "schedule", freed, None);
         }
         made
     }
