@@ -191,6 +191,22 @@ mod tests {
     }
 
     #[test]
+    fn leaving_and_rejoining_the_prequeue_stays_in_the_prequeue() {
+        let mut q = room();
+        let (a, _) = q.join(OPEN - 10, Some("phone:1"), None).unwrap();
+        q.join(OPEN - 9, None, None).unwrap();
+        q.leave(a, OPEN - 8).unwrap();
+        assert_eq!(q.waiting_count(), 1);
+        let (again, new) = q.join(OPEN - 7, Some("phone:1"), None).unwrap();
+        assert_eq!((again, new), (a, false));
+        assert_eq!(q.tickets[a as usize].state, TicketState::Prequeue);
+        assert_eq!(q.waiting_count(), 2);
+        q.tick(OPEN);
+        assert_eq!(q.order.len(), 2, "one place each, no duplicate entry");
+        assert_eq!(q.tickets[a as usize].state, TicketState::Waiting);
+    }
+
+    #[test]
     fn silent_tickets_are_skipped_and_use_no_capacity() {
         let mut config = test_config(OPEN);
         config.max_active = 1000;

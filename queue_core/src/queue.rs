@@ -186,7 +186,14 @@ impl QueueState {
             let ticket = &mut self.tickets[t as usize];
             ticket.last_seen = now;
             if ticket.state.may_requeue() {
-                self.enqueue(t, now);
+                if self.draw.is_none() {
+                    // Back into the pre-queue under its old entry: the draw makes the entry's
+                    // place in the list meaningless, so this gains nothing.
+                    ticket.state = TicketState::Prequeue;
+                    self.prequeue_left -= 1;
+                } else {
+                    self.enqueue(t, now);
+                }
             }
             return Ok((t, false));
         }
