@@ -158,6 +158,12 @@ impl Inventory {
     /// Errors: `UnknownSlot`; `NoHold` (free or returned); `NotHolder` (someone else's);
     /// `HoldExpired` (one's own, past its deadline).
     pub fn confirm(&self, slot_id: &str, holder: u32, now: i64) -> CoreResult<Booking> {
+        self.confirm_within(slot_id, holder, now, u32::MAX)
+    }
+
+    /// `confirm`, where booking an offer must keep the holder within `limit` holds and
+    /// bookings (`LimitReached` otherwise; lapsed holds of the holder are ended first).
+    pub fn confirm_within(&self, slot_id: &str, holder: u32, now: i64, limit: u32) -> CoreResult<Booking> {
         let table = self.table.read();
         let index = table.index_of(slot_id)?;
         let slot = table.slot(index);
@@ -188,9 +194,18 @@ impl Inventory {
                     let from = word.state();
                     let mut codes = self.codes.lock();
                     let code = codes.draw_unused()?;
-                    // An offer does not count until booked; then it counts without a limit check.
+                    // An offer does not count until booked; then it counts like any claim: a
+                    // waiting visitor admitted meanwhile may have used the limit up with holds.
                     if from == SlotState::Offered {
-                        self.holders.add_booking(holder);
+                        let mut guard = self.holders.lock(holder);
+                        if guard.entry(holder).count >= limit {
+                            self.end_lapsed_holds(&table, &mut guard, holder, now);
+                        }
+                        if guard.entry(holder).count >= limit {
+                            guard.forget_if_idle(holder);
+                            return Err(CoreError::LimitReached { limit });
+                        }
+                        guard.add_booking(holder);
                     }
                     if let Err(found) = slot.swap(seen, Word::Booked { holder }) {
                         if from == SlotState::Offered {
@@ -301,7 +316,7 @@ impl Inventory {
     /// Offers a returned slot to `holder` until `until`: nobody else may claim it meanwhile.
     /// The offer does not count toward the holder's limit (the waiting list chose them); the
     /// booking it turns into does. `NoHold` if the slot is not Returned.
-    pub fn offer(&self, slot_id: &str, holder: u32, until: i64) -> CoreResult<()> {
+    pub fn offer(&self, slot_id: &str, holder: u32, until: i64) -> CoreResult<i64> {
         let until_secs = self.deadlines.to_secs(until)?;
         let table = self.table.read();
         let slot = table.slot(table.index_of(slot_id)?);
@@ -310,7 +325,7 @@ impl Inventory {
             match slot.swap(seen, Word::Offered { holder, until: until_secs }) {
                 Ok(()) => {
                     self.record(&table, slot, SlotState::Returned, SlotState::Offered);
-                    return Ok(());
+                    return Ok(self.deadlines.to_micros(until_secs));
                 }
                 Err(found) => (seen, word) = (found, Word::unpack(found)),
             }

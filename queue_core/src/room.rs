@@ -395,14 +395,19 @@ impl Room {
 
     /// Confirms for a ticket id that the caller already established (an in-process `Hold`).
     pub fn confirm_for(&self, slot: &str, ticket: u32, now: i64) -> CoreResult<Booking> {
-        let booking = self.inventory.confirm(slot, ticket, now)?;
+        let limit = self.queue.lock().config.max_bookings_per_identity;
+        let booking = self.inventory.confirm_within(slot, ticket, now, limit)?;
         let had_offer = {
             let mut state = self.booking.lock();
             state.offered_down_to.remove(slot);
-            state.offers.remove(&ticket).is_some()
+            // Only this slot's offer is accepted; an offer of another slot stays open.
+            let accepted = state.offers.get(&ticket).is_some_and(|offer| offer.slot == slot);
+            if accepted {
+                state.offers.remove(&ticket);
+            }
+            accepted
         };
         let mut queue = self.queue.lock();
-        let limit = queue.config.max_bookings_per_identity;
         let done = self.inventory.holds_and_bookings_of(ticket) >= limit;
         if done && queue.ticket(ticket)?.state == TicketState::Admitted {
             // Booked all they may: the session's capacity goes to the next in line.
@@ -540,7 +545,8 @@ impl Room {
             match next {
                 Some(position) => {
                     let t = queue.order[position];
-                    if self.inventory.offer(&slot, t, until).is_ok() {
+                    // The deadline as stored (whole seconds, rounded up), as the slot shows it.
+                    if let Ok(until) = self.inventory.offer(&slot, t, until) {
                         booking.offered_down_to.insert(slot.clone(), position);
                         booking.offers.insert(t, Offer { slot, until });
                         made += 1;

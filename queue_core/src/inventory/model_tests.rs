@@ -344,7 +344,7 @@ fn step(inv: &Inventory, model: &mut Model, op: &Op) {
             match model.slots.get_mut(&id) {
                 None => assert_eq!(got, Err(CoreError::UnknownSlot(id))),
                 Some(slot) if slot.state == State::Returned => {
-                    assert_eq!(got, Ok(()));
+                    assert_eq!(got, Ok(Model::round_up(until)));
                     slot.state = State::Offered { holder, until: Model::round_up(until) };
                 }
                 Some(_) => assert_eq!(got, Err(CoreError::NoHold)),
