@@ -123,11 +123,18 @@ pytest: build-dev ## Run the Python tests
 .PHONY: test
 test: system-deps deps cargo-test build-dev pytest ## Install what is missing, build, run all tests
 
+# First checks that the plain-Python reference follows the core's rules (else the ratios mean
+# nothing), then times both side by side, then the Rust-only figures; bench/report.py sums up
+# into bench/results/micro.md.
 .PHONY: bench
 bench: build-dev ## Run the benchmarks: make bench BENCH_ARGS="-k status"
 	mkdir -p bench/results
-	$(PY) -m pytest bench -p no:cacheprovider --benchmark-only --timeout=900 \
+	$(PY) -m pytest bench/test_micro.py -p no:cacheprovider --benchmark-skip -q -rfE
+	$(PY) -m pytest bench/test_micro.py -p no:cacheprovider --benchmark-only --timeout=900 \
 		--benchmark-json=bench/results/micro.json $(BENCH_ARGS)
+	$(WITH_LIBPYTHON) cargo bench -p queue_core --bench inventory --bench token \
+		| tee bench/results/cargo.txt
+	$(PY) -m bench.report
 
 # ---------------------------------------------------------------------------- lint
 

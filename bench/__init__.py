@@ -1,0 +1,1 @@
+"""Benchmarks of pyqueue: micro benchmarks of the core beside a plain-Python reference."""

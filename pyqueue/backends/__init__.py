@@ -1,0 +1,153 @@
+"""Where the state of the rooms lives, behind one async interface.
+
+The HTTP layer talks to state only through :class:`Backend`, so the embedded memory backend
+(:mod:`pyqueue.backends.memory`, one process) and a Redis backend (many processes and nodes)
+are interchangeable. Methods return values read through the structural views of
+:mod:`pyqueue.backends.views` (the core's ``Ticket``, ``Status``, ``Hold``, … satisfy them), never
+a ``Room``, and raise the core's exceptions (``pyqueue.PyqueueError`` subclasses)
+plus the two below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from pyqueue._core import PyqueueError, RoomConfig, VirtualClock
+from pyqueue.backends.views import (
+    AuditEntryView,
+    BookingView,
+    DrawView,
+    GroupAvailabilityView,
+    HoldView,
+    PassInfoView,
+    RoomInfoView,
+    SlotInfoView,
+    StatusView,
+    TicketView,
+    TickReportView,
+)
+from pyqueue.config import ConfigError, Settings
+
+
+class UnknownRoom(PyqueueError):
+    """No room with this id."""
+
+    code = "unknown_room"
+
+
+class BackendUnavailable(PyqueueError):
+    """The state store cannot be reached; the request may be retried."""
+
+    code = "unavailable"
+
+
+class Backend(Protocol):
+    """The operations of the server on the state of its rooms.
+
+    ``room`` is always a room id; an unknown one raises :class:`UnknownRoom`. Tokens are the
+    visitor's ticket or pass; which kind an operation takes is said per method, and a token of
+    the wrong kind, room or signature raises the matching ``TokenError``.
+    """
+
+    async def start(self) -> None:
+        """Connects and loads what the backend needs before serving."""
+
+    async def close(self) -> None:
+        """Releases connections; called once at shutdown."""
+
+    async def ready(self) -> bool:
+        """Whether requests can be served now (for ``/readyz``)."""
+
+    def now(self) -> float:
+        """The time the rooms run on, Unix seconds (a virtual clock in tests and replays)."""
+
+    # ----- rooms ------------------------------------------------------------------------------
+
+    async def room_ids(self) -> list[str]: ...
+
+    async def room_config(self, room: str) -> RoomConfig: ...
+
+    async def create_room(self, config: RoomConfig, actor: str) -> None:
+        """Adds a room; raises ``InvalidConfig`` when the id exists already."""
+
+    async def update_room(self, config: RoomConfig, actor: str) -> None:
+        """Changes a running room's settings (audited); the core refuses what may not change."""
+
+    async def room_info(self, room: str) -> RoomInfoView: ...
+
+    async def draw(self, room: str) -> DrawView | None: ...
+
+    async def tick(self, room: str) -> TickReportView:
+        """Admissions, expired sessions, hold and offer sweeps and scheduled releases."""
+
+    async def pause(self, room: str, actor: str) -> None: ...
+
+    async def resume(self, room: str, actor: str) -> None: ...
+
+    async def queue_all(self, room: str, on: bool, actor: str) -> None: ...
+
+    async def audit_log(self, room: str) -> Sequence[AuditEntryView]: ...
+
+    # ----- visitors ---------------------------------------------------------------------------
+
+    async def join(self, room: str, identity: str | None, resume: str | None) -> TicketView:
+        """Joins, or resumes the place of ``identity`` or of the ticket token ``resume``."""
+
+    async def status(self, room: str, ticket: str) -> StatusView:
+        """The status of a ticket token (a pass is refused); counts as its heartbeat."""
+
+    async def leave(self, room: str, token: str) -> str:
+        """Gives up the place (ticket) or the session (pass); returns the state it was in."""
+
+    async def complete(self, room: str, pass_token: str) -> None:
+        """Ends an admitted session, giving its capacity back."""
+
+    async def verify_pass(self, room: str, pass_token: str) -> PassInfoView:
+        """Checks a pass of this room from the token alone."""
+
+    # ----- slots and bookings -----------------------------------------------------------------
+
+    async def add_slots(self, room: str, slots: Iterable[Mapping[str, Any]], actor: str) -> int:
+        """Loads slots, all or nothing; returns how many."""
+
+    async def availability(self, room: str) -> Sequence[GroupAvailabilityView]: ...
+
+    async def free_slots(
+        self, room: str, group: str | None, offset: int, limit: int
+    ) -> Sequence[SlotInfoView]: ...
+
+    async def hold(self, room: str, slot: str, pass_token: str) -> HoldView:
+        """Atomically claims a free slot for the pass's visitor."""
+
+    async def confirm(self, room: str, slot: str, token: str) -> BookingView:
+        """Confirms the hold (pass) or the waiting-list offer (ticket or pass) on ``slot``."""
+
+    async def release_hold(self, room: str, slot: str, token: str) -> None: ...
+
+    async def decline_offer(self, room: str, token: str) -> None: ...
+
+    async def booking(self, room: str, code: str) -> BookingView: ...
+
+    async def cancel(self, room: str, code: str) -> BookingView:
+        """Cancels by code; the slot returns at the next window or to the waiting list."""
+
+    async def release(self, room: str, override: bool, reason: str | None, actor: str) -> int:
+        """Releases returned slots; before the window only with ``override`` and a reason."""
+
+
+def open_backend(settings: Settings, clock: VirtualClock | None = None) -> Backend:
+    """The backend the settings name, with the configured rooms in it."""
+    url = settings.server.backend
+    if url == "memory":
+        from pyqueue.backends.memory import MemoryBackend
+
+        return MemoryBackend.from_settings(settings, clock)
+    if url.startswith(("redis://", "rediss://", "unix://", "redis+cluster://")):
+        from pyqueue.backends.redis_backend import RedisBackend
+
+        return RedisBackend.from_settings(settings, clock)
+    raise ConfigError(f"server.backend {url!r}: not a backend this build knows")
+
+
+__all__ = ["Backend", "BackendUnavailable", "UnknownRoom", "open_backend"]

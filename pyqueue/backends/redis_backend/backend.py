@@ -1,0 +1,592 @@
+"""The Redis backend: the rooms' state in Redis, shared by every process and node.
+
+Writes run as Lua scripts, one atomic step each (see ``lua/``); they take "now" from this
+backend's clock as an argument, which is the wall clock in production and a virtual clock in
+tests and replays. Status polls are answered from the per-process cache (:mod:`.cache`), with
+heartbeats flushed in batches. Slots and bookings are in :mod:`.inventory`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from pyqueue._core import (
+    IdentityRequired,
+    InvalidArgument,
+    InvalidConfig,
+    RoomConfig,
+    Signer,
+    UnknownTicket,
+    VirtualClock,
+    draw_order,
+)
+from pyqueue.backends import BackendUnavailable, UnknownRoom
+from pyqueue.backends.redis_backend import records as rec
+from pyqueue.backends.redis_backend.batch import JoinBatcher
+from pyqueue.backends.redis_backend.cache import RoomCache, TicketRecord
+from pyqueue.backends.redis_backend.connection import Connection, connect
+from pyqueue.backends.redis_backend.inventory import Inventory
+from pyqueue.backends.redis_backend.keys import ROOMS_KEY, RoomKeys
+from pyqueue.backends.redis_backend.scripts import NeedsDraw
+from pyqueue.config import Settings
+
+log = logging.getLogger("pyqueue.redis")
+
+MICROS: Final = rec.MICROS
+TICKET_TOKEN_SECONDS: Final = 7 * 24 * 3600
+MAX_IDENTITY_LEN: Final = 256
+#: How often the counters of a room are re-read at most (one pipelined read per room).
+REFRESH_SECONDS: Final = 0.15
+#: How long status polls are served from the cache while Redis cannot be reached.
+STALE_LIMIT_SECONDS: Final = 30.0
+#: How often each process writes the heartbeats it saw.
+HEARTBEAT_FLUSH_SECONDS: Final = 1.0
+#: How long the draw's lease keeps other processes from drawing the same pre-queue.
+DRAW_LEASE_MS: Final = 10_000
+
+_COUNTERS: Final = ("joined", "admitted", "abandoned", "left", "completed", "expired")
+
+
+def _initial_meta(config: RoomConfig, now: int) -> dict[str, str]:
+    meta = rec.config_meta(config)
+    # Windows before the room was created are not released (as in the core).
+    meta["windows_done"] = str(now)
+    opens = meta["opens_at"]
+    meta.update(
+        seq="0", drawn="0", closed="0", paused="0", queue_all="0", cursor="0", len="0",
+        nwait="0", active="0", allowance="0", accrued_until=opens, last_tick=opens,
+        pre_left="0", sp_mean=meta["rate"], sp_var="0", sp_meas="0", sp_bp="0", sp_bm="0",
+    )  # fmt: skip
+    for name in _COUNTERS:
+        meta[f"c_{name}"] = "0"
+    return meta
+
+
+class RedisBackend:
+    """Rooms in Redis. Implements :class:`pyqueue.backends.Backend`."""
+
+    def __init__(
+        self,
+        url: str,
+        signer: Signer,
+        clock: VirtualClock | None = None,
+        *,
+        cluster: bool = False,
+        refresh_seconds: float = REFRESH_SECONDS,
+        configured: Iterable[tuple[RoomConfig, list[Mapping[str, Any]]]] = (),
+    ) -> None:
+        self._url = url
+        self._cluster = cluster
+        self._signer = signer
+        self._clock = clock
+        self._refresh_seconds = refresh_seconds
+        self._configured = list(configured)
+        self._conn: Connection | None = None
+        self._configs: dict[str, RoomConfig] = {}
+        self._caches: dict[str, RoomCache] = {}
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._flusher: asyncio.Task[None] | None = None
+        self.slots = Inventory(self)
+        self._joins = JoinBatcher(lambda room, args: self.run("join", room, *args))
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, clock: VirtualClock | None = None, cluster: bool = False
+    ) -> RedisBackend:
+        return cls(
+            settings.server.backend,
+            settings.server.signer(),
+            clock,
+            cluster=cluster,
+            configured=[(r.config, list(r.slots)) for r in settings.rooms],
+        )
+
+    # ----- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise BackendUnavailable("the backend is not started")
+        return self._conn
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def signer(self) -> Signer:
+        return self._signer
+
+    def micros(self) -> int:
+        return round(self.now() * MICROS)
+
+    def token_now(self) -> int:
+        return int(self.now())
+
+    async def run(self, name: str, room: str, *args: str | int | float) -> Any:
+        """A room script at this backend's time; draws the pre-queue first when it is due."""
+        keys = RoomKeys(room)
+        for _ in range(100):
+            try:
+                result = await self.conn.run(name, keys.meta, [self.micros(), *args])
+            except NeedsDraw:
+                await self._draw(room)
+                continue
+            if name != "join":
+                self.cache(room).stale = True
+            return result
+        raise BackendUnavailable("the pre-queue draw did not complete")
+
+    async def config(self, room: str) -> RoomConfig:
+        config = self._configs.get(room)
+        if config is None:
+            raw = await self.conn.call("GET", RoomKeys(room).config)
+            if raw is None:
+                raise UnknownRoom(f"no room {room!r}")
+            config = rec.config_from_json(raw)
+            self._configs[room] = config
+        return config
+
+    def cache(self, room: str) -> RoomCache:
+        cache = self._caches.get(room)
+        if cache is None:
+            cache = self._caches[room] = RoomCache()
+        return cache
+
+    # ----- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._conn = Connection(connect(self._url, self._cluster))
+        for config, slots in self._configured:
+            if await self._create(config) and slots:
+                await self.slots.add(config.id, slots, "config")
+        self._flusher = asyncio.create_task(self._flush_forever())
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        if self._conn is not None:
+            with contextlib.suppress(BackendUnavailable):
+                await self._flush_heartbeats()
+            await self._conn.close()
+
+    async def ready(self) -> bool:
+        try:
+            return bool(await self.conn.call("PING"))
+        except BackendUnavailable:
+            return False
+
+    def now(self) -> float:
+        return time.time() if self._clock is None else self._clock.timestamp()
+
+    async def _create(self, config: RoomConfig) -> bool:
+        keys = RoomKeys(config.id)
+        meta = _initial_meta(config, self.micros())
+        args = [rec.config_to_json(config)]
+        for name, value in meta.items():
+            args += [name, value]
+        created = bool(await self.conn.run("create", keys.meta, [self.micros(), *args]))
+        await self.conn.call("SADD", ROOMS_KEY, config.id)
+        return created
+
+    # ----- rooms ------------------------------------------------------------------------------
+
+    async def room_ids(self) -> list[str]:
+        members = await self.conn.call("SMEMBERS", ROOMS_KEY)
+        return sorted(m.decode() for m in members)
+
+    async def room_config(self, room: str) -> RoomConfig:
+        # Re-read: another node may have changed the settings.
+        self._configs.pop(room, None)
+        return await self.config(room)
+
+    async def create_room(self, config: RoomConfig, actor: str) -> None:
+        if not await self._create(config):
+            raise InvalidConfig(f"room {config.id!r} exists already")
+        self._configs[config.id] = config
+
+    async def update_room(self, config: RoomConfig, actor: str) -> None:
+        old = await self.room_config(config.id)
+        cache = await self.fresh(config.id)
+        if cache.flag("drawn") and (
+            config.opens_at != old.opens_at
+            or config.prequeue != old.prequeue
+            or config.seed != old.seed
+        ):
+            raise InvalidConfig("opens_at, prequeue and seed cannot change after the room opened")
+        closes = config.closes_at
+        if cache.flag("closed") and (closes is None or closes.timestamp() > self.now()):
+            raise InvalidConfig("a closed room cannot be reopened")
+        pairs: list[str] = []
+        for name, value in rec.config_meta(config).items():
+            pairs += [name, value]
+        await self.run("control", config.id, "config", actor, rec.config_to_json(config), *pairs)
+        self._configs[config.id] = config
+
+    async def room_info(self, room: str) -> rec.RoomInfo:
+        config = await self.config(room)
+        cache = await self.fresh(room)
+        now = self.now()
+        opens = config.opens_at.timestamp()
+        availability = await self.slots.availability(room)
+        sold_out = bool(availability) and all(g.free == 0 for g in availability)
+        if cache.flag("closed"):
+            state = "closed"
+        elif now < opens:
+            state = "prequeue"
+        elif sold_out:
+            state = "sold_out"
+        elif cache.flag("paused"):
+            state = "paused"
+        else:
+            state = "open"
+        return rec.RoomInfo(
+            state=state,
+            opens_in_seconds=max(0.0, opens - now),
+            waiting=cache.waiting(),
+            active=cache.count("active"),
+            admit_per_minute=config.admit_per_minute,
+            next_release_window=self.slots.next_window(room, config),
+            measured_per_minute=cache.meta.get("sp_mean", 0.0) * 60.0,
+            queue_all=cache.flag("queue_all"),
+            counters={name: cache.count(f"c_{name}") for name in _COUNTERS},
+            availability=availability,
+        )
+
+    async def draw(self, room: str) -> rec.Draw | None:
+        keys = RoomKeys(room)
+        await self.config(room)
+        found, joined = await self.conn.pipeline(
+            [("HGETALL", keys.draw), ("LRANGE", keys.prequeue, 0, -1)]
+        )
+        if not found:
+            return None
+        fields = {k.decode(): v.decode() for k, v in found.items()}
+        ids = [int(t) for t in joined]
+        order = [ids[int(i)] for i in fields["order"].split(",") if i]
+        return rec.Draw(
+            seed=int(fields["seed"]),
+            at=rec.from_micros(int(fields["at"])),
+            mode=fields["mode"],
+            joined=ids,
+            order=order,
+        )
+
+    async def _draw(self, room: str) -> None:
+        """Draws the pre-queue once: one process takes the lease, shuffles with the core's
+        ``draw_order`` and writes the order, which the script accepts only once."""
+        keys = RoomKeys(room)
+        lease = keys.prefix + "drawlease"
+        if not await self.conn.call("SET", lease, "1", "NX", "PX", DRAW_LEASE_MS):
+            await asyncio.sleep(0.05)  # another process draws; the caller tries again
+            return
+        try:
+            config = await self.config(room)
+            for _ in range(100):
+                n = int(await self.conn.call("LLEN", keys.prequeue))
+                order = draw_order(n, config.seed) if config.prequeue == "shuffle" else range(n)
+                outcome = await self.conn.run(
+                    "open",
+                    keys.meta,
+                    [self.micros(), n, ",".join(map(str, order)), config.seed, config.prequeue],
+                )
+                if outcome != b"retry":
+                    break
+        finally:
+            await self.conn.call("DEL", lease)
+        self.cache(room).stale = True
+
+    async def tick(self, room: str) -> rec.TickReport:
+        await self._flush_heartbeats(room)
+        admitted, abandoned, expired = await self.run("tick", room)
+        swept, released, offers = await self.slots.sweep(room)
+        return rec.TickReport(
+            admitted=admitted,
+            abandoned=abandoned,
+            expired=expired,
+            released=released,
+            holds_expired=swept,
+            offers_made=offers,
+        )
+
+    async def pause(self, room: str, actor: str) -> None:
+        await self.run("control", room, "pause", actor)
+
+    async def resume(self, room: str, actor: str) -> None:
+        await self.run("control", room, "resume", actor)
+
+    async def queue_all(self, room: str, on: bool, actor: str) -> None:
+        await self.run("control", room, "queue_all_on" if on else "queue_all_off", actor)
+
+    async def audit_log(self, room: str) -> list[rec.AuditEntry]:
+        await self.config(room)
+        entries = await self.conn.call("LRANGE", RoomKeys(room).audit, 0, -1)
+        result = []
+        for raw in entries:
+            entry = json.loads(raw)
+            result.append(
+                rec.AuditEntry(
+                    at=rec.from_micros(int(entry["at"])),
+                    action=entry["action"],
+                    actor=entry["actor"],
+                    count=int(entry["count"]),
+                    reason=entry.get("reason"),
+                )
+            )
+        return result
+
+    # ----- the per-process cache --------------------------------------------------------------
+
+    async def fresh(self, room: str) -> RoomCache:
+        """The room's cache, re-read when due. While Redis is unreachable an older snapshot
+        serves for up to :data:`STALE_LIMIT_SECONDS`; after that the error goes through."""
+        cache = self.cache(room)
+        if not cache.due(self._refresh_seconds):
+            return cache
+        task = self._refreshing.get(room)
+        if task is None:
+            # One read in flight per room, however many polls wait for it.
+            task = asyncio.ensure_future(self._refresh(room, cache))
+            self._refreshing[room] = task
+            task.add_done_callback(lambda _: self._refreshing.pop(room, None))
+        try:
+            await asyncio.shield(task)
+        except BackendUnavailable:
+            if cache.meta and cache.age() < STALE_LIMIT_SECONDS:
+                return cache
+            raise
+        return cache
+
+    async def _refresh(self, room: str, cache: RoomCache) -> None:
+        keys = RoomKeys(room)
+        meta, changes, prequeue, offers, avail, groups = await self.conn.pipeline(
+            [
+                ("HGETALL", keys.meta),
+                ("LRANGE", keys.changes, cache.changes_read, -1),
+                ("LLEN", keys.prequeue),
+                ("HGETALL", keys.prefix + "offers"),
+                ("HGETALL", keys.prefix + "avail"),
+                ("ZRANGE", keys.groups, 0, -1),
+            ]
+        )
+        if not meta:
+            raise UnknownRoom(f"no room {room!r}")
+        cache.apply(meta, changes, int(prequeue), offers)
+        self.slots.take_counts(room, avail, groups)
+
+    async def _flush_heartbeats(self, only: str | None = None) -> None:
+        for room, cache in list(self._caches.items()):
+            if (only is not None and room != only) or not cache.seen:
+                continue
+            seen, cache.seen = cache.seen, {}
+            try:
+                await self.conn.call("HSET", RoomKeys(room).seen, *mapping_args(seen))
+            except BackendUnavailable:
+                # Kept for the next flush; newer heartbeats of the same tickets win.
+                cache.seen = {**seen, **cache.seen}
+                raise
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_FLUSH_SECONDS)
+            try:
+                await self._flush_heartbeats()
+            except BackendUnavailable:
+                log.warning("heartbeats not written: the state store is unavailable")
+            except Exception:
+                log.exception("heartbeat flush failed")
+
+    # ----- visitors ---------------------------------------------------------------------------
+
+    def _ticket_token(self, room: str, ticket: int, joined: int) -> str:
+        # Signed from the join second, like the core: the same ticket always has the same token.
+        issued = joined // MICROS
+        return self._signer.sign("ticket", room, ticket, issued, issued + TICKET_TOKEN_SECONDS)
+
+    def pass_token(self, room: str, ticket: int, record: TicketRecord) -> str:
+        return self._signer.sign(
+            "pass", room, ticket, record.admitted // MICROS, record.expires // MICROS
+        )
+
+    def verify(self, room: str, token: str, kind: str | None) -> int:
+        return self._signer.verify(token, room=room, kind=kind, now=self.token_now()).ticket
+
+    async def join(self, room: str, identity: str | None, resume: str | None) -> rec.Ticket:
+        config = await self.config(room)
+        resumed = "" if resume is None else str(self.verify(room, resume, "ticket"))
+        if identity is not None:
+            if not 0 < len(identity.encode()) <= MAX_IDENTITY_LEN:
+                raise _invalid(f"identity must be 1 to {MAX_IDENTITY_LEN} bytes")
+        elif config.identity == "required":
+            error = IdentityRequired("this room requires an identity")
+            error.code = "identity_required"
+            raise error
+        reply = await self._joins.join(room, identity or "", resumed)
+        if reply[0] == b"!unknown_ticket":
+            unknown = UnknownTicket("no such ticket in this room")
+            unknown.code = "unknown_ticket"
+            raise unknown
+        ticket, record = TicketRecord.from_reply(reply)
+        cache = self.cache(room)
+        cache.tickets[ticket] = record
+        if record.state == "admitted":
+            cache.stale = True  # the cursor moved past this ticket
+        return rec.Ticket(
+            id=ticket,
+            token=self._ticket_token(room, ticket, record.joined),
+            state=record.state,
+            new=reply[7] == b"1",
+        )
+
+    async def status(self, room: str, ticket: str) -> rec.Status:
+        config = await self.config(room)
+        t = self.verify(room, ticket, "ticket")
+        cache = await self.fresh(room)
+        now = self.micros()
+        opens = round(config.opens_at.timestamp() * MICROS)
+        closes = config.closes_at
+        due_draw = now >= opens and not cache.flag("drawn")
+        due_close = closes is not None and now >= closes.timestamp() * MICROS
+        if not cache.flag("closed") and (due_draw or due_close):
+            await self.run("phase", room)  # opens or closes the room, as any entry point does
+            cache = await self.fresh(room)
+        record = cache.record(t)
+        if record is None:
+            record = await self._fetch(room, cache, t)
+        cache.seen[t] = now
+        return self._status(room, config, cache, t, record, now, opens)
+
+    async def _fetch(self, room: str, cache: RoomCache, ticket: int) -> TicketRecord:
+        raw = await self.conn.call("HGET", RoomKeys(room).tickets, ticket)
+        if raw is None:
+            error = UnknownTicket("no such ticket in this room")
+            error.code = "unknown_ticket"
+            raise error
+        record = TicketRecord.from_packed(raw)
+        cache.tickets[ticket] = record
+        return record
+
+    def _status(
+        self,
+        room: str,
+        config: RoomConfig,
+        cache: RoomCache,
+        t: int,
+        record: TicketRecord,
+        now: int,
+        opens: int,
+    ) -> rec.Status:
+        opens_in = max(0, opens - now) / MICROS
+        state = record.state
+        ahead: int | None = None
+        ahead_at_start: int | None = None
+        eta = rec.ZERO_ETA
+        pass_token: str | None = None
+        expires: int | None = None
+        if state == "admitted" and now >= record.expires:
+            state = "expired"  # the next tick books it; capacity is computed there
+        if state == "prequeue":
+            whole = cache.prequeue_waiting() / (config.admit_per_minute / 60.0)
+            eta = rec.Eta(opens_in, opens_in + whole / 2.0, opens_in + whole, False)
+        elif state == "waiting":
+            ahead = cache.ahead(record.position)
+            ahead_at_start = record.ahead_at_start
+            eta = cache.estimate(record.position + 1 - cache.count("cursor"))
+        elif state == "admitted":
+            pass_token = self.pass_token(room, t, record)
+            expires = record.expires
+        offered = cache.offers.get(t)
+        offer = None if offered is None else rec.Offer(offered[0], offered[1])
+        return rec.Status(
+            ticket=t,
+            state=state,
+            ahead=ahead,
+            ahead_at_start=ahead_at_start,
+            eta=eta,
+            opens_in_seconds=opens_in,
+            pass_token=pass_token,
+            pass_expires_micros=expires,
+            now_micros=now,
+            offer=offer,
+            paused=cache.flag("paused"),
+        )
+
+    async def leave(self, room: str, token: str) -> str:
+        await self.config(room)
+        t = self.verify(room, token, None)
+        before: bytes = await self.run("leave", room, t)
+        self.cache(room).tickets.pop(t, None)
+        await self.slots.drop_offer(room, t)
+        return before.decode()
+
+    async def complete(self, room: str, pass_token: str) -> None:
+        await self.config(room)
+        t = self.verify(room, pass_token, "pass")
+        await self.run("complete", room, t)
+        self.cache(room).tickets.pop(t, None)
+
+    async def verify_pass(self, room: str, pass_token: str) -> rec.PassInfo:
+        await self.config(room)
+        info = self._signer.verify(pass_token, room=room, kind="pass", now=self.token_now())
+        return rec.PassInfo(
+            room=info.room,
+            ticket=info.ticket,
+            issued_at=rec.from_micros(info.issued_at * MICROS),
+            expires_at=rec.from_micros(info.expires_at * MICROS),
+        )
+
+    # ----- slots and bookings: see inventory.py -----------------------------------------------
+
+    async def add_slots(self, room: str, slots: Iterable[Mapping[str, Any]], actor: str) -> int:
+        return await self.slots.add(room, list(slots), actor)
+
+    async def availability(self, room: str) -> list[rec.GroupAvailability]:
+        return await self.slots.availability(room)
+
+    async def free_slots(
+        self, room: str, group: str | None, offset: int, limit: int
+    ) -> list[rec.SlotInfo]:
+        return await self.slots.free(room, group, offset, limit)
+
+    async def hold(self, room: str, slot: str, pass_token: str) -> rec.Hold:
+        return await self.slots.hold(room, slot, pass_token)
+
+    async def confirm(self, room: str, slot: str, token: str) -> rec.Booking:
+        return await self.slots.confirm(room, slot, token)
+
+    async def release_hold(self, room: str, slot: str, token: str) -> None:
+        await self.slots.release_hold(room, slot, token)
+
+    async def decline_offer(self, room: str, token: str) -> None:
+        await self.slots.decline_offer(room, token)
+
+    async def booking(self, room: str, code: str) -> rec.Booking:
+        return await self.slots.booking(room, code)
+
+    async def cancel(self, room: str, code: str) -> rec.Booking:
+        return await self.slots.cancel(room, code)
+
+    async def release(self, room: str, override: bool, reason: str | None, actor: str) -> int:
+        return await self.slots.release(room, override, reason, actor)
+
+
+def mapping_args(seen: dict[int, int]) -> list[int]:
+    """HSET's field/value arguments, flattened."""
+    flat: list[int] = []
+    for ticket, micros in seen.items():
+        flat += [ticket, micros]
+    return flat
+
+
+def _invalid(message: str) -> InvalidArgument:
+    error = InvalidArgument(message)
+    error.code = "invalid_argument"
+    return error

@@ -1,0 +1,158 @@
+"""What one process knows of a room, so that a status poll needs no Redis command.
+
+Per room: the counters of the ``meta`` hash (cursor, flags, the cursor's speed), the queue
+places given up by waiting tickets (from the room's ``changes`` list, read from the last index
+this process knows), and the records of the tickets this process has seen. One pipelined read
+refreshes all of it, at most every ``refresh_seconds`` and right after this process changed the
+room. A waiting ticket's ``ahead`` is then exact for that snapshot: the positions between the
+cursor and its own, minus those given up.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from bisect import bisect_left, insort
+from dataclasses import dataclass
+from typing import Final
+
+from pyqueue.backends.redis_backend.records import ZERO_ETA, Eta
+
+#: After this much measured time the estimate counts as known (as in the core).
+KNOWN_AFTER_SECONDS: Final = 15.0
+
+
+@dataclass(slots=True)
+class TicketRecord:
+    """A ticket as the scripts store it (times in micros; position -1 before the draw)."""
+
+    state: str
+    position: int
+    joined: int
+    admitted: int
+    expires: int
+    ahead_at_start: int
+
+    @classmethod
+    def from_reply(cls, fields: list[bytes]) -> tuple[int, TicketRecord]:
+        """From a script's ``{id, state, position, joined, admitted, expires, ahead0, …}``."""
+        return int(fields[0]), cls(
+            fields[1].decode(),
+            int(fields[2]),
+            int(fields[3]),
+            int(fields[4]),
+            int(fields[5]),
+            int(fields[6]),
+        )
+
+    @classmethod
+    def from_packed(cls, raw: bytes) -> TicketRecord:
+        """From the ``tickets`` hash: ``state|position|joined|seen|admitted|expires|ahead0``."""
+        f = raw.decode().split("|")
+        return cls(f[0], int(f[1]), int(f[2]), int(f[4]), int(f[5]), int(f[6]))
+
+
+def estimate(mean: float, variance: float, measured: float, distance: int) -> Eta:
+    """The wait for a ticket ``distance`` places from the cursor (the core's CursorSpeed)."""
+    if distance <= 0:
+        return ZERO_ETA
+    speed = max(mean, 1e-6)
+    seconds = distance / speed
+    known = measured >= KNOWN_AFTER_SECONDS
+    spread = min(0.1 + math.sqrt(max(variance, 0.0)) / speed / 2.0, 0.5) if known else 0.5
+    return Eta(seconds * (1.0 - spread), seconds, seconds * (1.0 + spread), known)
+
+
+class RoomCache:
+    """One room's counters as of the last refresh; see the module's docstring."""
+
+    def __init__(self) -> None:
+        self.meta: dict[str, float] = {}
+        self.prequeue_length = 0
+        self.changes_read = 0
+        self.offers: dict[int, tuple[str, int]] = {}
+        # Queue places given up by waiting tickets, sorted: counted out of `ahead`.
+        self._gave_up: list[int] = []
+        self.tickets: dict[int, TicketRecord] = {}
+        self.refreshed_at = -math.inf
+        self.stale = True
+        #: Heartbeats seen since the last flush: ticket -> micros.
+        self.seen: dict[int, int] = {}
+
+    def due(self, refresh_seconds: float) -> bool:
+        return self.stale or time.monotonic() - self.refreshed_at >= refresh_seconds
+
+    def age(self) -> float:
+        return time.monotonic() - self.refreshed_at
+
+    def apply(
+        self,
+        meta: dict[bytes, bytes],
+        changes: list[bytes],
+        prequeue_length: int,
+        offers: dict[bytes, bytes],
+    ) -> None:
+        """Takes in one refresh's pipelined reads."""
+        self.meta = {k.decode(): float(v) for k, v in meta.items() if _is_number(v)}
+        for entry in changes:
+            ticket, _, position = entry.decode().partition(":")
+            self.tickets.pop(int(ticket), None)
+            if int(position) >= 0:
+                insort(self._gave_up, int(position))
+        self.changes_read += len(changes)
+        self.prequeue_length = prequeue_length
+        self.offers = {}
+        for holder, value in offers.items():
+            slot, _, until = value.decode().rpartition("|")
+            self.offers[int(holder)] = (slot, int(until))
+        self.refreshed_at = time.monotonic()
+        self.stale = False
+
+    def count(self, name: str) -> int:
+        return int(self.meta.get(name, 0.0))
+
+    def flag(self, name: str) -> bool:
+        return self.meta.get(name, 0.0) == 1.0
+
+    def record(self, ticket: int) -> TicketRecord | None:
+        """The cached record, or None when it may have changed since it was read."""
+        record = self.tickets.get(ticket)
+        if record is None:
+            return None
+        if record.state == "waiting" and record.position < self.count("cursor"):
+            return None  # the cursor passed it: admitted, abandoned or closed
+        if record.state == "prequeue" and (self.flag("drawn") or self.flag("closed")):
+            return None
+        return record
+
+    def ahead(self, position: int) -> int:
+        """Waiting tickets in front of ``position``."""
+        cursor = self.count("cursor")
+        if position <= cursor:
+            return 0
+        gave_up = bisect_left(self._gave_up, position) - bisect_left(self._gave_up, cursor)
+        return position - cursor - gave_up
+
+    def waiting(self) -> int:
+        return self.count("nwait") + self.prequeue_waiting()
+
+    def prequeue_waiting(self) -> int:
+        if self.flag("drawn") or self.flag("closed"):
+            return 0
+        return max(0, self.prequeue_length - self.count("pre_left"))
+
+    def estimate(self, distance: int) -> Eta:
+        return estimate(
+            self.meta.get("sp_mean", 0.0),
+            self.meta.get("sp_var", 0.0),
+            self.meta.get("sp_meas", 0.0),
+            distance,
+        )
+
+
+def _is_number(value: bytes) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,25 @@
+-- ARGV: now, ticket id. Ends an admitted session, freeing its capacity.
+local err = load_meta()
+if err then return err end
+local t = ARGV[2]
+local r = tget(t)
+if not r then return redis.error_reply('unknown_ticket') end
+if expire_session(t, r) then tput(t, r) end
+local result
+if r.state == 'admitted' then
+  r.state = 'completed'
+  add('active', -1)
+  add('c_completed', 1)
+  redis.call('ZREM', SESS, t)
+  tput(t, r)
+  redis.call('RPUSH', CHANGES, t .. ':-1')
+  result = 'ok'
+elseif r.state == 'completed' then
+  result = 'ok'
+elseif r.state == 'expired' then
+  result = redis.error_reply('token_expired')
+else
+  result = redis.error_reply('not_admitted')
+end
+save_meta()
+return result

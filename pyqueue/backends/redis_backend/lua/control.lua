@@ -1,0 +1,24 @@
+-- ARGV: now, action (pause | resume | queue_all_on | queue_all_off | config), actor, then for
+-- config: the settings JSON followed by meta field/value pairs. Operator actions, audited.
+local err = load_meta()
+if err then return err end
+local action, actor = ARGV[2], ARGV[3]
+if action == 'pause' then
+  set('paused', 1)
+elseif action == 'resume' then
+  accrue()
+  set('paused', 0)
+elseif action == 'queue_all_on' then
+  set('queue_all', 1)
+elseif action == 'queue_all_off' then
+  set('queue_all', 0)
+elseif action == 'config' then
+  accrue()
+  -- The speed's prior follows the configured rate until something was measured.
+  for i = 5, #ARGV, 2 do set(ARGV[i], tonumber(ARGV[i + 1])) end
+  if M.sp_meas == 0 then set('sp_mean', M.rate) end
+  redis.call('SET', P .. 'config', ARGV[4])
+end
+save_meta()
+audit(action, actor, 0, nil)
+return 'ok'

@@ -1,0 +1,77 @@
+-- The admission tick. ARGV: now. Any number of processes may call it at once: the allowance is
+-- rate x time since the last accrual (kept in meta), and each call runs atomically, so
+-- concurrent ticks share the same allowance instead of adding to it.
+-- Returns {admitted, abandoned, expired}.
+local err = load_meta() or phase()
+if err then return err end
+if NOW < M.opens_at or M.closed == 1 then save_meta(); return { 0, 0, 0 } end
+
+local expired = 0
+for _, t in ipairs(redis.call('ZRANGEBYSCORE', SESS, '-inf', int(NOW))) do
+  local r = tget(t)
+  redis.call('ZREM', SESS, t)
+  if r.state == 'admitted' and r.expires <= NOW then
+    r.state = 'expired'
+    add('active', -1)
+    add('c_expired', 1)
+    expired = expired + 1
+    tput(t, r)
+  end
+end
+
+local elapsed = NOW - math.max(M.last_tick, M.opens_at)
+set('last_tick', math.max(M.last_tick, NOW))
+accrue()
+if M.paused == 1 then save_meta(); return { 0, 0, expired } end
+
+local backed_up = M.nwait > 0
+local budget = math.min(math.max(M.max_active - M.active, 0), math.floor(math.max(M.allowance, 0)))
+local start, cursor = M.cursor, M.cursor
+local admitted, abandoned = 0, 0
+while cursor < M.len do
+  local t = redis.call('HGET', ORDER, int(cursor))
+  local r = tget(t)
+  if r.state ~= 'waiting' or r.pos ~= cursor then
+    cursor = cursor + 1
+  else
+    local seen = math.max(r.seen, tonumber(redis.call('HGET', SEEN, t) or '0'))
+    if NOW - seen > M.heartbeat_us then
+      -- Gone quietly: skipped, and no capacity used.
+      r.state = 'abandoned'
+      add('nwait', -1)
+      add('c_abandoned', 1)
+      abandoned = abandoned + 1
+      tput(t, r)
+      cursor = cursor + 1
+    elseif budget == 0 then
+      break
+    else
+      admit(t, r)
+      tput(t, r)
+      budget = budget - 1
+      admitted = admitted + 1
+      cursor = cursor + 1
+    end
+  end
+end
+set('cursor', cursor)
+
+-- The cursor's speed, measured in one-second buckets and smoothed (the core's CursorSpeed):
+-- only intervals in which people kept waiting say how fast the queue moves.
+if backed_up and M.nwait > 0 and elapsed > 0 then
+  set('sp_bp', M.sp_bp + (cursor - start))
+  set('sp_bm', M.sp_bm + elapsed)
+  if M.sp_bm >= 1000000 then
+    local secs = M.sp_bm / 1e6
+    local sample = M.sp_bp / secs
+    local alpha = 1 - math.exp(-secs / 60)
+    local delta = sample - M.sp_mean
+    set('sp_mean', M.sp_mean + alpha * delta)
+    set('sp_var', (1 - alpha) * (M.sp_var + alpha * delta * delta))
+    set('sp_meas', M.sp_meas + secs)
+    set('sp_bp', 0)
+    set('sp_bm', 0)
+  end
+end
+save_meta()
+return { admitted, abandoned, expired }

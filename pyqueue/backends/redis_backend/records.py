@@ -1,0 +1,232 @@
+"""The values the Redis backend returns: frozen dataclasses satisfying the structural views of
+:mod:`pyqueue.backends.views`, plus the room settings' JSON form kept in Redis."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from pyqueue._core import RoomConfig
+
+MICROS: Final = 1_000_000
+
+
+def from_micros(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros / MICROS, UTC)
+
+
+def to_micros(when: datetime) -> int:
+    return round(when.timestamp() * MICROS)
+
+
+@dataclass(frozen=True, slots=True)
+class Eta:
+    low: float
+    seconds: float
+    high: float
+    known: bool
+
+
+ZERO_ETA: Final = Eta(0.0, 0.0, 0.0, True)
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    slot: str
+    until_micros: int
+
+    @property
+    def until(self) -> datetime:
+        return from_micros(self.until_micros)
+
+    @property
+    def until_timestamp(self) -> float:
+        return self.until_micros / MICROS
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    ticket: int
+    state: str
+    ahead: int | None
+    ahead_at_start: int | None
+    eta: Eta
+    opens_in_seconds: float
+    pass_token: str | None
+    pass_expires_micros: int | None
+    now_micros: int
+    offer: Offer | None
+    paused: bool
+
+    @property
+    def pass_expires_at(self) -> datetime | None:
+        return None if self.pass_expires_micros is None else from_micros(self.pass_expires_micros)
+
+    @property
+    def pass_expires_in_seconds(self) -> float:
+        if self.pass_expires_micros is None:
+            return 0.0
+        return max(0, self.pass_expires_micros - self.now_micros) / MICROS
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id: int
+    token: str
+    state: str
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PassInfo:
+    room: str
+    ticket: int
+    issued_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    slot: str
+    group: str
+    starts_at: datetime
+    ticket: int
+    until_micros: int
+
+    @property
+    def until(self) -> datetime:
+        return from_micros(self.until_micros)
+
+    @property
+    def until_timestamp(self) -> float:
+        return self.until_micros / MICROS
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    code: str
+    slot: str
+    group: str
+    starts_at: datetime
+    ticket: int
+
+
+@dataclass(frozen=True, slots=True)
+class SlotInfo:
+    id: str
+    group: str
+    starts_at: datetime
+    state: str
+    until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupAvailability:
+    group: str
+    free: int = 0
+    held: int = 0
+    offered: int = 0
+    booked: int = 0
+    returned: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: datetime
+    action: str
+    actor: str
+    count: int
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    state: str
+    opens_in_seconds: float
+    waiting: int
+    active: int
+    admit_per_minute: float
+    measured_per_minute: float
+    queue_all: bool
+    counters: dict[str, int]
+    availability: list[GroupAvailability] = field(default_factory=list)
+    next_release_window: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    admitted: int = 0
+    abandoned: int = 0
+    expired: int = 0
+    released: int = 0
+    holds_expired: int = 0
+    offers_made: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Draw:
+    seed: int
+    at: datetime
+    mode: str
+    joined: list[int]
+    order: list[int]
+
+
+# ----- the settings in Redis --------------------------------------------------------------------
+
+_OPTIONAL_TIMES: Final = ("closes_at", "prequeue_opens_at")
+_PLAIN: Final = (
+    "admit_per_minute",
+    "max_active",
+    "session_seconds",
+    "heartbeat_timeout_seconds",
+    "prequeue",
+    "identity",
+    "returned_slots",
+    "release_windows",
+    "timezone",
+    "max_bookings_per_identity",
+    "hold_seconds",
+    "offer_seconds",
+    "handoff_url",
+    "seed",
+)
+
+
+def config_to_json(config: RoomConfig) -> str:
+    """Every setting, so that any process rebuilds the same ``RoomConfig`` (seed included)."""
+    data: dict[str, Any] = {"id": config.id, "opens_at": config.opens_at.isoformat()}
+    for name in _OPTIONAL_TIMES:
+        value: datetime | None = getattr(config, name)
+        data[name] = None if value is None else value.isoformat()
+    for name in _PLAIN:
+        data[name] = getattr(config, name)
+    return json.dumps(data)
+
+
+def config_from_json(text: str | bytes) -> RoomConfig:
+    data: dict[str, Any] = json.loads(text)
+    room_id = data.pop("id")
+    opens_at = data.pop("opens_at")
+    return RoomConfig(room_id, opens_at, **data)
+
+
+def config_meta(config: RoomConfig) -> dict[str, str]:
+    """The numeric settings the scripts read, in the room's ``meta`` hash (micros, per second)."""
+    closes = config.closes_at
+    pre = config.prequeue_opens_at
+    return {
+        "opens_at": str(to_micros(config.opens_at)),
+        "closes_at": "0" if closes is None else str(to_micros(closes)),
+        "pre_opens_at": "0" if pre is None else str(to_micros(pre)),
+        "rate": repr(config.admit_per_minute / 60.0),
+        "max_active": str(config.max_active),
+        "session_us": str(config.session_seconds * MICROS),
+        "heartbeat_us": str(config.heartbeat_timeout_seconds * MICROS),
+        "hold_us": str(config.hold_seconds * MICROS),
+        "offer_us": str(config.offer_seconds * MICROS),
+        "limit": str(config.max_bookings_per_identity),
+        "waitlist": "1" if config.returned_slots == "waitlist" else "0",
+    }

@@ -1,0 +1,186 @@
+"""The ``pyqueue`` command.
+
+``pyqueue serve --config FILE [--host H] [--port P]`` runs the server (without ``--config``,
+the demo room); ``pyqueue check-config FILE`` validates a configuration; ``pyqueue openapi``
+writes the OpenAPI document; ``pyqueue nginx-config --room ID`` prints an nginx configuration
+that guards a booking site with the sidecar check. ``python server.py …`` is
+``pyqueue serve …``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from pyqueue._core import InvalidArgument, VirtualClock
+from pyqueue.config import ConfigError, Settings, describe_settings, load_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pyqueue", description="A fair admission queue (virtual waiting room)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    add_serve_arguments(serve)
+
+    check = commands.add_parser("check-config", help="validate a configuration file")
+    check.add_argument("config", type=Path, help="the TOML file")
+
+    openapi = commands.add_parser("openapi", help="write the OpenAPI document")
+    openapi.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+
+    nginx = commands.add_parser(
+        "nginx-config", help="print an nginx configuration guarding a booking site"
+    )
+    nginx.add_argument("--room", required=True, help="the room whose pass opens the site")
+    nginx.add_argument("--pyqueue", default="127.0.0.1:8080", help="pyqueue's host:port")
+    nginx.add_argument("--booking", default="127.0.0.1:9000", help="the booking site's host:port")
+    nginx.add_argument("--listen", default="80", help="what nginx listens on")
+    nginx.add_argument("--server-name", default="_", help="nginx server_name")
+    return parser
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML file (default: the demo room)")
+    parser.add_argument("--host", help="address to listen on (overrides the file)")
+    parser.add_argument("--port", type=int, help="port to listen on; 0 picks a free one")
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="default: info"
+    )
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    testing = parser.add_argument_group("testing only")
+    testing.add_argument(
+        "--virtual-clock",
+        metavar="START",
+        help="run the rooms on a virtual clock starting at START (RFC 3339, or 'now'); "
+        "enables POST /v1/admin/clock. Never in production.",
+    )
+    testing.add_argument(
+        "--virtual-clock-speed",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="virtual seconds per real second (0: the clock moves only when told)",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "check-config":
+            settings = load_settings(args.config)
+            print(orjson.dumps(describe_settings(settings), option=orjson.OPT_INDENT_2).decode())
+            return 0
+        if args.command == "nginx-config":
+            return _nginx_config(args)
+        return _openapi(args.output)
+    except ConfigError as exc:
+        print(f"pyqueue: {exc}", file=sys.stderr)
+        return 2
+
+
+def serve_main(argv: Sequence[str] | None = None) -> int:
+    """``python server.py …``: the serve command without its name."""
+    parser = argparse.ArgumentParser(prog="server.py", description="Runs the pyqueue server.")
+    add_serve_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return _serve(args)
+    except ConfigError as exc:
+        print(f"pyqueue: {exc}", file=sys.stderr)
+        return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pyqueue.demo import demo_settings
+    from pyqueue.server import run
+    from pyqueue.server.logs import configure_logging
+
+    clock = _virtual_clock(args.virtual_clock)
+    if args.virtual_clock_speed < 0:
+        raise ConfigError("--virtual-clock-speed must be >= 0")
+    announce = None
+    if args.config is None:
+        now = clock.now() if clock else datetime.now(UTC)
+        settings = demo_settings(now, host=args.host, port=args.port)
+        announce = {
+            "demo": True,
+            "admin_token": settings.server.admin_token,
+            "service_token": settings.server.service_token,
+        }
+    else:
+        settings = load_settings(args.config, host=args.host, port=args.port)
+    settings = _with_cli_logging(settings, args)
+    configure_logging(settings.server.log_level)
+    try:
+        run(
+            settings,
+            clock=clock,
+            clock_speed=args.virtual_clock_speed if clock else 0.0,
+            announce=announce,
+        )
+    except OSError as exc:
+        print(f"pyqueue: cannot listen: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _with_cli_logging(settings: Settings, args: argparse.Namespace) -> Settings:
+    server = settings.server
+    if args.log_level:
+        server = replace(server, log_level=args.log_level)
+    if args.access_log:
+        server = replace(server, access_log=True)
+    return replace(settings, server=server)
+
+
+def _virtual_clock(start: str | None) -> VirtualClock | None:
+    if start is None:
+        return None
+    try:
+        return VirtualClock(datetime.now(UTC) if start == "now" else start)
+    except InvalidArgument as exc:
+        raise ConfigError(f"--virtual-clock: {exc}") from exc
+
+
+def _nginx_config(args: argparse.Namespace) -> int:
+    from pyqueue.server.nginx import nginx_sidecar_config
+
+    try:
+        text = nginx_sidecar_config(
+            args.room,
+            pyqueue=args.pyqueue,
+            booking=args.booking,
+            listen=args.listen,
+            server_name=args.server_name,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    sys.stdout.write(text)
+    return 0
+
+
+def _openapi(output: Path | None) -> int:
+    from pyqueue.server.openapi import openapi_document
+
+    text = orjson.dumps(openapi_document(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    if output is None:
+        sys.stdout.write(text.decode() + "\n")
+    else:
+        output.write_bytes(text + b"\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

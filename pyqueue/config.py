@@ -1,0 +1,570 @@
+"""The server's configuration: a TOML file (see the README), overridden by the environment.
+
+One table ``[server]`` and any number of ``[[rooms]]``. Secrets and tokens may also come from
+``PYQUEUE_SECRETS``, ``PYQUEUE_ADMIN_TOKEN`` and ``PYQUEUE_SERVICE_TOKEN``, which win over the
+file, so a file can be committed without them. Every mistake is reported as a
+:class:`ConfigError` naming the setting, before anything starts.
+
+Room settings are read by :func:`room_config_from_mapping`, which the admin API uses as well, so
+a room created over HTTP accepts exactly what a config file accepts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import secrets as secrets_module
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import orjson
+
+from pyqueue._core import InvalidArgument, InvalidConfig, RoomConfig, Signer
+
+ENV_SECRETS: Final = "PYQUEUE_SECRETS"
+ENV_ADMIN_TOKEN: Final = "PYQUEUE_ADMIN_TOKEN"
+ENV_SERVICE_TOKEN: Final = "PYQUEUE_SERVICE_TOKEN"
+
+#: Admin and service tokens shorter than this are refused: they guard the whole room.
+MIN_TOKEN_LENGTH: Final = 16
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message names it."""
+
+    code = "invalid_config"
+
+
+# The settings of a room and the JSON/TOML type each takes. "time" is an RFC 3339 string with
+# an offset (or a TOML offset date-time); a trailing "?" allows null / absence.
+ROOM_FIELDS: Final[Mapping[str, str]] = {
+    "opens_at": "time",
+    "closes_at": "time?",
+    "prequeue_opens_at": "time?",
+    "admit_per_minute": "number",
+    "max_active": "integer",
+    "session_seconds": "integer",
+    "heartbeat_timeout_seconds": "integer",
+    "prequeue": "prequeue",
+    "identity": "identity",
+    "returned_slots": "returned_slots",
+    "release_windows": "strings",
+    "timezone": "string",
+    "max_bookings_per_identity": "integer",
+    "hold_seconds": "integer",
+    "offer_seconds": "integer",
+    "handoff_url": "string?",
+    "seed": "integer?",
+}
+
+ROOM_ENUMS: Final[Mapping[str, tuple[str, ...]]] = {
+    "prequeue": ("shuffle", "fifo"),
+    "identity": ("optional", "required"),
+    "returned_slots": ("windows", "waitlist"),
+}
+
+# Settings of a room in a config file that are not part of RoomConfig.
+_ROOM_FILE_ONLY: Final = frozenset({"id", "slots", "slots_file", "page"})
+
+SLOT_COLUMNS: Final = ("id", "group", "starts_at")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The ``[server]`` table. Defaults are safe for a single node behind nothing."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    backend: str = "memory"
+    admin_token: str | None = None
+    service_token: str | None = None
+    #: Token keys by id, the first signs. Generated at start (with a warning) when not given.
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    secrets_generated: bool = False
+    data_dir: Path | None = None
+    #: Base URL of the public site, for the waiting-room location the sidecar answers with.
+    public_url: str = ""
+    #: Marks cookies Secure even without TLS here (TLS ends at a proxy in front).
+    cookie_secure: bool = False
+    #: A header set by a trusted proxy that carries the client address (e.g. X-Forwarded-For);
+    #: unset, the peer address counts, so clients cannot choose their own address.
+    trusted_proxy_header: str | None = None
+    #: Joins per minute per client address; 0 turns the limit off.
+    join_rate_per_minute: float = 0.0
+    join_rate_burst: int = 20
+    max_body_bytes: int = 16 * 1024
+    max_admin_body_bytes: int = 16 * 1024 * 1024
+    max_header_bytes: int = 8190
+    keepalive_seconds: float = 75.0
+    body_timeout_seconds: float = 30.0
+    shutdown_timeout_seconds: float = 10.0
+    tick_interval_seconds: float = 0.1
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    access_log: bool = False
+    log_level: str = "info"
+
+    def signer(self) -> Signer:
+        return Signer(dict(self.secrets))
+
+
+@dataclass(frozen=True)
+class RoomSettings:
+    """One ``[[rooms]]`` entry: the core's config plus the slots to load at start."""
+
+    config: RoomConfig
+    slots: tuple[Mapping[str, Any], ...] = ()
+    #: The ``[rooms.page]`` table: the room's look on the waiting-room page.
+    page: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings
+    rooms: tuple[RoomSettings, ...] = ()
+    source: Path | None = None
+
+
+# ------------------------------------------------------------------------------------ loading
+
+
+def load_settings(
+    path: Path | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> Settings:
+    """Reads ``path`` (TOML), applies the environment, then ``host``/``port`` from the CLI."""
+    env = os.environ if env is None else env
+    if path is None:
+        data: dict[str, Any] = {}
+    else:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    return settings_from_mapping(
+        data,
+        base_dir=path.parent if path else Path.cwd(),
+        env=env,
+        host=host,
+        port=port,
+        source=path,
+    )
+
+
+def settings_from_mapping(
+    data: Mapping[str, Any],
+    *,
+    base_dir: Path,
+    env: Mapping[str, str],
+    host: str | None = None,
+    port: int | None = None,
+    source: Path | None = None,
+) -> Settings:
+    unknown = set(data) - {"server", "rooms"}
+    if unknown:
+        raise ConfigError(f"unknown top-level setting(s): {', '.join(sorted(unknown))}")
+    server_data = _table(data.get("server", {}), "server")
+    server = _server_settings(server_data, base_dir, env)
+    if host is not None:
+        server = replace(server, host=host)
+    if port is not None:
+        server = replace(server, port=_port(port, "--port"))
+    rooms_data = data.get("rooms", [])
+    if not isinstance(rooms_data, list):
+        raise ConfigError("rooms must be an array of tables ([[rooms]])")
+    rooms = tuple(_room_settings(r, i, base_dir) for i, r in enumerate(rooms_data))
+    ids = [r.config.id for r in rooms]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ConfigError(f"room id(s) given twice: {', '.join(duplicates)}")
+    return Settings(server=server, rooms=rooms, source=source)
+
+
+def _server_settings(
+    data: Mapping[str, Any], base_dir: Path, env: Mapping[str, str]
+) -> ServerSettings:
+    known = {f for f in ServerSettings.__dataclass_fields__ if f != "secrets_generated"}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in [server]: {', '.join(sorted(unknown))}")
+    defaults = ServerSettings()
+    values: dict[str, Any] = {}
+    for name in ("host", "backend", "public_url", "log_level"):
+        if name in data:
+            values[name] = _string(data[name], f"server.{name}")
+    if "port" in data:
+        values["port"] = _port(data["port"], "server.port")
+    for name in ("cookie_secure", "access_log"):
+        if name in data:
+            values[name] = _bool(data[name], f"server.{name}")
+    for name in ("join_rate_burst", "max_body_bytes", "max_admin_body_bytes", "max_header_bytes"):
+        if name in data:
+            values[name] = _integer(data[name], f"server.{name}", minimum=1)
+    for name in (
+        "join_rate_per_minute",
+        "keepalive_seconds",
+        "body_timeout_seconds",
+        "shutdown_timeout_seconds",
+        "tick_interval_seconds",
+    ):
+        if name in data:
+            values[name] = _number(data[name], f"server.{name}", minimum=0.0)
+    if values.get("tick_interval_seconds", defaults.tick_interval_seconds) <= 0:
+        raise ConfigError("server.tick_interval_seconds must be > 0")
+    for name in ("data_dir", "tls_cert", "tls_key"):
+        if name in data:
+            values[name] = base_dir / _string(data[name], f"server.{name}")
+    if ("tls_cert" in values) != ("tls_key" in values):
+        raise ConfigError("server.tls_cert and server.tls_key go together")
+    if "trusted_proxy_header" in data:
+        header = _string(data["trusted_proxy_header"], "server.trusted_proxy_header").strip()
+        values["trusted_proxy_header"] = header or None
+    log_level = values.get("log_level", defaults.log_level).lower()
+    if log_level not in ("debug", "info", "warning", "error"):
+        raise ConfigError("server.log_level must be debug, info, warning or error")
+    values["log_level"] = log_level
+    backend = values.get("backend", defaults.backend)
+    redis_schemes = ("redis://", "rediss://", "unix://", "redis+cluster://")
+    if backend != "memory" and not backend.startswith(redis_schemes):
+        raise ConfigError(f"server.backend must be 'memory' or a redis:// URL, got {backend!r}")
+
+    for name, variable in (("admin_token", ENV_ADMIN_TOKEN), ("service_token", ENV_SERVICE_TOKEN)):
+        token = env.get(variable) or (
+            _string(data[name], f"server.{name}") if name in data else None
+        )
+        if token is not None:
+            if len(token) < MIN_TOKEN_LENGTH:
+                raise ConfigError(f"{name} must be at least {MIN_TOKEN_LENGTH} characters")
+            values[name] = token
+
+    if env.get(ENV_SECRETS):
+        keys = parse_secrets(env[ENV_SECRETS], ENV_SECRETS)
+    elif "secrets" in data:
+        keys = _secrets_table(data["secrets"])
+    else:
+        keys = {}
+    if keys:
+        values["secrets"] = keys
+    else:
+        # Tokens then do not survive a restart, which the memory backend's state does not either.
+        values["secrets"] = {"k1": secrets_module.token_urlsafe(32)}
+        values["secrets_generated"] = True
+    try:
+        Signer(values["secrets"])
+    except (InvalidConfig, InvalidArgument) as exc:
+        raise ConfigError(f"secrets: {exc}") from exc
+    return ServerSettings(**values)
+
+
+def parse_secrets(text: str, where: str) -> dict[str, str]:
+    """``{"k1": "…"}`` (JSON) or ``k1=…,k2=…``; the first key signs."""
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise ConfigError(f"{where} is not valid JSON: {exc}") from exc
+        return _secrets_table(parsed, where)
+    keys: dict[str, str] = {}
+    for part in text.split(","):
+        kid, sep, secret = part.strip().partition("=")
+        if not sep or not kid.strip() or not secret:
+            raise ConfigError(f"{where} must be 'kid=secret,kid=secret' or a JSON object")
+        keys[kid.strip()] = secret
+    return keys
+
+
+def _secrets_table(value: Any, where: str = "server.secrets") -> dict[str, str]:
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(f"{where} must be a non-empty table of key id = secret")
+    return {str(k): _string(v, f"{where}.{k}") for k, v in value.items()}
+
+
+def _room_settings(data: Any, index: int, base_dir: Path) -> RoomSettings:
+    where = f"rooms[{index}]"
+    data = _table(data, where)
+    if "id" not in data:
+        raise ConfigError(f"{where}.id is missing")
+    room_id = _string(data["id"], f"{where}.id")
+    where = f"room {room_id!r}"
+    fields = {k: v for k, v in data.items() if k not in _ROOM_FILE_ONLY}
+    config = room_config_from_mapping(room_id, fields, where=where)
+    slots: list[Mapping[str, Any]] = []
+    if "slots" in data:
+        slots.extend(slots_from_json(data["slots"], f"{where}.slots"))
+    if "slots_file" in data:
+        path = base_dir / _string(data["slots_file"], f"{where}.slots_file")
+        slots.extend(slots_from_file(path, f"{where}.slots_file"))
+    page = _table(data.get("page", {}), f"{where}.page")
+    # Checked here too, so `pyqueue check-config` reports a bad look. Imported here because
+    # pyqueue.web.appearance imports ConfigError from this module.
+    from pyqueue.web.appearance import look_from_mapping
+
+    look_from_mapping(page, f"{where}.page")
+    return RoomSettings(config=config, slots=tuple(slots), page=page)
+
+
+# ---------------------------------------------------------------------------- room settings
+
+
+def room_config_from_mapping(
+    room_id: str, data: Mapping[str, Any], *, where: str = "room"
+) -> RoomConfig:
+    """Builds a validated RoomConfig from JSON or TOML values; raises ConfigError."""
+    unknown = set(data) - set(ROOM_FIELDS)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) of {where}: {', '.join(sorted(unknown))}")
+    if "opens_at" not in data:
+        raise ConfigError(f"{where}: opens_at is missing")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        kind = ROOM_FIELDS[name]
+        label = f"{where}: {name}"
+        if kind.endswith("?"):
+            if value is None:
+                continue
+            kind = kind[:-1]
+        kwargs[name] = _room_value(kind, value, label)
+    opens_at = kwargs.pop("opens_at")
+    try:
+        return RoomConfig(room_id, opens_at, **kwargs)
+    except (InvalidConfig, InvalidArgument) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    except (OverflowError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: a value is out of range ({exc})") from exc
+
+
+def _room_value(kind: str, value: Any, label: str) -> Any:
+    if kind == "time":
+        return _time(value, label)
+    if kind == "number":
+        return _number(value, label, minimum=None)
+    if kind == "integer":
+        return _integer(value, label, minimum=None)
+    if kind == "string":
+        text = _string(value, label)
+        if label.endswith("handoff_url"):
+            _check_url(text, label)
+        return text
+    if kind == "strings":
+        if not isinstance(value, list):
+            raise ConfigError(f"{label} must be a list of strings")
+        return [_string(v, label) for v in value]
+    if kind in ROOM_ENUMS:
+        text = _string(value, label)
+        if text not in ROOM_ENUMS[kind]:
+            raise ConfigError(f"{label} must be one of {', '.join(ROOM_ENUMS[kind])}")
+        return text
+    raise AssertionError(f"unhandled setting kind {kind}")
+
+
+def room_config_to_mapping(config: RoomConfig) -> dict[str, Any]:
+    """The settings of a room as JSON-ready values (times as RFC 3339 strings)."""
+    values: dict[str, Any] = {"id": config.id}
+    for name in ROOM_FIELDS:
+        value = getattr(config, name)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        values[name] = value
+    return values
+
+
+def merged_room_config(current: RoomConfig, changes: Mapping[str, Any]) -> RoomConfig:
+    """The current settings with ``changes`` applied (a partial update)."""
+    values = room_config_to_mapping(current)
+    values.pop("id")
+    values.update(changes)
+    return room_config_from_mapping(current.id, values)
+
+
+# ------------------------------------------------------------------------------------- slots
+
+
+def slots_from_json(value: Any, where: str) -> list[dict[str, Any]]:
+    """A list of ``{"id", "group", "starts_at"}`` objects, checked for shape."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list of slots")
+    slots = []
+    for index, item in enumerate(value):
+        label = f"{where}[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{label} must be a table with id, group, starts_at")
+        extra = set(item) - set(SLOT_COLUMNS)
+        missing = [c for c in SLOT_COLUMNS if c not in item]
+        if extra or missing:
+            raise ConfigError(f"{label} must have exactly id, group, starts_at")
+        slots.append(
+            {
+                "id": _string(item["id"], f"{label}.id"),
+                "group": _string(item["group"], f"{label}.group"),
+                "starts_at": _time(item["starts_at"], f"{label}.starts_at"),
+            }
+        )
+    return slots
+
+
+def slots_from_csv(text: str, where: str) -> list[dict[str, Any]]:
+    """CSV with a header row naming the columns id, group, starts_at (in any order)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ConfigError(f"{where}: the CSV is empty") from None
+    except csv.Error as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    header = [h.strip().lower() for h in header]
+    if sorted(header) != sorted(SLOT_COLUMNS):
+        raise ConfigError(f"{where}: the header row must name the columns id, group, starts_at")
+    columns = [header.index(c) for c in SLOT_COLUMNS]
+    slots = []
+    try:
+        for row in reader:
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise ConfigError(
+                    f"{where}: line {reader.line_num} has {len(row)} fields, not {len(header)}"
+                )
+            slot_id, group, starts_at = (row[i].strip() for i in columns)
+            slots.append({"id": slot_id, "group": group, "starts_at": starts_at})
+    except csv.Error as exc:
+        raise ConfigError(f"{where}: line {reader.line_num}: {exc}") from exc
+    return slots
+
+
+def slots_from_file(path: Path, where: str) -> list[dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: {path} is not UTF-8") from exc
+    if path.suffix.lower() == ".json":
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise ConfigError(f"{where}: {path} is not valid JSON: {exc}") from exc
+        if isinstance(data, dict) and "slots" in data:
+            data = data["slots"]
+        return slots_from_json(data, where)
+    return slots_from_csv(text, where)
+
+
+# ---------------------------------------------------------------------------- value checks
+
+
+def _table(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table")
+    return value
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string")
+    return value
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false")
+    return value
+
+
+def _integer(value: Any, where: str, minimum: int | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{where} must be an integer")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{where} must be at least {minimum}")
+    return value
+
+
+def _number(value: Any, where: str, minimum: float | None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where} must be a number")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{where} must be a finite number")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{where} must be at least {minimum}")
+    return float(value)
+
+
+def _check_url(text: str, where: str) -> None:
+    # The URL ends up in a Location header: only a plain absolute http(s) URL will do.
+    parts = urlsplit(text)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or any(c.isspace() or not c.isprintable() for c in text)
+    ):
+        raise ConfigError(f"{where} must be an absolute http(s) URL")
+
+
+def _port(value: Any, where: str) -> int:
+    port = _integer(value, where, minimum=0)
+    if port > 65535:
+        raise ConfigError(f"{where} must be a port number (0 to 65535)")
+    return port
+
+
+def _time(value: Any, where: str) -> datetime | str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ConfigError(f"{where} needs a UTC offset (e.g. 2021-05-10T07:00:00+02:00)")
+        return value
+    if isinstance(value, date | time):
+        raise ConfigError(f"{where} must be a date and time with offset, not only a date or time")
+    if isinstance(value, str):
+        # The core parses RFC 3339 itself; checked here only for a message naming the setting.
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ConfigError(f"{where} must be an RFC 3339 time with offset") from None
+        if parsed.tzinfo is None:
+            raise ConfigError(f"{where} needs a UTC offset (e.g. 2021-05-10T07:00:00+02:00)")
+        return value
+    raise ConfigError(f"{where} must be an RFC 3339 time with offset")
+
+
+def describe_settings(settings: Settings) -> dict[str, Any]:
+    """What the server runs with, without secrets: for the start-up log line."""
+    server = settings.server
+    return {
+        "host": server.host,
+        "port": server.port,
+        "backend": server.backend,
+        "rooms": [r.config.id for r in settings.rooms],
+        "key_ids": list(server.secrets),
+        "admin_api": server.admin_token is not None,
+        "service_api": server.service_token is not None,
+        "tls": server.tls_cert is not None,
+    }
+
+
+__all__: Sequence[str] = (
+    "ConfigError",
+    "RoomSettings",
+    "ServerSettings",
+    "Settings",
+    "describe_settings",
+    "load_settings",
+    "merged_room_config",
+    "parse_secrets",
+    "room_config_from_mapping",
+    "room_config_to_mapping",
+    "settings_from_mapping",
+    "slots_from_csv",
+    "slots_from_file",
+    "slots_from_json",
+)

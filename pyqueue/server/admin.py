@@ -1,0 +1,274 @@
+"""Admin routes (``Authorization: Bearer <admin_token>``): rooms, pause and resume, queue-all,
+slot loads (JSON or CSV), releases of returned slots, stats and the audit log.
+
+Every change names its actor (``X-Pyqueue-Actor``, default "admin") in the room's audit log.
+With a virtual clock (tests and replays only) ``/v1/admin/clock`` reads and moves it.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, Final
+
+import orjson
+from aiohttp import web
+
+from pyqueue.config import (
+    ConfigError,
+    merged_room_config,
+    room_config_from_mapping,
+    room_config_to_mapping,
+    slots_from_csv,
+    slots_from_json,
+)
+from pyqueue.server import render
+from pyqueue.server.errors import ApiError
+from pyqueue.server.httpio import (
+    bearer,
+    json_response,
+    optional_bool,
+    optional_string,
+    read_body,
+    read_json_object,
+)
+from pyqueue.server.state import STATE, ServerState
+from pyqueue.server.ticker import tick_all
+
+ACTOR_HEADER: Final = "X-Pyqueue-Actor"
+MAX_ACTOR: Final = 64
+MAX_REASON: Final = 500
+_ROOM_ID_CHARS: Final = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+)
+
+
+def routes(virtual_clock: bool) -> list[web.RouteDef]:
+    table = [
+        web.get("/v1/admin/rooms", list_rooms),
+        web.get("/v1/admin/rooms/{room}", get_room),
+        web.put("/v1/admin/rooms/{room}", put_room),
+        web.patch("/v1/admin/rooms/{room}", patch_room),
+        web.post("/v1/admin/rooms/{room}/pause", pause),
+        web.post("/v1/admin/rooms/{room}/resume", resume),
+        web.post("/v1/admin/rooms/{room}/queue-all", queue_all),
+        web.post("/v1/admin/rooms/{room}/slots", load_slots),
+        web.post("/v1/admin/rooms/{room}/release", release),
+        web.get("/v1/admin/rooms/{room}/stats", stats),
+        web.get("/v1/admin/rooms/{room}/audit", audit),
+    ]
+    if virtual_clock:
+        table += [web.get("/v1/admin/clock", get_clock), web.post("/v1/admin/clock", move_clock)]
+    return table
+
+
+def authorize(request: web.Request) -> tuple[ServerState, str]:
+    """The state and the actor of an admin request; raises unless the admin token is right."""
+    state = request.app[STATE]
+    expected = state.server.admin_token
+    if expected is None:
+        raise ApiError("forbidden", "the admin API is off: no admin_token is configured")
+    given = bearer(request)
+    # Compared as bytes in constant time, so the answer time says nothing about the token.
+    if given is None or not hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8")
+    ):
+        raise ApiError(
+            "unauthorized",
+            "send the admin token as Authorization: Bearer",
+            headers={"WWW-Authenticate": 'Bearer realm="pyqueue-admin"'},
+        )
+    actor = request.headers.get(ACTOR_HEADER, "admin").strip() or "admin"
+    if len(actor) > MAX_ACTOR or not actor.isprintable():
+        raise ApiError("invalid_argument", f"{ACTOR_HEADER} must be printable, at most 64 chars")
+    return state, actor
+
+
+async def _body(request: web.Request, state: ServerState) -> dict[str, Any]:
+    server = state.server
+    return await read_json_object(request, server.max_body_bytes, server.body_timeout_seconds)
+
+
+def _check_fields(data: dict[str, Any], allowed: set[str]) -> None:
+    unknown = set(data) - allowed
+    if unknown:
+        raise ApiError("invalid_argument", f"unknown field(s): {', '.join(sorted(unknown))}")
+
+
+async def list_rooms(request: web.Request) -> web.Response:
+    state, _ = authorize(request)
+    return json_response({"rooms": sorted(await state.backend.room_ids())})
+
+
+async def get_room(request: web.Request) -> web.Response:
+    state, _ = authorize(request)
+    room = request.match_info["room"]
+    config = await state.backend.room_config(room)
+    info = await state.backend.room_info(room)
+    draw = await state.backend.draw(room)
+    return json_response(
+        {"config": room_config_to_mapping(config), "stats": render.stats(config, info, draw)}
+    )
+
+
+async def put_room(request: web.Request) -> web.Response:
+    """Creates the room, or replaces its settings (what may change while it runs)."""
+    state, actor = authorize(request)
+    room = request.match_info["room"]
+    if not room or len(room) > 64 or not set(room) <= _ROOM_ID_CHARS:
+        raise ApiError("invalid_config", "a room id is 1 to 64 characters of A-Z a-z 0-9 _ -")
+    data = await _body(request, state)
+    if data.pop("id", room) != room:
+        raise ApiError("invalid_config", "the id in the body differs from the one in the path")
+    exists = room in await state.backend.room_ids()
+    if exists and "seed" not in data:
+        # The draw's seed is fixed once the room opened; a replacement keeps it unless given.
+        data["seed"] = (await state.backend.room_config(room)).seed
+    config = room_config_from_mapping(room, data)
+    if exists:
+        await state.backend.update_room(config, actor)
+    else:
+        await state.backend.create_room(config, actor)
+    await state.refresh_room(room)
+    current = await state.backend.room_config(room)
+    return json_response(
+        {"config": room_config_to_mapping(current), "created": not exists},
+        status=200 if exists else 201,
+    )
+
+
+async def patch_room(request: web.Request) -> web.Response:
+    """Changes some settings of a running room (e.g. ``{"admit_per_minute": 900}``)."""
+    state, actor = authorize(request)
+    room = request.match_info["room"]
+    data = await _body(request, state)
+    if data.pop("id", room) != room:
+        raise ApiError("invalid_config", "a room's id cannot change")
+    current = await state.backend.room_config(room)
+    config = merged_room_config(current, data)
+    await state.backend.update_room(config, actor)
+    await state.refresh_room(room)
+    updated = await state.backend.room_config(room)
+    return json_response({"config": room_config_to_mapping(updated), "created": False})
+
+
+async def pause(request: web.Request) -> web.Response:
+    state, actor = authorize(request)
+    room = request.match_info["room"]
+    await state.backend.pause(room, actor)
+    return json_response({"room": room, "paused": True})
+
+
+async def resume(request: web.Request) -> web.Response:
+    state, actor = authorize(request)
+    room = request.match_info["room"]
+    await state.backend.resume(room, actor)
+    return json_response({"room": room, "paused": False})
+
+
+async def queue_all(request: web.Request) -> web.Response:
+    state, actor = authorize(request)
+    room = request.match_info["room"]
+    data = await _body(request, state)
+    _check_fields(data, {"on"})
+    on = optional_bool(data, "on", True)
+    await state.backend.queue_all(room, on, actor)
+    return json_response({"room": room, "queue_all": on})
+
+
+async def load_slots(request: web.Request) -> web.Response:
+    """Slots as JSON ``{"slots": [{"id", "group", "starts_at"}]}`` or CSV with those columns."""
+    state, actor = authorize(request)
+    room = request.match_info["room"]
+    await state.backend.room_config(room)  # 404 before reading a big body for nothing
+    server = state.server
+    body = await read_body(request, server.max_admin_body_bytes, server.body_timeout_seconds)
+    content_type = request.content_type
+    try:
+        if content_type in ("text/csv", "application/csv"):
+            try:
+                text = body.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise ApiError("invalid_argument", "the CSV must be UTF-8") from None
+            slots = slots_from_csv(text, "slots")
+        elif content_type in ("application/json", "application/octet-stream", ""):
+            slots = slots_from_json(_slots_json(body), "slots")
+        else:
+            raise ApiError(
+                "unsupported_media_type", "send application/json or text/csv", status=415
+            )
+    except ConfigError as exc:
+        raise ApiError("invalid_argument", str(exc)) from None
+    if not slots:
+        raise ApiError("invalid_argument", "no slots given")
+    added = await state.backend.add_slots(room, slots, actor)
+    return json_response({"room": room, "added": added}, status=201)
+
+
+def _slots_json(body: bytes) -> Any:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError("malformed_json", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or set(data) != {"slots"}:
+        raise ApiError("invalid_argument", 'the body must be {"slots": [...]}')
+    return data["slots"]
+
+
+async def release(request: web.Request) -> web.Response:
+    """Releases returned slots: at a due window, or early with ``override`` and a ``reason``."""
+    state, actor = authorize(request)
+    room = request.match_info["room"]
+    data = await _body(request, state)
+    _check_fields(data, {"override", "reason"})
+    override = optional_bool(data, "override", False)
+    reason = optional_string(data, "reason", MAX_REASON)
+    released = await state.backend.release(room, override, reason, actor)
+    return json_response({"room": room, "released": released, "override": override})
+
+
+async def stats(request: web.Request) -> web.Response:
+    state, _ = authorize(request)
+    room = request.match_info["room"]
+    config = await state.backend.room_config(room)
+    info = await state.backend.room_info(room)
+    draw = await state.backend.draw(room)
+    return json_response(render.stats(config, info, draw))
+
+
+async def audit(request: web.Request) -> web.Response:
+    state, _ = authorize(request)
+    room = request.match_info["room"]
+    entries = await state.backend.audit_log(room)
+    return json_response({"room": room, "entries": [render.audit_entry(e) for e in entries]})
+
+
+# ----- test-only: the virtual clock --------------------------------------------------------
+
+
+async def get_clock(request: web.Request) -> web.Response:
+    state, _ = authorize(request)
+    assert state.clock is not None
+    return json_response({"now": state.clock.now(), "speed": state.clock_speed})
+
+
+async def move_clock(request: web.Request) -> web.Response:
+    """Advances (``advance_seconds``) or sets (``set``) the virtual clock, then ticks every
+    room once, so a test sees the effect of the new time at once."""
+    state, _ = authorize(request)
+    assert state.clock is not None
+    data = await _body(request, state)
+    _check_fields(data, {"advance_seconds", "set"})
+    if ("advance_seconds" in data) == ("set" in data):
+        raise ApiError("invalid_argument", "send either advance_seconds or set")
+    if "advance_seconds" in data:
+        seconds = data["advance_seconds"]
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise ApiError("invalid_argument", "advance_seconds must be a number >= 0")
+        state.clock.advance(float(seconds))
+    else:
+        when = optional_string(data, "set", 64)
+        if when is None:
+            raise ApiError("invalid_argument", "set must be an RFC 3339 time")
+        state.clock.set(when)
+    admitted = await tick_all(state)
+    return json_response({"now": state.clock.now(), "admitted": admitted})

@@ -1,0 +1,168 @@
+"""The aiohttp application: shared state and the routes of every audience.
+
+Handlers are thin: they read the request, call the backend, and shape the answer. Errors are
+raised as exceptions and answered in one place, :func:`_endpoint`, which wraps every handler
+and also counts the request for the metrics. There is deliberately no middleware: aiohttp
+adds two more layers per request as soon as there is one, and the status poll, which is most
+of a surge, would pay for them. Paths that match no route end in a catch-all route that
+answers 404 or 405 in the same JSON shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from pyqueue._core import PyqueueError, VirtualClock
+from pyqueue.backends import Backend
+from pyqueue.config import ConfigError, Settings
+from pyqueue.server import admin, booking, errors, ops, page, sidecar, visitor
+from pyqueue.server.metrics import Metrics
+from pyqueue.server.ratelimit import JoinRateLimiter
+from pyqueue.server.state import STATE, ServerState
+from pyqueue.server.ticker import Ticker
+
+log = logging.getLogger("pyqueue.server")
+
+
+def create_app(
+    settings: Settings,
+    backend: Backend,
+    *,
+    clock: VirtualClock | None = None,
+    clock_speed: float = 0.0,
+    run_ticker: bool = True,
+) -> web.Application:
+    """The application serving ``backend``.
+
+    ``clock`` is the virtual clock the backend's rooms run on, if any (tests and surge
+    replays): it turns on ``/v1/admin/clock`` and is advanced by the ticker at ``clock_speed``
+    virtual seconds per real second. ``run_ticker=False`` leaves ticking to the caller.
+    """
+    server = settings.server
+    metrics = Metrics()
+    state = ServerState(
+        server=server,
+        backend=backend,
+        signer=server.signer(),
+        metrics=metrics,
+        limiter=JoinRateLimiter(server.join_rate_per_minute, server.join_rate_burst),
+        clock=clock,
+        clock_speed=clock_speed,
+    )
+    app = web.Application(
+        client_max_size=max(server.max_body_bytes, server.max_admin_body_bytes),
+    )
+    app[STATE] = state
+    # The hot routes first: candidates under one path prefix are tried in this order.
+    table = [
+        *sidecar.routes(state),
+        *visitor.routes(state, fast_rooms=[room.config.id for room in settings.rooms]),
+        *booking.routes(),
+        *admin.routes(virtual_clock=clock is not None),
+        *ops.routes(),
+        *page.routes(app, settings),
+    ]
+    app.router.add_routes(
+        web.RouteDef(
+            route.method,
+            route.path,
+            _endpoint(route.handler, _label(route), metrics),
+            route.kwargs,
+        )
+        for route in table
+    )
+    app.router.add_route("*", "/{tail:.*}", _endpoint(_unmatched, "unmatched", metrics))
+    app.cleanup_ctx.append(_lifecycle(run_ticker))
+    app.on_shutdown.append(_mark_shutting_down)
+    return app
+
+
+def _lifecycle(
+    run_ticker: bool,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        state = app[STATE]
+        await state.backend.start()
+        for room_id in await state.backend.room_ids():
+            await state.refresh_room(room_id)
+        task: asyncio.Task[None] | None = None
+        if run_ticker:
+            ticker = Ticker(state)
+            state.ticker_healthy = ticker.healthy
+            task = asyncio.create_task(ticker.run(), name="pyqueue-ticker")
+        state.started = True
+        try:
+            yield
+        finally:
+            state.started = False
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            await state.backend.close()
+
+    return lifecycle
+
+
+async def _mark_shutting_down(app: web.Application) -> None:
+    app[STATE].shutting_down = True
+
+
+def _label(route: web.RouteDef) -> str:
+    """The route in the metrics: the pattern, also for a room's own status route."""
+    if str(route.kwargs.get("name", "")).startswith(visitor.ROOM_STATUS_ROUTE):
+        return f"{route.method} {visitor.STATUS_PATH}"
+    return f"{route.method} {route.path}"
+
+
+def _endpoint(handler: Handler, label: str, metrics: Metrics) -> Handler:
+    """``handler`` with its errors answered as JSON and its answers counted."""
+    requests = metrics.requests
+    token_failures = metrics.token_failures
+
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except PyqueueError as exc:
+            response = errors.response_for_pyqueue_error(exc)
+            code = getattr(exc, "code", "")
+            if code.startswith("token_"):
+                token_failures[code] += 1
+        except errors.ApiError as exc:
+            response = errors.response_for_api_error(exc)
+            if exc.code.startswith("token_"):
+                token_failures[exc.code] += 1
+        except ConfigError as exc:
+            response = errors.response_for_config_error(exc)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            response = errors.response_for_http_exception(exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("request failed", extra={"method": request.method, "path": request.path})
+            response = errors.internal_error_response()
+        requests[(label, response.status)] += 1
+        return response
+
+    endpoint.__name__ = getattr(handler, "__name__", "endpoint")
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
+async def _unmatched(request: web.Request) -> web.StreamResponse:
+    """No route took the request: 405 if the path exists with other methods, else 404."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource.canonical == "/{tail}":
+            continue
+        _, methods = await resource.resolve(request)
+        allowed |= methods
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, sorted(allowed))
+    raise web.HTTPNotFound()

@@ -1,0 +1,212 @@
+"""Booking routes: free slots, hold, confirm, give a hold back, waiting-list offers, bookings by
+code, and the server-to-server pass check of booking sites.
+
+The pass (from ``Authorization: Bearer`` or the pass cookie) books. A waiting-list offer goes to
+a waiting visitor, so confirming or declining one also takes the ticket. Booking sites that
+confirm on their visitor's behalf use the service token and send the visitor's token in the
+body.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, Final
+
+from aiohttp import web
+
+from pyqueue.server import render
+from pyqueue.server.errors import ApiError
+from pyqueue.server.httpio import (
+    bearer,
+    cookie,
+    json_response,
+    optional_string,
+    query_int,
+    read_json_object,
+)
+from pyqueue.server.state import STATE, RoomMeta, ServerState
+
+MAX_PAGE: Final = 500
+_NO_TOKEN: Final = "send the pass as Authorization: Bearer or cookie"
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/v1/rooms/{room}/slots", free_slots),
+        web.post("/v1/rooms/{room}/slots/{slot}/hold", hold),
+        web.delete("/v1/rooms/{room}/slots/{slot}/hold", release_hold),
+        web.post("/v1/rooms/{room}/slots/{slot}/confirm", confirm),
+        web.post("/v1/rooms/{room}/offer/decline", decline_offer),
+        web.post("/v1/rooms/{room}/complete", complete),
+        web.get("/v1/rooms/{room}/bookings/{code}", get_booking),
+        web.post("/v1/rooms/{room}/bookings/{code}/cancel", cancel),
+        web.post("/v1/handoff/verify", verify),
+    ]
+
+
+def _pass(request: web.Request, meta: RoomMeta) -> str:
+    token = bearer(request) or cookie(request, meta.pass_cookie)
+    if token is None:
+        raise ApiError("token_missing", _NO_TOKEN)
+    return token
+
+
+def _pass_or_ticket(request: web.Request, meta: RoomMeta) -> str:
+    token = (
+        bearer(request) or cookie(request, meta.pass_cookie) or cookie(request, meta.ticket_cookie)
+    )
+    if token is None:
+        raise ApiError("token_missing", "send the pass or ticket as Authorization: Bearer")
+    return token
+
+
+async def free_slots(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    room = request.match_info["room"]
+    meta = await state.room(room)
+    await state.backend.verify_pass(room, _pass(request, meta))
+    group = request.query.get("group") or None
+    offset = query_int(request, "offset", 0, 0, 10**9)
+    limit = query_int(request, "limit", 100, 1, MAX_PAGE)
+    # One more than asked tells whether there is a next page without counting them all.
+    slots = await state.backend.free_slots(room, group, offset, limit + 1)
+    groups = await state.backend.availability(room)
+    more = len(slots) > limit
+    return json_response(
+        {
+            "room": room,
+            "group": group,
+            "groups": [
+                {"group": g.group, "free": g.free}
+                for g in groups
+                if group is None or g.group == group
+            ],
+            "slots": [render.slot(s) for s in slots[:limit]],
+            "offset": offset,
+            "limit": limit,
+            "next_offset": offset + limit if more else None,
+        }
+    )
+
+
+async def hold(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    room = request.match_info["room"]
+    meta = await state.room(room)
+    held = await state.backend.hold(room, request.match_info["slot"], _pass(request, meta))
+    state.metrics.holds[room] += 1
+    return json_response(render.hold(held, state.now()), status=201)
+
+
+async def release_hold(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    room = request.match_info["room"]
+    meta = await state.room(room)
+    slot = request.match_info["slot"]
+    await state.backend.release_hold(room, slot, _pass_or_ticket(request, meta))
+    return json_response({"room": room, "slot": slot, "state": "released"})
+
+
+async def confirm(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    room = request.match_info["room"]
+    meta = await state.room(room)
+    data = await read_json_object(
+        request, state.server.max_body_bytes, state.server.body_timeout_seconds
+    )
+    unknown = set(data) - {"token"}
+    if unknown:
+        raise ApiError("invalid_argument", f"unknown field(s): {', '.join(sorted(unknown))}")
+    given = bearer(request)
+    if given is not None and _is_service_token(state, given):
+        token = optional_string(data, "token", 512)
+        if token is None:
+            raise ApiError(
+                "invalid_argument", "with the service token, send the visitor's token as token"
+            )
+    else:
+        if "token" in data:
+            raise ApiError("invalid_argument", "token in the body needs the service token")
+        token = _pass_or_ticket(request, meta)
+    booked = await state.backend.confirm(room, request.match_info["slot"], token)
+    state.metrics.bookings[room] += 1
+    return json_response(render.booking(booked), status=201)
+
+
+async def decline_offer(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    room = request.match_info["room"]
+    meta = await state.room(room)
+    await state.backend.decline_offer(room, _pass_or_ticket(request, meta))
+    return json_response({"room": room, "offer": "declined"})
+
+
+async def complete(request: web.Request) -> web.Response:
+    """The visitor is done with booking: the session's capacity goes to the next in line."""
+    state = request.app[STATE]
+    room = request.match_info["room"]
+    meta = await state.room(room)
+    await state.backend.complete(room, _pass(request, meta))
+    response = json_response({"room": room, "state": "completed"})
+    response.del_cookie(meta.pass_cookie, path="/")
+    return response
+
+
+async def get_booking(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    room = request.match_info["room"]
+    found = await state.backend.booking(room, request.match_info["code"])
+    return json_response(render.booking(found))
+
+
+async def cancel(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    room = request.match_info["room"]
+    cancelled = await state.backend.cancel(room, request.match_info["code"])
+    state.metrics.cancellations[room] += 1
+    return json_response(render.booking(cancelled, state="cancelled"))
+
+
+async def verify(request: web.Request) -> web.Response:
+    """For booking sites, server to server: is this pass valid, and for whom?"""
+    state = request.app[STATE]
+    require_service(request, state)
+    data = await read_json_object(
+        request, state.server.max_body_bytes, state.server.body_timeout_seconds
+    )
+    unknown = set(data) - {"pass", "room"}
+    if unknown:
+        raise ApiError("invalid_argument", f"unknown field(s): {', '.join(sorted(unknown))}")
+    token = optional_string(data, "pass", 512)
+    room = optional_string(data, "room", 64)
+    if token is None or room is None:
+        raise ApiError("invalid_argument", "send pass and room")
+    info = await state.backend.verify_pass(room, token)
+    body: dict[str, Any] = {
+        "valid": True,
+        "room": info.room,
+        "ticket_id": info.ticket,
+        "issued_at": info.issued_at,
+        "expires_at": info.expires_at,
+        "expires_in_seconds": max(0, round(info.expires_at.timestamp() - state.now())),
+    }
+    return json_response(body)
+
+
+def _is_service_token(state: ServerState, given: str) -> bool:
+    expected = state.server.service_token
+    return expected is not None and hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8")
+    )
+
+
+def require_service(request: web.Request, state: ServerState) -> None:
+    if state.server.service_token is None:
+        raise ApiError("forbidden", "no service_token is configured on this server")
+    given = bearer(request)
+    if given is None or not _is_service_token(state, given):
+        raise ApiError(
+            "unauthorized",
+            "send the service token as Authorization: Bearer",
+            headers={"WWW-Authenticate": 'Bearer realm="pyqueue-service"'},
+        )

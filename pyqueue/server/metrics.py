@@ -1,0 +1,164 @@
+"""Prometheus metrics at ``/metrics``.
+
+Requests are counted in plain integers (a dict increment per request) and turned into
+Prometheus families only when scraped, so the hot path pays next to nothing for them. Gauges
+of the rooms (queue length, wait estimate) come from a snapshot of the rooms taken by the
+scrape itself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+
+from pyqueue.backends.views import RoomInfoView, TickReportView
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+@dataclass(frozen=True)
+class RoomSnapshot:
+    info: RoomInfoView
+    max_active: int
+
+
+class Metrics(Collector):
+    """The server's counters; also the collector that exposes them."""
+
+    def __init__(self) -> None:
+        #: (route, status) -> count
+        self.requests: defaultdict[tuple[str, int], int] = defaultdict(int)
+        self.joins: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.holds: defaultdict[str, int] = defaultdict(int)
+        self.bookings: defaultdict[str, int] = defaultdict(int)
+        self.cancellations: defaultdict[str, int] = defaultdict(int)
+        self.token_failures: defaultdict[str, int] = defaultdict(int)
+        self.rate_limited = 0
+        self.ticks: defaultdict[str, dict[str, int]] = defaultdict(
+            lambda: dict.fromkeys(_TICK_FIELDS, 0)
+        )
+        self.tick_errors = 0
+        self.rooms: Mapping[str, RoomSnapshot] = {}
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+
+    def count_tick(self, room: str, report: TickReportView) -> None:
+        counts = self.ticks[room]
+        for name in _TICK_FIELDS:
+            counts[name] += getattr(report, name)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        requests = CounterMetricFamily(
+            "pyqueue_http_requests", "HTTP requests answered", labels=["route", "status"]
+        )
+        for (route, status), count in sorted(self.requests.items()):
+            requests.add_metric([route, str(status)], count)
+        yield requests
+
+        yield _counter(
+            "pyqueue_joins", "Joins, by whether a new ticket was made", ["room", "new"], self.joins
+        )
+        yield _counter("pyqueue_holds", "Slots held", ["room"], _single(self.holds))
+        yield _counter("pyqueue_bookings", "Bookings confirmed", ["room"], _single(self.bookings))
+        yield _counter(
+            "pyqueue_cancellations", "Bookings cancelled", ["room"], _single(self.cancellations)
+        )
+        yield _counter(
+            "pyqueue_token_failures",
+            "Refused tokens, by kind of failure",
+            ["kind"],
+            _single(self.token_failures),
+        )
+        limited = CounterMetricFamily("pyqueue_rate_limited", "Joins refused by the rate limit")
+        limited.add_metric([], self.rate_limited)
+        yield limited
+
+        for room in self.rooms:
+            # Known rooms show their counters from the start, at zero.
+            self.ticks.setdefault(room, dict.fromkeys(_TICK_FIELDS, 0))
+        for field, help_text in _TICK_HELP.items():
+            family = CounterMetricFamily(f"pyqueue_{field}", help_text, labels=["room"])
+            for room, counts in sorted(self.ticks.items()):
+                family.add_metric([room], counts[field])
+            yield family
+        errors = CounterMetricFamily("pyqueue_tick_errors", "Room ticks that raised")
+        errors.add_metric([], self.tick_errors)
+        yield errors
+
+        yield from self._room_gauges()
+
+    def _room_gauges(self) -> Iterable[Metric]:
+        gauges: dict[str, tuple[str, Callable[[RoomSnapshot], float]]] = {
+            "pyqueue_queue_length": ("Tickets waiting", lambda s: s.info.waiting),
+            "pyqueue_active_sessions": ("Admitted sessions", lambda s: s.info.active),
+            "pyqueue_max_active": ("Configured session capacity", lambda s: s.max_active),
+            "pyqueue_admit_per_minute": (
+                "Configured admission rate",
+                lambda s: s.info.admit_per_minute,
+            ),
+            "pyqueue_measured_per_minute": (
+                "Measured speed of the admission cursor",
+                lambda s: s.info.measured_per_minute,
+            ),
+            "pyqueue_wait_estimate_seconds": (
+                "Estimated wait of a visitor joining now",
+                _wait_estimate,
+            ),
+            "pyqueue_free_slots": (
+                "Free slots over all groups",
+                lambda s: sum(g.free for g in s.info.availability),
+            ),
+            "pyqueue_room_open": ("1 when the room admits", lambda s: s.info.state == "open"),
+        }
+        for name, (help_text, value) in gauges.items():
+            family = GaugeMetricFamily(name, help_text, labels=["room"])
+            for room, snapshot in sorted(self.rooms.items()):
+                family.add_metric([room], float(value(snapshot)))
+            yield family
+
+
+_TICK_FIELDS = ("admitted", "abandoned", "expired", "released", "holds_expired", "offers_made")
+_TICK_HELP = {
+    "admitted": "Tickets admitted",
+    "abandoned": "Tickets skipped as abandoned (no heartbeat)",
+    "expired": "Sessions whose pass expired",
+    "released": "Returned slots released at a window",
+    "holds_expired": "Holds and offers that ran out",
+    "offers_made": "Waiting-list offers made",
+}
+
+
+def _wait_estimate(snapshot: RoomSnapshot) -> float:
+    info = snapshot.info
+    per_minute = info.measured_per_minute or info.admit_per_minute
+    if per_minute <= 0:
+        return 0.0
+    return max(0.0, info.opens_in_seconds) + info.waiting / (per_minute / 60.0)
+
+
+def _single(counts: Mapping[str, int]) -> dict[tuple[str, ...], int]:
+    return {(k,): v for k, v in counts.items()}
+
+
+def _counter(
+    name: str, help_text: str, labels: list[str], counts: Mapping[Any, int]
+) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, help_text, labels=labels)
+    for key, count in sorted(counts.items()):
+        family.add_metric(list(key), count)
+    return family

@@ -1,0 +1,841 @@
+"""The OpenAPI 3.1 document of the HTTP API, built as data and served at ``/openapi.json``.
+
+It is the reference for clients and the contract the tests hold the server to: every route the
+application serves is described here (a test compares both ways), and the fuzz tests check
+every answer against these schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from pyqueue import __version__
+from pyqueue.config import ROOM_ENUMS, ROOM_FIELDS
+from pyqueue.server.errors import STATUS_BY_CODE
+
+Schema = dict[str, Any]
+
+TICKET_STATES: Final = [
+    "prequeue",
+    "waiting",
+    "admitted",
+    "completed",
+    "expired",
+    "abandoned",
+    "left",
+    "closed",
+]
+ROOM_STATES: Final = ["prequeue", "open", "paused", "closed", "sold_out"]
+SLOT_STATES: Final = ["free", "held", "offered", "booked", "returned"]
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: Schema) -> Schema:
+    if "$ref" in schema:
+        return {"oneOf": [schema, {"type": "null"}]}
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def _object(properties: dict[str, Schema], required: list[str] | None = None) -> Schema:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+    }
+
+
+STRING: Final[Schema] = {"type": "string"}
+INTEGER: Final[Schema] = {"type": "integer"}
+NUMBER: Final[Schema] = {"type": "number"}
+BOOLEAN: Final[Schema] = {"type": "boolean"}
+TIME: Final[Schema] = {"type": "string", "format": "date-time"}
+ROOM_ID: Final[Schema] = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
+
+_ROOM_FIELD_SCHEMAS: Final[dict[str, Schema]] = {
+    "time": TIME,
+    "number": NUMBER,
+    "integer": INTEGER,
+    "string": STRING,
+    "strings": {"type": "array", "items": STRING},
+}
+
+
+def _room_field(kind: str) -> Schema:
+    nullable = kind.endswith("?")
+    kind = kind.rstrip("?")
+    if kind in ROOM_ENUMS:
+        schema: Schema = {"type": "string", "enum": list(ROOM_ENUMS[kind])}
+    else:
+        schema = dict(_ROOM_FIELD_SCHEMAS[kind])
+    return _nullable(schema) if nullable else schema
+
+
+def _schemas() -> dict[str, Schema]:
+    room_settings = {name: _room_field(kind) for name, kind in ROOM_FIELDS.items()}
+    return {
+        "Error": _object(
+            {
+                "error": {
+                    "type": "object",
+                    "properties": {
+                        "code": {"type": "string", "enum": sorted(STATUS_BY_CODE)},
+                        "message": STRING,
+                    },
+                    "required": ["code", "message"],
+                    "description": "Some codes add details: slot_taken has slot and "
+                    "alternatives, limit_reached has limit, not_open_yet has "
+                    "opens_in_seconds, release_refused has next_window.",
+                }
+            }
+        ),
+        "Eta": _object({"low": NUMBER, "seconds": NUMBER, "high": NUMBER, "known": BOOLEAN}),
+        "Offer": _object({"slot": STRING, "until": TIME, "expires_in_seconds": INTEGER}),
+        "Status": _object(
+            {
+                "room": STRING,
+                "ticket_id": INTEGER,
+                "state": {"type": "string", "enum": TICKET_STATES},
+                "ahead": _nullable(INTEGER),
+                "ahead_at_start": _nullable(INTEGER),
+                "eta": _ref("Eta"),
+                "opens_in_seconds": INTEGER,
+                "pass": _nullable(STRING),
+                "pass_expires_in_seconds": _nullable(INTEGER),
+                "offer": _nullable(_ref("Offer")),
+                "paused": BOOLEAN,
+                "poll_after_ms": INTEGER,
+                "handoff_url": _nullable(STRING),
+            }
+        ),
+        "Joined": {
+            "allOf": [
+                _ref("Status"),
+                _object({"ticket": STRING}),
+            ]
+        },
+        "JoinRequest": {
+            "type": "object",
+            "properties": {"identity": {"type": "string", "minLength": 1, "maxLength": 256}},
+            "additionalProperties": False,
+        },
+        "Left": _object(
+            {
+                "room": STRING,
+                "state": {"const": "left"},
+                "previous_state": {"type": "string", "enum": TICKET_STATES},
+            }
+        ),
+        "Group": _object({"group": STRING, "free": INTEGER}),
+        "GroupCounts": _object(
+            {
+                "group": STRING,
+                "free": INTEGER,
+                "held": INTEGER,
+                "offered": INTEGER,
+                "booked": INTEGER,
+                "returned": INTEGER,
+            }
+        ),
+        "PublicRoom": _object(
+            {
+                "room": STRING,
+                "state": {"type": "string", "enum": ROOM_STATES},
+                "opens_at": TIME,
+                "closes_at": _nullable(TIME),
+                "opens_in_seconds": INTEGER,
+                "waiting": INTEGER,
+                "active": INTEGER,
+                "admit_per_minute": NUMBER,
+                "measured_per_minute": NUMBER,
+                "paused": BOOLEAN,
+                "sold_out": BOOLEAN,
+                "identity": {"type": "string", "enum": list(ROOM_ENUMS["identity"])},
+                "returned_slots": {"type": "string", "enum": list(ROOM_ENUMS["returned_slots"])},
+                "hold_seconds": INTEGER,
+                "session_seconds": INTEGER,
+                "next_release_window": _nullable(TIME),
+                "groups": {"type": "array", "items": _ref("Group")},
+            }
+        ),
+        "Slot": _object(
+            {
+                "id": STRING,
+                "group": STRING,
+                "starts_at": TIME,
+                "state": {"type": "string", "enum": SLOT_STATES},
+                "until": _nullable(TIME),
+            }
+        ),
+        "SlotPage": _object(
+            {
+                "room": STRING,
+                "group": _nullable(STRING),
+                "groups": {"type": "array", "items": _ref("Group")},
+                "slots": {"type": "array", "items": _ref("Slot")},
+                "offset": INTEGER,
+                "limit": INTEGER,
+                "next_offset": _nullable(INTEGER),
+            }
+        ),
+        "Hold": _object(
+            {
+                "slot": STRING,
+                "group": STRING,
+                "starts_at": TIME,
+                "ticket_id": INTEGER,
+                "until": TIME,
+                "expires_in_seconds": INTEGER,
+            }
+        ),
+        "Booking": _object(
+            {
+                "code": STRING,
+                "slot": STRING,
+                "group": STRING,
+                "starts_at": TIME,
+                "ticket_id": INTEGER,
+                "state": {"type": "string", "enum": ["booked", "cancelled"]},
+            }
+        ),
+        "ConfirmRequest": {
+            "type": "object",
+            "properties": {
+                "token": {
+                    "type": "string",
+                    "description": "The visitor's pass or ticket; only with the service token.",
+                }
+            },
+            "additionalProperties": False,
+        },
+        "Done": _object({"room": STRING, "slot": STRING, "state": STRING}, required=["room"]),
+        "VerifyRequest": {
+            "type": "object",
+            "properties": {"pass": STRING, "room": STRING},
+            "required": ["pass", "room"],
+            "additionalProperties": False,
+        },
+        "Verified": _object(
+            {
+                "valid": {"const": True},
+                "room": STRING,
+                "ticket_id": INTEGER,
+                "issued_at": TIME,
+                "expires_at": TIME,
+                "expires_in_seconds": INTEGER,
+            }
+        ),
+        "RoomSettings": {
+            "type": "object",
+            "properties": {"id": ROOM_ID, **room_settings},
+            "required": ["opens_at"],
+            "additionalProperties": False,
+            "description": "A room's settings, as in a [[rooms]] table of the config file.",
+        },
+        "RoomSettingsChange": {
+            "type": "object",
+            "properties": {"id": ROOM_ID, **room_settings},
+            "additionalProperties": False,
+        },
+        "RoomConfig": _object(
+            {"id": STRING, **{k: v for k, v in room_settings.items()}},
+        ),
+        "RoomChanged": _object({"config": _ref("RoomConfig"), "created": BOOLEAN}),
+        "Stats": _object(
+            {
+                "room": STRING,
+                "state": {"type": "string", "enum": ROOM_STATES},
+                "opens_in_seconds": INTEGER,
+                "waiting": INTEGER,
+                "active": INTEGER,
+                "max_active": INTEGER,
+                "admit_per_minute": NUMBER,
+                "measured_per_minute": NUMBER,
+                "queue_all": BOOLEAN,
+                "counters": {"type": "object", "additionalProperties": INTEGER},
+                "groups": {"type": "array", "items": _ref("GroupCounts")},
+                "next_release_window": _nullable(TIME),
+                "draw": _nullable(
+                    _object({"seed": INTEGER, "at": TIME, "mode": STRING, "size": INTEGER})
+                ),
+            }
+        ),
+        "AdminRoom": _object({"config": _ref("RoomConfig"), "stats": _ref("Stats")}),
+        "RoomList": _object({"rooms": {"type": "array", "items": STRING}}),
+        "Paused": _object({"room": STRING, "paused": BOOLEAN}),
+        "QueueAllRequest": {
+            "type": "object",
+            "properties": {"on": BOOLEAN},
+            "additionalProperties": False,
+        },
+        "QueueAll": _object({"room": STRING, "queue_all": BOOLEAN}),
+        "SlotInput": {
+            "type": "object",
+            "properties": {"id": STRING, "group": STRING, "starts_at": TIME},
+            "required": ["id", "group", "starts_at"],
+            "additionalProperties": False,
+        },
+        "SlotsRequest": {
+            "type": "object",
+            "properties": {"slots": {"type": "array", "items": _ref("SlotInput")}},
+            "required": ["slots"],
+            "additionalProperties": False,
+        },
+        "SlotsAdded": _object({"room": STRING, "added": INTEGER}),
+        "ReleaseRequest": {
+            "type": "object",
+            "properties": {"override": BOOLEAN, "reason": _nullable(STRING)},
+            "additionalProperties": False,
+        },
+        "Released": _object({"room": STRING, "released": INTEGER, "override": BOOLEAN}),
+        "AuditEntry": _object(
+            {
+                "at": TIME,
+                "action": STRING,
+                "actor": STRING,
+                "count": INTEGER,
+                "reason": _nullable(STRING),
+            }
+        ),
+        "AuditLog": _object(
+            {"room": STRING, "entries": {"type": "array", "items": _ref("AuditEntry")}}
+        ),
+        "Health": _object({"status": {"const": "ok"}}),
+        "Ready": _object(
+            {
+                "status": {"type": "string", "enum": ["ready", "not_ready"]},
+                "checks": {"type": "object", "additionalProperties": BOOLEAN},
+            }
+        ),
+        "Clock": _object({"now": TIME, "speed": NUMBER}),
+        "ClockRequest": {
+            "type": "object",
+            "properties": {"advance_seconds": {"type": "number", "minimum": 0}, "set": TIME},
+            "additionalProperties": False,
+        },
+        "ClockMoved": _object({"now": TIME, "admitted": INTEGER}),
+    }
+
+
+_ERROR_TEXT: Final = {
+    400: "Malformed input",
+    401: "Missing or invalid token",
+    403: "Token of another room or kind, or not admitted",
+    404: "Unknown room, slot, ticket or booking",
+    408: "The body did not arrive in time",
+    409: "Conflict (slot_taken, limit_reached, hold_expired, …)",
+    410: "Expired token, or the room is closed",
+    413: "Body too large",
+    415: "Unsupported media type",
+    425: "The room does not take joins yet (Retry-After)",
+    429: "Too many joins from this address (Retry-After)",
+    503: "The state store is unavailable; retry",
+}
+
+_ROOM_PARAM: Final = {
+    "name": "room",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+}
+
+
+def _json(schema: Schema, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(
+    summary: str,
+    tag: str,
+    ok: dict[int, tuple[str, str]],
+    errors: list[int],
+    *,
+    body: str | None = None,
+    body_required: bool = False,
+    params: list[dict[str, Any]] | None = None,
+    security: list[dict[str, list[str]]] | None = None,
+    headers: dict[int, dict[str, Any]] | None = None,
+    extra_content: dict[str, Any] | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, (schema, text) in ok.items():
+        if schema == "":
+            responses[str(status)] = {"description": text}
+        else:
+            responses[str(status)] = _json(_ref(schema), text)
+        if headers and status in headers:
+            responses[str(status)]["headers"] = headers[status]
+    if body is not None:
+        errors = [*errors, 400, 408, 413]
+    if tag in ("visitor", "booking", "admin"):
+        errors = [*errors, 503]
+    errors = sorted(set(errors))
+    for status in errors:
+        responses[str(status)] = _json(_ref("Error"), _ERROR_TEXT[status])
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "tags": [tag],
+        "operationId": _operation_id(summary),
+        "responses": responses,
+    }
+    if description:
+        operation["description"] = description
+    if params:
+        operation["parameters"] = params
+    if security is not None:
+        operation["security"] = security
+    if body is not None:
+        content: dict[str, Any] = {"application/json": {"schema": _ref(body)}}
+        if extra_content:
+            content.update(extra_content)
+        operation["requestBody"] = {"required": body_required, "content": content}
+    return operation
+
+
+def _operation_id(summary: str) -> str:
+    words = "".join(c if c.isalnum() else " " for c in summary).split()
+    return words[0].lower() + "".join(w.capitalize() for w in words[1:])
+
+
+def _query(name: str, schema: Schema, description: str, required: bool = False) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+RETRY_AFTER: Final = {
+    "Retry-After": {"description": "Seconds until the next poll", "schema": {"type": "string"}}
+}
+Security = list[dict[str, list[str]]]
+VISITOR: Final[Security] = [{"ticketBearer": []}, {"ticketCookie": []}]
+PASS: Final[Security] = [{"passBearer": []}, {"passCookie": []}]
+ANY_TOKEN: Final[Security] = [*PASS, *VISITOR]
+ADMIN: Final[Security] = [{"adminBearer": []}]
+SERVICE: Final[Security] = [{"serviceBearer": []}]
+NONE: Final[Security] = [{}]
+
+
+def _paths(virtual_clock: bool) -> dict[str, Any]:
+    room = [_ROOM_PARAM]
+    slot = [_ROOM_PARAM, _path("slot")]
+    code = [_ROOM_PARAM, _path("code")]
+    paths: dict[str, Any] = {
+        "/v1/rooms/{room}/join": {
+            "post": _op(
+                "Join the queue",
+                "visitor",
+                {
+                    201: ("Joined", "A new place; sets the ticket cookie"),
+                    200: ("Joined", "The place this identity or ticket already had"),
+                },
+                [401, 403, 404, 410, 425, 429],
+                body="JoinRequest",
+                params=room,
+                security=[*VISITOR, {}],
+                headers={201: RETRY_AFTER, 200: RETRY_AFTER},
+                description="Idempotent for a ticket (cookie or bearer) and for an identity: "
+                "reloads and second devices keep the place. The answer carries the ticket "
+                "token as `ticket` for apps.",
+            )
+        },
+        "/v1/rooms/{room}/status": {
+            "get": _op(
+                "Get the status of a ticket",
+                "visitor",
+                {200: ("Status", "Place, estimate, pass and when to poll again")},
+                [401, 403, 404, 410],
+                params=room,
+                security=VISITOR,
+                headers={200: RETRY_AFTER},
+                description="Also the ticket's heartbeat. Poll again after `poll_after_ms`.",
+            )
+        },
+        "/v1/rooms/{room}/leave": {
+            "post": _op(
+                "Leave the queue",
+                "visitor",
+                {200: ("Left", "The place or session is given up; cookies are cleared")},
+                [401, 403, 404, 410],
+                params=room,
+                security=[*VISITOR, *PASS],
+            )
+        },
+        "/v1/rooms/{room}": {
+            "get": _op(
+                "Get the public state of a room",
+                "visitor",
+                {200: ("PublicRoom", "State, queue length, rate and free slots by group")},
+                [404],
+                params=room,
+                security=NONE,
+            )
+        },
+        "/v1/rooms/{room}/handoff": {
+            "get": _op(
+                "Go to the booking site",
+                "visitor",
+                {303: ("", "Redirect to the room's handoff_url with the pass as `pass`")},
+                [401, 403, 404, 410],
+                params=room,
+                security=VISITOR,
+            )
+        },
+        "/v1/rooms/{room}/slots": {
+            "get": _op(
+                "List free slots",
+                "booking",
+                {200: ("SlotPage", "Free slots, paged, and free counts by group")},
+                [400, 401, 403, 404, 410],
+                params=[
+                    _ROOM_PARAM,
+                    _query("group", STRING, "Only this group"),
+                    _query("offset", {"type": "integer", "minimum": 0}, "Page start"),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Page size"),
+                ],
+                security=PASS,
+            )
+        },
+        "/v1/rooms/{room}/slots/{slot}/hold": {
+            "post": _op(
+                "Hold a slot",
+                "booking",
+                {201: ("Hold", "Held for this visitor until `until`")},
+                [401, 403, 404, 409, 410],
+                params=slot,
+                security=PASS,
+                description="An atomic claim: of concurrent holds exactly one wins; the others "
+                "get 409 slot_taken with free `alternatives` of the same group.",
+            ),
+            "delete": _op(
+                "Give a hold back",
+                "booking",
+                {200: ("Done", "The slot is free again (or passed on to the waiting list)")},
+                [401, 403, 404, 409, 410],
+                params=slot,
+                security=ANY_TOKEN,
+            ),
+        },
+        "/v1/rooms/{room}/slots/{slot}/confirm": {
+            "post": _op(
+                "Confirm a hold or offer",
+                "booking",
+                {201: ("Booking", "Booked; `code` cancels it")},
+                [401, 403, 404, 409, 410],
+                body="ConfirmRequest",
+                params=slot,
+                security=[*ANY_TOKEN, *SERVICE],
+                description="With the visitor's pass (a hold) or ticket (a waiting-list offer), "
+                "or with the service token and the visitor's token as `token`.",
+            )
+        },
+        "/v1/rooms/{room}/offer/decline": {
+            "post": _op(
+                "Decline a waiting-list offer",
+                "booking",
+                {200: ("Done", "The slot is offered to the next in line")},
+                [401, 403, 404, 409, 410],
+                params=room,
+                security=ANY_TOKEN,
+            )
+        },
+        "/v1/rooms/{room}/complete": {
+            "post": _op(
+                "End the booking session",
+                "booking",
+                {200: ("Done", "The session's capacity goes to the next in line")},
+                [401, 403, 404, 410],
+                params=room,
+                security=PASS,
+            )
+        },
+        "/v1/rooms/{room}/bookings/{code}": {
+            "get": _op(
+                "Get a booking",
+                "booking",
+                {200: ("Booking", "The booking of this code")},
+                [404],
+                params=code,
+                security=NONE,
+            )
+        },
+        "/v1/rooms/{room}/bookings/{code}/cancel": {
+            "post": _op(
+                "Cancel a booking",
+                "booking",
+                {200: ("Booking", "Cancelled; the slot returns by the room's rule")},
+                [404],
+                params=code,
+                security=NONE,
+                description="The code is the credential. The slot becomes free at the next "
+                "release window, or is offered to the next waiting visitor (waitlist).",
+            )
+        },
+        "/v1/handoff/verify": {
+            "post": _op(
+                "Verify a pass",
+                "booking",
+                {200: ("Verified", "The pass is valid: for this room and ticket")},
+                [401, 403, 404, 410],
+                body="VerifyRequest",
+                body_required=True,
+                security=SERVICE,
+                description="For booking sites, server to server, with the service token. "
+                "An invalid pass answers with its error (401/403/410).",
+            )
+        },
+        "/v1/check": {
+            "get": _op(
+                "Check a pass for a reverse proxy",
+                "sidecar",
+                {204: ("", "The pass is valid; X-Pyqueue-Ticket names the ticket")},
+                [400, 401],
+                params=[_query("room", STRING, "The room the pass must be of", required=True)],
+                security=[*PASS, {"passHeader": []}, {}],
+                description="For nginx auth_request and forward auth. Reads no state. A 401 "
+                "carries the waiting room in Location and X-Pyqueue-Location.",
+            )
+        },
+        "/v1/admin/rooms": {
+            "get": _op(
+                "List rooms", "admin", {200: ("RoomList", "Room ids")}, [401, 403], security=ADMIN
+            )
+        },
+        "/v1/admin/rooms/{room}": {
+            "get": _op(
+                "Get a room's settings and stats",
+                "admin",
+                {200: ("AdminRoom", "Settings and stats")},
+                [401, 403, 404],
+                params=room,
+                security=ADMIN,
+            ),
+            "put": _op(
+                "Create or replace a room",
+                "admin",
+                {201: ("RoomChanged", "Created"), 200: ("RoomChanged", "Settings replaced")},
+                [401, 403],
+                body="RoomSettings",
+                body_required=True,
+                params=room,
+                security=ADMIN,
+            ),
+            "patch": _op(
+                "Change some settings of a room",
+                "admin",
+                {200: ("RoomChanged", "Settings changed")},
+                [401, 403, 404],
+                body="RoomSettingsChange",
+                body_required=True,
+                params=room,
+                security=ADMIN,
+            ),
+        },
+        "/v1/admin/rooms/{room}/pause": {
+            "post": _op(
+                "Pause admissions",
+                "admin",
+                {200: ("Paused", "Paused")},
+                [401, 403, 404],
+                params=room,
+                security=ADMIN,
+            )
+        },
+        "/v1/admin/rooms/{room}/resume": {
+            "post": _op(
+                "Resume admissions",
+                "admin",
+                {200: ("Paused", "Resumed")},
+                [401, 403, 404],
+                params=room,
+                security=ADMIN,
+            )
+        },
+        "/v1/admin/rooms/{room}/queue-all": {
+            "post": _op(
+                "Send every join through the queue",
+                "admin",
+                {200: ("QueueAll", "Changed")},
+                [401, 403, 404],
+                body="QueueAllRequest",
+                params=room,
+                security=ADMIN,
+            )
+        },
+        "/v1/admin/rooms/{room}/slots": {
+            "post": _op(
+                "Load slots",
+                "admin",
+                {201: ("SlotsAdded", "Loaded, all or nothing")},
+                [401, 403, 404, 409, 415],
+                body="SlotsRequest",
+                body_required=True,
+                params=room,
+                security=ADMIN,
+                extra_content={
+                    "text/csv": {
+                        "schema": {
+                            "type": "string",
+                            "description": "A header row naming id, group, starts_at",
+                        }
+                    }
+                },
+            )
+        },
+        "/v1/admin/rooms/{room}/release": {
+            "post": _op(
+                "Release returned slots",
+                "admin",
+                {200: ("Released", "Released (audited)")},
+                [401, 403, 404, 409],
+                body="ReleaseRequest",
+                params=room,
+                security=ADMIN,
+                description="Refused (409 release_refused) before the next release window unless "
+                "`override` is true and a `reason` is given; every release is audited.",
+            )
+        },
+        "/v1/admin/rooms/{room}/stats": {
+            "get": _op(
+                "Get a room's stats",
+                "admin",
+                {200: ("Stats", "Counters, capacity, availability, draw")},
+                [401, 403, 404],
+                params=room,
+                security=ADMIN,
+            )
+        },
+        "/v1/admin/rooms/{room}/audit": {
+            "get": _op(
+                "Get a room's audit log",
+                "admin",
+                {200: ("AuditLog", "Every operator and scheduled action")},
+                [401, 403, 404],
+                params=room,
+                security=ADMIN,
+            )
+        },
+        "/healthz": {
+            "get": _op(
+                "Liveness", "ops", {200: ("Health", "The process answers")}, [], security=NONE
+            )
+        },
+        "/readyz": {
+            "get": _op(
+                "Readiness",
+                "ops",
+                {200: ("Ready", "Ready for traffic"), 503: ("Ready", "Not ready")},
+                [],
+                security=NONE,
+            )
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "tags": ["ops"],
+                "operationId": "metrics",
+                "security": NONE,
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format",
+                        "content": {"text/plain": {"schema": STRING}},
+                    }
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "tags": ["ops"],
+                "operationId": "openapi",
+                "security": NONE,
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+    }
+    if virtual_clock:
+        paths["/v1/admin/clock"] = {
+            "get": _op(
+                "Read the virtual clock",
+                "testing",
+                {200: ("Clock", "The rooms' time")},
+                [401, 403],
+                security=ADMIN,
+            ),
+            "post": _op(
+                "Move the virtual clock",
+                "testing",
+                {200: ("ClockMoved", "Moved, and every room ticked once")},
+                [401, 403],
+                body="ClockRequest",
+                body_required=True,
+                security=ADMIN,
+                description="Only when the server runs on a virtual clock (tests, replays).",
+            ),
+        }
+    return paths
+
+
+def openapi_document(*, virtual_clock: bool = False) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "pyqueue",
+            "version": __version__,
+            "description": "A fair admission queue (virtual waiting room) in front of a "
+            'booking site. Errors are always {"error": {"code", "message"}}.',
+        },
+        "tags": [
+            {"name": "visitor", "description": "The waiting visitor (browser or app)"},
+            {"name": "booking", "description": "Admitted visitors and booking sites"},
+            {"name": "sidecar", "description": "Reverse proxies asking per request"},
+            {"name": "admin", "description": "Operators, with the admin token"},
+            {"name": "ops", "description": "Health, readiness, metrics"},
+        ],
+        "paths": _paths(virtual_clock),
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "ticketBearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The ticket from the join answer",
+                },
+                "ticketCookie": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "pyqueue_ticket_{room}",
+                    "description": "Set by join; the name ends with the room id",
+                },
+                "passBearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The pass from an admitted status",
+                },
+                "passCookie": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "pyqueue_pass_{room}",
+                    "description": "Set with the admitted status; the name ends with the room id",
+                },
+                "passHeader": {"type": "apiKey", "in": "header", "name": "X-Pyqueue-Pass"},
+                "adminBearer": {"type": "http", "scheme": "bearer"},
+                "serviceBearer": {"type": "http", "scheme": "bearer"},
+            },
+        },
+    }

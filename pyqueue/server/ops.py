@@ -1,0 +1,59 @@
+"""Operations routes: liveness, readiness, Prometheus metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from pyqueue.server.httpio import json_response
+from pyqueue.server.metrics import CONTENT_TYPE, RoomSnapshot
+from pyqueue.server.openapi import openapi_document
+from pyqueue.server.state import STATE
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/healthz", healthz),
+        web.get("/readyz", readyz),
+        web.get("/metrics", metrics),
+        web.get("/openapi.json", openapi),
+    ]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process answers: restart it if not."""
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Send traffic here: started, not shutting down, backend reachable, ticker running."""
+    state = request.app[STATE]
+    checks = {
+        "started": state.started,
+        "not_shutting_down": not state.shutting_down,
+        "backend": state.started and await state.backend.ready(),
+        "ticker": state.ticker_healthy(),
+    }
+    ready = all(checks.values())
+    return json_response(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status=200 if ready else 503,
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    snapshots = {}
+    for room in await state.backend.room_ids():
+        config = await state.backend.room_config(room)
+        snapshots[room] = RoomSnapshot(
+            info=await state.backend.room_info(room), max_active=config.max_active
+        )
+    state.metrics.rooms = snapshots
+    response = web.Response(body=state.metrics.render())
+    response.headers["Content-Type"] = CONTENT_TYPE
+    return response
+
+
+async def openapi(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return json_response(openapi_document(virtual_clock=state.clock is not None))

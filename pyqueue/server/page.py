@@ -1,0 +1,273 @@
+"""The waiting-room page: ``GET /rooms/{room}`` joins (or resumes with the cookie) and shows the
+visitor's state; forms join with a code, join again, and answer waiting-list offers. Also the
+static files and each room's theme stylesheet.
+
+The page is rendered on the server first, so it works without JavaScript (it then reloads
+itself at the interval the server asks for); with JavaScript, ``static/page.js`` takes over
+the polling of ``/v1/rooms/{room}/status`` and only reloads when the view must change.
+
+A GET that joins must be safe to repeat: with the ticket cookie it only reads the status, and
+link previews, prefetches and HEAD requests see a description of the room and join nobody.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Final
+
+from aiohttp import web
+
+from pyqueue._core import (
+    HoldExpired,
+    IdentityRequired,
+    NoOffer,
+    NotOpenYet,
+    RoomClosed,
+    TokenError,
+    UnknownTicket,
+)
+from pyqueue.backends.views import StatusView
+from pyqueue.config import Settings
+from pyqueue.server import page_booking, render
+from pyqueue.server.httpio import cookie
+from pyqueue.server.page_http import (
+    PAGES,
+    PageSite,
+    RoomPage,
+    booking_cookie,
+    html_response,
+    page_handler,
+    read_form,
+    redirect,
+    room_page,
+    set_cookie,
+    take_join_slot,
+)
+from pyqueue.server.visitor import IDENTITY_MAX, TICKET_COOKIE_SECONDS
+from pyqueue.web.appearance import look_from_mapping
+from pyqueue.web.assets import STATIC_PREFIX
+from pyqueue.web.views import RoomFacts, identity_form, landing, not_open_yet, waiting_room
+
+log = logging.getLogger("pyqueue.page")
+
+_IMMUTABLE: Final = "public, max-age=31536000, immutable"
+_SHORT: Final = "public, max-age=300"
+# Link previews of chat apps and search engines: they must not take a place in the queue.
+_BOT_MARKERS: Final = (
+    "bot",
+    "crawl",
+    "spider",
+    "slurp",
+    "preview",
+    "facebookexternalhit",
+    "embedly",
+    "whatsapp",
+    "telegram",
+    "discord",
+    "skype",
+)
+
+
+def routes(app: web.Application, settings: Settings) -> list[web.RouteDef]:
+    """The page routes. Also stores the page state (the room looks from ``[rooms.page]``,
+    the static files) in ``app``, which the handlers read; raises ``ConfigError`` for a bad
+    look, before anything is served."""
+    site = PageSite()
+    for room in settings.rooms:
+        if room.page:
+            site.looks[room.config.id] = look_from_mapping(
+                room.page, f"room {room.config.id!r}.page"
+            )
+    app[PAGES] = site
+    return [
+        web.get("/rooms/{room}", show_room),
+        web.post("/rooms/{room}", join_with_form),
+        web.post("/rooms/{room}/rejoin", rejoin),
+        web.post("/rooms/{room}/offer/accept", accept_offer),
+        web.post("/rooms/{room}/offer/decline", decline_offer),
+        web.get("/rooms/{room}/theme.css", theme),
+        web.get(STATIC_PREFIX + "{name}", static_file),
+        *page_booking.routes(),
+    ]
+
+
+def _joins_nobody(request: web.Request) -> bool:
+    """Prefetches, prerenders, HEAD requests and link-preview bots."""
+    if request.method != "GET":
+        return True
+    headers = request.headers
+    purpose = (
+        headers.get("Sec-Purpose", "") + headers.get("Purpose", "") + headers.get("X-Purpose", "")
+    ).lower()
+    if "prefetch" in purpose or "preview" in purpose or headers.get("X-Moz") == "prefetch":
+        return True
+    agent = headers.get("User-Agent", "").lower()
+    return not agent or any(marker in agent for marker in _BOT_MARKERS)
+
+
+@page_handler
+async def show_room(request: web.Request) -> web.StreamResponse:
+    page = await room_page(request)
+    state, meta, ctx = page.state, page.meta, page.ctx
+    room = meta.id
+    token = cookie(request, meta.ticket_cookie)
+    st: StatusView | None = None
+    if token is not None:
+        try:
+            st = await state.backend.status(room, token)
+        except (TokenError, UnknownTicket):
+            # A stale cookie (new keys after a restart, another deployment): a new place.
+            token = None
+    if st is None:
+        if _joins_nobody(request):
+            return html_response(request, ctx, landing(ctx))
+        if page.config.identity == "required":
+            return html_response(request, ctx, identity_form(ctx))
+        facts = await _facts(page)
+        try:
+            take_join_slot(request, state)
+            ticket = await state.backend.join(room, None, None)
+        except NotOpenYet as exc:
+            return html_response(request, ctx, not_open_yet(ctx, facts, exc.opens_in_seconds))
+        except RoomClosed:
+            closed = {"state": "closed", "paused": False, "offer": None}
+            return html_response(request, ctx, waiting_room(ctx, facts, closed))
+        st = await state.backend.status(room, ticket.token)
+        state.metrics.joins[(room, "true" if ticket.new else "false")] += 1
+        return await _status_page(request, page, ticket.token, st)
+    assert token is not None  # a status was read with it
+    return await _status_page(request, page, token, st)
+
+
+async def _status_page(
+    request: web.Request, page: RoomPage, token: str, st: StatusView
+) -> web.Response:
+    state, meta, ctx = page.state, page.meta, page.ctx
+    body, _ = render.status(meta.id, st, meta.poll_cap_ms, state.now, meta.handoff_url)
+    facts = await _facts(page)
+    code = cookie(request, booking_cookie(meta.id))
+    response = html_response(request, ctx, waiting_room(ctx, facts, body, code))
+    set_cookie(request, response, meta.ticket_cookie, token, TICKET_COOKIE_SECONDS)
+    if st.pass_token is not None:
+        # Like the status API: the pass goes along as a cookie for the slot picker and for a
+        # reverse proxy in front of the booking site.
+        set_cookie(
+            request, response, meta.pass_cookie, st.pass_token, int(st.pass_expires_in_seconds)
+        )
+    return response
+
+
+async def _facts(page: RoomPage) -> RoomFacts:
+    info = await page.state.backend.room_info(page.meta.id)
+    config = page.config
+    return RoomFacts(
+        state=info.state,
+        opens_at=config.opens_at,
+        prequeue=config.prequeue,
+        identity=config.identity,
+        returned_slots=config.returned_slots,
+        next_release_window=info.next_release_window,
+    )
+
+
+@page_handler
+async def join_with_form(request: web.Request) -> web.StreamResponse:
+    """The join form: with the portal's code (rooms that require one), or from the landing."""
+    page = await room_page(request)
+    state, meta, ctx = page.state, page.meta, page.ctx
+    form = await read_form(request)
+    identity = (form.get("identity") or "").strip() or None
+    if identity is not None and len(identity) > IDENTITY_MAX:
+        return html_response(request, ctx, identity_form(ctx, ctx.texts("identity_too_long")))
+    if identity is None and page.config.identity == "required":
+        return html_response(request, ctx, identity_form(ctx, ctx.texts("identity_missing")))
+    resume = cookie(request, meta.ticket_cookie)
+    take_join_slot(request, state)
+    try:
+        ticket = await state.backend.join(meta.id, identity, resume)
+    except (TokenError, UnknownTicket):
+        ticket = await state.backend.join(meta.id, identity, None)
+    except IdentityRequired:
+        return html_response(request, ctx, identity_form(ctx, ctx.texts("identity_missing")))
+    state.metrics.joins[(meta.id, "true" if ticket.new else "false")] += 1
+    response = redirect(ctx.room_path)
+    set_cookie(request, response, meta.ticket_cookie, ticket.token, TICKET_COOKIE_SECONDS)
+    return response
+
+
+@page_handler
+async def rejoin(request: web.Request) -> web.StreamResponse:
+    """A new place after the old one expired, lapsed or was left."""
+    page = await room_page(request)
+    state, meta, ctx = page.state, page.meta, page.ctx
+    await read_form(request)
+    response = redirect(ctx.room_path)
+    if page.config.identity == "required":
+        # The code decides the place: the visitor gives it again on the form.
+        response.del_cookie(meta.ticket_cookie, path="/")
+        return response
+    take_join_slot(request, state)
+    ticket = await state.backend.join(meta.id, None, None)
+    state.metrics.joins[(meta.id, "true")] += 1
+    set_cookie(request, response, meta.ticket_cookie, ticket.token, TICKET_COOKIE_SECONDS)
+    return response
+
+
+@page_handler
+async def accept_offer(request: web.Request) -> web.StreamResponse:
+    """Books the slot a waiting-list offer holds for this visitor."""
+    page = await room_page(request)
+    state, meta, ctx = page.state, page.meta, page.ctx
+    form = await read_form(request)
+    token = cookie(request, meta.ticket_cookie)
+    slot = form.get("slot", "")
+    if token is None or not slot:
+        return redirect(ctx.room_path)
+    try:
+        booked = await state.backend.confirm(meta.id, slot, token)
+    except (NoOffer, HoldExpired):
+        # The offer ran out or moved on meanwhile: the waiting room shows the current state.
+        return redirect(ctx.room_path)
+    state.metrics.bookings[meta.id] += 1
+    return page_booking.booked_redirect(request, page, booked.code)
+
+
+@page_handler
+async def decline_offer(request: web.Request) -> web.StreamResponse:
+    page = await room_page(request)
+    await read_form(request)
+    token = cookie(request, page.meta.ticket_cookie)
+    if token is not None:
+        # Already gone (expired or moved on): the waiting room shows what is current.
+        with contextlib.suppress(NoOffer):
+            await page.state.backend.decline_offer(page.meta.id, token)
+    return redirect(page.ctx.room_path)
+
+
+async def theme(request: web.Request) -> web.StreamResponse:
+    room = request.match_info["room"]
+    body, version = request.app[PAGES].theme(room)
+    cache = _IMMUTABLE if request.query.get("v") == version else _SHORT
+    return web.Response(
+        body=body,
+        headers={"Content-Type": "text/css; charset=utf-8", "Cache-Control": cache},
+    )
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    asset = request.app[PAGES].assets.files.get(request.match_info["name"])
+    if asset is None:
+        raise web.HTTPNotFound()
+    cache = _IMMUTABLE if request.query.get("v") == asset.version else _SHORT
+    return web.Response(
+        body=asset.body,
+        headers={
+            "Content-Type": asset.content_type,
+            "Cache-Control": cache,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+__all__ = ["routes"]

@@ -1,0 +1,301 @@
+"""What the page routes share: the page state in the app, the request's language and context,
+HTML answers with their security headers, cookies, form input, and errors shown as pages.
+
+The JSON API answers errors in JSON (the middleware in :mod:`pyqueue.server.app`); a browser
+on the page must get a page instead, so page handlers are wrapped by :func:`page_handler`,
+which turns every error a visitor can meet into a readable message in their language.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Final
+from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+from aiohttp import web
+
+from pyqueue._core import (
+    LimitReached,
+    NotAdmitted,
+    NotOpenYet,
+    PyqueueError,
+    RoomClosed,
+    RoomConfig,
+    TokenError,
+    TokenExpired,
+)
+from pyqueue.backends import BackendUnavailable, UnknownRoom
+from pyqueue.server.errors import STATUS_BY_CODE, ApiError
+from pyqueue.server.httpio import client_address, cookie, is_secure
+from pyqueue.server.polling import retry_after
+from pyqueue.server.state import STATE, RoomMeta, ServerState
+from pyqueue.web.appearance import PageLook, theme_css
+from pyqueue.web.assets import Assets, version_of
+from pyqueue.web.html import PageContext, document
+from pyqueue.web.i18n import LANGUAGES, negotiate, texts
+from pyqueue.web.views import Rendered, message
+
+log = logging.getLogger("pyqueue.page")
+
+LANG_COOKIE: Final = "pyqueue_lang"
+LANG_COOKIE_SECONDS: Final = 365 * 24 * 3600
+#: The booking code stays in the visitor's browser so the "done" page can show it again.
+BOOKING_COOKIE_SECONDS: Final = 30 * 24 * 3600
+MAX_FORM_BYTES: Final = 4096
+_SECURITY_HEADERS: Final = {
+    # No inline script or style anywhere, so neither is allowed; images may come from the
+    # portal's own https host (its logo).
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    # Booking codes and passes appear in URLs; they must not leak to other sites.
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Vary": "Accept-Language, Cookie",
+}
+
+
+@dataclass
+class PageSite:
+    """The page's shared state: room looks, static files and prepared theme stylesheets."""
+
+    looks: dict[str, PageLook] = field(default_factory=dict)
+    assets: Assets = field(default_factory=Assets.load)
+    _themes: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+
+    def look(self, room: str) -> PageLook:
+        return self.looks.get(room) or PageLook()
+
+    def theme(self, room: str) -> tuple[bytes, str]:
+        """The room's theme stylesheet and its version."""
+        cached = self._themes.get(room)
+        if cached is None:
+            body = theme_css(self.look(room)).encode()
+            cached = (body, version_of(body))
+            self._themes[room] = cached
+        return cached
+
+
+PAGES: Final = web.AppKey("pyqueue_pages", PageSite)
+
+
+def booking_cookie(room: str) -> str:
+    return f"pyqueue_booking_{room}"
+
+
+def hold_cookie(room: str) -> str:
+    return f"pyqueue_hold_{room}"
+
+
+@dataclass(frozen=True)
+class RoomPage:
+    """One page request's room: server state, prepared settings, config and view context."""
+
+    state: ServerState
+    meta: RoomMeta
+    config: RoomConfig
+    ctx: PageContext
+
+
+@cache
+def zone_of(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def context(request: web.Request, room: str, zone: ZoneInfo) -> PageContext:
+    site = request.app[PAGES]
+    chosen = request.query.get("lang") or cookie(request, LANG_COOKIE)
+    lang = negotiate(request.headers.get("Accept-Language"), chosen)
+    query = {k: v for k, v in request.query.items() if k != "lang"}
+    links = {other: request.path + "?" + urlencode({**query, "lang": other}) for other in LANGUAGES}
+    _, theme_version = site.theme(room)
+    assets = {
+        "page.css": site.assets.url("page.css"),
+        "page.js": site.assets.url("page.js"),
+        "theme.css": f"/rooms/{room}/theme.css?v={theme_version}",
+    }
+    return PageContext(
+        room=room,
+        texts=texts(lang),
+        look=site.look(room),
+        zone=zone,
+        language_links=links,
+        assets=assets,
+    )
+
+
+async def room_page(request: web.Request) -> RoomPage:
+    """The room of the request; raises ``UnknownRoom``."""
+    state = request.app[STATE]
+    room = request.match_info["room"]
+    meta = await state.room(room)
+    config = await state.backend.room_config(room)
+    return RoomPage(state, meta, config, context(request, room, zone_of(config.timezone)))
+
+
+def html_response(request: web.Request, ctx: PageContext, rendered: Rendered) -> web.Response:
+    body = document(
+        ctx,
+        heading=rendered.heading,
+        main=rendered.main,
+        view=rendered.view,
+        refresh=rendered.refresh,
+        script_data=rendered.script_data,
+    )
+    response = web.Response(
+        text=body,
+        status=rendered.status,
+        content_type="text/html",
+        charset="utf-8",
+        headers={**_SECURITY_HEADERS, "Content-Language": ctx.texts.lang},
+    )
+    chosen = request.query.get("lang")
+    if chosen in LANGUAGES:
+        # The visitor picked a language by hand: it sticks for the next pages.
+        set_cookie(request, response, LANG_COOKIE, chosen, LANG_COOKIE_SECONDS)
+    return response
+
+
+def redirect(location: str) -> web.Response:
+    """303 See Other: after a form, the browser GETs the result (reloading repeats nothing)."""
+    return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def set_cookie(
+    request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int
+) -> None:
+    state = request.app[STATE]
+    server = state.server
+    response.set_cookie(
+        name,
+        value,
+        max_age=max(1, max_age),
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=is_secure(request, server.cookie_secure, server.trusted_proxy_header),
+    )
+
+
+def encode_cookie(data: Mapping[str, Any]) -> str:
+    """A small JSON object as a cookie value that needs no quoting."""
+    return base64.urlsafe_b64encode(orjson.dumps(data)).decode().rstrip("=")
+
+
+def decode_cookie(value: str | None) -> dict[str, Any] | None:
+    if not value or len(value) > 2048:
+        return None
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+async def read_form(request: web.Request) -> Mapping[str, str]:
+    """A small urlencoded form from this site; refuses other origins and large bodies."""
+    check_origin(request)
+    length = request.content_length
+    if length is not None and length > MAX_FORM_BYTES:
+        raise ApiError("body_too_large", f"a form may have at most {MAX_FORM_BYTES} bytes")
+    data = await request.post()
+    return {k: v for k, v in data.items() if isinstance(v, str)}
+
+
+def check_origin(request: web.Request) -> None:
+    """Forms are only accepted from this site. The cookies are SameSite=Lax already; this
+    also covers the cancel form, which needs no cookie."""
+    origin = request.headers.get("Origin")
+    if origin is None or origin == "null":
+        return
+    host = urlsplit(origin).netloc
+    public = urlsplit(request.app[STATE].server.public_url).netloc
+    if host != request.host and (not public or host != public):
+        raise ApiError("forbidden", "this form comes from another site")
+
+
+def take_join_slot(request: web.Request, state: ServerState) -> None:
+    """The join rate limit of the API applies to joins from the page as well."""
+    limiter = state.limiter
+    if not limiter.enabled:
+        return
+    wait = limiter.acquire(client_address(request, state.server.trusted_proxy_header))
+    if wait > 0:
+        state.metrics.rate_limited += 1
+        raise ApiError(
+            "rate_limited",
+            "too many joins from this address",
+            headers={"Retry-After": retry_after(int(wait * 1000) + 1)},
+        )
+
+
+# -------------------------------------------------------------------------------- errors
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def page_handler(handler: Handler) -> Handler:
+    """Answers the errors of a page handler as a page in the visitor's language."""
+
+    @functools.wraps(handler)
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except UnknownRoom:
+            ctx = context(request, request.match_info.get("room", ""), ZoneInfo("UTC"))
+            rendered = message(
+                ctx, "unknown_room_title", ctx.texts("unknown_room_text"), status=404, back=False
+            )
+            return html_response(request, ctx, rendered)
+        except (PyqueueError, ApiError) as exc:
+            room = request.match_info.get("room", "")
+            try:
+                ctx = (await room_page(request)).ctx
+            except PyqueueError:
+                ctx = context(request, room, ZoneInfo("UTC"))
+            response = html_response(request, ctx, error_view(ctx, exc))
+            if isinstance(exc, ApiError) and exc.headers:
+                response.headers.update(exc.headers)
+            return response
+
+    return handle
+
+
+def error_view(ctx: PageContext, exc: Exception) -> Rendered:
+    """The page for an error a visitor can meet, with what to do next."""
+    t = ctx.texts
+    if isinstance(exc, TokenExpired):
+        return message(ctx, "expired_title", t("pass_expired_text"), status=410)
+    if isinstance(exc, TokenError | NotAdmitted):
+        return message(ctx, "no_pass_title", t("no_pass_text"), status=403)
+    if isinstance(exc, LimitReached):
+        return message(ctx, "limit_title", t("limit_text", limit=exc.limit), status=409)
+    if isinstance(exc, RoomClosed):
+        return message(ctx, "closed_title", t("closed_text"), status=410)
+    if isinstance(exc, NotOpenYet):
+        return message(ctx, "not_open_title", t("not_open_short"), status=425)
+    if isinstance(exc, BackendUnavailable):
+        return message(ctx, "error_title", t("busy_text"), status=503, retry_seconds=10)
+    code = getattr(exc, "code", "")
+    if code == "rate_limited":
+        return message(ctx, "busy_title", t("rate_limited_text"), status=429, retry_seconds=30)
+    if code == "token_missing":
+        return message(ctx, "no_pass_title", t("no_pass_text"), status=401)
+    if code == "forbidden":
+        return message(ctx, "error_title", t("foreign_form_text"), status=403)
+    status = exc.status if isinstance(exc, ApiError) else STATUS_BY_CODE.get(code, 400)
+    log.info("page request refused", extra={"code": code or type(exc).__name__})
+    return message(ctx, "error_title", t("error_text"), status=status)

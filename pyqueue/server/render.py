@@ -1,0 +1,221 @@
+"""The JSON shape of the core's value objects. Datetimes stay datetimes here; orjson writes
+them as RFC 3339 strings (UTC, ``Z``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from pyqueue._core import RoomConfig
+from pyqueue.backends.views import (
+    AuditEntryView,
+    BookingView,
+    DrawView,
+    GroupAvailabilityView,
+    HoldView,
+    RoomInfoView,
+    SlotInfoView,
+    StatusView,
+)
+from pyqueue.server.polling import poll_after_ms
+
+
+def handoff_link(url: str, pass_token: str) -> str:
+    """The portal's handoff URL with the pass as the ``pass`` query parameter."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}pass={quote(pass_token, safe='')}"
+
+
+def status(
+    room: str,
+    st: StatusView,
+    poll_cap_ms: int,
+    now: Callable[[], float],
+    handoff_url: str | None,
+) -> tuple[dict[str, Any], int]:
+    """The status answer (without ``ticket``; a join adds it) and its poll interval."""
+    state = st.state
+    ahead = st.ahead
+    eta = st.eta
+    eta_seconds = eta.seconds
+    opens_in = st.opens_in_seconds
+    paused = st.paused
+    pass_token = st.pass_token
+    offer = st.offer
+    poll_ms = poll_after_ms(state, ahead, eta_seconds, opens_in, paused, poll_cap_ms)
+    return {
+        "room": room,
+        "ticket_id": st.ticket,
+        "state": state,
+        "ahead": ahead,
+        "ahead_at_start": st.ahead_at_start,
+        "eta": {
+            "low": round(eta.low),
+            "seconds": round(eta_seconds),
+            "high": round(eta.high),
+            "known": eta.known,
+        },
+        "opens_in_seconds": round(opens_in),
+        "pass": pass_token,
+        "pass_expires_in_seconds": (
+            None if pass_token is None else round(st.pass_expires_in_seconds)
+        ),
+        "offer": (
+            None
+            if offer is None
+            else {
+                "slot": offer.slot,
+                "until": offer.until,
+                "expires_in_seconds": max(0, round(offer.until_timestamp - now())),
+            }
+        ),
+        "paused": paused,
+        "poll_after_ms": poll_ms,
+        "handoff_url": (
+            None
+            if handoff_url is None or pass_token is None
+            else handoff_link(handoff_url, pass_token)
+        ),
+    }, poll_ms
+
+
+def status_json(
+    room_json: str,
+    st: StatusView,
+    poll_cap_ms: int,
+    now: Callable[[], float],
+    handoff_url: str | None,
+    room: str,
+) -> tuple[bytes, int, bool]:
+    """:func:`status` as JSON bytes, and whether a pass was issued.
+
+    Most polls come from visitors who wait, with neither pass nor offer; their answer is
+    written by one format string, which costs a fraction of building a dict and serializing
+    it. ``room_json`` is the room id as a JSON string. Everything else takes the general path,
+    and a test holds both to the same output.
+    """
+    if st.pass_token is not None or st.offer is not None:
+        body, poll_ms = status(room, st, poll_cap_ms, now, handoff_url)
+        return orjson.dumps(body, option=orjson.OPT_UTC_Z), poll_ms, body["pass"] is not None
+    state = st.state
+    ahead = st.ahead
+    eta = st.eta
+    eta_seconds = eta.seconds
+    opens_in = st.opens_in_seconds
+    paused = st.paused
+    ahead_at_start = st.ahead_at_start
+    poll_ms = poll_after_ms(state, ahead, eta_seconds, opens_in, paused, poll_cap_ms)
+    # State names and numbers need no escaping; None and booleans are spelled out.
+    text = (
+        f'{{"room":{room_json},"ticket_id":{st.ticket},"state":"{state}",'
+        f'"ahead":{"null" if ahead is None else ahead},'
+        f'"ahead_at_start":{"null" if ahead_at_start is None else ahead_at_start},'
+        f'"eta":{{"low":{round(eta.low)},"seconds":{round(eta_seconds)},'
+        f'"high":{round(eta.high)},"known":{"true" if eta.known else "false"}}},'
+        f'"opens_in_seconds":{round(opens_in)},"pass":null,"pass_expires_in_seconds":null,'
+        f'"offer":null,"paused":{"true" if paused else "false"},"poll_after_ms":{poll_ms},'
+        f'"handoff_url":null}}'
+    )
+    return text.encode(), poll_ms, False
+
+
+def slot(info: SlotInfoView) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "group": info.group,
+        "starts_at": info.starts_at,
+        "state": info.state,
+        "until": info.until,
+    }
+
+
+def group(availability: GroupAvailabilityView) -> dict[str, Any]:
+    return {
+        "group": availability.group,
+        "free": availability.free,
+        "held": availability.held,
+        "offered": availability.offered,
+        "booked": availability.booked,
+        "returned": availability.returned,
+    }
+
+
+def hold(h: HoldView, now: float) -> dict[str, Any]:
+    return {
+        "slot": h.slot,
+        "group": h.group,
+        "starts_at": h.starts_at,
+        "ticket_id": h.ticket,
+        "until": h.until,
+        "expires_in_seconds": max(0, round(h.until_timestamp - now)),
+    }
+
+
+def booking(b: BookingView, state: str = "booked") -> dict[str, Any]:
+    return {
+        "code": b.code,
+        "slot": b.slot,
+        "group": b.group,
+        "starts_at": b.starts_at,
+        "ticket_id": b.ticket,
+        "state": state,
+    }
+
+
+def public_room(config: RoomConfig, info: RoomInfoView) -> dict[str, Any]:
+    """What anyone may know about a room: enough for the waiting-room page."""
+    return {
+        "room": config.id,
+        "state": info.state,
+        "opens_at": config.opens_at,
+        "closes_at": config.closes_at,
+        "opens_in_seconds": round(info.opens_in_seconds),
+        "waiting": info.waiting,
+        "active": info.active,
+        "admit_per_minute": info.admit_per_minute,
+        "measured_per_minute": round(info.measured_per_minute, 1),
+        "paused": info.state == "paused",
+        "sold_out": info.state == "sold_out",
+        "identity": config.identity,
+        "returned_slots": config.returned_slots,
+        "hold_seconds": config.hold_seconds,
+        "session_seconds": config.session_seconds,
+        "next_release_window": info.next_release_window,
+        "groups": [{"group": g.group, "free": g.free} for g in info.availability],
+    }
+
+
+def stats(config: RoomConfig, info: RoomInfoView, draw: DrawView | None) -> dict[str, Any]:
+    """The operator's view: counters, capacity, availability and the recorded draw."""
+    return {
+        "room": config.id,
+        "state": info.state,
+        "opens_in_seconds": round(info.opens_in_seconds),
+        "waiting": info.waiting,
+        "active": info.active,
+        "max_active": config.max_active,
+        "admit_per_minute": info.admit_per_minute,
+        "measured_per_minute": round(info.measured_per_minute, 3),
+        "queue_all": info.queue_all,
+        "counters": dict(info.counters),
+        "groups": [group(g) for g in info.availability],
+        "next_release_window": info.next_release_window,
+        "draw": (
+            None
+            if draw is None
+            else {"seed": draw.seed, "at": draw.at, "mode": draw.mode, "size": len(draw.order)}
+        ),
+    }
+
+
+def audit_entry(entry: AuditEntryView) -> dict[str, Any]:
+    return {
+        "at": entry.at,
+        "action": entry.action,
+        "actor": entry.actor,
+        "count": entry.count,
+        "reason": entry.reason,
+    }

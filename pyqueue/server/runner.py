@@ -1,0 +1,175 @@
+"""Running the server: the event loop (uvloop), the listening socket, signals and a graceful
+shutdown that lets requests in flight finish before the backend closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http_exceptions import LineTooLong
+from aiohttp.web_protocol import RequestHandler
+
+from pyqueue._core import VirtualClock
+from pyqueue.backends import open_backend
+from pyqueue.config import Settings, describe_settings
+from pyqueue.server.app import create_app
+from pyqueue.server.errors import code_for_status, error_body
+from pyqueue.server.logs import JsonAccessLogger
+
+log = logging.getLogger("pyqueue.server")
+
+
+class _JsonErrorRequestHandler(RequestHandler):
+    """Answers requests that fail below the application (a malformed request line, a header
+    over the limit) with the same JSON error shape as everything else."""
+
+    def handle_error(
+        self,
+        request: Any,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if request.writer.output_size > 0:
+            raise ConnectionError("the answer was partly sent; the connection is dropped")
+        if isinstance(exc, LineTooLong):
+            status = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+            # The parser's message quotes the oversized line; not worth echoing back.
+            message = "the request line or a header is larger than the server accepts"
+        if status >= 500:
+            log.error("request failed below the application", exc_info=exc)
+            message = "an internal error occurred; it has been logged"
+        else:
+            # A client's mistake, and common on the open internet: not worth an error line.
+            log.debug("malformed request", extra={"status": status, "remote": request.remote})
+        text = message or (str(exc) if exc else HTTPStatus(status).phrase)
+        response = web.Response(
+            status=status,
+            body=error_body(code_for_status(status), text),
+            content_type="application/json",
+        )
+        response.force_close()
+        return response
+
+
+class _JsonErrorServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _JsonErrorRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class JsonErrorAppRunner(web.AppRunner):
+    """An AppRunner whose connections answer protocol errors in JSON."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        # aiohttp offers no hook for the connection class; the server it built is adopted.
+        server.__class__ = _JsonErrorServer
+        return server
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    server = settings.server
+    if server.tls_cert is None or server.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(server.tls_cert, server.tls_key)
+    return context
+
+
+def make_runner(app: web.Application, settings: Settings) -> JsonErrorAppRunner:
+    server = settings.server
+    return JsonErrorAppRunner(
+        app,
+        access_log=logging.getLogger("pyqueue.access") if server.access_log else None,
+        access_log_class=JsonAccessLogger,
+        keepalive_timeout=server.keepalive_seconds,
+        max_line_size=server.max_header_bytes,
+        max_field_size=server.max_header_bytes,
+        shutdown_timeout=server.shutdown_timeout_seconds,
+    )
+
+
+async def serve(
+    settings: Settings,
+    *,
+    clock: VirtualClock | None = None,
+    clock_speed: float = 0.0,
+    stop: asyncio.Event | None = None,
+    announce: dict[str, Any] | None = None,
+) -> None:
+    """Serves until SIGTERM/SIGINT (or ``stop``), then shuts down gracefully.
+
+    ``announce`` adds fields to the "listening" log line (the demo's tokens).
+    """
+    server = settings.server
+    if server.secrets_generated:
+        log.warning("no secrets configured: random token keys, tickets end with this process")
+    backend = open_backend(settings, clock)
+    app = create_app(settings, backend, clock=clock, clock_speed=clock_speed)
+    runner = make_runner(app, settings)
+    await runner.setup()
+    context = _ssl_context(settings)
+    site = web.TCPSite(
+        runner, server.host, server.port, ssl_context=context, backlog=1024, reuse_address=True
+    )
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    host, port = _bound_address(runner, server.host, server.port)
+    scheme = "https" if context else "http"
+    log.info(
+        "listening",
+        extra={
+            **describe_settings(settings),
+            "port": port,
+            "url": f"{scheme}://{_url_host(host)}:{port}",
+            "virtual_clock": clock is not None,
+            **(announce or {}),
+        },
+    )
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        log.info("shutting down", extra={"timeout_seconds": server.shutdown_timeout_seconds})
+        # Stops listening, lets requests in flight finish (up to the timeout), then stops the
+        # ticker and closes the backend.
+        await runner.cleanup()
+        log.info("stopped")
+
+
+def _bound_address(runner: web.AppRunner, host: str, port: int) -> tuple[str, int]:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return str(address[0]), int(address[1])
+    return host, port
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def run(
+    settings: Settings,
+    *,
+    clock: VirtualClock | None = None,
+    clock_speed: float = 0.0,
+    announce: dict[str, Any] | None = None,
+) -> None:
+    """Runs :func:`serve` on uvloop until it stops."""
+    import uvloop
+
+    uvloop.run(serve(settings, clock=clock, clock_speed=clock_speed, announce=announce))

@@ -1,0 +1,80 @@
+"""The state the handlers share, kept in the application under :data:`STATE`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+import orjson
+from aiohttp import web
+
+from pyqueue._core import Signer, VirtualClock
+from pyqueue.backends import Backend
+from pyqueue.config import ServerSettings
+from pyqueue.server.httpio import pass_cookie, ticket_cookie
+from pyqueue.server.metrics import Metrics
+from pyqueue.server.polling import heartbeat_cap_ms
+from pyqueue.server.ratelimit import JoinRateLimiter
+
+
+@dataclass(frozen=True)
+class RoomMeta:
+    """What the hot paths need of a room's settings, prepared once per settings change."""
+
+    id: str
+    #: The id as a JSON string, for answers written without a serializer.
+    id_json: str
+    ticket_cookie: str
+    pass_cookie: str
+    poll_cap_ms: int
+    handoff_url: str | None
+    waiting_room_path: str
+
+
+@dataclass
+class ServerState:
+    """Everything the handlers share, stored in the app under :data:`STATE`."""
+
+    server: ServerSettings
+    backend: Backend
+    signer: Signer
+    metrics: Metrics
+    limiter: JoinRateLimiter
+    clock: VirtualClock | None = None
+    clock_speed: float = 0.0
+    rooms: dict[str, RoomMeta] = field(default_factory=dict)
+    shutting_down: bool = False
+    started: bool = False
+    ticker_healthy: Callable[[], bool] = lambda: True
+
+    async def room(self, room_id: str) -> RoomMeta:
+        """The room's prepared settings; raises ``UnknownRoom``."""
+        meta = self.rooms.get(room_id)
+        if meta is None:
+            meta = await self.refresh_room(room_id)
+        return meta
+
+    async def refresh_room(self, room_id: str) -> RoomMeta:
+        config = await self.backend.room_config(room_id)
+        meta = RoomMeta(
+            id=room_id,
+            id_json=orjson.dumps(room_id).decode(),
+            ticket_cookie=ticket_cookie(room_id),
+            pass_cookie=pass_cookie(room_id),
+            poll_cap_ms=heartbeat_cap_ms(config.heartbeat_timeout_seconds),
+            handoff_url=config.handoff_url,
+            waiting_room_path=f"/rooms/{room_id}",
+        )
+        self.rooms[room_id] = meta
+        return meta
+
+    def now(self) -> float:
+        return self.backend.now()
+
+    def token_now(self) -> int:
+        """The time to check token expiry at: the rooms' time, which may be virtual."""
+        return int(self.backend.now())
+
+
+STATE: Final = web.AppKey("pyqueue_state", ServerState)

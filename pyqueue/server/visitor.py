@@ -1,0 +1,231 @@
+"""Visitor routes: join, status (the hot path of a surge), leave, public room info, handoff.
+
+A visitor's ticket travels as a cookie (browsers) or as ``Authorization: Bearer`` (apps, which
+get it as ``ticket`` in the join answer). The ticket is for the queue; the pass it earns is for
+booking, and each route takes the kind it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+import orjson
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from multidict import CIMultiDict
+
+from pyqueue._core import TokenError, UnknownTicket
+from pyqueue.backends.views import StatusView
+from pyqueue.server import render
+from pyqueue.server.errors import ApiError
+from pyqueue.server.httpio import (
+    bearer,
+    client_address,
+    cookie,
+    is_secure,
+    json_response,
+    optional_string,
+    read_json_object,
+)
+from pyqueue.server.polling import retry_after
+from pyqueue.server.state import STATE, RoomMeta, ServerState
+
+_dumps: Final = orjson.dumps
+_UTC_Z: Final = orjson.OPT_UTC_Z
+_JSON: Final = "application/json"
+_NO_STORE: Final = "no-store"
+#: A ticket cookie lives as long as a ticket token may (the core's ticket lifetime).
+TICKET_COOKIE_SECONDS: Final = 7 * 24 * 3600
+IDENTITY_MAX: Final = 256
+
+
+#: Routes named with this prefix are the status route of one room, matched by a dict lookup
+#: instead of a pattern; see :func:`routes`.
+ROOM_STATUS_ROUTE: Final = "status-of-"
+STATUS_PATH: Final = "/v1/rooms/{room}/status"
+
+
+def routes(state: ServerState, fast_rooms: Iterable[str] = ()) -> list[web.RouteDef]:
+    """The visitor routes. The rooms in ``fast_rooms`` also get a status route of their own
+    path: aiohttp finds those by a dict lookup, not by trying patterns, which is a tenth of
+    the cost of a poll."""
+    return [
+        *(
+            web.get(
+                STATUS_PATH.format(room=room),
+                status_handler(state, room),
+                name=ROOM_STATUS_ROUTE + room,
+            )
+            for room in fast_rooms
+        ),
+        web.get(STATUS_PATH, status_handler(state)),
+        web.post("/v1/rooms/{room}/join", join),
+        web.post("/v1/rooms/{room}/leave", leave),
+        web.get("/v1/rooms/{room}", room_info),
+        web.get("/v1/rooms/{room}/handoff", handoff),
+    ]
+
+
+def status_handler(state: ServerState, fixed_room: str | None = None) -> Handler:
+    """The status poll, the most frequent request of a surge, so kept lean: bound to the
+    state (and to one room for the fast routes), with the token read inline."""
+    rooms = state.rooms
+    backend = state.backend
+    now = state.now
+
+    async def status(request: web.Request) -> web.StreamResponse:
+        room = fixed_room or request.match_info["room"]
+        meta = rooms.get(room) or await state.room(room)
+        token = request.headers.get("Authorization")
+        if token is not None and token[:7].lower() == "bearer ":
+            token = token[7:].strip() or None
+        else:
+            token = cookie(request, meta.ticket_cookie)
+        if token is None:
+            raise ApiError("token_missing", "send the ticket as cookie or Authorization: Bearer")
+        st = await backend.status(room, token)
+        body, poll_ms, has_pass = render.status_json(
+            meta.id_json, st, meta.poll_cap_ms, now, meta.handoff_url, room
+        )
+        response = web.Response(
+            body=body,
+            headers={
+                "Content-Type": _JSON,
+                "Cache-Control": _NO_STORE,
+                "Retry-After": retry_after(poll_ms),
+            },
+        )
+        if has_pass:
+            _set_pass_cookie(request, state, meta, response, st)
+        return response
+
+    return status
+
+
+async def join(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    room = request.match_info["room"]
+    meta = await state.room(room)
+    server = state.server
+    if state.limiter.enabled:
+        wait = state.limiter.acquire(client_address(request, server.trusted_proxy_header))
+        if wait > 0:
+            state.metrics.rate_limited += 1
+            raise ApiError(
+                "rate_limited",
+                "too many joins from this address; try again later",
+                headers={"Retry-After": retry_after(int(wait * 1000) + 1)},
+            )
+    data = await read_json_object(request, server.max_body_bytes, server.body_timeout_seconds)
+    unknown = set(data) - {"identity"}
+    if unknown:
+        raise ApiError("invalid_argument", f"unknown field(s): {', '.join(sorted(unknown))}")
+    identity = optional_string(data, "identity", IDENTITY_MAX)
+    if identity is not None and not identity.strip():
+        raise ApiError("invalid_argument", "identity must not be blank")
+    explicit = bearer(request)
+    from_cookie = cookie(request, meta.ticket_cookie)
+    try:
+        ticket = await state.backend.join(room, identity, explicit or from_cookie)
+    except (TokenError, UnknownTicket):
+        # A stale cookie (a restart with new keys, another deployment) must not lock the
+        # browser out: it simply gets a new place. A token the app sent explicitly is an error.
+        if explicit is not None or from_cookie is None:
+            raise
+        ticket = await state.backend.join(room, identity, None)
+    st = await state.backend.status(room, ticket.token)
+    body, poll_ms = render.status(room, st, meta.poll_cap_ms, state.now, meta.handoff_url)
+    body["ticket"] = ticket.token
+    response = json_response(
+        body, status=201 if ticket.new else 200, headers={"Retry-After": retry_after(poll_ms)}
+    )
+    response.set_cookie(
+        meta.ticket_cookie,
+        ticket.token,
+        max_age=TICKET_COOKIE_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=_secure(request, state),
+    )
+    if st.pass_token is not None:
+        _set_pass_cookie(request, state, meta, response, st)
+    state.metrics.joins[(room, "true" if ticket.new else "false")] += 1
+    return response
+
+
+async def leave(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    room = request.match_info["room"]
+    meta = await state.room(room)
+    token = (
+        bearer(request) or cookie(request, meta.ticket_cookie) or cookie(request, meta.pass_cookie)
+    )
+    if token is None:
+        raise ApiError("token_missing", "send the ticket as cookie or Authorization: Bearer")
+    before = await state.backend.leave(room, token)
+    response = json_response({"room": room, "state": "left", "previous_state": before})
+    for name in (meta.ticket_cookie, meta.pass_cookie):
+        response.del_cookie(name, path="/")
+    return response
+
+
+async def room_info(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    room = request.match_info["room"]
+    config = await state.backend.room_config(room)
+    info = await state.backend.room_info(room)
+    return json_response(render.public_room(config, info))
+
+
+async def handoff(request: web.Request) -> web.Response:
+    """Sends an admitted visitor on to the portal's booking site, with the pass."""
+    state = request.app[STATE]
+    room = request.match_info["room"]
+    meta = await state.room(room)
+    if meta.handoff_url is None:
+        raise ApiError("no_handoff_url", "this room has no handoff_url; use the slot API")
+    token = bearer(request) or cookie(request, meta.ticket_cookie)
+    if token is None:
+        raise ApiError("token_missing", "send the ticket as cookie or Authorization: Bearer")
+    st = await state.backend.status(room, token)
+    if st.pass_token is None:
+        raise ApiError("not_admitted", f"the ticket is {st.state}, not admitted")
+    response = web.Response(
+        status=303,
+        headers=CIMultiDict(
+            {
+                "Location": render.handoff_link(meta.handoff_url, st.pass_token),
+                "Cache-Control": _NO_STORE,
+            }
+        ),
+    )
+    _set_pass_cookie(request, state, meta, response, st)
+    return response
+
+
+def _set_pass_cookie(
+    request: web.Request,
+    state: ServerState,
+    meta: RoomMeta,
+    response: web.Response,
+    st: StatusView,
+) -> None:
+    # The pass goes along as a cookie too, so a reverse proxy in front of the booking site can
+    # let the browser through (see /v1/check).
+    assert st.pass_token is not None
+    response.set_cookie(
+        meta.pass_cookie,
+        st.pass_token,
+        max_age=max(1, int(st.pass_expires_in_seconds)),
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=_secure(request, state),
+    )
+
+
+def _secure(request: web.Request, state: ServerState) -> bool:
+    server = state.server
+    return is_secure(request, server.cookie_secure, server.trusted_proxy_header)

@@ -1,0 +1,180 @@
+"""Languages of the page: choosing one from ``Accept-Language``, the texts, and the formats of
+numbers, times and waits.
+
+The users are German portals, so German comes first: it is chosen whenever the browser does not
+clearly prefer English. The texts live in ``texts/<lang>.json`` so that a translator edits data,
+not code. The wait is phrased the same way here and in ``static/page.js`` (which re-phrases it
+after each poll); both round the same way so the words do not change on a reload.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import orjson
+
+LANGUAGES: Final = ("de", "en")
+DEFAULT_LANGUAGE: Final = "de"
+TEXTS_DIR: Final = Path(__file__).parent / "texts"
+
+#: Waits from this many minutes on are said in hours (rounded to half hours).
+HOURS_FROM_MINUTES: Final = 90
+
+
+def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
+    """The page language: ``chosen`` (the visitor's own pick) if supported, else the best match
+    of ``Accept-Language`` (RFC 9110 quality values), else German."""
+    if chosen in LANGUAGES:
+        return chosen
+    if not accept_language:
+        return DEFAULT_LANGUAGE
+    best, best_q = DEFAULT_LANGUAGE, 0.0
+    for order, part in enumerate(accept_language.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-", 1)[0]
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if primary == "*":
+            primary = DEFAULT_LANGUAGE
+        # Equal quality keeps the earlier entry; a tiny order penalty expresses that.
+        score = q - order * 1e-6
+        if primary in LANGUAGES and q > 0 and score > best_q:
+            best, best_q = primary, score
+    return best
+
+
+@dataclass(frozen=True)
+class Texts:
+    """The texts and formats of one language."""
+
+    lang: str
+    strings: Mapping[str, str]
+    weekdays: tuple[str, ...]
+    months: tuple[str, ...]
+    date_format: str
+    decimal: str
+    thousands: str
+
+    def __call__(self, key: str, **values: Any) -> str:
+        """The text ``key`` with ``{name}`` placeholders filled (plain text, not escaped)."""
+        text = self.strings[key]
+        return text.format(**values) if values else text
+
+    def number(self, value: int) -> str:
+        digits = f"{abs(value):,}".replace(",", self.thousands)
+        return f"-{digits}" if value < 0 else digits
+
+    def decimal_number(self, value: float) -> str:
+        """At most one decimal, e.g. ``1,5`` in German."""
+        text = f"{value:.1f}".rstrip("0").rstrip(".")
+        return text.replace(".", self.decimal)
+
+    def ahead(self, ahead: int) -> str:
+        if ahead <= 0:
+            return self("ahead_none")
+        if ahead == 1:
+            return self("ahead_one")
+        return self("ahead_many", n=self.number(ahead))
+
+    def wait(self, low: float, high: float) -> str:
+        """The wait as a range in words, e.g. "about 12 to 15 minutes" (with an en dash)."""
+        low, high = max(0.0, low), max(0.0, high, low)
+        if high < 60:
+            return self("eta_under_minute")
+        lo_min = max(1, math.floor(low / 60))
+        hi_min = max(lo_min, math.ceil(high / 60))
+        if hi_min >= HOURS_FROM_MINUTES:
+            lo_h = max(0.5, math.floor(low / 1800) / 2)
+            hi_h = max(lo_h, math.ceil(high / 1800) / 2)
+            if lo_h == hi_h:
+                return self("eta_hours_single", n=self.decimal_number(lo_h))
+            return self("eta_hours", low=self.decimal_number(lo_h), high=self.decimal_number(hi_h))
+        if lo_min == hi_min:
+            if lo_min == 1:
+                return self("eta_one_minute")
+            return self("eta_minutes_single", n=lo_min)
+        return self("eta_minutes", low=lo_min, high=hi_min)
+
+    def clock(self, seconds: float) -> str:
+        """A countdown's face: ``1:02:03`` or ``04:05``."""
+        total = max(0, math.ceil(seconds))
+        hours, rest = divmod(total, 3600)
+        minutes, secs = divmod(rest, 60)
+        if hours:
+            return f"{hours}:{minutes:02d}:{secs:02d}"
+        return f"{minutes:02d}:{secs:02d}"
+
+    def time(self, when: datetime, zone: ZoneInfo) -> str:
+        local = when.astimezone(zone)
+        return f"{local.hour:02d}:{local.minute:02d}"
+
+    def day(self, day: date) -> str:
+        return self.date_format.format(
+            weekday=self.weekdays[day.weekday()],
+            day=day.day,
+            month=self.months[day.month - 1],
+            year=day.year,
+        )
+
+    def moment(self, when: datetime, zone: ZoneInfo) -> str:
+        """Day and time, e.g. "Mi., 12. Mai 2021, 08:00"."""
+        local = when.astimezone(zone)
+        return self("moment", day=self.day(local.date()), time=self.time(local, zone))
+
+    def client(self) -> dict[str, Any]:
+        """What the page script needs to phrase a poll's answer like the server does."""
+        keys = (
+            "ahead_none",
+            "ahead_one",
+            "ahead_many",
+            "eta_under_minute",
+            "eta_one_minute",
+            "eta_minutes_single",
+            "eta_minutes",
+            "eta_hours_single",
+            "eta_hours",
+            "updated_at",
+            "connection_problem",
+            "poll_stopped",
+            "hold_expired",
+        )
+        return {
+            "lang": self.lang,
+            "decimal": self.decimal,
+            "hoursFromMinutes": HOURS_FROM_MINUTES,
+            "strings": {k: self.strings[k] for k in keys},
+        }
+
+
+def _load(lang: str) -> Texts:
+    data = orjson.loads((TEXTS_DIR / f"{lang}.json").read_bytes())
+    return Texts(
+        lang=lang,
+        strings=data["strings"],
+        weekdays=tuple(data["weekdays"]),
+        months=tuple(data["months"]),
+        date_format=data["date_format"],
+        decimal=data["decimal"],
+        thousands=data["thousands"],
+    )
+
+
+@cache
+def texts(lang: str) -> Texts:
+    """The texts of ``lang`` (one of :data:`LANGUAGES`), read once."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unsupported language {lang!r}")
+    return _load(lang)

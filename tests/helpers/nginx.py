@@ -1,0 +1,126 @@
+"""A real nginx (the Debian package) in a temporary prefix, and a dummy booking site.
+
+nginx runs in the foreground with its own pid file, logs and temp paths under the test's
+directory, so it never touches the system's nginx.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+
+def nginx_binary() -> str:
+    for candidate in ("/usr/sbin/nginx", shutil.which("nginx")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.skip("nginx is not installed (make system-deps)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wrap_http_snippet(snippet: str, prefix: Path) -> str:
+    """A whole nginx.conf around an http-context snippet, everything under ``prefix``."""
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    return f"""{user}worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log {prefix}/access.log;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+{snippet}
+}}
+"""
+
+
+class Nginx:
+    def __init__(self, snippet: str, prefix: Path) -> None:
+        self.prefix = prefix
+        self.conf = prefix / "nginx.conf"
+        self.conf.write_text(wrap_http_snippet(snippet, prefix))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Nginx:
+        binary = nginx_binary()
+        check = subprocess.run(
+            [binary, "-t", "-p", str(self.prefix), "-c", str(self.conf)],
+            capture_output=True,
+            text=True,
+        )
+        assert check.returncode == 0, check.stderr
+        self.process = subprocess.Popen(
+            [binary, "-p", str(self.prefix), "-c", str(self.conf), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        return self
+
+    def wait_listening(self, port: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nginx exited: {self.process.stderr.read()!r}")  # type: ignore[union-attr]
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class BookingSite:
+    """A dummy booking site: answers 200 with the path and the ticket nginx passed on."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = f"booking {self.path} ticket={self.headers.get('X-Pyqueue-Ticket')}"
+                data = body.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+
+    def __enter__(self) -> BookingSite:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,466 @@
+"""The rules of DESIGN §3, one suite run against every backend: the embedded memory backend and
+the Redis backend on a real redis-server. Where a rule fixes an outcome (the draw, who is
+admitted), both backends must give the same one. All on a virtual clock: nothing waits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+import pyqueue
+from pyqueue.backends import Backend
+from tests.redis_fixtures import make_backend, redis_url  # noqa: F401 - the fixture is used by name
+
+OPENS_AT = datetime(2021, 5, 10, 5, 0, tzinfo=UTC)
+ROOM = "kiel"
+
+Setup = tuple[Backend, pyqueue.VirtualClock, Callable[..., Any]]
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def env(kind: str, request: pytest.FixtureRequest) -> AsyncIterator[Setup]:
+    url = request.getfixturevalue("redis_url") if kind == "redis" else None
+    clock = pyqueue.VirtualClock(OPENS_AT - timedelta(hours=1))
+    async for backend in make_backend(kind, clock, url):
+
+        async def room(backend: Backend = backend, **settings: Any) -> None:
+            values: dict[str, Any] = {
+                "admit_per_minute": 600,
+                "max_active": 100,
+                "heartbeat_timeout_seconds": 60,
+                "seed": 2021,
+            }
+            values.update(settings)
+            await backend.create_room(pyqueue.RoomConfig(ROOM, OPENS_AT, **values), "test")
+
+        yield backend, clock, room
+
+
+async def slots(backend: Backend, n: int, group: str = "Kiel") -> None:
+    items = [
+        {"id": f"s{i}", "group": group, "starts_at": OPENS_AT + timedelta(days=2, minutes=i)}
+        for i in range(n)
+    ]
+    assert await backend.add_slots(ROOM, items, "test") == n
+
+
+async def open_room(backend: Backend, clock: pyqueue.VirtualClock) -> None:
+    clock.set(OPENS_AT)
+    await backend.tick(ROOM)
+
+
+async def pass_of(backend: Backend, token: str) -> str:
+    status = await backend.status(ROOM, token)
+    assert status.state == "admitted" and status.pass_token is not None
+    return status.pass_token
+
+
+# ----- fairness ---------------------------------------------------------------------------------
+
+
+async def test_nothing_is_admitted_before_opening(env: Setup) -> None:
+    backend, clock, room = env
+    await room()
+    tickets = [await backend.join(ROOM, None, None) for _ in range(30)]
+    for _ in range(20):
+        clock.advance(60)
+        assert (await backend.tick(ROOM)).admitted == 0
+    assert {(await backend.status(ROOM, t.token)).state for t in tickets} == {"prequeue"}
+    assert (await backend.room_info(ROOM)).state == "prequeue"
+    assert await backend.draw(ROOM) is None
+
+
+async def test_the_prequeue_is_drawn_from_the_recorded_seed(env: Setup) -> None:
+    backend, clock, room = env
+    await room()
+    tickets = [await backend.join(ROOM, None, None) for _ in range(50)]
+    await open_room(backend, clock)
+    draw = await backend.draw(ROOM)
+    assert draw is not None and draw.seed == 2021 and draw.mode == "shuffle"
+    joined = [t.id for t in tickets]
+    assert list(draw.joined) == joined
+    assert list(draw.order) == [joined[i] for i in pyqueue.draw_order(50, 2021)]
+    # Positions follow the draw: the k-th drawn has k waiting in front.
+    for k, ticket in enumerate(draw.order[:10]):
+        token = next(t.token for t in tickets if t.id == ticket)
+        assert (await backend.status(ROOM, token)).ahead == k
+
+
+async def test_fifo_prequeue_and_fifo_after_opening(env: Setup) -> None:
+    backend, clock, room = env
+    await room(prequeue="fifo", max_active=1)
+    early = [await backend.join(ROOM, None, None) for _ in range(3)]
+    await open_room(backend, clock)
+    late = [await backend.join(ROOM, None, None) for _ in range(3)]
+    draw = await backend.draw(ROOM)
+    assert draw is not None and list(draw.order) == [t.id for t in early]
+    aheads = [(await backend.status(ROOM, t.token)).ahead for t in early + late]
+    assert aheads == [0, 1, 2, 3, 4, 5]
+
+
+async def test_one_identity_one_ticket_and_resume_keeps_the_place(env: Setup) -> None:
+    backend, _, room = env
+    await room()
+    first = await backend.join(ROOM, "phone:1", None)
+    again = await backend.join(ROOM, "phone:1", None)
+    assert (first.id, first.new, again.id, again.new) == (again.id, True, first.id, False)
+    assert again.token == first.token
+    resumed = await backend.join(ROOM, None, first.token)
+    assert (resumed.id, resumed.new) == (first.id, False)
+    other = await backend.join(ROOM, "phone:2", None)
+    assert other.id != first.id
+
+
+async def test_identity_required_and_checked(env: Setup) -> None:
+    backend, _, room = env
+    await room(identity="required")
+    with pytest.raises(pyqueue.IdentityRequired):
+        await backend.join(ROOM, None, None)
+    with pytest.raises(pyqueue.InvalidArgument):
+        await backend.join(ROOM, "x" * 300, None)
+
+
+async def test_ahead_counts_waiting_tickets_in_front_and_never_rises(env: Setup) -> None:
+    backend, clock, room = env
+    await room(admit_per_minute=120, max_active=1000)
+    tickets = [await backend.join(ROOM, None, None) for _ in range(40)]
+    await open_room(backend, clock)
+    last = {t.id: 10**9 for t in tickets}
+    for step in range(1, 12):
+        clock.advance(1)
+        await backend.tick(ROOM)
+        for t in tickets:
+            if t.id % 7 == 0 and step == 4:
+                await backend.leave(ROOM, t.token)
+            status = await backend.status(ROOM, t.token)
+            if status.ahead is not None:
+                assert status.ahead <= last[t.id]
+                last[t.id] = status.ahead
+    waiting = [
+        s for s in [await backend.status(ROOM, t.token) for t in tickets] if s.ahead is not None
+    ]
+    assert sorted(s.ahead for s in waiting) == list(range(len(waiting)))
+
+
+# ----- admission --------------------------------------------------------------------------------
+
+
+async def test_rate_and_capacity_limit_admission(env: Setup) -> None:
+    backend, clock, room = env
+    await room(admit_per_minute=60, max_active=3)
+    tickets = [await backend.join(ROOM, None, None) for _ in range(10)]
+    await open_room(backend, clock)
+    admitted = 0
+    for _ in range(10):
+        clock.advance(1)
+        for t in tickets:
+            await backend.status(ROOM, t.token)
+        admitted += (await backend.tick(ROOM)).admitted
+        assert (await backend.room_info(ROOM)).active <= 3
+    assert admitted == 3
+    states = [(await backend.status(ROOM, t.token)).state for t in tickets]
+    first = tickets[states.index("admitted")]
+    await backend.complete(ROOM, await pass_of(backend, first.token))
+    assert (await backend.status(ROOM, first.token)).state == "completed"
+    clock.advance(1)
+    assert (await backend.tick(ROOM)).admitted == 1
+
+
+async def test_a_join_without_crowd_passes_at_once_unless_queue_all(env: Setup) -> None:
+    backend, clock, room = env
+    await room()
+    await open_room(backend, clock)
+    clock.advance(1)
+    await backend.tick(ROOM)
+    assert (await backend.join(ROOM, None, None)).state == "admitted"
+    await backend.queue_all(ROOM, True, "anna")
+    assert (await backend.join(ROOM, None, None)).state == "waiting"
+
+
+async def test_silent_tickets_are_skipped_and_use_no_capacity(env: Setup) -> None:
+    backend, clock, room = env
+    await room(heartbeat_timeout_seconds=30, max_active=1000)
+    await open_room(backend, clock)
+    await backend.queue_all(ROOM, True, "anna")
+    tickets = [await backend.join(ROOM, None, None) for _ in range(4)]
+    clock.advance(40)
+    await backend.status(ROOM, tickets[3].token)
+    clock.advance(1)
+    report = await backend.tick(ROOM)
+    assert (report.admitted, report.abandoned) == (1, 3)
+    assert (await backend.status(ROOM, tickets[3].token)).state == "admitted"
+    assert (await backend.status(ROOM, tickets[0].token)).state == "abandoned"
+    # Back after abandoning: the end of the line.
+    back = await backend.join(ROOM, None, tickets[0].token)
+    assert (back.id, back.new, back.state) == (tickets[0].id, False, "waiting")
+
+
+async def test_pause_admits_nobody_and_banks_nothing(env: Setup) -> None:
+    backend, clock, room = env
+    await room()
+    await open_room(backend, clock)
+    await backend.queue_all(ROOM, True, "anna")
+    for _ in range(100):
+        await backend.join(ROOM, None, None)
+    await backend.pause(ROOM, "anna")
+    clock.advance(5)
+    assert (await backend.tick(ROOM)).admitted == 0
+    assert (await backend.room_info(ROOM)).state == "paused"
+    await backend.resume(ROOM, "anna")
+    clock.advance(1)
+    assert (await backend.tick(ROOM)).admitted == 10
+    actions = [e.action for e in await backend.audit_log(ROOM)]
+    assert actions == ["queue_all_on", "pause", "resume"]
+
+
+async def test_sessions_expire_and_give_capacity_back(env: Setup) -> None:
+    backend, clock, room = env
+    await room(max_active=1, session_seconds=60)
+    await open_room(backend, clock)
+    clock.advance(1)
+    await backend.tick(ROOM)
+    first = await backend.join(ROOM, None, None)
+    second = await backend.join(ROOM, None, None)
+    assert (first.state, second.state) == ("admitted", "waiting")
+    pass_token = await pass_of(backend, first.token)
+    info = await backend.verify_pass(ROOM, pass_token)
+    assert info.ticket == first.id and info.room == ROOM
+    clock.advance(60)
+    await backend.status(ROOM, second.token)
+    report = await backend.tick(ROOM)
+    assert (report.expired, report.admitted) == (1, 1)
+    assert (await backend.status(ROOM, first.token)).state == "expired"
+    with pytest.raises(pyqueue.TokenExpired):
+        await backend.complete(ROOM, pass_token)
+
+
+async def test_closing_refuses_joins_and_closes_waiting_tickets(env: Setup) -> None:
+    backend, clock, room = env
+    await room(closes_at=OPENS_AT + timedelta(seconds=100))
+    await open_room(backend, clock)
+    await backend.queue_all(ROOM, True, "anna")
+    ticket = await backend.join(ROOM, None, None)
+    clock.advance(100)
+    with pytest.raises(pyqueue.RoomClosed):
+        await backend.join(ROOM, None, None)
+    assert (await backend.status(ROOM, ticket.token)).state == "closed"
+    assert (await backend.room_info(ROOM)).state == "closed"
+
+
+async def test_leaving_the_prequeue_and_coming_back(env: Setup) -> None:
+    backend, clock, room = env
+    await room()
+    a = await backend.join(ROOM, "phone:1", None)
+    await backend.join(ROOM, None, None)
+    assert await backend.leave(ROOM, a.token) == "prequeue"
+    assert (await backend.room_info(ROOM)).waiting == 1
+    again = await backend.join(ROOM, "phone:1", None)
+    assert (again.id, again.state) == (a.id, "prequeue")
+    assert (await backend.room_info(ROOM)).waiting == 2
+    await open_room(backend, clock)
+    draw = await backend.draw(ROOM)
+    assert draw is not None and len(draw.order) == 2
+
+
+async def test_tokens_are_bound_to_room_and_kind(env: Setup) -> None:
+    backend, clock, room = env
+    await room()
+    await open_room(backend, clock)
+    clock.advance(1)
+    await backend.tick(ROOM)
+    ticket = await backend.join(ROOM, None, None)
+    pass_token = await pass_of(backend, ticket.token)
+    with pytest.raises(pyqueue.TokenWrongKind):
+        await backend.status(ROOM, pass_token)
+    with pytest.raises(pyqueue.TokenWrongKind):
+        await backend.hold(ROOM, "s0", ticket.token)
+    with pytest.raises(pyqueue.TokenBadSignature):
+        await backend.status(ROOM, ticket.token[:-2] + "AA")
+
+
+# ----- inventory --------------------------------------------------------------------------------
+
+
+async def admitted_passes(backend: Backend, clock: pyqueue.VirtualClock, n: int) -> list[str]:
+    await open_room(backend, clock)
+    clock.advance(1)
+    await backend.tick(ROOM)
+    tickets = [await backend.join(ROOM, None, None) for _ in range(n)]
+    return [await pass_of(backend, t.token) for t in tickets]
+
+
+async def test_a_slot_is_held_once_and_the_loser_gets_alternatives(env: Setup) -> None:
+    backend, clock, room = env
+    await room()
+    await slots(backend, 4)
+    a, b = await admitted_passes(backend, clock, 2)
+    hold = await backend.hold(ROOM, "s1", a)
+    assert (hold.slot, hold.group) == ("s1", "Kiel")
+    assert (await backend.hold(ROOM, "s1", a)).until == hold.until  # one's own: unchanged
+    with pytest.raises(pyqueue.SlotTaken) as taken:
+        await backend.hold(ROOM, "s1", b)
+    assert taken.value.slot == "s1" and list(taken.value.alternatives) == ["s0", "s2", "s3"]
+    with pytest.raises(pyqueue.LimitReached):
+        await backend.hold(ROOM, "s2", a)
+    groups = await backend.availability(ROOM)
+    assert [(g.group, g.free, g.held) for g in groups] == [("Kiel", 3, 1)]
+    assert [s.id for s in await backend.free_slots(ROOM, None, 0, 10)] == ["s0", "s2", "s3"]
+
+
+async def test_confirm_books_once_and_cancel_returns_the_slot(env: Setup) -> None:
+    backend, clock, room = env
+    await room()
+    await slots(backend, 2)
+    (a,) = await admitted_passes(backend, clock, 1)
+    with pytest.raises(pyqueue.NoHold):
+        await backend.confirm(ROOM, "s0", a)
+    await backend.hold(ROOM, "s0", a)
+    booking = await backend.confirm(ROOM, "s0", a)
+    assert booking.slot == "s0" and len(booking.code) == 11
+    assert (await backend.confirm(ROOM, "s0", a)).code == booking.code
+    assert (await backend.booking(ROOM, booking.code.lower())).slot == "s0"
+    cancelled = await backend.cancel(ROOM, booking.code)
+    assert cancelled.slot == "s0"
+    with pytest.raises(pyqueue.UnknownBooking):
+        await backend.cancel(ROOM, booking.code)
+    groups = await backend.availability(ROOM)
+    assert [(g.free, g.booked, g.returned) for g in groups] == [(1, 0, 1)]
+
+
+async def test_a_lapsed_hold_is_taken_over_and_cannot_be_confirmed(env: Setup) -> None:
+    backend, clock, room = env
+    await room(hold_seconds=60, session_seconds=900)
+    await slots(backend, 1)
+    a, b = await admitted_passes(backend, clock, 2)
+    await backend.hold(ROOM, "s0", a)
+    clock.advance(61)
+    with pytest.raises(pyqueue.HoldExpired):
+        await backend.confirm(ROOM, "s0", a)
+    assert (await backend.hold(ROOM, "s0", b)).slot == "s0"
+    with pytest.raises(pyqueue.NotHolder):
+        await backend.confirm(ROOM, "s0", a)
+    assert (await backend.confirm(ROOM, "s0", b)).slot == "s0"
+
+
+async def test_release_hold_frees_the_slot(env: Setup) -> None:
+    backend, clock, room = env
+    await room()
+    await slots(backend, 1)
+    a, b = await admitted_passes(backend, clock, 2)
+    await backend.hold(ROOM, "s0", a)
+    with pytest.raises(pyqueue.NotHolder):
+        await backend.release_hold(ROOM, "s0", b)
+    await backend.release_hold(ROOM, "s0", a)
+    assert (await backend.hold(ROOM, "s0", b)).slot == "s0"
+    with pytest.raises(pyqueue.UnknownSlot):
+        await backend.hold(ROOM, "nope", b)
+
+
+async def test_loading_slots_is_all_or_nothing(env: Setup) -> None:
+    backend, _, room = env
+    await room()
+    await slots(backend, 2)
+    with pytest.raises(pyqueue.DuplicateSlot):
+        await slots(backend, 3)
+    assert [g.free for g in await backend.availability(ROOM)] == [2]
+    assert [e.action for e in await backend.audit_log(ROOM)] == ["load_slots"]
+
+
+# ----- returned slots ---------------------------------------------------------------------------
+
+
+async def book_and_cancel(backend: Backend, pass_token: str, slot: str) -> None:
+    await backend.hold(ROOM, slot, pass_token)
+    booking = await backend.confirm(ROOM, slot, pass_token)
+    await backend.cancel(ROOM, booking.code)
+
+
+async def test_returned_slots_wait_for_the_release_window(env: Setup) -> None:
+    backend, clock, room = env
+    # Opening is Monday 07:00 in Berlin; the next window is 17:00 the same day.
+    await room(release_windows=["Mon-Fri 07:00", "Mon-Fri 17:00"], timezone="Europe/Berlin")
+    await slots(backend, 2)
+    (a,) = await admitted_passes(backend, clock, 1)
+    await book_and_cancel(backend, a, "s0")
+    info = await backend.room_info(ROOM)
+    assert info.next_release_window == OPENS_AT + timedelta(hours=10)
+    with pytest.raises(pyqueue.ReleaseRefused) as refused:
+        await backend.release(ROOM, False, None, "anna")
+    assert refused.value.next_window == OPENS_AT + timedelta(hours=10)
+    clock.advance(3600)
+    assert (await backend.tick(ROOM)).released == 0
+    assert [(g.free, g.returned) for g in await backend.availability(ROOM)] == [(1, 1)]
+    clock.set(OPENS_AT + timedelta(hours=10))
+    assert (await backend.tick(ROOM)).released == 1
+    assert [(g.free, g.returned) for g in await backend.availability(ROOM)] == [(2, 0)]
+    assert ("release", "schedule", 1) in [
+        (e.action, e.actor, e.count) for e in await backend.audit_log(ROOM)
+    ]
+
+
+async def test_an_early_release_needs_an_override_and_a_reason(env: Setup) -> None:
+    backend, clock, room = env
+    await room(release_windows=["Mon-Fri 17:00"], timezone="Europe/Berlin")
+    await slots(backend, 1)
+    (a,) = await admitted_passes(backend, clock, 1)
+    await book_and_cancel(backend, a, "s0")
+    with pytest.raises(pyqueue.InvalidArgument):
+        await backend.release(ROOM, True, " ", "anna")
+    assert await backend.release(ROOM, True, "centre asked", "anna") == 1
+    entry = (await backend.audit_log(ROOM))[-1]
+    assert (entry.action, entry.actor, entry.count, entry.reason) == (
+        "release_override",
+        "anna",
+        1,
+        "centre asked",
+    )
+
+
+async def test_waitlist_offers_a_returned_slot_to_the_next_in_line(env: Setup) -> None:
+    backend, clock, room = env
+    await room(returned_slots="waitlist", max_active=1, offer_seconds=60)
+    await slots(backend, 1)
+    (a,) = await admitted_passes(backend, clock, 1)
+    first = await backend.join(ROOM, None, None)
+    second = await backend.join(ROOM, None, None)
+    assert (first.state, second.state) == ("waiting", "waiting")
+    await book_and_cancel(backend, a, "s0")
+    offer = (await backend.status(ROOM, first.token)).offer
+    assert offer is not None and offer.slot == "s0"
+    assert (await backend.status(ROOM, second.token)).offer is None
+    # Declined: it passes on to the next one.
+    await backend.decline_offer(ROOM, first.token)
+    assert (await backend.status(ROOM, first.token)).offer is None
+    offer = (await backend.status(ROOM, second.token)).offer
+    assert offer is not None and offer.slot == "s0"
+    booking = await backend.confirm(ROOM, "s0", second.token)
+    assert booking.slot == "s0" and booking.ticket == second.id
+    assert (await backend.status(ROOM, second.token)).state == "left"
+
+
+async def test_a_lapsed_offer_passes_on(env: Setup) -> None:
+    backend, clock, room = env
+    await room(returned_slots="waitlist", max_active=1, offer_seconds=60)
+    await slots(backend, 1)
+    (a,) = await admitted_passes(backend, clock, 1)
+    first = await backend.join(ROOM, None, None)
+    second = await backend.join(ROOM, None, None)
+    await book_and_cancel(backend, a, "s0")
+    # Paused, so that the freed session does not admit the second one meanwhile.
+    await backend.pause(ROOM, "anna")
+    clock.advance(30)
+    await backend.status(ROOM, second.token)
+    clock.advance(31)
+    report = await backend.tick(ROOM)
+    assert (report.holds_expired, report.offers_made) == (1, 1)
+    assert (await backend.status(ROOM, first.token)).offer is None
+    offer = (await backend.status(ROOM, second.token)).offer
+    assert offer is not None and offer.slot == "s0"

@@ -1,0 +1,103 @@
+"""The pyqueue command: check-config, openapi, nginx-config, and serve's argument handling."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pyqueue.cli import main, serve_main
+from pyqueue.server import openapi_document
+from pyqueue.server.nginx import nginx_sidecar_config
+from tests.helpers.server import ROOT
+
+GOOD = """
+[server]
+admin_token = "an-admin-token-of-some-length"
+secrets = { k1 = "a-secret-of-at-least-32-bytes!!!" }
+
+[[rooms]]
+id = "kiel"
+opens_at = 2021-05-10T07:00:00+02:00
+"""
+
+
+def test_check_config_describes_without_secrets(tmp_path, capsys):
+    path = tmp_path / "pyqueue.toml"
+    path.write_text(GOOD)
+    assert main(["check-config", str(path)]) == 0
+    out = capsys.readouterr().out
+    described = json.loads(out)
+    assert described["rooms"] == ["kiel"] and described["admin_api"] is True
+    assert described["key_ids"] == ["k1"]
+    assert "a-secret-of" not in out and "an-admin-token" not in out
+
+
+def test_check_config_names_the_mistake(tmp_path, capsys):
+    path = tmp_path / "pyqueue.toml"
+    path.write_text(GOOD.replace("opens_at = 2021-05-10T07:00:00+02:00", "opens_at = 'soon'"))
+    assert main(["check-config", str(path)]) == 2
+    assert "opens_at" in capsys.readouterr().err
+
+
+def test_openapi_to_a_file_and_to_stdout(tmp_path, capsys):
+    target = tmp_path / "openapi.json"
+    assert main(["openapi", "--output", str(target)]) == 0
+    written = json.loads(target.read_text())
+    assert written == json.loads(json.dumps(openapi_document()))
+    assert main(["openapi"]) == 0
+    assert json.loads(capsys.readouterr().out) == written
+
+
+def test_nginx_config(capsys):
+    assert main(["nginx-config", "--room", "kiel"]) == 0
+    assert capsys.readouterr().out == nginx_sidecar_config("kiel")
+    assert main(["nginx-config", "--room", "bad room"]) == 2
+    assert main(["nginx-config", "--room", "kiel", "--booking", "x;y"]) == 2
+
+
+def test_serve_refuses_bad_arguments(tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text("[server]\nport = 'x'\n")
+    assert main(["serve", "--config", str(path)]) == 2
+    assert "server.port" in capsys.readouterr().err
+    assert serve_main(["--config", str(path)]) == 2
+    assert serve_main(["--virtual-clock", "yesterday-ish"]) == 2
+    assert "--virtual-clock" in capsys.readouterr().err
+    assert serve_main(["--virtual-clock", "now", "--virtual-clock-speed", "-1"]) == 2
+    with pytest.raises(SystemExit):
+        main(["serve", "--port", "eighty"])
+    with pytest.raises(SystemExit):
+        main([])
+
+
+def test_server_py_is_serve():
+    answer = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+        timeout=120,
+    )
+    assert answer.returncode == 0
+    for option in ("--config", "--host", "--port", "--virtual-clock"):
+        assert option in answer.stdout
+
+
+def test_a_port_in_use_is_reported(tmp_path, capsys, monkeypatch):
+    import socket
+
+    # Serving configures the process's logging; not in the middle of a test run.
+    monkeypatch.setattr("pyqueue.server.logs.configure_logging", lambda *a, **k: None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path = tmp_path / "pyqueue.toml"
+        path.write_text(GOOD)
+        code = main(["serve", "--config", str(path), "--port", str(port)])
+    assert code == 1
+    assert "cannot listen" in capsys.readouterr().err

@@ -1,0 +1,218 @@
+"""The TOML configuration: the documented example, the environment, and every mistake named."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import pyqueue
+from pyqueue.backends import open_backend
+from pyqueue.config import (
+    ConfigError,
+    load_settings,
+    merged_room_config,
+    parse_secrets,
+    room_config_from_mapping,
+    room_config_to_mapping,
+    slots_from_csv,
+)
+
+EXAMPLE = """
+[server]
+host = "0.0.0.0"
+port = 8080
+backend = "memory"
+admin_token = "an-admin-token-of-some-length"
+service_token = "a-service-token-of-some-length"
+secrets = { k2 = "the-newer-secret-of-32-bytes!!!!", k1 = "the-older-secret-of-32-bytes!!!!" }
+data_dir = "./pyqueue-data"
+public_url = "https://impfen.example"
+trusted_proxy_header = "X-Forwarded-For"
+join_rate_per_minute = 30
+
+[[rooms]]
+id = "kiel"
+opens_at = 2021-05-10T07:00:00+02:00
+admit_per_minute = 600
+max_active = 500
+session_seconds = 900
+returned_slots = "windows"
+release_windows = ["Mon-Fri 07:00", "Mon-Fri 17:00"]
+timezone = "Europe/Berlin"
+slots_file = "slots.csv"
+
+[[rooms]]
+id = "husum"
+opens_at = "2021-05-10T08:00:00+02:00"
+returned_slots = "waitlist"
+handoff_url = "https://book.example/husum"
+slots = [{ id = "h1", group = "Husum", starts_at = "2021-05-12T08:00:00+02:00" }]
+"""
+
+SLOTS_CSV = """id,group,starts_at
+k1,Kiel 2021-05-12,2021-05-12T08:00:00+02:00
+k2,Kiel 2021-05-12,2021-05-12T08:10:00+02:00
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "pyqueue.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_the_documented_example_loads(tmp_path):
+    write(tmp_path, SLOTS_CSV, "slots.csv")
+    settings = load_settings(write(tmp_path, EXAMPLE), env={})
+    server = settings.server
+    assert (server.host, server.port, server.backend) == ("0.0.0.0", 8080, "memory")
+    assert list(server.secrets) == ["k2", "k1"]
+    assert server.signer().key_ids == ["k2", "k1"]
+    assert server.data_dir == tmp_path / "pyqueue-data"
+    assert server.trusted_proxy_header == "X-Forwarded-For"
+    assert server.join_rate_per_minute == 30.0
+    assert not server.secrets_generated
+    kiel, husum = settings.rooms
+    assert kiel.config.id == "kiel" and kiel.config.release_windows == [
+        "Mon-Fri 07:00",
+        "Mon-Fri 17:00",
+    ]
+    assert kiel.config.opens_at.isoformat() == "2021-05-10T05:00:00+00:00"
+    assert [s["id"] for s in kiel.slots] == ["k1", "k2"]
+    assert husum.config.returned_slots == "waitlist"
+    assert husum.config.handoff_url == "https://book.example/husum"
+    assert [s["id"] for s in husum.slots] == ["h1"]
+
+
+def test_the_environment_wins_over_the_file(tmp_path):
+    write(tmp_path, SLOTS_CSV, "slots.csv")
+    env = {
+        "PYQUEUE_ADMIN_TOKEN": "admin-from-the-environment",
+        "PYQUEUE_SERVICE_TOKEN": "service-from-the-environment",
+        "PYQUEUE_SECRETS": "k9=a-secret-from-the-environment!!,k8=another-secret-from-the-env!!",
+    }
+    settings = load_settings(write(tmp_path, EXAMPLE), env=env, host="127.0.0.2", port=9)
+    server = settings.server
+    assert server.admin_token == "admin-from-the-environment"
+    assert server.service_token == "service-from-the-environment"
+    assert list(server.secrets) == ["k9", "k8"]
+    assert (server.host, server.port) == ("127.0.0.2", 9)
+
+
+def test_secrets_in_json_from_the_environment():
+    assert parse_secrets('{"a": "x", "b": "y"}', "X") == {"a": "x", "b": "y"}
+    with pytest.raises(ConfigError, match="X"):
+        parse_secrets("{oops", "X")
+    with pytest.raises(ConfigError):
+        parse_secrets("novalue", "X")
+
+
+def test_missing_secrets_are_generated_with_a_flag(tmp_path):
+    settings = load_settings(write(tmp_path, "[server]\n"), env={})
+    assert settings.server.secrets_generated
+    assert len(next(iter(settings.server.secrets.values()))) >= 32
+    assert settings.rooms == ()
+
+
+def test_no_file_is_all_defaults():
+    settings = load_settings(None, env={})
+    assert settings.server.port == 8080 and settings.server.admin_token is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[server]\nport = 70000\n", "port"),
+        ("[server]\nport = '80'\n", "port"),
+        ("[server]\nhots = 'x'\n", "hots"),
+        ("[serve]\n", "serve"),
+        ("[server]\nadmin_token = 'short'\n", "admin_token"),
+        ("[server]\nsecrets = { k1 = 'short' }\n", "secrets"),
+        ("[server]\nsecrets = {}\n", "secrets"),
+        ("[server]\nbackend = 'postgres://x'\n", "backend"),
+        ("[server]\ntick_interval_seconds = 0\n", "tick_interval"),
+        ("[server]\njoin_rate_per_minute = -1\n", "join_rate"),
+        ("[server]\nlog_level = 'loud'\n", "log_level"),
+        ("[server]\ntls_cert = 'c.pem'\n", "tls"),
+        ("[server]\ncookie_secure = 'yes'\n", "cookie_secure"),
+        ("[server]\nmax_body_bytes = 0\n", "max_body_bytes"),
+        ("rooms = 5\n", "rooms"),
+        ("[[rooms]]\nopens_at = 2021-05-10T07:00:00+02:00\n", "id"),
+        ("[[rooms]]\nid = 'k'\n", "opens_at"),
+        ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00\n", "offset"),
+        ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10\n", "date"),
+        ("[[rooms]]\nid = 'k'\nopens_at = 'today'\n", "RFC 3339"),
+        ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\nmax_active = 0\n", "max_active"),
+        ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\nmax_active = -1\n", "range"),
+        ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\nmax_active = 1.5\n", "integer"),
+        ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\nprequeue = 'x'\n", "shuffle"),
+        ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\ncolour = 'x'\n", "colour"),
+        ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\nrelease_windows = 'x'\n", "list"),
+        ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\ntimezone = 'Mars/X'\n", "Mars"),
+        ("[[rooms]]\nid = 'k k'\nopens_at = 2021-05-10T07:00:00Z\n", "room id"),
+        (
+            "[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\n[[rooms]]\nid = 'k'\n"
+            "opens_at = 2021-05-10T07:00:00Z\n",
+            "twice",
+        ),
+        ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\nslots = [{ id = 'a' }]\n", "slots"),
+        (
+            "[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\nslots_file = 'none.csv'\n",
+            "none.csv",
+        ),
+        ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\nhandoff_url = 'book'\n", "URL"),
+        (
+            "[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\nhandoff_url = \"https://a/ b\"\n",
+            "URL",
+        ),
+        ("this is not toml", "TOML"),
+    ],
+)
+def test_mistakes_are_named(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, text), env={})
+
+
+def test_unreadable_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(tmp_path / "missing.toml", env={})
+
+
+def test_slots_file_in_json(tmp_path):
+    (tmp_path / "slots.json").write_text(
+        '{"slots": [{"id": "a", "group": "g", "starts_at": "2021-05-12T08:00:00Z"}]}'
+    )
+    text = "[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\nslots_file = 'slots.json'\n"
+    settings = load_settings(write(tmp_path, text), env={})
+    assert [s["id"] for s in settings.rooms[0].slots] == ["a"]
+
+
+def test_csv_columns_in_any_order_and_errors():
+    slots = slots_from_csv("starts_at,id,group\n2021-05-12T08:00:00Z,a,g\n", "x")
+    assert slots == [{"id": "a", "group": "g", "starts_at": "2021-05-12T08:00:00Z"}]
+    for text in ("", "id,group\n", "id,group,starts_at\na,b\n"):
+        with pytest.raises(ConfigError):
+            slots_from_csv(text, "x")
+
+
+def test_room_settings_round_trip_and_partial_change():
+    config = room_config_from_mapping(
+        "kiel", {"opens_at": "2021-05-10T07:00:00+02:00", "max_active": 5, "seed": 7}
+    )
+    values = room_config_to_mapping(config)
+    assert values["id"] == "kiel" and values["max_active"] == 5 and values["seed"] == 7
+    assert values["opens_at"] == "2021-05-10T05:00:00+00:00"
+    changed = merged_room_config(config, {"max_active": 9, "handoff_url": None})
+    assert (changed.max_active, changed.seed, changed.opens_at) == (9, 7, config.opens_at)
+    with pytest.raises(ConfigError, match="admit_per_minute"):
+        merged_room_config(config, {"admit_per_minute": "fast"})
+
+
+def test_only_the_memory_backend_is_built_here(tmp_path):
+    settings = load_settings(write(tmp_path, "[server]\nbackend = 'redis://127.0.0.1/0'\n"), env={})
+    with pytest.raises(ConfigError, match="redis"):
+        open_backend(settings)
+    memory = open_backend(load_settings(None, env={}), pyqueue.VirtualClock("2021-05-10T05:00:00Z"))
+    assert memory.now() == pytest.approx(1620622800.0)

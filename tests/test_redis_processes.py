@@ -1,0 +1,157 @@
+"""Two server processes on one Redis: any node serves any ticket, claims from both book each slot
+once, the pre-queue is drawn once; and Redis killed and restarted mid-run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers.server import Client, ServerProcess
+from tests.redis_support import RedisServer, needs_redis
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow, needs_redis]
+
+ADMIN = {"Authorization": "Bearer admin-token-for-the-redis-tests"}
+
+
+def write_config(tmp_path: Path, url: str, opens: datetime, slots: int = 4, **room: Any) -> Path:
+    extra = "".join(f"{k} = {v!r}\n" for k, v in room.items())
+    slot_lines = ",\n".join(
+        f'  {{ id = "s{i}", group = "Kiel", starts_at = "2031-05-12T08:{i:02d}:00+02:00" }}'
+        for i in range(slots)
+    )
+    path = tmp_path / "pyqueue.toml"
+    path.write_text(
+        f"""[server]
+backend = "{url}"
+admin_token = "admin-token-for-the-redis-tests"
+secrets = {{ k1 = "a-secret-for-the-redis-process-tests" }}
+
+[[rooms]]
+id = "kiel"
+opens_at = "{opens.isoformat()}"
+admit_per_minute = 6000
+max_active = 1000
+heartbeat_timeout_seconds = 120
+{extra}slots = [
+{slot_lines}
+]
+"""
+    )
+    return path
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def wait_for(check: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def status(client: Client, token: str) -> dict[str, Any]:
+    answer = client.request(
+        "GET", "/v1/rooms/kiel/status", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status == 200, answer.body
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def test_two_processes_share_tickets_slots_and_the_draw(tmp_path: Path, redis: RedisServer) -> None:
+    opens = datetime.now(UTC) + timedelta(seconds=4)
+    path = write_config(tmp_path, redis.url, opens)
+    with ServerProcess(["--config", str(path)]) as a, ServerProcess(["--config", str(path)]) as b:
+        tickets = []
+        for i in range(20):
+            node = (a, b)[i % 2].client()
+            joined = node.request("POST", "/v1/rooms/kiel/join", {})
+            assert joined.status == 201, joined.body
+            assert joined.json()["state"] == "prequeue"
+            tickets.append(joined.json()["ticket"])
+        # A ticket of one node is known to the other.
+        assert status(b.client(), tickets[0])["state"] == "prequeue"
+        # After opening both nodes admit the drawn queue; everyone gets through.
+        passes = wait_for(
+            lambda: (
+                [
+                    s["pass"]
+                    for s in [status((b, a)[i % 2].client(), t) for i, t in enumerate(tickets)]
+                    if s["state"] == "admitted"
+                ]
+                if all(status(a.client(), t)["state"] == "admitted" for t in tickets)
+                else None
+            )
+        )
+        assert len(passes) == 20
+        stats = a.client().request("GET", "/v1/admin/rooms/kiel/stats", headers=ADMIN).json()
+        assert stats["draw"]["size"] == 20
+        assert stats["counters"]["admitted"] == 20
+        # Claims from both nodes on the same slots: each slot held once.
+        won: dict[str, int] = {}
+        for i, token in enumerate(passes):
+            node = (a, b)[i % 2].client()
+            for slot in ("s0", "s1"):
+                answer = node.request(
+                    "POST",
+                    f"/v1/rooms/kiel/slots/{slot}/hold",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                if answer.status == 201:
+                    won[slot] = won.get(slot, 0) + 1
+                else:
+                    assert answer.status == 409, answer.body
+        assert won == {"s0": 1, "s1": 1}
+
+
+def test_redis_lost_and_back_loses_no_booking(tmp_path: Path, redis: RedisServer) -> None:
+    opens = datetime.now(UTC) - timedelta(minutes=1)
+    path = write_config(tmp_path, redis.url, opens, slots=2)
+    with ServerProcess(["--config", str(path)]) as server:
+        visitor = server.client()
+        joined = visitor.request("POST", "/v1/rooms/kiel/join", {}).json()
+        ticket = joined["ticket"]
+        auth = {"Authorization": f"Bearer {joined['pass']}"}
+        assert visitor.request("POST", "/v1/rooms/kiel/slots/s0/hold", headers=auth).status == 201
+        booked = visitor.request("POST", "/v1/rooms/kiel/slots/s0/confirm", headers=auth)
+        assert booked.status == 201
+        code = booked.json()["code"]
+        assert status(visitor, ticket)["state"] in ("admitted", "completed")
+
+        redis.kill()
+        # Writes fail clearly; a known ticket's status is still served from the cache.
+        down = server.client().request("POST", "/v1/rooms/kiel/join", {})
+        assert down.status == 503, down.body
+        assert down.json()["error"]["code"] == "unavailable"
+        assert status(visitor, ticket)["state"] in ("admitted", "completed")
+
+        redis.start()
+        # Back by itself: the booking made before the crash is still there (AOF, fsync always).
+        again = wait_for(
+            lambda: (
+                answer
+                if (
+                    answer := server.client().request("GET", f"/v1/rooms/kiel/bookings/{code}")
+                ).status
+                == 200
+                else None
+            )
+        )
+        assert again.json()["slot"] == "s0"
+        assert server.client().request("POST", "/v1/rooms/kiel/join", {}).status == 201

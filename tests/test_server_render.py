@@ -1,0 +1,95 @@
+"""The fast writer of the status answer says exactly what the general one says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pyqueue.server import polling, render
+
+STATES = ["prequeue", "waiting", "admitted", "completed", "expired", "abandoned", "left", "closed"]
+
+
+@dataclass(frozen=True)
+class Eta:
+    low: float
+    seconds: float
+    high: float
+    known: bool
+
+
+@dataclass(frozen=True)
+class Offer:
+    slot: str
+    until: datetime
+    until_timestamp: float
+
+
+@dataclass(frozen=True)
+class Status:
+    ticket: int
+    state: str
+    ahead: int | None
+    ahead_at_start: int | None
+    eta: Eta
+    opens_in_seconds: float
+    pass_token: str | None
+    pass_expires_at: datetime | None
+    pass_expires_in_seconds: float
+    offer: Offer | None
+    paused: bool
+
+
+numbers = st.floats(0, 1e7, allow_nan=False)
+statuses = st.builds(
+    Status,
+    ticket=st.integers(0, 2**32 - 1),
+    state=st.sampled_from(STATES),
+    ahead=st.none() | st.integers(0, 10**7),
+    ahead_at_start=st.none() | st.integers(0, 10**7),
+    eta=st.builds(Eta, numbers, numbers, numbers, st.booleans()),
+    opens_in_seconds=numbers,
+    pass_token=st.none() | st.just("k1.AQIA0oabsA2IDgRkZW1v.JaTykscfoAqzb-9uF4pY2w"),
+    pass_expires_at=st.just(None),
+    pass_expires_in_seconds=numbers,
+    offer=st.none()
+    | st.builds(
+        Offer,
+        st.text(min_size=1, max_size=20),
+        st.just(datetime(2021, 5, 10, 5, 0, tzinfo=UTC)),
+        st.floats(1.6e9, 1.7e9),
+    ),
+    paused=st.booleans(),
+)
+
+
+@contextmanager
+def fixed_jitter() -> Iterator[None]:
+    saved = polling._random
+    polling._random = lambda: 0.5
+    try:
+        yield
+    finally:
+        polling._random = saved
+
+
+@given(
+    status=statuses,
+    room=st.text(alphabet="abcXYZ019_-", min_size=1, max_size=64),
+    handoff=st.none() | st.just("https://book.example/go?x=1"),
+)
+def test_fast_and_general_answers_agree(status: Status, room: str, handoff: str | None) -> None:
+    with fixed_jitter():
+        fast, fast_ms, has_pass = render.status_json(
+            orjson.dumps(room).decode(), status, 40_000, lambda: 1.65e9, handoff, room
+        )
+        general, general_ms = render.status(room, status, 40_000, lambda: 1.65e9, handoff)
+    assert orjson.loads(fast) == orjson.loads(orjson.dumps(general, option=orjson.OPT_UTC_Z))
+    assert fast_ms == general_ms
+    assert has_pass == (status.pass_token is not None)
