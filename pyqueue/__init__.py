@@ -50,6 +50,7 @@ from pyqueue._core import (
     VirtualClock,
     __version__,
     draw_order,
+    status_poll,
     verify_pass,
 )
 
@@ -99,5 +100,6 @@ __all__ = [
     "VirtualClock",
     "__version__",
     "draw_order",
+    "status_poll",
     "verify_pass",
 ]

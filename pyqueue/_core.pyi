@@ -391,6 +391,13 @@ class Room:
 def verify_pass(token: str, signer: Signer, room: str) -> PassInfo:
     """Checks a pass in process (booking sites); raises a ``TokenError`` subclass."""
 
+def status_poll(
+    room: Room, token: str, cap_ms: int, random: float
+) -> tuple[bytes | None, int, Status | None]:
+    """The HTTP status poll in one call: ``(json_body, poll_after_ms, None)`` for a visitor
+    without pass or offer, else ``(None, 0, status)`` for the server's general path. ``random``
+    in [0, 1) draws the jitter of the interval."""
+
 def draw_order(n: int, seed: int) -> list[int]:
     """The pre-queue draw for ``n`` entries: element k is the join index placed k-th."""
 

@@ -7,7 +7,7 @@ booking, and each route takes the kind it needs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 import orjson
@@ -17,7 +17,7 @@ from multidict import CIMultiDict
 
 from pyqueue._core import TokenError, UnknownTicket
 from pyqueue.backends.views import StatusView
-from pyqueue.server import render
+from pyqueue.server import polling, render
 from pyqueue.server.errors import ApiError
 from pyqueue.server.httpio import (
     bearer,
@@ -38,6 +38,8 @@ _NO_STORE: Final = "no-store"
 #: A ticket cookie lives as long as a ticket token may (the core's ticket lifetime).
 TICKET_COOKIE_SECONDS: Final = 7 * 24 * 3600
 IDENTITY_MAX: Final = 256
+#: ``(room, ticket token, poll cap in ms, random in [0, 1))`` -> ``(body, poll_ms, status)``.
+StatusPoll = Callable[[str, str, int, float], tuple[bytes | None, int, StatusView | None]]
 
 
 #: Routes named with this prefix are the status route of one room, matched by a dict lookup
@@ -73,6 +75,9 @@ def status_handler(state: ServerState, fixed_room: str | None = None) -> Handler
     rooms = state.rooms
     backend = state.backend
     now = state.now
+    # A backend that can answer a waiting visitor's poll in one native call offers
+    # ``status_poll`` (the memory backend); any other takes the general path.
+    fast: StatusPoll | None = getattr(backend, "status_poll", None)
 
     async def status(request: web.Request) -> web.StreamResponse:
         room = fixed_room or request.match_info["room"]
@@ -84,7 +89,21 @@ def status_handler(state: ServerState, fixed_room: str | None = None) -> Handler
             token = cookie(request, meta.ticket_cookie)
         if token is None:
             raise ApiError("token_missing", "send the ticket as cookie or Authorization: Bearer")
-        st = await backend.status(room, token)
+        st: StatusView | None = None
+        if fast is not None:
+            body, poll_ms, st = fast(room, token, meta.poll_cap_ms, polling._random())
+            if body is not None:
+                return web.Response(
+                    body=body,
+                    headers={
+                        "Content-Type": _JSON,
+                        "Cache-Control": _NO_STORE,
+                        "Retry-After": retry_after(poll_ms),
+                    },
+                )
+        if st is None:
+            st = await backend.status(room, token)
+        # A pass, an offer, or a backend without the fast path: the general answer.
         body, poll_ms, has_pass = render.status_json(
             meta.id_json, st, meta.poll_cap_ms, now, meta.handoff_url, room
         )

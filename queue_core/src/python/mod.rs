@@ -5,6 +5,7 @@ mod config;
 pub mod errors;
 mod room;
 mod signer;
+mod status_poll;
 mod time;
 mod views;
 
@@ -32,5 +33,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<views::PyDraw>()?;
     m.add_function(wrap_pyfunction!(signer::verify_pass, m)?)?;
     m.add_function(wrap_pyfunction!(signer::draw_order, m)?)?;
+    m.add_function(wrap_pyfunction!(status_poll::status_poll, m)?)?;
     errors::register(m)
 }

@@ -47,6 +47,12 @@ fn slot_spec(item: &Bound<'_, PyAny>) -> PyResult<SlotSpec> {
     Ok(SlotSpec { id: text(id, "id")?, group: text(group, "group")?, starts_at: to_micros(&starts_at, "starts_at")? })
 }
 
+impl PyRoom {
+    pub(crate) fn inner(&self) -> &Room {
+        &self.inner
+    }
+}
+
 #[pymethods]
 impl PyRoom {
     #[new]
