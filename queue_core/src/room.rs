@@ -190,27 +190,25 @@ impl Room {
     }
 
     pub fn status(&self, token: &str) -> CoreResult<FullStatus> {
-        let now = self.now();
+        self.status_at(token, self.now())
+    }
+
+    /// Status at `now`, for callers that read the clock already.
+    pub fn status_at(&self, token: &str, now: i64) -> CoreResult<FullStatus> {
         let (_, ticket) = self.verify(token, None, now)?;
         self.status_of(ticket, now)
     }
 
     /// Status by ticket id, for callers that verified the token themselves.
     pub fn status_of(&self, ticket: u32, now: i64) -> CoreResult<FullStatus> {
-        let (view, admitted_at) = {
+        let (view, admitted_at, waitlist) = {
             let mut queue = self.queue.lock();
             let view = queue.status(ticket, now)?;
-            (view, queue.tickets[ticket as usize].admitted_at)
+            (view, queue.tickets[ticket as usize].admitted_at, queue.config.returned_slots == ReturnedSlots::Waitlist)
         };
         let pass_token = view.pass_expires_at.map(|expires| self.pass_token(ticket, admitted_at, expires));
-        let offer = {
-            let booking = self.booking.lock();
-            if booking.offers.is_empty() {
-                None
-            } else {
-                booking.offers.get(&ticket).cloned()
-            }
-        };
+        // Offers exist only in waiting-list rooms: the others skip the lock on every poll.
+        let offer = if waitlist { self.booking.lock().offers.get(&ticket).cloned() } else { None };
         Ok(FullStatus { view, pass_token, offer })
     }
 

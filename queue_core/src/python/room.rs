@@ -97,7 +97,7 @@ impl PyRoom {
     /// The ticket's place, wait estimate and pass; also its heartbeat.
     fn status(&self, token: &str) -> PyResult<PyStatus> {
         let now = self.inner.now();
-        let status = self.inner.status(token)?;
+        let status = self.inner.status_at(token, now)?;
         Ok(PyStatus { inner: status, now })
     }
 

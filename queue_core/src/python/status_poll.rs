@@ -78,7 +78,7 @@ pub fn status_poll<'py>(
 ) -> PyResult<(Option<Bound<'py, PyBytes>>, u32, Option<PyStatus>)> {
     let inner = room.inner();
     let now = inner.now();
-    let status = inner.status(token)?;
+    let status = inner.status_at(token, now)?;
     if status.pass_token.is_some() || status.offer.is_some() {
         return Ok((None, 0, Some(PyStatus { inner: status, now })));
     }
