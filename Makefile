@@ -47,6 +47,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 CARGO_TEST_ARGS ?=
 BENCH_ARGS ?=
+SURGE_ARGS ?=
 STUBTEST_ALLOWLIST := .ci/stubtest-allowlist.txt
 
 .PHONY: help
@@ -125,7 +126,8 @@ test: system-deps deps cargo-test build-dev pytest ## Install what is missing, b
 
 # First checks that the plain-Python reference follows the core's rules (else the ratios mean
 # nothing), then times both side by side, then the Rust-only figures; bench/report.py sums up
-# into bench/results/micro.md.
+# into bench/results/micro.md. Last, the surge replays of the field reports (bench/surge) on
+# the memory and the Redis backend write bench/results/surge*.md and their plots.
 .PHONY: bench
 bench: build-dev ## Run the benchmarks: make bench BENCH_ARGS="-k status"
 	mkdir -p bench/results
@@ -135,6 +137,7 @@ bench: build-dev ## Run the benchmarks: make bench BENCH_ARGS="-k status"
 	$(WITH_LIBPYTHON) cargo bench -p queue_core --bench inventory --bench token \
 		| tee bench/results/cargo.txt
 	$(PY) -m bench.report
+	$(PY) -m bench.surge --backend both $(SURGE_ARGS)
 
 # ---------------------------------------------------------------------------- lint
 

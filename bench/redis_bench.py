@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -112,7 +114,7 @@ def write_config(tmp: Path, backend: str) -> Path:
         f"""[server]
 backend = "{backend}"
 secrets = {{ k1 = "{SECRET}" }}
-log_level = "warning"
+log_level = "info"
 
 [[rooms]]
 id = "{ROOM}"
@@ -129,17 +131,25 @@ heartbeat_timeout_seconds = 3600
 @contextmanager
 def server(config: Path) -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py"), "--config", str(config), "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    log = config.with_name(f"server-{port}.log")
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "server.py"), "--config", str(config), "--port", str(port)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr,
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+        )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/readyz")
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            process.wait()
+            print(f"the server on {config.name} did not stop:\n{log.read_text()[-3000:]}")
 
 
 def waiting_ticket(base: str) -> str:

@@ -10,6 +10,9 @@ that guards a booking site with the sidecar check. ``python server.py …`` is
 from __future__ import annotations
 
 import argparse
+import signal
+import socket
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -45,6 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
     nginx.add_argument("--booking", default="127.0.0.1:9000", help="the booking site's host:port")
     nginx.add_argument("--listen", default="80", help="what nginx listens on")
     nginx.add_argument("--server-name", default="_", help="nginx server_name")
+
+    bench = commands.add_parser("bench", help="run benchmarks from a source checkout")
+    kinds = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    surge = kinds.add_parser(
+        "surge",
+        help="replay the field reports against the real server",
+        description="pyqueue bench surge [SCENARIO ...] [--backend memory|redis|both] "
+        "[--scale X]; see bench/surge/run.py",
+        add_help=False,
+    )
+    # The bench package parses its own options; it is imported only when asked for.
+    surge.add_argument("options", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -56,6 +71,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--log-level", choices=["debug", "info", "warning", "error"], help="default: info"
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N server processes sharing the port (SO_REUSEPORT); needs the Redis backend",
+    )
+    # Set by --workers for its processes: listen with SO_REUSEPORT.
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     testing = parser.add_argument_group("testing only")
     testing.add_argument(
         "--virtual-clock",
@@ -74,6 +98,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":
+        # Options after "bench surge" belong to the bench package, which parses them.
+        return _bench_surge([*args.options, *extra])
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -123,17 +151,56 @@ def _serve(args: argparse.Namespace) -> int:
         settings = load_settings(args.config, host=args.host, port=args.port)
     settings = _with_cli_logging(settings, args)
     configure_logging(settings.server.log_level)
+    if args.workers != 1:
+        return _serve_workers(args, settings)
     try:
         run(
             settings,
             clock=clock,
             clock_speed=args.virtual_clock_speed if clock else 0.0,
             announce=announce,
+            reuse_port=args.reuse_port,
         )
     except OSError as exc:
         print(f"pyqueue: cannot listen: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
+    """Runs ``--workers N`` processes of this command on one port and waits for them.
+
+    Each is a full server with its own event loop; they share the state through Redis, so the
+    memory backend (state in one process) is refused. SIGTERM and SIGINT are passed on.
+    """
+    if args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if settings.server.backend == "memory":
+        raise ConfigError("--workers needs a shared backend: set server.backend to a redis:// URL")
+    if args.virtual_clock is not None:
+        raise ConfigError("--workers cannot run on a virtual clock (one per process)")
+    port = settings.server.port
+    if port == 0:
+        # One free port for all: picked here, then bound by every worker with SO_REUSEPORT.
+        with socket.socket() as probe:
+            probe.bind((settings.server.host, 0))
+            port = int(probe.getsockname()[1])
+    argv = sys.argv[1:]
+    if "--workers" in argv:
+        index = argv.index("--workers")
+        del argv[index : index + 2]
+    argv = [a for a in argv if not a.startswith("--workers=")]
+    command = [sys.executable, sys.argv[0], *argv, "--port", str(port), "--reuse-port"]
+    children = [subprocess.Popen(command) for _ in range(args.workers)]
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
+    return max(child.wait() for child in children)
 
 
 def _with_cli_logging(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -169,6 +236,18 @@ def _nginx_config(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from exc
     sys.stdout.write(text)
     return 0
+
+
+def _bench_surge(options: list[str]) -> int:
+    import importlib
+
+    try:
+        # By name, so that the package never depends on bench/ (absent from a wheel).
+        surge = importlib.import_module("bench.surge.run")
+    except ImportError:
+        print("pyqueue: bench surge runs from a source checkout (bench/surge)", file=sys.stderr)
+        return 2
+    return int(surge.main(options))
 
 
 def _openapi(output: Path | None) -> int:

@@ -252,3 +252,29 @@ def test_virtual_clock_refuses_to_go_back(clock: pyqueue.VirtualClock) -> None:
 
 def test_version_comes_from_cargo() -> None:
     assert pyqueue.__version__.count(".") == 2
+
+
+def test_moving_the_opening_earlier_opens_earlier(
+    make_room: RoomFactory, clock: pyqueue.VirtualClock
+) -> None:
+    room = make_room()
+    ticket = room.join()
+    earlier = OPENS_AT - timedelta(minutes=30)
+    room.update(pyqueue.RoomConfig("kiel", earlier, max_active=100, seed=2021))
+    clock.set(earlier + timedelta(seconds=1))
+    assert room.tick() == 1
+    assert room.status(ticket.token).state == "admitted"
+    assert room.audit_log()[-1].action == "config"
+
+
+def test_update_shows_the_config_in_force(make_room: RoomFactory) -> None:
+    room = make_room()
+    changed = pyqueue.RoomConfig(
+        "kiel", OPENS_AT, admit_per_minute=900, handoff_url="https://book.example/go", seed=2021
+    )
+    room.update(changed)
+    assert room.config.admit_per_minute == 900
+    assert room.handoff_url == "https://book.example/go"
+    with pytest.raises(pyqueue.InvalidConfig, match="id"):
+        room.update(pyqueue.RoomConfig("dresden", OPENS_AT))
+    assert room.config.admit_per_minute == 900

@@ -75,7 +75,9 @@ def status(client: Client, token: str) -> dict[str, Any]:
 
 
 def test_two_processes_share_tickets_slots_and_the_draw(tmp_path: Path, redis: RedisServer) -> None:
-    opens = datetime.now(UTC) + timedelta(seconds=4)
+    # Far off, so that every join lands in the pre-queue however slowly the servers start;
+    # moved to now by the operator below.
+    opens = datetime.now(UTC) + timedelta(hours=1)
     path = write_config(tmp_path, redis.url, opens)
     with ServerProcess(["--config", str(path)]) as a, ServerProcess(["--config", str(path)]) as b:
         tickets = []
@@ -87,6 +89,11 @@ def test_two_processes_share_tickets_slots_and_the_draw(tmp_path: Path, redis: R
             tickets.append(joined.json()["ticket"])
         # A ticket of one node is known to the other.
         assert status(b.client(), tickets[0])["state"] == "prequeue"
+        now = datetime.now(UTC).isoformat()
+        opened = a.client().request(
+            "PATCH", "/v1/admin/rooms/kiel", {"opens_at": now}, headers=ADMIN
+        )
+        assert opened.status == 200, opened.body
         # After opening both nodes admit the drawn queue; everyone gets through.
         passes = wait_for(
             lambda: (
@@ -155,3 +162,76 @@ def test_redis_lost_and_back_loses_no_booking(tmp_path: Path, redis: RedisServer
         )
         assert again.json()["slot"] == "s0"
         assert server.client().request("POST", "/v1/rooms/kiel/join", {}).status == 201
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The processes whose parent is ``parent`` (from /proc: no extra dependency)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                children.append(int(entry.name))
+    return children
+
+
+def test_workers_share_one_port(tmp_path: Path, redis: RedisServer) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from tests.helpers.server import ROOT
+
+    path = write_config(tmp_path, redis.url, datetime.now(UTC) - timedelta(minutes=1))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "server.py"),
+            "--config",
+            str(path),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = Client(f"http://127.0.0.1:{port}")
+
+        def ready() -> bool:
+            try:
+                return client.request("GET", "/readyz").status == 200
+            except OSError:
+                return False
+
+        wait_for(ready)
+        assert (
+            len(
+                wait_for(
+                    lambda: worker_pids(parent.pid) if len(worker_pids(parent.pid)) == 2 else None
+                )
+            )
+            == 2
+        )
+        ids = set()
+        for _ in range(20):
+            # A fresh client each time: a cookie would resume the same ticket.
+            fresh = Client(f"http://127.0.0.1:{port}")
+            answer = fresh.request("POST", "/v1/rooms/kiel/join", body={})
+            assert answer.status == 201, answer.body
+            ids.add(answer.json()["ticket_id"])
+        assert len(ids) == 20, "two processes must never hand out the same ticket"
+    finally:
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=60) == 0
+    assert worker_pids(parent.pid) == []

@@ -91,13 +91,17 @@ async def test_an_unavailable_backend_is_503(aiohttp_client):
         async def status(self, room: str, ticket: str) -> Any:
             raise BackendUnavailable("redis is down")
 
+        def status_poll(self, room: str, ticket: str, cap_ms: int, random: float) -> Any:
+            raise BackendUnavailable("redis is down")
+
         async def ready(self) -> bool:
             return False
 
     backend = Down.from_settings(make_settings())
     api = await start_api(aiohttp_client, backend=backend)
-    _, body = await api.json("GET", "/v1/rooms/kiel/status", 503, headers=bearer("a.b.c"))
+    response, body = await api.json("GET", "/v1/rooms/kiel/status", 503, headers=bearer("a.b.c"))
     assert body["error"]["code"] == "unavailable"
+    assert response.headers["Retry-After"] == "2"
     _, body = await api.json("GET", "/readyz", 503)
     assert body["checks"]["backend"] is False
 
@@ -113,7 +117,8 @@ async def test_openapi_describes_exactly_the_routes(aiohttp_client):
     served = {
         (route.method, route.resource.canonical)
         for route in api.client.app.router.routes()
-        if route.method not in ("HEAD", "*") and route.resource is not None
+        if route.method not in ("HEAD", "*")
+        and route.resource is not None
         # A room's own status route is the documented pattern, found faster.
         and not (route.name or "").startswith(ROOM_STATUS_ROUTE)
     }

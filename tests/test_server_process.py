@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import socket
+import ssl
+import subprocess
+import sys
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers.server import Client, ServerProcess
+from tests.helpers.server import ROOT, Client, ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -173,3 +179,68 @@ def test_a_bad_config_stops_the_start(tmp_path):
     with pytest.raises(RuntimeError, match=r"server\.port"):
         server.__enter__()
     assert server.process is not None and server.process.returncode == 2
+
+
+def test_tls_and_secure_cookies(tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    path = config(tmp_path)
+    tls = '[server]\ntls_cert = "cert.pem"\ntls_key = "key.pem"\n'
+    path.write_text(path.read_text().replace("[server]\n", tls))
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+    server = ServerProcess(["--config", str(path)])
+    # The helper checks readiness over plain HTTP; this server speaks TLS only, so it is
+    # started by hand and asked over TLS.
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "server.py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--config",
+            str(path),
+        ],
+        cwd=ROOT,
+        env=server.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        listening = next(json.loads(line) for line in process.stderr if '"listening"' in line)
+        assert listening["url"].startswith("https://") and listening["tls"] is True
+        request = urllib.request.Request(
+            f"https://127.0.0.1:{listening['port']}/v1/rooms/kiel/join", data=b"{}"
+        )
+        with urllib.request.urlopen(request, context=context, timeout=30) as answer:
+            cookies = answer.headers.get_all("Set-Cookie")
+        assert any(c.startswith("pyqueue_ticket_kiel=") and "Secure" in c for c in cookies)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)

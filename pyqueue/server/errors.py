@@ -22,6 +22,7 @@ from pyqueue._core import (
     ReleaseRefused,
     SlotTaken,
 )
+from pyqueue.backends import BackendUnavailable
 from pyqueue.config import ConfigError
 
 #: HTTP status of every error code. Codes not listed are client errors (400).
@@ -138,6 +139,9 @@ def response_for_pyqueue_error(exc: PyqueueError) -> web.Response:
         headers["Retry-After"] = str(max(1, math.ceil(wait)))
     elif isinstance(exc, ReleaseRefused):
         details = {"next_window": exc.next_window}
+    elif isinstance(exc, BackendUnavailable):
+        # Redis lost or slow: the client may retry shortly.
+        headers["Retry-After"] = "2"
     return error_response(code, str(exc), headers=headers or None, details=details or None)
 
 

@@ -102,6 +102,7 @@ async def serve(
     clock_speed: float = 0.0,
     stop: asyncio.Event | None = None,
     announce: dict[str, Any] | None = None,
+    reuse_port: bool = False,
 ) -> None:
     """Serves until SIGTERM/SIGINT (or ``stop``), then shuts down gracefully.
 
@@ -116,7 +117,14 @@ async def serve(
     await runner.setup()
     context = _ssl_context(settings)
     site = web.TCPSite(
-        runner, server.host, server.port, ssl_context=context, backlog=1024, reuse_address=True
+        runner,
+        server.host,
+        server.port,
+        ssl_context=context,
+        backlog=1024,
+        reuse_address=True,
+        # Workers of `serve --workers N` share the port; the kernel spreads the connections.
+        reuse_port=reuse_port or None,
     )
     try:
         await site.start()
@@ -168,8 +176,17 @@ def run(
     clock: VirtualClock | None = None,
     clock_speed: float = 0.0,
     announce: dict[str, Any] | None = None,
+    reuse_port: bool = False,
 ) -> None:
     """Runs :func:`serve` on uvloop until it stops."""
     import uvloop
 
-    uvloop.run(serve(settings, clock=clock, clock_speed=clock_speed, announce=announce))
+    uvloop.run(
+        serve(
+            settings,
+            clock=clock,
+            clock_speed=clock_speed,
+            announce=announce,
+            reuse_port=reuse_port,
+        )
+    )

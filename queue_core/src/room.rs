@@ -291,7 +291,13 @@ impl Room {
         if queue.closed && config.closes_at.is_none_or(|c| c > now) {
             return Err(CoreError::InvalidConfig("a closed room cannot be reopened".into()));
         }
-        queue.accrue(now);
+        if queue.draw.is_none() {
+            // Not open yet: admissions are earned from the (possibly moved) opening on.
+            queue.accrued_until = config.opens_at;
+            queue.last_tick = config.opens_at;
+        } else {
+            queue.accrue(now);
+        }
         queue.speed.reconfigure(config.admit_per_second());
         queue.config = config;
         drop(queue);

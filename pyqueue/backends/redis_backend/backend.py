@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -24,48 +25,32 @@ from pyqueue._core import (
     Signer,
     UnknownTicket,
     VirtualClock,
-    draw_order,
 )
 from pyqueue.backends import BackendUnavailable, UnknownRoom
 from pyqueue.backends.redis_backend import records as rec
 from pyqueue.backends.redis_backend.batch import JoinBatcher
-from pyqueue.backends.redis_backend.cache import RoomCache, TicketRecord
+from pyqueue.backends.redis_backend.cache import RoomCache, TicketRecord, pairs
 from pyqueue.backends.redis_backend.connection import Connection, connect
+from pyqueue.backends.redis_backend.draw import draw_prequeue, read_draw
 from pyqueue.backends.redis_backend.inventory import Inventory
 from pyqueue.backends.redis_backend.keys import ROOMS_KEY, RoomKeys
+from pyqueue.backends.redis_backend.records import initial_meta
 from pyqueue.backends.redis_backend.scripts import NeedsDraw
+from pyqueue.backends.redis_backend.status import build_status, sign_ticket
 from pyqueue.config import Settings
 
 log = logging.getLogger("pyqueue.redis")
 
 MICROS: Final = rec.MICROS
-TICKET_TOKEN_SECONDS: Final = 7 * 24 * 3600
 MAX_IDENTITY_LEN: Final = 256
 #: How often the counters of a room are re-read at most (one pipelined read per room).
 REFRESH_SECONDS: Final = 0.15
 #: How long status polls are served from the cache while Redis cannot be reached.
 STALE_LIMIT_SECONDS: Final = 30.0
+#: How long the list of rooms is kept (a room created on another node appears after this).
+ROOM_IDS_SECONDS: Final = 1.0
 #: How often each process writes the heartbeats it saw.
 HEARTBEAT_FLUSH_SECONDS: Final = 1.0
-#: How long the draw's lease keeps other processes from drawing the same pre-queue.
-DRAW_LEASE_MS: Final = 10_000
-
-_COUNTERS: Final = ("joined", "admitted", "abandoned", "left", "completed", "expired")
-
-
-def _initial_meta(config: RoomConfig, now: int) -> dict[str, str]:
-    meta = rec.config_meta(config)
-    # Windows before the room was created are not released (as in the core).
-    meta["windows_done"] = str(now)
-    opens = meta["opens_at"]
-    meta.update(
-        seq="0", drawn="0", closed="0", paused="0", queue_all="0", cursor="0", len="0",
-        nwait="0", active="0", allowance="0", accrued_until=opens, last_tick=opens,
-        pre_left="0", sp_mean=meta["rate"], sp_var="0", sp_meas="0", sp_bp="0", sp_bm="0",
-    )  # fmt: skip
-    for name in _COUNTERS:
-        meta[f"c_{name}"] = "0"
-    return meta
 
 
 class RedisBackend:
@@ -92,6 +77,7 @@ class RedisBackend:
         self._caches: dict[str, RoomCache] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._flusher: asyncio.Task[None] | None = None
+        self._room_ids: tuple[float, list[str]] = (-math.inf, [])
         self.slots = Inventory(self)
         self._joins = JoinBatcher(lambda room, args: self.run("join", room, *args))
 
@@ -138,7 +124,7 @@ class RedisBackend:
             except NeedsDraw:
                 await self._draw(room)
                 continue
-            if name != "join":
+            if name not in ("join", "tick"):  # those two bring their changes to the cache
                 self.cache(room).stale = True
             return result
         raise BackendUnavailable("the pre-queue draw did not complete")
@@ -189,7 +175,7 @@ class RedisBackend:
 
     async def _create(self, config: RoomConfig) -> bool:
         keys = RoomKeys(config.id)
-        meta = _initial_meta(config, self.micros())
+        meta = initial_meta(config, self.micros())
         args = [rec.config_to_json(config)]
         for name, value in meta.items():
             args += [name, value]
@@ -200,8 +186,14 @@ class RedisBackend:
     # ----- rooms ------------------------------------------------------------------------------
 
     async def room_ids(self) -> list[str]:
+        # The ticker asks ten times a second; rooms are created rarely.
+        read_at, ids = self._room_ids
+        if time.monotonic() - read_at < ROOM_IDS_SECONDS:
+            return list(ids)
         members = await self.conn.call("SMEMBERS", ROOMS_KEY)
-        return sorted(m.decode() for m in members)
+        ids = sorted(m.decode() for m in members)
+        self._room_ids = (time.monotonic(), ids)
+        return list(ids)
 
     async def room_config(self, room: str) -> RoomConfig:
         # Re-read: another node may have changed the settings.
@@ -211,6 +203,7 @@ class RedisBackend:
     async def create_room(self, config: RoomConfig, actor: str) -> None:
         if not await self._create(config):
             raise InvalidConfig(f"room {config.id!r} exists already")
+        self._room_ids = (-math.inf, [])
         self._configs[config.id] = config
 
     async def update_room(self, config: RoomConfig, actor: str) -> None:
@@ -257,57 +250,29 @@ class RedisBackend:
             next_release_window=self.slots.next_window(room, config),
             measured_per_minute=cache.meta.get("sp_mean", 0.0) * 60.0,
             queue_all=cache.flag("queue_all"),
-            counters={name: cache.count(f"c_{name}") for name in _COUNTERS},
+            counters={name: cache.count(f"c_{name}") for name in rec.COUNTERS},
             availability=availability,
         )
 
     async def draw(self, room: str) -> rec.Draw | None:
-        keys = RoomKeys(room)
-        await self.config(room)
-        found, joined = await self.conn.pipeline(
-            [("HGETALL", keys.draw), ("LRANGE", keys.prequeue, 0, -1)]
-        )
-        if not found:
-            return None
-        fields = {k.decode(): v.decode() for k, v in found.items()}
-        ids = [int(t) for t in joined]
-        order = [ids[int(i)] for i in fields["order"].split(",") if i]
-        return rec.Draw(
-            seed=int(fields["seed"]),
-            at=rec.from_micros(int(fields["at"])),
-            mode=fields["mode"],
-            joined=ids,
-            order=order,
-        )
+        return await read_draw(self, room)
 
     async def _draw(self, room: str) -> None:
-        """Draws the pre-queue once: one process takes the lease, shuffles with the core's
-        ``draw_order`` and writes the order, which the script accepts only once."""
-        keys = RoomKeys(room)
-        lease = keys.prefix + "drawlease"
-        if not await self.conn.call("SET", lease, "1", "NX", "PX", DRAW_LEASE_MS):
-            await asyncio.sleep(0.05)  # another process draws; the caller tries again
-            return
-        try:
-            config = await self.config(room)
-            for _ in range(100):
-                n = int(await self.conn.call("LLEN", keys.prequeue))
-                order = draw_order(n, config.seed) if config.prequeue == "shuffle" else range(n)
-                outcome = await self.conn.run(
-                    "open",
-                    keys.meta,
-                    [self.micros(), n, ",".join(map(str, order)), config.seed, config.prequeue],
-                )
-                if outcome != b"retry":
-                    break
-        finally:
-            await self.conn.call("DEL", lease)
-        self.cache(room).stale = True
+        await draw_prequeue(self, room)
 
     async def tick(self, room: str) -> rec.TickReport:
-        await self._flush_heartbeats(room)
-        admitted, abandoned, expired = await self.run("tick", room)
-        swept, released, offers = await self.slots.sweep(room)
+        config = await self.config(room)
+        cache = self.cache(room)
+        due = self.slots.due_window(room, config, cache)
+        start = cache.changes_read
+        seen, cache.seen = cache.seen, {}
+        try:
+            reply = await self.run("tick", room, due, start, *mapping_args(seen))
+        except BaseException:
+            cache.seen = {**seen, **cache.seen}  # kept for the next tick or flush
+            raise
+        admitted, abandoned, expired, swept, released, offers, snap = reply
+        self._apply(room, cache, snap, start)
         return rec.TickReport(
             admitted=admitted,
             abandoned=abandoned,
@@ -367,10 +332,11 @@ class RedisBackend:
 
     async def _refresh(self, room: str, cache: RoomCache) -> None:
         keys = RoomKeys(room)
+        start = cache.changes_read
         meta, changes, prequeue, offers, avail, groups = await self.conn.pipeline(
             [
                 ("HGETALL", keys.meta),
-                ("LRANGE", keys.changes, cache.changes_read, -1),
+                ("LRANGE", keys.changes, start, -1),
                 ("LLEN", keys.prequeue),
                 ("HGETALL", keys.prefix + "offers"),
                 ("HGETALL", keys.prefix + "avail"),
@@ -379,8 +345,14 @@ class RedisBackend:
         )
         if not meta:
             raise UnknownRoom(f"no room {room!r}")
-        cache.apply(meta, changes, int(prequeue), offers)
+        cache.apply(meta, changes, start, int(prequeue), offers)
         self.slots.take_counts(room, avail, groups)
+
+    def _apply(self, room: str, cache: RoomCache, snap: list[Any], start: int) -> None:
+        """Takes in the snapshot a tick script returned (see ``snapshot`` in slotlib.lua)."""
+        meta, changes, prequeue, offers, avail, groups = snap
+        cache.apply(pairs(meta), changes, start, int(prequeue), pairs(offers))
+        self.slots.take_counts(room, pairs(avail), groups)
 
     async def _flush_heartbeats(self, only: str | None = None) -> None:
         for room, cache in list(self._caches.items()):
@@ -405,16 +377,6 @@ class RedisBackend:
                 log.exception("heartbeat flush failed")
 
     # ----- visitors ---------------------------------------------------------------------------
-
-    def _ticket_token(self, room: str, ticket: int, joined: int) -> str:
-        # Signed from the join second, like the core: the same ticket always has the same token.
-        issued = joined // MICROS
-        return self._signer.sign("ticket", room, ticket, issued, issued + TICKET_TOKEN_SECONDS)
-
-    def pass_token(self, room: str, ticket: int, record: TicketRecord) -> str:
-        return self._signer.sign(
-            "pass", room, ticket, record.admitted // MICROS, record.expires // MICROS
-        )
 
     def verify(self, room: str, token: str, kind: str | None) -> int:
         return self._signer.verify(token, room=room, kind=kind, now=self.token_now()).ticket
@@ -441,7 +403,7 @@ class RedisBackend:
             cache.stale = True  # the cursor moved past this ticket
         return rec.Ticket(
             id=ticket,
-            token=self._ticket_token(room, ticket, record.joined),
+            token=sign_ticket(self._signer, room, ticket, record.joined),
             state=record.state,
             new=reply[7] == b"1",
         )
@@ -462,7 +424,7 @@ class RedisBackend:
         if record is None:
             record = await self._fetch(room, cache, t)
         cache.seen[t] = now
-        return self._status(room, config, cache, t, record, now, opens)
+        return build_status(self._signer, room, config, cache, t, record, now, opens)
 
     async def _fetch(self, room: str, cache: RoomCache, ticket: int) -> TicketRecord:
         raw = await self.conn.call("HGET", RoomKeys(room).tickets, ticket)
@@ -473,51 +435,6 @@ class RedisBackend:
         record = TicketRecord.from_packed(raw)
         cache.tickets[ticket] = record
         return record
-
-    def _status(
-        self,
-        room: str,
-        config: RoomConfig,
-        cache: RoomCache,
-        t: int,
-        record: TicketRecord,
-        now: int,
-        opens: int,
-    ) -> rec.Status:
-        opens_in = max(0, opens - now) / MICROS
-        state = record.state
-        ahead: int | None = None
-        ahead_at_start: int | None = None
-        eta = rec.ZERO_ETA
-        pass_token: str | None = None
-        expires: int | None = None
-        if state == "admitted" and now >= record.expires:
-            state = "expired"  # the next tick books it; capacity is computed there
-        if state == "prequeue":
-            whole = cache.prequeue_waiting() / (config.admit_per_minute / 60.0)
-            eta = rec.Eta(opens_in, opens_in + whole / 2.0, opens_in + whole, False)
-        elif state == "waiting":
-            ahead = cache.ahead(record.position)
-            ahead_at_start = record.ahead_at_start
-            eta = cache.estimate(record.position + 1 - cache.count("cursor"))
-        elif state == "admitted":
-            pass_token = self.pass_token(room, t, record)
-            expires = record.expires
-        offered = cache.offers.get(t)
-        offer = None if offered is None else rec.Offer(offered[0], offered[1])
-        return rec.Status(
-            ticket=t,
-            state=state,
-            ahead=ahead,
-            ahead_at_start=ahead_at_start,
-            eta=eta,
-            opens_in_seconds=opens_in,
-            pass_token=pass_token,
-            pass_expires_micros=expires,
-            now_micros=now,
-            offer=offer,
-            paused=cache.flag("paused"),
-        )
 
     async def leave(self, room: str, token: str) -> str:
         await self.config(room)

@@ -89,17 +89,26 @@ class RoomCache:
         self,
         meta: dict[bytes, bytes],
         changes: list[bytes],
+        changes_from: int,
         prequeue_length: int,
         offers: dict[bytes, bytes],
     ) -> None:
-        """Takes in one refresh's pipelined reads."""
+        """Takes in one snapshot: a refresh's pipelined reads, or what a tick returned.
+
+        ``changes`` were read from index ``changes_from``; a tick and a refresh may overlap, so
+        only entries this cache has not taken in yet are applied (each exactly once).
+        """
         self.meta = {k.decode(): float(v) for k, v in meta.items() if _is_number(v)}
-        for entry in changes:
+        skip = self.changes_read - changes_from
+        if skip < 0:
+            self.stale = True  # a gap: read again from where this cache is
+            return
+        for entry in changes[skip:]:
             ticket, _, position = entry.decode().partition(":")
             self.tickets.pop(int(ticket), None)
             if int(position) >= 0:
                 insort(self._gave_up, int(position))
-        self.changes_read += len(changes)
+        self.changes_read = max(self.changes_read, changes_from + len(changes))
         self.prequeue_length = prequeue_length
         self.offers = {}
         for holder, value in offers.items():
@@ -156,3 +165,8 @@ def _is_number(value: bytes) -> bool:
     except ValueError:
         return False
     return True
+
+
+def pairs(flat: list[bytes]) -> dict[bytes, bytes]:
+    """A hash as a script returns it (field, value, field, value, …) as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))

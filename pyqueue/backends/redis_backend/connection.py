@@ -3,6 +3,7 @@ registered on it, and the translation of lost connections into :class:`BackendUn
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -40,7 +41,21 @@ def connect(url: str, cluster: bool = False) -> Redis | RedisCluster:
     return Redis.from_url(url, health_check_interval=10, **options)
 
 
+def raise_if_cancelled() -> None:
+    """Raises the cancellation of the current task if the client swallowed it.
+
+    A command interrupted by the cancellation of its task (the ticker at shutdown) can come
+    back from the client as a result or as a connection error; the task would then go on
+    running and the shutdown would wait for it forever.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def unavailable(error: RedisError) -> BackendUnavailable:
+    """The error for a failed command; a cancellation stays a cancellation."""
+    raise_if_cancelled()
     return BackendUnavailable(f"the state store is unavailable: {error}")
 
 
@@ -56,21 +71,25 @@ class Connection:
     async def run(self, name: str, meta_key: str, args: Sequence[str | int | float]) -> Any:
         """Runs a room script; its error replies become the core's exceptions."""
         try:
-            return await self._scripts[name](keys=[meta_key], args=list(args))
+            result = await self._scripts[name](keys=[meta_key], args=list(args))
         except ResponseError as error:
             raise scripts.translate(error) from None
         except (RedisConnectionError, RedisTimeoutError, OSError) as error:
             raise unavailable(RedisError(str(error))) from error
         except RedisError as error:
             raise unavailable(error) from error
+        raise_if_cancelled()
+        return result
 
     async def call(self, *command: Any) -> Any:
         try:
-            return await self.client.execute_command(*command)
+            result = await self.client.execute_command(*command)
         except ResponseError:
             raise
         except (RedisError, OSError) as error:
             raise unavailable(RedisError(str(error))) from error
+        raise_if_cancelled()
+        return result
 
     async def pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
         """Sends the commands in one round trip (they share a room's slot in a cluster)."""
@@ -78,11 +97,13 @@ class Connection:
             pipe = self.client.pipeline(transaction=False)
             for command in commands:
                 pipe.execute_command(*command)
-            return list(await pipe.execute())
+            results = list(await pipe.execute())
         except ResponseError:
             raise
         except (RedisError, OSError) as error:
             raise unavailable(RedisError(str(error))) from error
+        raise_if_cancelled()
+        return results
 
     async def close(self) -> None:
         await self.client.aclose()

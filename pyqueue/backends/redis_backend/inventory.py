@@ -28,6 +28,7 @@ from pyqueue.backends.redis_backend.scripts import core_error
 
 if TYPE_CHECKING:
     from pyqueue.backends.redis_backend.backend import RedisBackend
+    from pyqueue.backends.redis_backend.cache import RoomCache
 
 #: The booking code alphabet of the core (Crockford's base 32): 10 symbols, shown as 5-5.
 CODE_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -211,22 +212,19 @@ class Inventory:
             raise core_error(UnknownBooking, "unknown_booking", "no such booking")
         return _booking(await self._backend.run("cancel", room, normal))
 
-    async def _due_window(self, room: str) -> int:
-        """The latest release window that has come and was not released yet (0: none)."""
-        config = await self._backend.config(room)
-        cache = await self._backend.fresh(room)
+    def due_window(self, room: str, config: RoomConfig, cache: RoomCache) -> int:
+        """The first release window after the last one released, if it has come (else 0).
+        From the cache: the script releases a window only once, however stale the cache."""
         window = self._schedules.next_after(room, config, cache.count("windows_done"))
         return window if window is not None and window <= self._backend.micros() else 0
+
+    async def _due_window(self, room: str) -> int:
+        config = await self._backend.config(room)
+        return self.due_window(room, config, await self._backend.fresh(room))
 
     def next_window(self, room: str, config: RoomConfig) -> datetime | None:
         window = self._schedules.next_after(room, config, self._backend.micros() - 1)
         return None if window is None else rec.from_micros(window)
-
-    async def sweep(self, room: str) -> tuple[int, int, int]:
-        """Lapsed holds and offers, a due release window, offers of returned slots."""
-        due = await self._due_window(room)
-        ended, released, offers = await self._backend.run("sweep", room, due)
-        return int(ended), int(released), int(offers)
 
     async def release(self, room: str, override: bool, reason: str | None, actor: str) -> int:
         due = await self._due_window(room)

@@ -230,3 +230,23 @@ def config_meta(config: RoomConfig) -> dict[str, str]:
         "limit": str(config.max_bookings_per_identity),
         "waitlist": "1" if config.returned_slots == "waitlist" else "0",
     }
+
+
+#: The counters of a room, as in the core's ``RoomInfo.counters``.
+COUNTERS: Final = ("joined", "admitted", "abandoned", "left", "completed", "expired")
+
+
+def initial_meta(config: RoomConfig, now: int) -> dict[str, str]:
+    """The ``meta`` hash of a new room: its settings and every counter at zero."""
+    meta = config_meta(config)
+    # Windows before the room was created are not released (as in the core).
+    meta["windows_done"] = str(now)
+    opens = meta["opens_at"]
+    meta.update(
+        seq="0", drawn="0", closed="0", paused="0", queue_all="0", cursor="0", len="0",
+        nwait="0", active="0", allowance="0", accrued_until=opens, last_tick=opens,
+        pre_left="0", sp_mean=meta["rate"], sp_var="0", sp_meas="0", sp_bp="0", sp_bm="0",
+    )  # fmt: skip
+    for name in COUNTERS:
+        meta[f"c_{name}"] = "0"
+    return meta

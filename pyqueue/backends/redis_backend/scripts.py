@@ -50,7 +50,6 @@ SCRIPT_NAMES: Final = (
     "confirm",
     "release_hold",
     "cancel",
-    "sweep",
     "release",
     "create",
 )

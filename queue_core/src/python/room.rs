@@ -22,8 +22,8 @@ use crate::room::Room;
 #[pyclass(frozen, module = "pyqueue._core", name = "Room")]
 pub struct PyRoom {
     inner: Arc<Room>,
-    config: Py<PyRoomConfig>,
-    handoff_url: Option<String>,
+    /// The config as last applied: `update` replaces it, so readers see what is in force.
+    config: parking_lot::Mutex<Py<PyRoomConfig>>,
 }
 
 /// Reads one slot given as a dict {"id", "group", "starts_at"} or a tuple (id, group, starts_at).
@@ -57,23 +57,14 @@ impl PyRoom {
 impl PyRoom {
     #[new]
     #[pyo3(signature = (config, signer, clock=None))]
-    fn new(
-        py: Python<'_>,
-        config: Py<PyRoomConfig>,
-        signer: &PySigner,
-        clock: Option<&PyVirtualClock>,
-    ) -> PyResult<Self> {
+    fn new(config: Py<PyRoomConfig>, signer: &PySigner, clock: Option<&PyVirtualClock>) -> PyResult<Self> {
         let clock: SharedClock = match clock {
             Some(c) => c.inner.clone(),
             None => Arc::new(WallClock),
         };
-        let (rust_config, handoff_url) = {
-            let c = config.get();
-            (c.inner.clone(), c.handoff_url.clone())
-        };
-        let _ = py;
+        let rust_config = config.get().inner.clone();
         let inner = Room::new(rust_config, signer.inner.clone(), clock)?;
-        Ok(Self { inner: Arc::new(inner), config, handoff_url })
+        Ok(Self { inner: Arc::new(inner), config: parking_lot::Mutex::new(config) })
     }
 
     #[getter]
@@ -83,7 +74,7 @@ impl PyRoom {
 
     #[getter]
     fn config(&self, py: Python<'_>) -> Py<PyRoomConfig> {
-        self.config.clone_ref(py)
+        self.config.lock().clone_ref(py)
     }
 
     /// Joins the queue, or resumes: the same identity, or a valid `ticket` token of this room,
@@ -141,8 +132,10 @@ impl PyRoom {
 
     /// Applies a changed config (same id; opening and draw fixed once open).
     #[pyo3(signature = (config, actor="operator"))]
-    fn update(&self, config: &PyRoomConfig, actor: &str) -> PyResult<()> {
-        Ok(self.inner.update_config(config.inner.clone(), actor)?)
+    fn update(&self, config: Py<PyRoomConfig>, actor: &str) -> PyResult<()> {
+        self.inner.update_config(config.get().inner.clone(), actor)?;
+        *self.config.lock() = config;
+        Ok(())
     }
 
     fn info(&self) -> PyRoomInfo {
@@ -158,8 +151,8 @@ impl PyRoom {
     }
 
     #[getter]
-    fn handoff_url(&self) -> Option<&str> {
-        self.handoff_url.as_deref()
+    fn handoff_url(&self) -> Option<String> {
+        self.config.lock().get().handoff_url.clone()
     }
 
     /// Loads slots, all or nothing: dicts {"id", "group", "starts_at"} or (id, group, starts_at).

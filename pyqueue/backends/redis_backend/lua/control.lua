@@ -17,6 +17,11 @@ elseif action == 'config' then
   -- The speed's prior follows the configured rate until something was measured.
   for i = 5, #ARGV, 2 do set(ARGV[i], tonumber(ARGV[i + 1])) end
   if M.sp_meas == 0 then set('sp_mean', M.rate) end
+  -- Before the opening nothing has accrued: the allowance starts at the (maybe moved) opening.
+  if M.drawn ~= 1 then
+    set('accrued_until', M.opens_at)
+    set('last_tick', M.opens_at)
+  end
   redis.call('SET', P .. 'config', ARGV[4])
 end
 save_meta()

@@ -157,3 +157,36 @@ local function release_due_window(due, actor)
   audit('release', actor, n, nil)
   return n
 end
+
+-- The inventory's share of a tick: lapsed holds become free, lapsed offers returned; a due
+-- release window (micros, 0 for none) releases; returned slots are offered on.
+-- Returns holds and offers ended, slots released, offers made.
+local function sweep_slots(due)
+  local n, lapsed_offers = 0, false
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', int(NOW))) do
+    local s = sget(id)
+    if (s.state == 'held' or s.state == 'offered') and s['until'] <= NOW then
+      local to = 'free'
+      if s.state == 'offered' then
+        redis.call('HDEL', OFFERS, int(s.holder))
+        to = 'returned'
+        lapsed_offers = true
+      end
+      sput(id, s.state, { state = to, holder = -1, ['until'] = 0, code = '' })
+      n = n + 1
+    else
+      redis.call('ZREM', DEADLINES, id)
+    end
+  end
+  local released = release_due_window(due, 'schedule') or 0
+  local made = 0
+  if lapsed_offers or redis.call('ZCARD', RETURNED) > 0 then made = make_offers() end
+  return n, released, made
+end
+
+-- What a process caches of the room (see cache.py), read in the same script that changed it.
+local function snapshot(changes_from)
+  return { redis.call('HGETALL', META), redis.call('LRANGE', CHANGES, changes_from, -1),
+           redis.call('LLEN', PRE), redis.call('HGETALL', OFFERS), redis.call('HGETALL', AVAIL),
+           redis.call('ZRANGE', GROUPS, 0, -1) }
+end

@@ -1,10 +1,24 @@
 -- The admission tick. ARGV: now. Any number of processes may call it at once: the allowance is
 -- rate x time since the last accrual (kept in meta), and each call runs atomically, so
 -- concurrent ticks share the same allowance instead of adding to it.
--- Returns {admitted, abandoned, expired}.
+-- ARGV: now, the latest release window due (0 for none), the caller's index in the changes list,
+-- then heartbeats.
+-- Returns {admitted, abandoned, expired, holds ended, released, offers made, snapshot}: the
+-- snapshot refreshes the caller's cache without another round trip.
 local err = load_meta() or phase()
 if err then return err end
-if NOW < M.opens_at or M.closed == 1 then save_meta(); return { 0, 0, 0 } end
+local due, changes_from = tonumber(ARGV[2]), tonumber(ARGV[3])
+-- The heartbeats the caller saw since its last tick (ticket, micros pairs): written here, so a
+-- process's heartbeats cost no command of their own.
+for i = 4, #ARGV, 2 do redis.call('HSET', SEEN, ARGV[i], ARGV[i + 1]) end
+
+local function finish(admitted, abandoned, expired)
+  local ended, released, made = sweep_slots(due)
+  save_meta()
+  return { admitted, abandoned, expired, ended, released, made, snapshot(changes_from) }
+end
+
+if NOW < M.opens_at or M.closed == 1 then return finish(0, 0, 0) end
 
 local expired = 0
 for _, t in ipairs(redis.call('ZRANGEBYSCORE', SESS, '-inf', int(NOW))) do
@@ -22,7 +36,7 @@ end
 local elapsed = NOW - math.max(M.last_tick, M.opens_at)
 set('last_tick', math.max(M.last_tick, NOW))
 accrue()
-if M.paused == 1 then save_meta(); return { 0, 0, expired } end
+if M.paused == 1 then return finish(0, 0, expired) end
 
 local backed_up = M.nwait > 0
 local budget = math.min(math.max(M.max_active - M.active, 0), math.floor(math.max(M.allowance, 0)))
@@ -73,5 +87,4 @@ if backed_up and M.nwait > 0 and elapsed > 0 then
     set('sp_bm', 0)
   end
 end
-save_meta()
-return { admitted, abandoned, expired }
+return finish(admitted, abandoned, expired)

@@ -1,0 +1,3 @@
+from bench.surge.run import main
+
+raise SystemExit(main())

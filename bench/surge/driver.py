@@ -1,0 +1,426 @@
+"""The load driver: thousands of simulated browsers against the real server, on virtual time.
+
+The server runs with a stopped virtual clock; the driver owns time. It moves the clock one
+second at a time (``POST /v1/admin/clock``, which also ticks the room) and, per step, sends
+what the visitors due in that second would send. One second is the step because a tick banks
+at most one second of admissions: larger steps would slow the queue down. The real-time cost
+of a replay is the driver's own HTTP throughput (one aiohttp pool, bounded concurrency).
+
+Visitors behave as the waiting-room page does: join (many before opening), poll exactly when
+``poll_after_ms`` says (rounded up to the next step, never earlier), and once admitted list the
+free slots, hold one (on ``slot_taken`` take an alternative), think, confirm and end their
+session. Some abandon (stop polling), some reload (join again with their cookie), some use a
+second device (same identity), some give up at the slot list, and with a waiting list some
+cancel their booking later, whose slot is offered to a waiting visitor who accepts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import math
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from bench.surge.scenario import Scenario, slots_csv
+from bench.surge.servers import ADMIN_TOKEN
+
+#: Virtual seconds between samples of the room's queue length.
+SAMPLE_EVERY = 10
+ALTERNATIVE_TRIES = 3
+
+
+@dataclass
+class Visitor:
+    """One person (one identity) and what happened to them, in virtual epoch seconds."""
+
+    index: int
+    identity: str
+    arrive_at: int
+    abandon_at: int | None
+    reload_at: int | None
+    second_device_at: int | None
+    gives_up: bool
+    cancels: bool
+    token: str | None = None
+    ticket_id: int | None = None
+    first_state: str | None = None
+    estimate_at: int | None = None
+    estimate: float | None = None
+    admitted_at: float | None = None
+    pass_token: str | None = None
+    code: str | None = None
+    slot: str | None = None
+    booked_at: int | None = None
+    by_offer: bool = False
+    cancelled: bool = False
+    outcome: str = "waiting"
+    place_changes: int = 0
+
+
+@dataclass
+class RunData:
+    """Everything a replay observed; :mod:`bench.surge.metrics` turns it into figures."""
+
+    visitors: list[Visitor]
+    latencies: dict[str, list[float]]
+    statuses: dict[str, dict[int, int]]
+    timeline: list[dict[str, Any]]
+    real_seconds: float
+    opens_at: float
+    draw: dict[str, Any] | None
+    live_codes_by_slot: dict[str, int]
+    early_admissions: int
+    reloads: int = 0
+    second_devices: int = 0
+    offers_accepted: int = 0
+    slot_taken: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+class Driver:
+    def __init__(
+        self, scenario: Scenario, base_url: str, seed: int = 1, concurrency: int = 64
+    ) -> None:
+        self.scenario = scenario
+        self.base = base_url
+        self.room = scenario.name
+        self.random = random.Random(seed)
+        self.concurrency = concurrency
+        self.opens = int(scenario.opens_at.timestamp())
+        self.now = int(scenario.starts_at.timestamp())
+        self.session_seconds = int(scenario.room.get("session_seconds", 900))
+        self.events: list[tuple[int, int, str, int]] = []
+        self.sequence = 0
+        self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        self.timeline: list[dict[str, Any]] = []
+        self.early = 0
+        #: Set once the room is sold out for good: the page says so and people go away.
+        self.sold_out = False
+        self.waitlist = scenario.room.get("returned_slots") == "waitlist"
+        self.counts: dict[str, int] = defaultdict(int)
+        self.visitors = self._make_visitors()
+        self.admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        self.session: aiohttp.ClientSession | None = None
+        self.gate = asyncio.Semaphore(concurrency)
+
+    # ----- the crowd -------------------------------------------------------------------------
+
+    def _make_visitors(self) -> list[Visitor]:
+        crowd = self.scenario.crowd
+        rnd = self.random
+        first = self.now + 5
+        visitors = []
+        for k in range(crowd.visitors):
+            if rnd.random() < crowd.prequeue_share:
+                arrive = rnd.randint(first, self.opens - 1)
+            else:
+                # After opening, arrivals thin out: most come in the first minutes.
+                arrive = self.opens + int(rnd.expovariate(3.0 / crowd.arrival_seconds))
+            abandon = arrive + rnd.randint(10, 900) if rnd.random() < crowd.abandon_share else None
+            reload = arrive + rnd.randint(5, 600) if rnd.random() < crowd.reload_share else None
+            second = (
+                arrive + rnd.randint(2, 60) if rnd.random() < crowd.second_device_share else None
+            )
+            visitors.append(
+                Visitor(
+                    index=k,
+                    identity=f"surge-{self.room}-{k:07d}",
+                    arrive_at=arrive,
+                    abandon_at=abandon,
+                    reload_at=reload,
+                    second_device_at=second,
+                    gives_up=rnd.random() < crowd.give_up_share,
+                    cancels=rnd.random() < crowd.cancel_share,
+                )
+            )
+            self._at(arrive, "join", k)
+            if second is not None:
+                self._at(second, "join2", k)
+        return visitors
+
+    def _at(self, when: float, kind: str, index: int) -> None:
+        self.sequence += 1
+        heapq.heappush(self.events, (max(math.ceil(when), self.now), self.sequence, kind, index))
+
+    def _think(self) -> int:
+        low, high = self.scenario.crowd.think_seconds
+        return self.random.randint(low, high)
+
+    # ----- HTTP ------------------------------------------------------------------------------
+
+    async def call(
+        self,
+        route: str,
+        method: str,
+        path: str,
+        token: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        data: bytes | None = None,
+    ) -> tuple[int, Any]:
+        assert self.session is not None
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        if body is not None:
+            data = orjson.dumps(body)
+            all_headers["Content-Type"] = "application/json"
+        async with self.gate:
+            started = time.perf_counter()
+            async with self.session.request(
+                method, self.base + path, data=data, headers=all_headers
+            ) as answer:
+                raw = await answer.read()
+                status = answer.status
+            self.latencies[route].append(time.perf_counter() - started)
+        self.statuses[route][status] += 1
+        return status, orjson.loads(raw) if raw else {}
+
+    # ----- the loop --------------------------------------------------------------------------
+
+    async def run(self) -> RunData:
+        scenario = self.scenario
+        end = self.opens + scenario.duration_seconds
+        releases = {self.opens + r.after_seconds: k for k, r in enumerate(scenario.releases) if k}
+        connector = aiohttp.TCPConnector(limit=self.concurrency, force_close=False)
+        started = time.perf_counter()
+        async with aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+        ) as self.session:
+            while self.now < end:
+                if self.now in releases:
+                    await self._release(releases.pop(self.now))
+                due = []
+                while self.events and self.events[0][0] <= self.now:
+                    _, _, kind, index = heapq.heappop(self.events)
+                    due.append(self._handle(kind, self.visitors[index]))
+                await asyncio.gather(*due)
+                if self.now % SAMPLE_EVERY == 0 and self.now >= self.opens - 60:
+                    await self._sample(final_release=not releases)
+                if not self.events and not releases and self.now > self.opens:
+                    break
+                await self.call(
+                    "admin clock",
+                    "POST",
+                    "/v1/admin/clock",
+                    body={"advance_seconds": 1},
+                    headers=self.admin,
+                )
+                self.now += 1
+            await self._sample()
+            real = time.perf_counter() - started
+            live = await self._live_codes()
+            _, stats = await self.call(
+                "admin stats", "GET", f"/v1/admin/rooms/{self.room}/stats", headers=self.admin
+            )
+        return RunData(
+            visitors=self.visitors,
+            latencies=dict(self.latencies),
+            statuses={k: dict(v) for k, v in self.statuses.items()},
+            timeline=self.timeline,
+            real_seconds=real,
+            opens_at=float(self.opens),
+            draw=stats.get("draw"),
+            live_codes_by_slot=live,
+            early_admissions=self.early,
+            reloads=self.counts["reload"],
+            second_devices=self.counts["second_device"],
+            offers_accepted=self.counts["offer"],
+            slot_taken=self.counts["slot_taken"],
+            counters=dict(stats.get("counters", {})),
+        )
+
+    async def _release(self, index: int) -> None:
+        """An operator loads another batch of slots (the Saarland top-ups)."""
+        await self.call(
+            "admin slots",
+            "POST",
+            f"/v1/admin/rooms/{self.room}/slots",
+            headers={**self.admin, "Content-Type": "text/csv"},
+            data=slots_csv(self.scenario, index).encode(),
+        )
+
+    async def _sample(self, final_release: bool = True) -> None:
+        _, stats = await self.call(
+            "admin stats", "GET", f"/v1/admin/rooms/{self.room}/stats", headers=self.admin
+        )
+        # With a waiting list, returned slots come to the waiting: they keep waiting.
+        if stats.get("state") == "sold_out" and final_release and not self.waitlist:
+            self.sold_out = True
+        admitted = sum(1 for v in self.visitors if v.admitted_at is not None)
+        booked = sum(1 for v in self.visitors if v.code is not None)
+        self.timeline.append(
+            {
+                "t": self.now - self.opens,
+                "waiting": stats.get("waiting", 0),
+                "active": stats.get("active", 0),
+                "admitted": admitted,
+                "booked": booked,
+            }
+        )
+
+    async def _live_codes(self) -> dict[str, int]:
+        """Every booking code the crowd got, looked up again: live codes per slot."""
+        per_slot: dict[str, int] = defaultdict(int)
+
+        async def check(code: str) -> None:
+            status, body = await self.call(
+                "booking", "GET", f"/v1/rooms/{self.room}/bookings/{code}"
+            )
+            if status == 200:
+                per_slot[body["slot"]] += 1
+
+        await asyncio.gather(*(check(v.code) for v in self.visitors if v.code))
+        return dict(per_slot)
+
+    # ----- one visitor's steps ---------------------------------------------------------------
+
+    async def _handle(self, kind: str, v: Visitor) -> None:
+        path = f"/v1/rooms/{self.room}"
+        if kind == "join":
+            status, body = await self.call(
+                "join", "POST", path + "/join", body={"identity": v.identity}
+            )
+            if status in (200, 201):
+                v.token = body["ticket"]
+                v.first_state = body["state"]
+                self._on_status(v, body)
+            else:
+                v.outcome = f"join {status}"
+        elif kind in ("poll", "reload") and v.outcome == "waiting":
+            if kind == "reload":
+                # A reload: the page joins again and the browser sends its cookie along.
+                self.counts["reload"] += 1
+                cookie = {"Cookie": f"pyqueue_ticket_{self.room}={v.token}"}
+                status, body = await self.call(
+                    "join", "POST", path + "/join", body={}, headers=cookie
+                )
+            else:
+                status, body = await self.call("status", "GET", path + "/status", v.token)
+            if status == 200 or status == 201:
+                self._on_status(v, body)
+            else:
+                v.outcome = f"status {status}"
+        elif kind in ("join2", "poll2") and v.outcome == "waiting":
+            await self._second_device(kind, v, path)
+        elif kind == "slots":
+            await self._choose(v, path)
+        elif kind == "confirm":
+            await self._confirm(v, path)
+        elif kind == "cancel":
+            status, _ = await self.call("cancel", "POST", f"{path}/bookings/{v.code}/cancel")
+            v.cancelled = status == 200
+
+    def _on_status(self, v: Visitor, body: dict[str, Any]) -> None:
+        if v.ticket_id is None:
+            v.ticket_id = body["ticket_id"]
+        elif body["ticket_id"] != v.ticket_id:
+            v.place_changes += 1
+        state = body["state"]
+        if state in ("prequeue", "waiting"):
+            if state == "waiting" and self.now >= self.opens and v.estimate is None:
+                v.estimate_at = self.now
+                v.estimate = float(body["eta"]["seconds"])
+            if body.get("offer"):
+                self._at(self.now + min(5, self._think()), "confirm", v.index)
+                v.by_offer = True
+                v.slot = body["offer"]["slot"]
+                v.outcome = "offer"
+                return
+            if v.abandon_at is not None and self.now >= v.abandon_at:
+                v.outcome = "abandoned"
+                return
+            if self.sold_out:
+                v.outcome = "sold out"
+                return
+            nxt = self.now + math.ceil(body["poll_after_ms"] / 1000)
+            reload = v.reload_at is not None and nxt >= v.reload_at
+            if reload:
+                v.reload_at = None
+            self._at(nxt, "reload" if reload else "poll", v.index)
+        elif state == "admitted":
+            v.pass_token = body["pass"]
+            # The pass was issued at admission and lasts session_seconds: that dates the
+            # admission exactly, however long after it this poll came.
+            v.admitted_at = self.now - (self.session_seconds - body["pass_expires_in_seconds"])
+            if v.admitted_at < self.opens:
+                self.early += 1
+            v.outcome = "admitted"
+            self._at(self.now + self._think(), "slots", v.index)
+        else:
+            v.outcome = state
+
+    async def _second_device(self, kind: str, v: Visitor, path: str) -> None:
+        if kind == "join2":
+            self.counts["second_device"] += 1
+            status, body = await self.call(
+                "join", "POST", path + "/join", body={"identity": v.identity}
+            )
+        else:
+            status, body = await self.call("status", "GET", path + "/status", v.token)
+        if status not in (200, 201):
+            return
+        if v.ticket_id is not None and body["ticket_id"] != v.ticket_id:
+            v.place_changes += 1
+        if body["state"] in ("prequeue", "waiting"):
+            self._at(self.now + math.ceil(body["poll_after_ms"] / 1000), "poll2", v.index)
+
+    async def _choose(self, v: Visitor, path: str) -> None:
+        status, body = await self.call("slots", "GET", path + "/slots?limit=10", v.pass_token)
+        free = [s["id"] for s in body.get("slots", [])] if status == 200 else []
+        if not free:
+            v.outcome = "no slot"
+            await self.call("complete", "POST", path + "/complete", v.pass_token, body={})
+            return
+        if v.gives_up:
+            # Closes the tab: the session runs out by itself.
+            v.outcome = "gave up"
+            return
+        slot = self.random.choice(free)
+        for _ in range(ALTERNATIVE_TRIES):
+            status, body = await self.call(
+                "hold", "POST", f"{path}/slots/{slot}/hold", v.pass_token, body={}
+            )
+            if status == 201:
+                v.slot = slot
+                self._at(self.now + self._think(), "confirm", v.index)
+                return
+            error = body.get("error", {})
+            if error.get("code") != "slot_taken":
+                v.outcome = f"hold {error.get('code', status)}"
+                return
+            self.counts["slot_taken"] += 1
+            others = [a if isinstance(a, str) else a["id"] for a in error.get("alternatives", [])]
+            if not others:
+                break
+            slot = self.random.choice(others)
+        v.outcome = "slot taken"
+        await self.call("complete", "POST", path + "/complete", v.pass_token, body={})
+
+    async def _confirm(self, v: Visitor, path: str) -> None:
+        token = v.token if v.by_offer else v.pass_token
+        status, body = await self.call(
+            "confirm", "POST", f"{path}/slots/{v.slot}/confirm", token, body={}
+        )
+        if status != 201:
+            v.outcome = f"confirm {body.get('error', {}).get('code', status)}"
+            return
+        v.code = body["code"]
+        v.booked_at = self.now
+        v.outcome = "booked"
+        if v.by_offer:
+            self.counts["offer"] += 1
+            await self.call("leave", "POST", path + "/leave", v.token, body={})
+        else:
+            await self.call("complete", "POST", path + "/complete", v.pass_token, body={})
+        if v.cancels:
+            low, high = self.scenario.crowd.cancel_after_seconds
+            self._at(self.now + self.random.randint(low, high), "cancel", v.index)
