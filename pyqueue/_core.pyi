@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any, Literal, Self, TypeAlias, final
 
 __version__: str
+JOURNAL_FORMAT_VERSION: int
 
 _TicketState: TypeAlias = Literal[
     "prequeue", "waiting", "admitted", "completed", "expired", "abandoned", "left", "closed"
@@ -334,16 +335,73 @@ class Draw:
 _SlotInput: TypeAlias = Mapping[str, Any] | tuple[str, str, _TimeLike]
 
 @final
+class JournalCut:
+    """Where a restore stopped early: a torn or damaged record in a journal file."""
+
+    @property
+    def segment(self) -> int:
+        """Index (in the list given to ``Room.restore``) of the journal holding the bad record."""
+    @property
+    def offset(self) -> int:
+        """Length of the journal's good part: the file may be truncated to it."""
+    @property
+    def reason(self) -> str: ...
+    @property
+    def dropped_bytes(self) -> int: ...
+    @property
+    def segments_skipped(self) -> int:
+        """Journals after the bad one, which were not applied either."""
+
+@final
+class RestoreReport:
+    """What ``Room.restore`` did."""
+
+    @property
+    def snapshot_generation(self) -> int | None: ...
+    @property
+    def segments(self) -> int: ...
+    @property
+    def records(self) -> int: ...
+    @property
+    def cut(self) -> JournalCut | None: ...
+
+@final
 class Room:
     """One waiting room: queue, tokens and slot inventory. Thread-safe."""
 
     def __new__(
-        cls, config: RoomConfig, signer: Signer, clock: VirtualClock | None = None
-    ) -> Self: ...
+        cls,
+        config: RoomConfig,
+        signer: Signer,
+        clock: VirtualClock | None = None,
+        journal: bool = False,
+    ) -> Self:
+        """With ``journal``, every change is recorded for ``drain_journal``."""
+    @staticmethod
+    def restore(
+        signer: Signer,
+        snapshot: bytes | None,
+        journals: list[bytes],
+        clock: VirtualClock | None = None,
+    ) -> tuple[Room | None, RestoreReport]:
+        """Rebuilds a journaled room from its latest snapshot and the journal files after it,
+        oldest first; None when there is nothing to restore. Raises ``JournalIncompatible``
+        for files of another format version and ``JournalCorrupt`` for damage beyond a torn
+        or corrupt tail (which is cut and reported instead)."""
     @property
     def id(self) -> str: ...
     @property
-    def config(self) -> RoomConfig: ...
+    def config(self) -> RoomConfig:
+        """The settings in force (a new object on every read)."""
+    @property
+    def journaled(self) -> bool: ...
+    @property
+    def pending_journal_bytes(self) -> int: ...
+    def drain_journal(self) -> bytes:
+        """The journal records of every change since the last drain, to append to the file."""
+    def snapshot(self, generation: int) -> tuple[bytes, bytes]:
+        """The whole state as a snapshot file for journal ``generation``, and the records not
+        drained yet, which the snapshot includes: they end the previous journal file."""
     @property
     def handoff_url(self) -> str | None: ...
     def join(self, identity: str | None = None, ticket: str | None = None) -> Ticket:
@@ -390,6 +448,9 @@ class Room:
 
 def verify_pass(token: str, signer: Signer, room: str) -> PassInfo:
     """Checks a pass in process (booking sites); raises a ``TokenError`` subclass."""
+
+def journal_header(room: str, generation: int) -> bytes:
+    """The header that starts a new journal file of ``room``."""
 
 def status_poll(
     room: Room, token: str, cap_ms: int, random: float
@@ -448,3 +509,12 @@ class NoOffer(PyqueueError): ...
 
 class ReleaseRefused(PyqueueError):
     next_window: datetime | None
+
+class JournalIncompatible(PyqueueError):
+    """Saved state of another format version; the message says what to do."""
+
+    found: int
+    supported: int
+
+class JournalCorrupt(PyqueueError):
+    """Saved state damaged beyond a torn tail; it cannot be replayed."""

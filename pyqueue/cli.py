@@ -131,6 +131,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from pyqueue.backends.durable import SavedStateError
     from pyqueue.demo import demo_settings
     from pyqueue.server import run
     from pyqueue.server.logs import configure_logging
@@ -161,6 +162,11 @@ def _serve(args: argparse.Namespace) -> int:
             announce=announce,
             reuse_port=args.reuse_port,
         )
+    except SavedStateError as exc:
+        # The saved state of the rooms cannot be used as it is: serving without it would send
+        # everybody back to the start, or book slots twice.
+        print(f"pyqueue: cannot start: {exc}", file=sys.stderr)
+        return 3
     except OSError as exc:
         print(f"pyqueue: cannot listen: {exc}", file=sys.stderr)
         return 1

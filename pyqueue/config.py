@@ -34,6 +34,10 @@ ENV_SERVICE_TOKEN: Final = "PYQUEUE_SERVICE_TOKEN"
 #: Admin and service tokens shorter than this are refused: they guard the whole room.
 MIN_TOKEN_LENGTH: Final = 16
 
+#: Where a config file's memory backend keeps its state unless ``data_dir`` says otherwise.
+DEFAULT_DATA_DIR: Final = "pyqueue-data"
+FSYNC_POLICIES: Final = ("always", "interval")
+
 
 class ConfigError(ValueError):
     """A setting that cannot work; the message names it."""
@@ -87,7 +91,18 @@ class ServerSettings:
     #: Token keys by id, the first signs. Generated at start (with a warning) when not given.
     secrets: Mapping[str, str] = field(default_factory=dict)
     secrets_generated: bool = False
+    #: Where the memory backend journals its rooms; None keeps state in memory only. A config
+    #: file gets ``pyqueue-data`` beside it unless it says otherwise (``""``: memory only).
     data_dir: Path | None = None
+    #: "always": every change is on disk before its answer. "interval": changes are synced
+    #: every ``fsync_interval_ms``; bookings, cancellations and admin changes still before
+    #: their answer.
+    fsync: str = "always"
+    fsync_interval_ms: float = 100.0
+    #: A snapshot starts a new journal file this often, or once the journal file holds
+    #: ``snapshot_journal_bytes``: a restart then replays little.
+    snapshot_interval_seconds: float = 300.0
+    snapshot_journal_bytes: int = 64 * 1024 * 1024
     #: Base URL of the public site, for the waiting-room location the sidecar answers with.
     public_url: str = ""
     #: Marks cookies Secure even without TLS here (TLS ends at a proxy in front).
@@ -176,6 +191,8 @@ def settings_from_mapping(
         raise ConfigError(f"unknown top-level setting(s): {', '.join(sorted(unknown))}")
     server_data = _table(data.get("server", {}), "server")
     server = _server_settings(server_data, base_dir, env)
+    if source is not None and "data_dir" not in server_data and server.backend == "memory":
+        server = replace(server, data_dir=base_dir / DEFAULT_DATA_DIR)
     if host is not None:
         server = replace(server, host=host)
     if port is not None:
@@ -208,7 +225,13 @@ def _server_settings(
     for name in ("cookie_secure", "access_log"):
         if name in data:
             values[name] = _bool(data[name], f"server.{name}")
-    for name in ("join_rate_burst", "max_body_bytes", "max_admin_body_bytes", "max_header_bytes"):
+    for name in (
+        "join_rate_burst",
+        "max_body_bytes",
+        "max_admin_body_bytes",
+        "max_header_bytes",
+        "snapshot_journal_bytes",
+    ):
         if name in data:
             values[name] = _integer(data[name], f"server.{name}", minimum=1)
     for name in (
@@ -217,6 +240,8 @@ def _server_settings(
         "body_timeout_seconds",
         "shutdown_timeout_seconds",
         "tick_interval_seconds",
+        "fsync_interval_ms",
+        "snapshot_interval_seconds",
     ):
         if name in data:
             values[name] = _number(data[name], f"server.{name}", minimum=0.0)
@@ -225,6 +250,16 @@ def _server_settings(
     for name in ("data_dir", "tls_cert", "tls_key"):
         if name in data:
             values[name] = base_dir / _string(data[name], f"server.{name}")
+    if "data_dir" in data and not _string(data["data_dir"], "server.data_dir").strip():
+        values["data_dir"] = None
+    if "fsync" in data:
+        values["fsync"] = _string(data["fsync"], "server.fsync")
+        if values["fsync"] not in FSYNC_POLICIES:
+            raise ConfigError(
+                f"server.fsync must be 'always' or 'interval', got {values['fsync']!r}"
+            )
+    if values.get("fsync_interval_ms", defaults.fsync_interval_ms) <= 0:
+        raise ConfigError("server.fsync_interval_ms must be > 0")
     if ("tls_cert" in values) != ("tls_key" in values):
         raise ConfigError("server.tls_cert and server.tls_key go together")
     if "trusted_proxy_header" in data:
@@ -549,6 +584,8 @@ def describe_settings(settings: Settings) -> dict[str, Any]:
         "admin_api": server.admin_token is not None,
         "service_api": server.service_token is not None,
         "tls": server.tls_cert is not None,
+        "data_dir": str(server.data_dir) if server.data_dir is not None else None,
+        "fsync": server.fsync if server.data_dir is not None else None,
     }
 
 

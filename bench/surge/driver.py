@@ -49,6 +49,7 @@ class Visitor:
     gives_up: bool
     cancels: bool
     token: str | None = None
+    second_token: str | None = None
     ticket_id: int | None = None
     first_state: str | None = None
     estimate_at: int | None = None
@@ -365,9 +366,12 @@ class Driver:
                 "join", "POST", path + "/join", body={"identity": v.identity}
             )
         else:
-            status, body = await self.call("status", "GET", path + "/status", v.token)
+            status, body = await self.call("status", "GET", path + "/status", v.second_token)
         if status not in (200, 201):
             return
+        if kind == "join2":
+            # The other device has its own cookie: the token of its own join.
+            v.second_token = body["ticket"]
         if v.ticket_id is not None and body["ticket_id"] != v.ticket_id:
             v.place_changes += 1
         if body["state"] in ("prequeue", "waiting"):

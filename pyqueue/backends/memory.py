@@ -2,12 +2,19 @@
 
 The core is thread-safe and fast, so most calls run inline on the event loop; only bulk slot
 loads go to a thread, because the core releases the GIL for them and the loop keeps serving.
-State lives in memory only: a restart starts the rooms afresh from the configuration.
+
+With a ``data_dir`` every room is journaled (:mod:`pyqueue.backends.durable`): each change is
+written to the room's journal right after the core made it, and the answer waits until it is
+on disk as the fsync policy says. A restart restores the rooms from their files; a room of
+the config file whose settings changed in the file since they were last applied gets them as
+an update, and slots added to the file are loaded. Without a ``data_dir``, state lives in
+memory only and a restart starts the rooms afresh from the configuration.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -28,11 +35,20 @@ from pyqueue._core import (
     Status,
     Ticket,
     TickReport,
+    UnknownSlot,
     VirtualClock,
     status_poll,
 )
-from pyqueue.backends import UnknownRoom
-from pyqueue.config import Settings
+from pyqueue.backends import BackendUnavailable, UnknownRoom
+from pyqueue.backends.durable import Durability, JournalBroken, JournalStore
+from pyqueue.config import (
+    RoomSettings,
+    Settings,
+    merged_room_config,
+    room_config_to_mapping,
+)
+
+log = logging.getLogger("pyqueue.backend")
 
 # Slot loads above this size run in a worker thread, so a big CSV does not stall the polls.
 _THREAD_BULK: Final = 5000
@@ -52,28 +68,104 @@ def names_a_pass(token: str) -> bool:
 class MemoryBackend:
     """Rooms in this process. Implements :class:`pyqueue.backends.Backend`."""
 
-    def __init__(self, signer: Signer, clock: VirtualClock | None = None) -> None:
+    def __init__(
+        self,
+        signer: Signer,
+        clock: VirtualClock | None = None,
+        store: JournalStore | None = None,
+    ) -> None:
         self._signer = signer
         self._clock = clock
         self._rooms: dict[str, Room] = {}
         # The settings in force, kept here: a Room reports the settings it was built with.
         self._configs: dict[str, RoomConfig] = {}
+        self._store = store
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: VirtualClock | None = None) -> MemoryBackend:
-        """The rooms of a configuration, with their slots loaded."""
-        backend = cls(settings.server.signer(), clock)
+        """The rooms of a configuration, with their slots loaded; with a ``data_dir``, the
+        rooms saved there as well (raises ``SavedStateError`` if they cannot be restored)."""
+        server = settings.server
+        signer = server.signer()
+        store = None
+        restored: dict[str, Room] = {}
+        if server.data_dir is not None:
+            store = JournalStore(server.data_dir, Durability.from_settings(server), signer, clock)
+            restored = store.open()
+        backend = cls(signer, clock, store)
+        for room in restored.values():
+            backend._rooms[room.id] = room
+            backend._configs[room.id] = room.config
         for room_settings in settings.rooms:
+            if room_settings.config.id in restored:
+                backend._apply_file_settings(room_settings)
+                continue
             room = backend._add(room_settings.config)
             if room_settings.slots:
                 room.add_slots(list(room_settings.slots), actor="config")
+            backend._remember_file_config(room_settings.config)
+        if store is not None:
+            for room_id in backend._rooms:
+                # Synchronously, at start: what the config added is on disk before serving.
+                journal = store.journal(room_id)
+                journal.write()
+                journal.sync_now()
         return backend
 
     def _add(self, config: RoomConfig) -> Room:
-        room = Room(config, self._signer, self._clock)
+        room = Room(config, self._signer, self._clock, journal=self._store is not None)
+        if self._store is not None:
+            self._store.add(room)
         self._rooms[config.id] = room
         self._configs[config.id] = config
         return room
+
+    def _apply_file_settings(self, settings: RoomSettings) -> None:
+        """A restored room of the config file: the file's settings, if they changed since they
+        were last applied (an operator's change over the admin API stays until the file
+        changes), and the file's slots that the room does not have yet."""
+        room = self._rooms[settings.config.id]
+        wanted = _file_config(settings.config)
+        assert self._store is not None
+        files = self._store.files(room.id)
+        if files.read_file_config() != wanted:
+            wanted.pop("id")
+            # The seed stays: a file without one gets a random one at every start.
+            try:
+                room.update(merged_room_config(room.config, wanted), actor="config-file")
+            except InvalidConfig as exc:
+                log.warning(
+                    "the config file's settings of a room cannot be applied; it keeps its own",
+                    extra={"room": room.id, "error": str(exc)},
+                )
+            self._configs[room.id] = room.config
+            self._remember_file_config(settings.config)
+        missing = [slot for slot in settings.slots if not _has_slot(room, str(slot["id"]))]
+        if missing:
+            room.add_slots(missing, actor="config-file")
+
+    def _remember_file_config(self, config: RoomConfig) -> None:
+        if self._store is not None:
+            self._store.files(config.id).write_file_config(_file_config(config))
+
+    async def _persist(self, room: str, *, must_sync: bool = False) -> None:
+        """Puts what the room recorded into its journal, on disk as the policy says."""
+        if self._store is None:
+            return
+        try:
+            await self._store.persist(room, must_sync=must_sync)
+        except JournalBroken as exc:
+            raise BackendUnavailable(str(exc)) from exc
+
+    def _writable(self, room: str) -> Room:
+        """The room, for a change: refused while its journal is broken (memory would run
+        ahead of the disk, and a restart would take back what was answered)."""
+        target = self._room(room)
+        if self._store is not None:
+            broken = self._store.broken()
+            if broken is not None:
+                raise BackendUnavailable(broken)
+        return target
 
     def _room(self, room: str) -> Room:
         try:
@@ -88,13 +180,15 @@ class MemoryBackend:
     # ----- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        return None
+        if self._store is not None:
+            self._store.start_background()
 
     async def close(self) -> None:
-        return None
+        if self._store is not None:
+            await self._store.close()
 
     async def ready(self) -> bool:
-        return True
+        return self._store is None or self._store.broken() is None
 
     def now(self) -> float:
         return time.time() if self._clock is None else self._clock.timestamp()
@@ -111,11 +205,15 @@ class MemoryBackend:
     async def create_room(self, config: RoomConfig, actor: str) -> None:
         if config.id in self._rooms:
             raise InvalidConfig(f"room {config.id!r} exists already")
+        if self._store is not None and self._store.broken() is not None:
+            raise BackendUnavailable(self._store.broken() or "")
         self._add(config)
+        await self._persist(config.id, must_sync=True)
 
     async def update_room(self, config: RoomConfig, actor: str) -> None:
-        self._room(config.id).update(config, actor=actor)
+        self._writable(config.id).update(config, actor=actor)
         self._configs[config.id] = config
+        await self._persist(config.id, must_sync=True)
 
     async def room_info(self, room: str) -> RoomInfo:
         return self._room(room).info()
@@ -124,16 +222,21 @@ class MemoryBackend:
         return self._room(room).draw()
 
     async def tick(self, room: str) -> TickReport:
-        return self._room(room).tick_report()
+        report = self._writable(room).tick_report()
+        await self._persist(room)
+        return report
 
     async def pause(self, room: str, actor: str) -> None:
-        self._room(room).pause(actor=actor)
+        self._writable(room).pause(actor=actor)
+        await self._persist(room, must_sync=True)
 
     async def resume(self, room: str, actor: str) -> None:
-        self._room(room).resume(actor=actor)
+        self._writable(room).resume(actor=actor)
+        await self._persist(room, must_sync=True)
 
     async def queue_all(self, room: str, on: bool, actor: str) -> None:
-        self._room(room).queue_all(on, actor=actor)
+        self._writable(room).queue_all(on, actor=actor)
+        await self._persist(room, must_sync=True)
 
     async def audit_log(self, room: str) -> list[AuditEntry]:
         return self._room(room).audit_log()
@@ -141,10 +244,12 @@ class MemoryBackend:
     # ----- visitors ---------------------------------------------------------------------------
 
     async def join(self, room: str, identity: str | None, resume: str | None) -> Ticket:
-        target = self._room(room)
+        target = self._writable(room)
         if resume is not None:
             self._signer.verify(resume, room, "ticket", self._now_seconds())
-        return target.join(identity=identity, ticket=resume)
+        ticket = target.join(identity=identity, ticket=resume)
+        await self._persist(room)
+        return ticket
 
     async def status(self, room: str, ticket: str) -> Status:
         target = self._room(room)
@@ -169,10 +274,13 @@ class MemoryBackend:
         return status_poll(target, ticket, cap_ms, random)
 
     async def leave(self, room: str, token: str) -> str:
-        return self._room(room).leave(token)
+        previous = self._writable(room).leave(token)
+        await self._persist(room)
+        return previous
 
     async def complete(self, room: str, pass_token: str) -> None:
-        self._room(room).complete(pass_token)
+        self._writable(room).complete(pass_token)
+        await self._persist(room)
 
     async def verify_pass(self, room: str, pass_token: str) -> PassInfo:
         return self._room(room).verify_pass(pass_token)
@@ -180,11 +288,14 @@ class MemoryBackend:
     # ----- slots and bookings -----------------------------------------------------------------
 
     async def add_slots(self, room: str, slots: Iterable[Mapping[str, Any]], actor: str) -> int:
-        target = self._room(room)
+        target = self._writable(room)
         items = list(slots)
         if len(items) > _THREAD_BULK:
-            return await asyncio.to_thread(target.add_slots, items, actor)
-        return target.add_slots(items, actor=actor)
+            added = await asyncio.to_thread(target.add_slots, items, actor)
+        else:
+            added = target.add_slots(items, actor=actor)
+        await self._persist(room, must_sync=True)
+        return added
 
     async def availability(self, room: str) -> list[GroupAvailability]:
         return self._room(room).availability()
@@ -195,22 +306,49 @@ class MemoryBackend:
         return self._room(room).free_slots(group=group, offset=offset, limit=limit)
 
     async def hold(self, room: str, slot: str, pass_token: str) -> Hold:
-        return self._room(room).hold(slot, pass_token)
+        hold = self._writable(room).hold(slot, pass_token)
+        await self._persist(room)
+        return hold
 
     async def confirm(self, room: str, slot: str, token: str) -> Booking:
-        return self._room(room).confirm(slot, token)
+        booking = self._writable(room).confirm(slot, token)
+        # On disk before the visitor sees the code, whatever the policy.
+        await self._persist(room, must_sync=True)
+        return booking
 
     async def release_hold(self, room: str, slot: str, token: str) -> None:
-        self._room(room).release_hold(slot, token)
+        self._writable(room).release_hold(slot, token)
+        await self._persist(room)
 
     async def decline_offer(self, room: str, token: str) -> None:
-        self._room(room).decline_offer(token)
+        self._writable(room).decline_offer(token)
+        await self._persist(room)
 
     async def booking(self, room: str, code: str) -> Booking:
         return self._room(room).booking(code)
 
     async def cancel(self, room: str, code: str) -> Booking:
-        return self._room(room).cancel(code)
+        booking = self._writable(room).cancel(code)
+        await self._persist(room, must_sync=True)
+        return booking
 
     async def release(self, room: str, override: bool, reason: str | None, actor: str) -> int:
-        return self._room(room).release(override=override, reason=reason, actor=actor)
+        released = self._writable(room).release(override=override, reason=reason, actor=actor)
+        await self._persist(room, must_sync=True)
+        return released
+
+
+def _file_config(config: RoomConfig) -> dict[str, Any]:
+    """The settings a config file gives a room, as compared between starts (not the seed,
+    which is random in every start when the file gives none)."""
+    settings = room_config_to_mapping(config)
+    settings.pop("seed", None)
+    return settings
+
+
+def _has_slot(room: Room, slot_id: str) -> bool:
+    try:
+        room.slot(slot_id)
+    except UnknownSlot:
+        return False
+    return True

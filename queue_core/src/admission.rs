@@ -4,6 +4,7 @@
 
 use std::cmp::Reverse;
 
+use crate::events::Event;
 use crate::queue::{QueueState, TicketState};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,9 +42,7 @@ impl QueueState {
             let t = self.order[position];
             if now - self.tickets[t as usize].last_seen > timeout {
                 // Gone quietly: skipped, and no capacity used.
-                self.tickets[t as usize].state = TicketState::Abandoned;
-                self.waiting.remove(position);
-                self.counters.abandoned += 1;
+                self.mark_abandoned(t);
                 outcome.abandoned += 1;
                 self.cursor += 1;
                 continue;
@@ -57,10 +56,47 @@ impl QueueState {
             self.cursor += 1;
         }
         // Only intervals in which people kept waiting tell how fast the queue moves.
-        if backed_up && self.waiting.waiting() > 0 && elapsed > 0 {
+        let measured = backed_up && self.waiting.waiting() > 0 && elapsed > 0;
+        if measured {
             self.speed.record((self.cursor - start) as u64, elapsed);
         }
+        // A tick that changed nothing durable is not journaled: ten records a second of "nothing
+        // happened" would only make restarts slower.
+        if measured || self.cursor != start {
+            self.emit(Event::Ticked {
+                at: now,
+                cursor: self.cursor as u64,
+                allowance: self.allowance,
+                speed: self.speed.state(),
+            });
+        }
         outcome
+    }
+
+    /// The admission cursor found a waiting ticket that stopped polling.
+    pub(crate) fn mark_abandoned(&mut self, t: u32) {
+        let position = self.tickets[t as usize].position as usize;
+        self.tickets[t as usize].state = TicketState::Abandoned;
+        self.waiting.remove(position);
+        self.counters.abandoned += 1;
+        self.emit(Event::Abandoned { ticket: t });
+    }
+
+    pub fn pause(&mut self) {
+        self.paused = true;
+        self.emit(Event::Paused);
+    }
+
+    /// Resumes admissions; nothing accrues for the time paused.
+    pub fn resume(&mut self, now: i64) {
+        self.accrue(now);
+        self.paused = false;
+        self.emit(Event::Resumed { at: now, allowance: self.allowance });
+    }
+
+    pub fn set_queue_all(&mut self, on: bool) {
+        self.queue_all = on;
+        self.emit(Event::QueueAll { on });
     }
 
     /// Ends the admitted sessions whose passes ran out; their capacity is free again.
@@ -71,11 +107,9 @@ impl QueueState {
                 break;
             }
             self.sessions.pop();
-            let ticket = &mut self.tickets[t as usize];
+            let ticket = &self.tickets[t as usize];
             if ticket.state == TicketState::Admitted && ticket.pass_expires_at == expires {
-                ticket.state = TicketState::Expired;
-                self.active -= 1;
-                self.counters.expired += 1;
+                self.mark_expired(t);
                 expired += 1;
             }
         }

@@ -51,6 +51,14 @@ pub enum CoreError {
     /// The operating system's random source failed, so no unguessable value (a booking code)
     /// could be drawn.
     EntropyUnavailable(String),
+    /// Saved state (journal or snapshot) was written in a format this version cannot read.
+    JournalIncompatible {
+        found: u16,
+        supported: u16,
+    },
+    /// Saved state is damaged beyond a torn tail (a bad header or snapshot, or records of another
+    /// room), so it cannot be replayed.
+    JournalCorrupt(String),
 }
 
 impl CoreError {
@@ -81,6 +89,8 @@ impl CoreError {
             Self::NoOffer => "no_offer",
             Self::ReleaseRefused { .. } => "release_refused",
             Self::EntropyUnavailable(_) => "entropy_unavailable",
+            Self::JournalIncompatible { .. } => "journal_incompatible",
+            Self::JournalCorrupt(_) => "journal_corrupt",
         }
     }
 }
@@ -116,6 +126,13 @@ impl fmt::Display for CoreError {
             Self::NoOffer => f.write_str("the ticket has no open offer"),
             Self::ReleaseRefused { reason, .. } => write!(f, "release refused: {reason}"),
             Self::EntropyUnavailable(m) => write!(f, "the system's random source failed: {m}"),
+            Self::JournalIncompatible { found, supported } => write!(
+                f,
+                "the saved state is in format version {found} and this pyqueue reads version {supported}: \
+                 keep running the pyqueue version that wrote it until the event is over, or move the room's \
+                 data directory away to start the room empty (its queue and bookings stay in the moved files)"
+            ),
+            Self::JournalCorrupt(m) => write!(f, "the saved state is damaged: {m}"),
         }
     }
 }

@@ -23,6 +23,17 @@ impl Estimate {
     }
 }
 
+/// Everything a `CursorSpeed` has measured, so that a restarted room goes on from the same
+/// estimate instead of jumping back to the configured rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpeedState {
+    pub mean: f64,
+    pub variance: f64,
+    pub measured_seconds: f64,
+    pub bucket_passed: u64,
+    pub bucket_micros: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct CursorSpeed {
     mean: f64,
@@ -35,6 +46,26 @@ pub struct CursorSpeed {
 impl CursorSpeed {
     pub fn new(configured_per_second: f64) -> Self {
         Self { mean: configured_per_second, variance: 0.0, measured_seconds: 0.0, bucket_passed: 0, bucket_micros: 0 }
+    }
+
+    pub fn from_state(state: SpeedState) -> Self {
+        Self {
+            mean: state.mean,
+            variance: state.variance,
+            measured_seconds: state.measured_seconds,
+            bucket_passed: state.bucket_passed,
+            bucket_micros: state.bucket_micros,
+        }
+    }
+
+    pub fn state(&self) -> SpeedState {
+        SpeedState {
+            mean: self.mean,
+            variance: self.variance,
+            measured_seconds: self.measured_seconds,
+            bucket_passed: self.bucket_passed,
+            bucket_micros: self.bucket_micros,
+        }
     }
 
     /// The configured rate changed: keep what was measured, but let the prior follow when

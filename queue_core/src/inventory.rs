@@ -15,6 +15,7 @@ mod id_index;
 mod int_hash;
 mod queries;
 mod records;
+mod restore;
 mod scan;
 mod table;
 mod word;
@@ -26,9 +27,14 @@ mod stress_tests;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use parking_lot::{Mutex, RwLock};
 
 use crate::errors::{CoreError, CoreResult};
+use crate::events::Event;
+use crate::journal::{append_encoded, write_frame, JournalSink};
 use booking_code::{format_code, parse_code, CodeBook};
 use holders::{HolderLedger, LedgerGuard};
 use std::sync::atomic::Ordering;
@@ -52,6 +58,8 @@ pub struct Inventory {
     holders: HolderLedger,
     /// Live booking codes. Every transition into or out of Booked happens under this lock.
     codes: Mutex<CodeBook>,
+    /// Where slot transitions are recorded, when the room is journaled.
+    journal: Option<Arc<JournalSink>>,
 }
 
 /// What a claim on a slot would do, judged from the word it found.
@@ -78,13 +86,28 @@ impl Inventory {
             table: RwLock::new(Table::default()),
             holders: HolderLedger::default(),
             codes: Mutex::new(CodeBook::default()),
+            journal: None,
         }
+    }
+
+    /// Records every later change in `journal`.
+    pub fn attach_journal(&mut self, journal: Arc<JournalSink>) {
+        self.journal = Some(journal);
     }
 
     /// Adds slots, all or nothing: `DuplicateSlot(id)` if an id repeats in the batch or exists
     /// already; `InvalidArgument` for an empty id or group, or an id over 128 bytes.
     pub fn add_slots(&self, slots: Vec<SlotSpec>) -> CoreResult<usize> {
-        self.table.write().add(slots)
+        let Some(journal) = &self.journal else { return self.table.write().add(slots) };
+        // Encoded before the slots move into the table; recorded only if they were added, while
+        // the table is still locked, so no record of a change to them can come first.
+        let mut record = Vec::new();
+        write_frame(&mut record, |out| Event::SlotsAdded { slots: Cow::Borrowed(&slots) }.encode(out));
+        let mut table = self.table.write();
+        let added = table.add(slots)?;
+        journal.lock().extend_from_slice(&record);
+        drop(table);
+        Ok(added)
     }
 
     pub fn len(&self) -> usize {
@@ -123,7 +146,7 @@ impl Inventory {
             match claim {
                 Claim::Own { until } => return Ok(self.hold_of(&table, slot, holder, until)),
                 Claim::Taken => return Err(self.slot_taken(&table, slot, now)),
-                Claim::Renew => match slot.swap(seen, wanted) {
+                Claim::Renew => match self.swap(slot, index, seen, wanted, 0) {
                     Ok(()) => return Ok(self.hold_of(&table, slot, holder, until_secs)),
                     Err(found) => seen = found,
                 },
@@ -132,7 +155,7 @@ impl Inventory {
                         Some(guard) => guard,
                         None => self.reserve(&table, holder, limit, now)?,
                     };
-                    if let Err(found) = slot.swap(seen, wanted) {
+                    if let Err(found) = self.swap(slot, index, seen, wanted, 0) {
                         seen = found;
                         reserved = Some(guard);
                         continue;
@@ -207,7 +230,7 @@ impl Inventory {
                         }
                         guard.add_booking(holder);
                     }
-                    if let Err(found) = slot.swap(seen, Word::Booked { holder }) {
+                    if let Err(found) = self.swap(slot, index, seen, Word::Booked { holder }, code) {
                         if from == SlotState::Offered {
                             self.holders.end_booking(holder);
                         }
@@ -246,7 +269,7 @@ impl Inventory {
                 Word::Held { .. } => Word::Free,
                 Word::Offered { .. } => Word::Returned,
             };
-            match slot.swap(seen, to) {
+            match self.swap(slot, index, seen, to, 0) {
                 Ok(()) => {
                     self.record(&table, slot, word.state(), to.state());
                     if to == Word::Free {
@@ -272,7 +295,7 @@ impl Inventory {
         let Word::Booked { holder } = word else {
             return Err(CoreError::UnknownBooking);
         };
-        if slot.swap(seen, Word::Returned).is_err() {
+        if self.swap(slot, index, seen, Word::Returned, 0).is_err() {
             return Err(CoreError::UnknownBooking);
         }
         codes.remove(code);
@@ -291,7 +314,7 @@ impl Inventory {
             for &index in &group.order {
                 let slot = table.slot(index);
                 let (seen, word) = slot.load();
-                if word == Word::Returned && slot.swap(seen, Word::Free).is_ok() {
+                if word == Word::Returned && self.swap(slot, index, seen, Word::Free, 0).is_ok() {
                     self.record(&table, slot, SlotState::Returned, SlotState::Free);
                     released += 1;
                 }
@@ -304,9 +327,10 @@ impl Inventory {
     /// Returns whether it changed; `UnknownSlot` for unknown ids.
     pub fn release_returned_slot(&self, slot_id: &str) -> CoreResult<bool> {
         let table = self.table.read();
-        let slot = table.slot(table.index_of(slot_id)?);
+        let index = table.index_of(slot_id)?;
+        let slot = table.slot(index);
         let (seen, word) = slot.load();
-        if word == Word::Returned && slot.swap(seen, Word::Free).is_ok() {
+        if word == Word::Returned && self.swap(slot, index, seen, Word::Free, 0).is_ok() {
             self.record(&table, slot, SlotState::Returned, SlotState::Free);
             return Ok(true);
         }
@@ -319,10 +343,11 @@ impl Inventory {
     pub fn offer(&self, slot_id: &str, holder: u32, until: i64) -> CoreResult<i64> {
         let until_secs = self.deadlines.to_secs(until)?;
         let table = self.table.read();
-        let slot = table.slot(table.index_of(slot_id)?);
+        let index = table.index_of(slot_id)?;
+        let slot = table.slot(index);
         let (mut seen, mut word) = slot.load();
         while word == Word::Returned {
-            match slot.swap(seen, Word::Offered { holder, until: until_secs }) {
+            match self.swap(slot, index, seen, Word::Offered { holder, until: until_secs }, 0) {
                 Ok(()) => {
                     self.record(&table, slot, SlotState::Returned, SlotState::Offered);
                     return Ok(self.deadlines.to_micros(until_secs));
@@ -348,7 +373,7 @@ impl Inventory {
                     Word::Offered { holder, until } if !self.deadlines.is_live(until, now) => (holder, Word::Returned),
                     _ => continue,
                 };
-                if slot.swap(seen, to).is_ok() {
+                if self.swap(slot, index, seen, to, 0).is_ok() {
                     self.record(&table, slot, word.state(), to.state());
                     if to == Word::Free {
                         self.holders.end_hold(holder, index);
@@ -358,46 +383,6 @@ impl Inventory {
             }
         }
         ended
-    }
-
-    /// Puts a Free or Returned slot straight into Booked under a known code, for replaying a
-    /// durable journal. Repeating the same restore is a no-op. `InvalidArgument` for a malformed
-    /// code or one that another booking uses; `SlotTaken` if the slot is held, offered or booked.
-    pub fn restore_booking(&self, slot_id: &str, holder: u32, code: &str) -> CoreResult<()> {
-        let code = parse_code(code)
-            .filter(|&c| c != 0)
-            .ok_or_else(|| CoreError::InvalidArgument(format!("{code:?} is not a booking code")))?;
-        let table = self.table.read();
-        let index = table.index_of(slot_id)?;
-        let slot = table.slot(index);
-        let mut codes = self.codes.lock();
-        if let Some(owner) = codes.slot_of(code) {
-            if owner == index && slot.load().1 == (Word::Booked { holder }) {
-                return Ok(());
-            }
-            return Err(CoreError::InvalidArgument(format!(
-                "booking code {} is in use by another booking",
-                format_code(code)
-            )));
-        }
-        let (mut seen, mut word) = slot.load();
-        while matches!(word, Word::Free | Word::Returned) {
-            self.holders.add_booking(holder);
-            match slot.swap(seen, Word::Booked { holder }) {
-                Ok(()) => {
-                    codes.insert(code, index);
-                    slot.code.store(code, Ordering::Relaxed);
-                    drop(codes);
-                    self.record(&table, slot, word.state(), SlotState::Booked);
-                    return Ok(());
-                }
-                Err(found) => {
-                    self.holders.end_booking(holder);
-                    (seen, word) = (found, Word::unpack(found));
-                }
-            }
-        }
-        Err(CoreError::SlotTaken { slot: slot_id.to_owned(), alternatives: Vec::new() })
     }
 
     fn judge_claim(&self, word: Word, holder: u32, now: i64) -> Claim {
@@ -445,13 +430,24 @@ impl Inventory {
             let lapsed = matches!(word, Word::Held { holder: owner, until }
                 if owner == holder && !self.deadlines.is_live(until, now));
             // A hold that is live, or was ended by someone else (who will remove it), stays.
-            if lapsed && slot.swap(seen, Word::Free).is_ok() {
+            if lapsed && self.swap(slot, index, seen, Word::Free, 0).is_ok() {
                 self.record(table, slot, SlotState::Held, SlotState::Free);
                 let entry = guard.entry(holder);
                 entry.count = entry.count.saturating_sub(1);
                 entry.remove_hold(index);
             }
         }
+    }
+
+    /// The one way a slot changes state (see `Slot::swap`). In a journaled room the swap and its
+    /// record happen under the journal's lock, so two transitions of one slot are recorded in
+    /// the order they took effect (a sweep's "free" cannot land after the next claim's "held").
+    fn swap(&self, slot: &Slot, index: u32, seen: u64, next: Word, code: u64) -> Result<(), u64> {
+        let Some(journal) = &self.journal else { return slot.swap(seen, next) };
+        let mut buffer = journal.lock();
+        slot.swap(seen, next)?;
+        append_encoded(&mut buffer, &Event::SlotSet { index, word: next.pack(), code });
+        Ok(())
     }
 
     /// Keeps the group's counts (and its scan hint) in step with a transition just made.

@@ -3,9 +3,12 @@
 
 pub mod admission;
 pub mod clock;
+pub mod codec;
 pub mod errors;
 pub mod eta;
+pub mod events;
 pub mod inventory;
+pub mod journal;
 pub mod position;
 pub mod prequeue;
 pub mod queue;

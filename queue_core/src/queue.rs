@@ -1,13 +1,24 @@
 //! The fair queue of one room: tickets, the pre-queue, queue order, and what a ticket's status
 //! says. Pure state transitions driven by an explicit `now` (micros); the admission tick lives in
 //! `admission`, the locking and the tokens in `room`.
+//!
+//! Rules (may this ticket pass now?) are kept apart from the state changes they decide on
+//! (`add_ticket`, `place_at_tail`, `grant_pass`, `mark_*`). Each change records its outcome in
+//! the room's journal, and replay (`replay`) calls the same changes without the rules.
+
+mod replay;
+pub(crate) mod snapshot;
+mod status;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
 
 use crate::clock::MICROS_PER_SECOND;
 use crate::errors::{CoreError, CoreResult};
 use crate::eta::{CursorSpeed, Estimate};
+use crate::events::Event;
+use crate::journal::JournalSink;
 use crate::position::WaitingIndex;
 use crate::prequeue;
 use crate::room_config::{IdentityMode, PrequeueMode, RoomConfig};
@@ -120,6 +131,8 @@ pub struct QueueState {
     pub closed: bool,
     pub speed: CursorSpeed,
     pub counters: Counters,
+    /// Where every change is recorded, when the room is journaled.
+    pub journal: Option<Arc<JournalSink>>,
 }
 
 impl QueueState {
@@ -146,7 +159,14 @@ impl QueueState {
             closed: false,
             speed,
             counters: Counters::default(),
+            journal: None,
         })
+    }
+
+    pub(crate) fn emit(&self, event: Event<'_>) {
+        if let Some(journal) = &self.journal {
+            journal.append(&event);
+        }
     }
 
     pub fn is_open(&self, now: i64) -> bool {
@@ -186,13 +206,10 @@ impl QueueState {
             let ticket = &mut self.tickets[t as usize];
             ticket.last_seen = now;
             if ticket.state.may_requeue() {
-                if self.draw.is_none() {
-                    // Back into the pre-queue under its old entry: the draw makes the entry's
-                    // place in the list meaningless, so this gains nothing.
-                    ticket.state = TicketState::Prequeue;
-                    self.prequeue_left -= 1;
-                } else {
-                    self.enqueue(t, now);
+                self.emit(Event::Requeued { ticket: t, at: now });
+                self.requeue(t, now);
+                if self.draw.is_some() {
+                    self.admit_at_once_if_free(t, now);
                 }
             }
             return Ok((t, false));
@@ -201,6 +218,17 @@ impl QueueState {
             .ok()
             .filter(|t| *t < NO_POSITION)
             .ok_or_else(|| CoreError::InvalidArgument("the room holds the most tickets it can".into()))?;
+        self.emit(Event::Joined { ticket: t, at: now, identity });
+        self.add_ticket(now, identity);
+        if self.draw.is_some() {
+            self.admit_at_once_if_free(t, now);
+        }
+        Ok((t, true))
+    }
+
+    /// A new ticket: into the pre-queue before the draw, else to the tail of the queue.
+    pub(crate) fn add_ticket(&mut self, now: i64, identity: Option<&str>) -> u32 {
+        let t = self.tickets.len() as u32;
         self.tickets.push(Ticket {
             state: TicketState::Prequeue,
             position: NO_POSITION,
@@ -215,16 +243,29 @@ impl QueueState {
         }
         self.counters.joined += 1;
         if self.draw.is_some() {
-            self.enqueue(t, now);
+            self.place_at_tail(t);
         } else {
             self.prequeue.push(t);
         }
-        Ok((t, true))
+        t
     }
 
-    /// Puts a ticket at the tail of the queue, and lets it straight through when nobody waits and
-    /// rate and capacity allow: the queue shows only when it is needed.
-    fn enqueue(&mut self, t: u32, now: i64) {
+    /// A ticket that lost its turn joins again: at the tail of the queue, or, before the draw,
+    /// back in the pre-queue where it still has its entry.
+    pub(crate) fn requeue(&mut self, t: u32, now: i64) {
+        self.tickets[t as usize].last_seen = now;
+        if self.draw.is_some() {
+            self.place_at_tail(t);
+        } else {
+            // Back into the pre-queue under its old entry: the draw makes the entry's place in
+            // the list meaningless, so this gains nothing.
+            self.tickets[t as usize].state = TicketState::Prequeue;
+            self.prequeue_left -= 1;
+        }
+    }
+
+    /// Puts a ticket at the tail of the queue, waiting.
+    pub(crate) fn place_at_tail(&mut self, t: u32) {
         let position = self.order.len();
         self.order.push(t);
         self.waiting.push(true);
@@ -233,7 +274,14 @@ impl QueueState {
         ticket.state = TicketState::Waiting;
         ticket.position = position as u32;
         ticket.ahead_at_start = ahead as u32;
-        if ahead == 0 && self.may_admit_at_once(now) {
+    }
+
+    /// Lets a ticket just placed at the tail straight through when nobody waits ahead and rate
+    /// and capacity allow: the queue shows only when it is needed.
+    fn admit_at_once_if_free(&mut self, t: u32, now: i64) {
+        let ticket = &self.tickets[t as usize];
+        let position = ticket.position as usize;
+        if ticket.ahead_at_start == 0 && self.may_admit_at_once(now) {
             self.settle_cursor();
             debug_assert_eq!(self.cursor, position);
             self.admit(t, now);
@@ -262,16 +310,22 @@ impl QueueState {
     }
 
     pub(crate) fn admit(&mut self, t: u32, now: i64) {
+        let expires = now + self.config.session_micros();
+        self.grant_pass(t, now, expires);
+        self.allowance -= 1.0;
+        self.emit(Event::Admitted { ticket: t, at: now, expires, allowance: self.allowance });
+    }
+
+    /// A waiting ticket gets a pass until `expires`.
+    pub(crate) fn grant_pass(&mut self, t: u32, now: i64, expires: i64) {
         let position = self.tickets[t as usize].position as usize;
         self.waiting.remove(position);
-        let expires = now + self.config.session_micros();
         let ticket = &mut self.tickets[t as usize];
         ticket.state = TicketState::Admitted;
         ticket.admitted_at = now;
         ticket.pass_expires_at = expires;
         self.sessions.push(Reverse((expires, t)));
         self.active += 1;
-        self.allowance -= 1.0;
         self.counters.admitted += 1;
     }
 
@@ -298,11 +352,12 @@ impl QueueState {
             self.open(now);
         }
         if !self.closed && self.config.closes_at.is_some_and(|c| now >= c) {
-            self.close();
+            self.close(now);
         }
     }
 
-    fn open(&mut self, now: i64) {
+    pub(crate) fn open(&mut self, now: i64) {
+        self.emit(Event::Opened { at: now });
         let joined = std::mem::take(&mut self.prequeue);
         self.prequeue_left = 0;
         let mut order = joined.clone();
@@ -335,7 +390,8 @@ impl QueueState {
         self.draw = Some(Draw { seed: self.config.seed, at: now, joined, mode: self.config.prequeue });
     }
 
-    fn close(&mut self) {
+    pub(crate) fn close(&mut self, now: i64) {
+        self.emit(Event::Closed { at: now });
         self.closed = true;
         for position in self.cursor..self.order.len() {
             if self.waits_at(position) {
@@ -361,67 +417,33 @@ impl QueueState {
         self.tickets.get(t as usize).ok_or(CoreError::UnknownTicket)
     }
 
-    /// The status of a ticket; also its heartbeat (a waiting ticket that stops asking is
-    /// eventually skipped as abandoned).
-    pub fn status(&mut self, t: u32, now: i64) -> CoreResult<StatusView> {
-        self.advance_phase(now);
-        self.expire_session(t, now)?;
-        let ticket = self.ticket_mut(t)?;
-        ticket.last_seen = now;
-        let ticket = ticket.clone();
-        let opens_in_seconds = seconds_between(now, self.config.opens_at);
-        let mut view = StatusView {
-            ticket: t,
-            state: ticket.state,
-            ahead: None,
-            ahead_at_start: None,
-            eta: Estimate::zero(),
-            opens_in_seconds,
-            pass_expires_at: None,
-            paused: self.paused,
-        };
-        match ticket.state {
-            TicketState::Prequeue => view.eta = self.prequeue_estimate(opens_in_seconds),
-            TicketState::Waiting => {
-                let position = ticket.position as usize;
-                view.ahead = Some(self.waiting.ahead_of(position));
-                view.ahead_at_start = Some(u64::from(ticket.ahead_at_start));
-                let distance = (position + 1).saturating_sub(self.cursor) as u64;
-                view.eta = self.speed.estimate(distance);
-            }
-            TicketState::Admitted => view.pass_expires_at = Some(ticket.pass_expires_at),
-            _ => {}
-        }
-        Ok(view)
-    }
-
-    /// Before the draw nobody knows their place: the honest answer is the opening time plus
-    /// anything from no wait to the whole pre-queue's.
-    fn prequeue_estimate(&self, opens_in_seconds: f64) -> Estimate {
-        let whole = (self.prequeue.len() as u64 - self.prequeue_left) as f64 / self.config.admit_per_second();
-        Estimate {
-            low: opens_in_seconds,
-            seconds: opens_in_seconds + whole / 2.0,
-            high: opens_in_seconds + whole,
-            known: false,
-        }
-    }
-
     /// Ends an admitted session whose pass has run out, so capacity is right even between ticks.
     fn expire_session(&mut self, t: u32, now: i64) -> CoreResult<()> {
         let ticket = self.ticket_mut(t)?;
         if ticket.state == TicketState::Admitted && now >= ticket.pass_expires_at {
-            ticket.state = TicketState::Expired;
-            self.active -= 1;
-            self.counters.expired += 1;
+            self.mark_expired(t);
         }
         Ok(())
+    }
+
+    /// An admitted session ran out.
+    pub(crate) fn mark_expired(&mut self, t: u32) {
+        self.tickets[t as usize].state = TicketState::Expired;
+        self.active -= 1;
+        self.counters.expired += 1;
+        self.emit(Event::Expired { ticket: t });
     }
 
     /// The visitor gives up the place (or the session). Idempotent.
     pub fn leave(&mut self, t: u32, now: i64) -> CoreResult<TicketState> {
         self.advance_phase(now);
-        let ticket = self.ticket_mut(t)?;
+        self.ticket(t)?;
+        Ok(self.mark_left(t))
+    }
+
+    /// The ticket gives up whatever it had; returns the state it was in.
+    pub(crate) fn mark_left(&mut self, t: u32) -> TicketState {
+        let ticket = &mut self.tickets[t as usize];
         let before = ticket.state;
         match before {
             TicketState::Prequeue => {
@@ -437,10 +459,11 @@ impl QueueState {
                 ticket.state = TicketState::Left;
                 self.active -= 1;
             }
-            _ => return Ok(before),
+            _ => return before,
         }
         self.counters.left += 1;
-        Ok(before)
+        self.emit(Event::Left { ticket: t });
+        before
     }
 
     /// The admitted visitor is done with booking: the session's capacity is free again.
@@ -449,9 +472,7 @@ impl QueueState {
         let ticket = self.ticket_mut(t)?;
         match ticket.state {
             TicketState::Admitted => {
-                ticket.state = TicketState::Completed;
-                self.active -= 1;
-                self.counters.completed += 1;
+                self.mark_completed(t);
                 Ok(())
             }
             TicketState::Completed => Ok(()),
@@ -460,19 +481,11 @@ impl QueueState {
         }
     }
 
-    /// Number of tickets that still wait (after opening) or sit in the pre-queue.
-    pub fn waiting_count(&self) -> u64 {
-        self.waiting.waiting() + self.prequeue.len() as u64 - self.prequeue_left
-    }
-
-    pub fn draw_order_of(draw: &Draw) -> Vec<u32> {
-        match draw.mode {
-            PrequeueMode::Shuffle => prequeue::draw_order(draw.joined.len(), draw.seed)
-                .into_iter()
-                .map(|i| draw.joined[i as usize])
-                .collect(),
-            PrequeueMode::Fifo => draw.joined.clone(),
-        }
+    pub(crate) fn mark_completed(&mut self, t: u32) {
+        self.tickets[t as usize].state = TicketState::Completed;
+        self.active -= 1;
+        self.counters.completed += 1;
+        self.emit(Event::Completed { ticket: t });
     }
 }
 

@@ -2,10 +2,24 @@
 //! inventory (lock-free claims), the release schedule, waiting-list offers and the audit log.
 //! Every entry point reads the injected clock once and passes `now` down.
 //!
-//! Lock order: `queue` before `booking`; the inventory's own locks are innermost. Slot claims do
-//! not hold the queue lock while they compare-and-swap, so contended claims run in parallel.
+//! Lock order: `queue` before `booking`; the inventory's own locks come next, and the journal's
+//! buffer is innermost. Slot claims do not hold the queue lock while they compare-and-swap, so
+//! contended claims run in parallel.
+//!
+//! A journaled room (`Room::create` with `journaled`) records every change of its durable state
+//! as an event (see `events`) in a buffer that the embedding program drains and writes to disk;
+//! `snapshot` writes the whole state, and `restore` rebuilds a room from a snapshot and journal.
 
-use std::collections::HashMap;
+mod booking_state;
+#[cfg(test)]
+mod damage_tests;
+mod restore;
+mod slots;
+mod snapshot;
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -13,29 +27,20 @@ use parking_lot::Mutex;
 use crate::admission::TickOutcome;
 use crate::clock::{SharedClock, MICROS_PER_SECOND};
 use crate::errors::{CoreError, CoreResult};
-use crate::inventory::{Booking, GroupAvailability, Hold, Inventory, SlotInfo, SlotSpec, SlotState};
+use crate::events::Event;
+use crate::inventory::{GroupAvailability, Inventory, SlotState};
+use crate::journal::JournalSink;
 use crate::queue::{Counters, Draw, QueueState, StatusView, TicketState};
 use crate::room_config::{ReturnedSlots, RoomConfig, TICKET_TOKEN_SECONDS};
 use crate::schedule::ReleaseSchedule;
 use crate::token::{Claims, Signer, TokenKind};
+use booking_state::BookingState;
+
+pub use booking_state::{AuditEntry, Offer};
+pub use restore::{JournalCut, RestoreReport};
 
 /// Holds stay valid for at most this long beyond the inventory's epoch (29-bit seconds).
 const INVENTORY_EPOCH_MARGIN: i64 = 24 * 3600 * MICROS_PER_SECOND;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditEntry {
-    pub at: i64,
-    pub action: String,
-    pub actor: String,
-    pub count: u64,
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Offer {
-    pub slot: String,
-    pub until: i64,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct JoinOutcome {
@@ -75,20 +80,6 @@ pub struct RoomInfo {
     pub next_release_window: Option<i64>,
 }
 
-/// Booking-side state that is not per slot.
-#[derive(Debug)]
-struct BookingState {
-    schedule: ReleaseSchedule,
-    /// The latest release window whose returned slots were released.
-    windows_done_until: i64,
-    /// Open waiting-list offers, ticket → slot.
-    offers: HashMap<u32, Offer>,
-    /// Queue position of the last visitor each returned slot was offered to: a declined or
-    /// lapsed offer moves on down the line and never comes back to the same visitor.
-    offered_down_to: HashMap<String, usize>,
-    audit: Vec<AuditEntry>,
-}
-
 pub struct Room {
     id: String,
     signer: Arc<Signer>,
@@ -96,33 +87,90 @@ pub struct Room {
     queue: Mutex<QueueState>,
     inventory: Inventory,
     booking: Mutex<BookingState>,
+    /// Where the portal sends admitted visitors; kept here so that it is saved with the room.
+    handoff_url: Mutex<Option<String>>,
+    journal: Option<Arc<JournalSink>>,
 }
 
 impl Room {
     pub fn new(config: RoomConfig, signer: Arc<Signer>, clock: SharedClock) -> CoreResult<Self> {
+        Self::create(config, None, signer, clock, false)
+    }
+
+    /// A new room; with `journaled`, every change is recorded for `drain_journal`, starting
+    /// with the room's creation.
+    pub fn create(
+        config: RoomConfig,
+        handoff_url: Option<String>,
+        signer: Arc<Signer>,
+        clock: SharedClock,
+        journaled: bool,
+    ) -> CoreResult<Self> {
         let schedule = ReleaseSchedule::parse(&config.release_windows, &config.timezone)?;
         let now = clock.now_micros();
         let epoch = config.opens_at.min(now) - INVENTORY_EPOCH_MARGIN;
-        let id = config.id.clone();
+        let journal = journaled.then(|| {
+            let journal = Arc::new(JournalSink::new());
+            let config = Cow::Borrowed(&config);
+            journal.append(&Event::Created { at: now, epoch, config, handoff_url: handoff_url.as_deref() });
+            journal
+        });
         let queue = QueueState::new(config)?;
-        Ok(Self {
-            id,
+        let mut room = Self::assemble(signer, clock, queue, Inventory::new(epoch), BookingState::new(schedule, now));
+        *room.handoff_url.get_mut() = handoff_url;
+        if let Some(journal) = journal {
+            room.attach_journal(journal);
+        }
+        Ok(room)
+    }
+
+    fn assemble(
+        signer: Arc<Signer>,
+        clock: SharedClock,
+        queue: QueueState,
+        inventory: Inventory,
+        booking: BookingState,
+    ) -> Self {
+        Self {
+            id: queue.config.id.clone(),
             signer,
             clock,
             queue: Mutex::new(queue),
-            inventory: Inventory::new(epoch),
-            booking: Mutex::new(BookingState {
-                schedule,
-                windows_done_until: now,
-                offers: HashMap::new(),
-                offered_down_to: HashMap::new(),
-                audit: Vec::new(),
-            }),
-        })
+            inventory,
+            booking: Mutex::new(booking),
+            handoff_url: Mutex::new(None),
+            journal: None,
+        }
+    }
+
+    fn attach_journal(&mut self, journal: Arc<JournalSink>) {
+        self.queue.get_mut().journal = Some(Arc::clone(&journal));
+        self.booking.get_mut().journal = Some(Arc::clone(&journal));
+        self.inventory.attach_journal(Arc::clone(&journal));
+        self.journal = Some(journal);
+    }
+
+    pub fn is_journaled(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// The records of every change since the last drain (empty if the room is not journaled).
+    /// The caller appends them to the room's journal file, in the order drained.
+    pub fn drain_journal(&self) -> Vec<u8> {
+        self.journal.as_ref().map(|journal| journal.drain()).unwrap_or_default()
+    }
+
+    /// Bytes recorded and not drained yet.
+    pub fn pending_journal_bytes(&self) -> usize {
+        self.journal.as_ref().map_or(0, |journal| journal.pending_bytes())
     }
 
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    pub fn handoff_url(&self) -> Option<String> {
+        self.handoff_url.lock().clone()
     }
 
     pub fn now(&self) -> i64 {
@@ -177,10 +225,19 @@ impl Room {
         })
     }
 
-    /// Verifies a token of this room and returns its kind and ticket id.
+    /// Verifies a token of this room and returns its kind and ticket id. The token must also be
+    /// one this room issued to the ticket as it is (see `issued_to`).
     fn verify(&self, token: &str, kind: Option<TokenKind>, now: i64) -> CoreResult<(TokenKind, u32)> {
-        let (kind, ticket, _, _) = self.signer.verify_fast(token, now.div_euclid(MICROS_PER_SECOND), &self.id, kind)?;
+        let (kind, ticket, issued_at) = self.verify_signature(token, kind, now)?;
+        issued_to(&self.queue.lock(), kind, ticket, issued_at)?;
         Ok((kind, ticket))
+    }
+
+    /// The signature, room, kind and expiry of a token; its kind, ticket id and issue time.
+    fn verify_signature(&self, token: &str, kind: Option<TokenKind>, now: i64) -> CoreResult<(TokenKind, u32, i64)> {
+        let (kind, ticket, issued_at, _) =
+            self.signer.verify_fast(token, now.div_euclid(MICROS_PER_SECOND), &self.id, kind)?;
+        Ok((kind, ticket, issued_at))
     }
 
     /// Claims of a pass of this room (for booking sites: `verify_pass`).
@@ -195,14 +252,22 @@ impl Room {
 
     /// Status at `now`, for callers that read the clock already.
     pub fn status_at(&self, token: &str, now: i64) -> CoreResult<FullStatus> {
-        let (_, ticket) = self.verify(token, None, now)?;
-        self.status_of(ticket, now)
+        let (kind, ticket, issued_at) = self.verify_signature(token, None, now)?;
+        // The check of `issued_to` under the lock the status takes anyway: polls are the hot path.
+        self.status_checked(ticket, now, Some((kind, issued_at)))
     }
 
     /// Status by ticket id, for callers that verified the token themselves.
     pub fn status_of(&self, ticket: u32, now: i64) -> CoreResult<FullStatus> {
+        self.status_checked(ticket, now, None)
+    }
+
+    fn status_checked(&self, ticket: u32, now: i64, token: Option<(TokenKind, i64)>) -> CoreResult<FullStatus> {
         let (view, admitted_at, waitlist) = {
             let mut queue = self.queue.lock();
+            if let Some((kind, issued_at)) = token {
+                issued_to(&queue, kind, ticket, issued_at)?;
+            }
             let view = queue.status(ticket, now)?;
             (view, queue.tickets[ticket as usize].admitted_at, queue.config.returned_slots == ReturnedSlots::Waitlist)
         };
@@ -238,7 +303,7 @@ impl Room {
         for (_, holder, state) in self.inventory.sweep(now) {
             report.holds_expired += 1;
             if state == SlotState::Returned {
-                self.booking.lock().offers.remove(&holder);
+                self.booking.lock().close_offer(holder);
                 offers_lapsed = true;
             }
         }
@@ -252,27 +317,25 @@ impl Room {
     // ----- operator -----------------------------------------------------------------------------
 
     pub fn pause(&self, actor: &str) {
-        self.queue.lock().paused = true;
+        self.queue.lock().pause();
         self.audit("pause", actor, 0, None);
     }
 
     pub fn resume(&self, actor: &str) {
         let now = self.now();
-        let mut queue = self.queue.lock();
-        queue.accrue(now);
-        queue.paused = false;
-        drop(queue);
+        self.queue.lock().resume(now);
         self.audit("resume", actor, 0, None);
     }
 
     pub fn set_queue_all(&self, on: bool, actor: &str) {
-        self.queue.lock().queue_all = on;
+        self.queue.lock().set_queue_all(on);
         self.audit(if on { "queue_all_on" } else { "queue_all_off" }, actor, 0, None);
     }
 
     /// Changes what may change while a room runs: rates, capacity, durations, closing time and
-    /// booking rules. `opens_at`, the pre-queue mode and the seed are fixed once the room opened.
-    pub fn update_config(&self, config: RoomConfig, actor: &str) -> CoreResult<()> {
+    /// booking rules, and the handoff URL. `opens_at`, the pre-queue mode and the seed are fixed
+    /// once the room opened.
+    pub fn update_config(&self, config: RoomConfig, handoff_url: Option<String>, actor: &str) -> CoreResult<()> {
         config.validate()?;
         let schedule = ReleaseSchedule::parse(&config.release_windows, &config.timezone)?;
         let now = self.now();
@@ -299,7 +362,13 @@ impl Room {
             queue.accrue(now);
         }
         queue.speed.reconfigure(config.admit_per_second());
+        if queue.journal.is_some() {
+            let allowance = queue.allowance;
+            let handoff_url = handoff_url.as_deref();
+            queue.emit(Event::Config { at: now, allowance, config: Cow::Borrowed(&config), handoff_url });
+        }
         queue.config = config;
+        *self.handoff_url.lock() = handoff_url;
         drop(queue);
         self.booking.lock().schedule = schedule;
         self.audit("config", actor, 0, None);
@@ -347,228 +416,24 @@ impl Room {
 
     fn audit(&self, action: &str, actor: &str, count: u64, reason: Option<String>) {
         let entry = AuditEntry { at: self.now(), action: action.into(), actor: actor.into(), count, reason };
-        self.booking.lock().audit.push(entry);
+        self.booking.lock().push_audit(entry);
     }
+}
 
-    // ----- slots --------------------------------------------------------------------------------
-
-    pub fn add_slots(&self, slots: Vec<SlotSpec>, actor: &str) -> CoreResult<usize> {
-        let added = self.inventory.add_slots(slots)?;
-        self.audit("load_slots", actor, added as u64, None);
-        Ok(added)
-    }
-
-    pub fn inventory(&self) -> &Inventory {
-        &self.inventory
-    }
-
-    pub fn availability(&self) -> Vec<GroupAvailability> {
-        self.inventory.availability()
-    }
-
-    pub fn free_slots(&self, group: Option<&str>, offset: usize, limit: usize) -> Vec<SlotInfo> {
-        self.inventory.free_slots(group, self.now(), offset, limit)
-    }
-
-    /// Holds a slot for the pass's visitor, for `hold_seconds` but never beyond the pass.
-    pub fn hold(&self, slot: &str, pass_token: &str) -> CoreResult<Hold> {
-        let now = self.now();
-        let (_, ticket) = self.verify(pass_token, Some(TokenKind::Pass), now)?;
-        let (until, limit) = {
-            let queue = self.queue.lock();
-            let record = queue.ticket(ticket)?;
-            if record.state != TicketState::Admitted || now >= record.pass_expires_at {
-                return Err(if record.state == TicketState::Expired || now >= record.pass_expires_at {
-                    CoreError::TokenExpired
-                } else {
-                    CoreError::NotAdmitted
-                });
-            }
-            let until = (now + i64::from(queue.config.hold_seconds) * MICROS_PER_SECOND).min(record.pass_expires_at);
-            (until, queue.config.max_bookings_per_identity)
-        };
-        self.inventory.hold(slot, ticket, now, until, limit)
-    }
-
-    /// Confirms the visitor's hold (with a pass) or waiting-list offer (with a ticket or pass).
-    pub fn confirm(&self, slot: &str, token: &str) -> CoreResult<Booking> {
-        let now = self.now();
-        let (_, ticket) = self.verify(token, None, now)?;
-        self.confirm_for(slot, ticket, now)
-    }
-
-    /// Confirms for a ticket id that the caller already established (an in-process `Hold`).
-    pub fn confirm_for(&self, slot: &str, ticket: u32, now: i64) -> CoreResult<Booking> {
-        let limit = self.queue.lock().config.max_bookings_per_identity;
-        let booking = self.inventory.confirm_within(slot, ticket, now, limit)?;
-        let had_offer = {
-            let mut state = self.booking.lock();
-            state.offered_down_to.remove(slot);
-            // Only this slot's offer is accepted; an offer of another slot stays open.
-            let accepted = state.offers.get(&ticket).is_some_and(|offer| offer.slot == slot);
-            if accepted {
-                state.offers.remove(&ticket);
-            }
-            accepted
-        };
-        let mut queue = self.queue.lock();
-        let done = self.inventory.holds_and_bookings_of(ticket) >= limit;
-        if done && queue.ticket(ticket)?.state == TicketState::Admitted {
-            // Booked all they may: the session's capacity goes to the next in line.
-            queue.complete(ticket, now)?;
-        } else if had_offer && queue.ticket(ticket)?.state == TicketState::Waiting && done {
-            queue.leave(ticket, now)?;
-        }
-        Ok(booking)
-    }
-
-    /// Gives up one's own hold or offer before it runs out.
-    pub fn release_hold(&self, slot: &str, token: &str) -> CoreResult<()> {
-        let now = self.now();
-        let (_, ticket) = self.verify(token, None, now)?;
-        let state = self.inventory.release_hold(slot, ticket)?;
-        if state == SlotState::Returned {
-            self.booking.lock().offers.remove(&ticket);
-            self.make_offers(now);
-        }
+/// Whether a token with a valid signature was issued to the ticket as it is now: a ticket token
+/// carries the join time, a pass the admission time. After a restart that lost changes (a
+/// journal cut at a damaged record, or the "interval" fsync policy and a machine that went
+/// down), a ticket id can be given out again, and the token of the lost ticket must not open
+/// the new one's place. A pass of an earlier admission counts as expired.
+fn issued_to(queue: &QueueState, kind: TokenKind, ticket: u32, issued_at: i64) -> CoreResult<()> {
+    let record = queue.ticket(ticket)?;
+    let (issued, stale) = match kind {
+        TokenKind::Ticket => (record.joined_at, CoreError::UnknownTicket),
+        TokenKind::Pass => (record.admitted_at, CoreError::TokenExpired),
+    };
+    if issued.div_euclid(MICROS_PER_SECOND) == issued_at {
         Ok(())
-    }
-
-    /// Declines the open waiting-list offer of this ticket; it passes on to the next in line.
-    pub fn decline_offer(&self, token: &str) -> CoreResult<()> {
-        let now = self.now();
-        let (_, ticket) = self.verify(token, None, now)?;
-        if !self.drop_offer_of(ticket, now) {
-            return Err(CoreError::NoOffer);
-        }
-        Ok(())
-    }
-
-    fn drop_offer_of(&self, ticket: u32, now: i64) -> bool {
-        let offer = self.booking.lock().offers.remove(&ticket);
-        match offer {
-            Some(offer) => {
-                // The offer may have lapsed in between; either way the slot is passed on.
-                let _ = self.inventory.release_hold(&offer.slot, ticket);
-                self.make_offers(now);
-                true
-            }
-            None => false,
-        }
-    }
-
-    pub fn booking(&self, code: &str) -> CoreResult<Booking> {
-        self.inventory.booking(code)
-    }
-
-    /// Cancels a booking by its code. The slot goes back by the room's rule: at the next release
-    /// window, or as an offer to the next visitor waiting.
-    pub fn cancel(&self, code: &str) -> CoreResult<Booking> {
-        let now = self.now();
-        let booking = self.inventory.cancel(code)?;
-        if self.config_returned_slots() == ReturnedSlots::Waitlist {
-            self.make_offers(now);
-        }
-        Ok(booking)
-    }
-
-    fn config_returned_slots(&self) -> ReturnedSlots {
-        self.queue.lock().config.returned_slots
-    }
-
-    /// The operator's release of returned slots. Allowed when a release window has come that was
-    /// not released yet; before the window only with `override_window` and a reason. Every
-    /// release goes into the audit log.
-    pub fn release(&self, override_window: bool, reason: Option<&str>, actor: &str) -> CoreResult<u64> {
-        let now = self.now();
-        if let Some(released) = self.release_due_window(now, actor) {
-            return Ok(released);
-        }
-        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-        if !override_window {
-            let next = self.booking.lock().schedule.next_at_or_after(now);
-            let when = match next {
-                Some(_) => "the next release window has not come yet",
-                None => "this room has no release windows",
-            };
-            return Err(CoreError::ReleaseRefused {
-                next_window_micros: next,
-                reason: format!("{when}; an early release needs an override with a reason"),
-            });
-        }
-        let Some(reason) = reason else {
-            return Err(CoreError::InvalidArgument("an override release needs a reason".into()));
-        };
-        let released = self.inventory.release_returned() as u64;
-        self.audit("release_override", actor, released, Some(reason.to_string()));
-        Ok(released)
-    }
-
-    /// Releases the returned slots if a window has come since the last release. `None` when no
-    /// window is due.
-    fn release_due_window(&self, now: i64, actor: &str) -> Option<u64> {
-        let mut booking = self.booking.lock();
-        let window = booking.schedule.last_at_or_before(now)?;
-        if window <= booking.windows_done_until {
-            return None;
-        }
-        booking.windows_done_until = window;
-        drop(booking);
-        if self.config_returned_slots() == ReturnedSlots::Waitlist {
-            return Some(0);
-        }
-        let released = self.inventory.release_returned() as u64;
-        self.audit("release", actor, released, None);
-        Some(released)
-    }
-
-    /// Offers every returned slot to the next waiting visitor after the one it was last offered
-    /// to, in queue order, one offer per visitor at a time. A slot with nobody left to offer it
-    /// to becomes free for everybody.
-    fn make_offers(&self, now: i64) -> u64 {
-        let returned = self.inventory.returned_slots();
-        if returned.is_empty() {
-            return 0;
-        }
-        let queue = self.queue.lock();
-        if queue.config.returned_slots != ReturnedSlots::Waitlist {
-            return 0;
-        }
-        let until = now + i64::from(queue.config.offer_seconds) * MICROS_PER_SECOND;
-        let timeout = queue.config.heartbeat_timeout_micros();
-        let mut booking = self.booking.lock();
-        let mut made = 0;
-        let mut unwanted = Vec::new();
-        for slot in returned {
-            let start = booking.offered_down_to.get(&slot).map_or(queue.cursor, |p| (p + 1).max(queue.cursor));
-            let next = (start..queue.order.len()).find(|&position| {
-                let t = queue.order[position];
-                let seen = now - queue.tickets[t as usize].last_seen <= timeout;
-                queue.waits_at(position) && seen && !booking.offers.contains_key(&t)
-            });
-            match next {
-                Some(position) => {
-                    let t = queue.order[position];
-                    // The deadline as stored (whole seconds, rounded up), as the slot shows it.
-                    if let Ok(until) = self.inventory.offer(&slot, t, until) {
-                        booking.offered_down_to.insert(slot.clone(), position);
-                        booking.offers.insert(t, Offer { slot, until });
-                        made += 1;
-                    }
-                }
-                None => unwanted.push(slot),
-            }
-        }
-        drop(booking);
-        drop(queue);
-        if !unwanted.is_empty() {
-            let mut freed = 0;
-            for slot in &unwanted {
-                freed += u64::from(self.inventory.release_returned_slot(slot).unwrap_or(false));
-                self.booking.lock().offered_down_to.remove(slot);
-            }
-            self.audit("release_no_waitlist", "schedule", freed, None);
-        }
-        made
+    } else {
+        Err(stale)
     }
 }

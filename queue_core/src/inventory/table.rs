@@ -56,6 +56,13 @@ impl StateCounts {
         }
     }
 
+    /// Sets every count at once, for a restored inventory that nobody uses yet.
+    pub(super) fn set_all(&self, counts: [i64; 5]) {
+        for (cell, count) in self.0.iter().zip(counts) {
+            cell.store(count, Ordering::Relaxed);
+        }
+    }
+
     /// The count of one state. A transition raises the new state's count after its swap, so a
     /// reader racing it may see the old state's count one short; never below zero.
     pub(super) fn get(&self, state: SlotState) -> u64 {
@@ -105,7 +112,7 @@ impl Group {
         });
     }
 
-    fn reset_scan(&mut self) {
+    pub(super) fn reset_scan(&mut self) {
         let generation = (*self.scan_hint.get_mut() >> 32).wrapping_add(1);
         *self.scan_hint.get_mut() = generation << 32;
     }

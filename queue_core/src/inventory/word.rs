@@ -109,6 +109,10 @@ impl Deadlines {
         Ok(secs as u32)
     }
 
+    pub(super) fn epoch_micros(self) -> i64 {
+        self.epoch_micros
+    }
+
     pub(super) fn to_micros(self, secs: u32) -> i64 {
         self.epoch_micros.saturating_add(i64::from(secs) * MICROS_PER_SECOND)
     }

@@ -46,6 +46,8 @@ exceptions! {
     UnknownBooking: PyqueueError => "No booking with this code.",
     NoOffer: PyqueueError => "The ticket has no open waiting-list offer.",
     ReleaseRefused: PyqueueError => "A release before the release window, without an override.",
+    JournalIncompatible: PyqueueError => "Saved state was written in a format this version cannot read; the message says what to do.",
+    JournalCorrupt: PyqueueError => "Saved state is damaged beyond a torn tail and cannot be replayed.",
 }
 
 impl From<CoreError> for PyErr {
@@ -76,6 +78,8 @@ impl From<CoreError> for PyErr {
             CoreError::NoOffer => NoOffer::new_err(message),
             CoreError::ReleaseRefused { .. } => ReleaseRefused::new_err(message),
             CoreError::EntropyUnavailable(_) => PyqueueError::new_err(message),
+            CoreError::JournalIncompatible { .. } => JournalIncompatible::new_err(message),
+            CoreError::JournalCorrupt(_) => JournalCorrupt::new_err(message),
         };
         Python::attach(|py| {
             // Attributes are best effort: the exception itself is what matters.
@@ -97,6 +101,10 @@ fn add_details(py: Python<'_>, err: &PyErr, error: &CoreError) -> PyResult<()> {
         CoreError::LimitReached { limit } => value.setattr("limit", *limit)?,
         CoreError::UnknownSlot(slot) | CoreError::DuplicateSlot(slot) => value.setattr("slot", slot)?,
         CoreError::TokenUnknownKey(kid) => value.setattr("key_id", kid)?,
+        CoreError::JournalIncompatible { found, supported } => {
+            value.setattr("found", *found)?;
+            value.setattr("supported", *supported)?;
+        }
         CoreError::ReleaseRefused { next_window_micros, .. } => {
             let next = match next_window_micros {
                 Some(micros) => Some(super::time::micros_to_datetime(py, *micros)?),

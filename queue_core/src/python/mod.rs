@@ -3,6 +3,7 @@
 mod clock;
 mod config;
 pub mod errors;
+mod journal;
 mod room;
 mod signer;
 mod status_poll;
@@ -34,5 +35,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(signer::verify_pass, m)?)?;
     m.add_function(wrap_pyfunction!(signer::draw_order, m)?)?;
     m.add_function(wrap_pyfunction!(status_poll::status_poll, m)?)?;
+    journal::register(m)?;
     errors::register(m)
 }

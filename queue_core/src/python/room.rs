@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use super::clock::PyVirtualClock;
 use super::config::PyRoomConfig;
+use super::journal::PyRestoreReport;
 use super::signer::{pass_info, PyPassInfo, PySigner};
 use super::time::to_micros;
 use super::views::{
@@ -22,8 +23,13 @@ use crate::room::Room;
 #[pyclass(frozen, module = "pyqueue._core", name = "Room")]
 pub struct PyRoom {
     inner: Arc<Room>,
-    /// The config as last applied: `update` replaces it, so readers see what is in force.
-    config: parking_lot::Mutex<Py<PyRoomConfig>>,
+}
+
+fn shared_clock(clock: Option<&PyVirtualClock>) -> SharedClock {
+    match clock {
+        Some(c) => c.inner.clone(),
+        None => Arc::new(WallClock),
+    }
 }
 
 /// Reads one slot given as a dict {"id", "group", "starts_at"} or a tuple (id, group, starts_at).
@@ -55,16 +61,30 @@ impl PyRoom {
 
 #[pymethods]
 impl PyRoom {
+    /// With `journal`, every change is recorded for `drain_journal`, from the room's creation.
     #[new]
-    #[pyo3(signature = (config, signer, clock=None))]
-    fn new(config: Py<PyRoomConfig>, signer: &PySigner, clock: Option<&PyVirtualClock>) -> PyResult<Self> {
-        let clock: SharedClock = match clock {
-            Some(c) => c.inner.clone(),
-            None => Arc::new(WallClock),
-        };
-        let rust_config = config.get().inner.clone();
-        let inner = Room::new(rust_config, signer.inner.clone(), clock)?;
-        Ok(Self { inner: Arc::new(inner), config: parking_lot::Mutex::new(config) })
+    #[pyo3(signature = (config, signer, clock=None, journal=false))]
+    fn new(config: &PyRoomConfig, signer: &PySigner, clock: Option<&PyVirtualClock>, journal: bool) -> PyResult<Self> {
+        let (rust_config, handoff_url) = (config.inner.clone(), config.handoff_url.clone());
+        let inner = Room::create(rust_config, handoff_url, signer.inner.clone(), shared_clock(clock), journal)?;
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// Rebuilds a journaled room from its latest snapshot and the journal files after it
+    /// (oldest first). Returns None for the room when there is nothing to restore.
+    #[staticmethod]
+    #[pyo3(signature = (signer, snapshot, journals, clock=None))]
+    fn restore(
+        py: Python<'_>,
+        signer: &PySigner,
+        snapshot: Option<&[u8]>,
+        journals: Vec<Bound<'_, PyBytes>>,
+        clock: Option<&PyVirtualClock>,
+    ) -> PyResult<(Option<PyRoom>, PyRestoreReport)> {
+        let segments: Vec<&[u8]> = journals.iter().map(|b| b.as_bytes()).collect();
+        let (signer, clock) = (signer.inner.clone(), shared_clock(clock));
+        let (room, report) = py.detach(|| Room::restore(signer, clock, snapshot, &segments))?;
+        Ok((room.map(|room| PyRoom { inner: Arc::new(room) }), PyRestoreReport { inner: report }))
     }
 
     #[getter]
@@ -72,9 +92,34 @@ impl PyRoom {
         self.inner.id()
     }
 
+    /// The room's current settings (a new object on every read: updates replace them).
     #[getter]
-    fn config(&self, py: Python<'_>) -> Py<PyRoomConfig> {
-        self.config.lock().clone_ref(py)
+    fn config(&self) -> PyRoomConfig {
+        PyRoomConfig { inner: self.inner.config(), handoff_url: self.inner.handoff_url() }
+    }
+
+    #[getter]
+    fn journaled(&self) -> bool {
+        self.inner.is_journaled()
+    }
+
+    /// The journal records of every change since the last drain, to append to the journal file.
+    fn drain_journal<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.drain_journal())
+    }
+
+    /// Journal bytes recorded and not drained yet.
+    #[getter]
+    fn pending_journal_bytes(&self) -> usize {
+        self.inner.pending_journal_bytes()
+    }
+
+    /// The whole state as a snapshot file for journal `generation`, and the records not yet
+    /// drained, which the snapshot includes (they end the previous generation's journal).
+    fn snapshot<'py>(&self, py: Python<'py>, generation: u64) -> (Bound<'py, PyBytes>, Bound<'py, PyBytes>) {
+        let inner = &self.inner;
+        let (file, pending) = py.detach(|| inner.snapshot(generation));
+        (PyBytes::new(py, &file), PyBytes::new(py, &pending))
     }
 
     /// Joins the queue, or resumes: the same identity, or a valid `ticket` token of this room,
@@ -132,10 +177,8 @@ impl PyRoom {
 
     /// Applies a changed config (same id; opening and draw fixed once open).
     #[pyo3(signature = (config, actor="operator"))]
-    fn update(&self, config: Py<PyRoomConfig>, actor: &str) -> PyResult<()> {
-        self.inner.update_config(config.get().inner.clone(), actor)?;
-        *self.config.lock() = config;
-        Ok(())
+    fn update(&self, config: &PyRoomConfig, actor: &str) -> PyResult<()> {
+        Ok(self.inner.update_config(config.inner.clone(), config.handoff_url.clone(), actor)?)
     }
 
     fn info(&self) -> PyRoomInfo {
@@ -152,7 +195,7 @@ impl PyRoom {
 
     #[getter]
     fn handoff_url(&self) -> Option<String> {
-        self.config.lock().get().handoff_url.clone()
+        self.inner.handoff_url()
     }
 
     /// Loads slots, all or nothing: dicts {"id", "group", "starts_at"} or (id, group, starts_at).

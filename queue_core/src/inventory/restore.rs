@@ -1,0 +1,179 @@
+//! Saving and restoring the inventory. Its durable state is the slots (id, group, start) and
+//! each slot's word and booking code; everything else (counts per group, the per-visitor
+//! ledger, the code book, scan hints) follows from the words and is rebuilt once they are all in
+//! place, instead of being kept in step through every replayed change.
+
+use std::sync::atomic::Ordering;
+
+use super::booking_code::{format_code, parse_code, CodeBook};
+use super::holders::HolderLedger;
+use super::word::Word;
+use super::{Inventory, SlotSpec, SlotState};
+use crate::codec::{Put, Reader};
+use crate::errors::{CoreError, CoreResult};
+
+fn corrupt(message: String) -> CoreError {
+    CoreError::JournalCorrupt(message)
+}
+
+impl Inventory {
+    /// Writes the slots with their words and codes, then drains the journal, with every slot
+    /// change held off meanwhile (claims swap under the journal's lock, bookings under the code
+    /// book's), so that the state written and the records drained meet exactly. Returns the
+    /// records drained: changes made before the state was read, not yet taken by `drain`.
+    pub(crate) fn encode_and_drain(&self, out: &mut Vec<u8>) -> Vec<u8> {
+        let table = self.table.read();
+        let codes = self.codes.lock();
+        let journal = self.journal.as_ref().map(|journal| journal.lock());
+        out.put_i64(self.deadlines.epoch_micros());
+        out.put_varint(table.groups.len() as u64);
+        for group in &table.groups {
+            out.put_str(&group.name);
+        }
+        out.put_varint(table.slots.len() as u64);
+        for slot in &table.slots {
+            out.put_str(&slot.id);
+            out.put_u32(slot.group);
+            out.put_i64(slot.starts_at);
+            out.extend_from_slice(&slot.word.load(Ordering::Acquire).to_le_bytes());
+            out.put_varint(slot.code.load(Ordering::Relaxed));
+        }
+        drop(codes);
+        journal.map(|mut buffer| std::mem::take(&mut *buffer)).unwrap_or_default()
+    }
+
+    /// An inventory as `encode_and_drain` wrote it, without a journal.
+    pub(crate) fn decode(reader: &mut Reader<'_>) -> CoreResult<Inventory> {
+        let mut inventory = Inventory::new(reader.i64()?);
+        let group_count = reader.count(1)?;
+        let groups = (0..group_count).map(|_| reader.str()).collect::<CoreResult<Vec<_>>>()?;
+        let slot_count = reader.count(18)?;
+        let mut specs = Vec::with_capacity(slot_count);
+        let mut words = Vec::with_capacity(slot_count);
+        for _ in 0..slot_count {
+            let id = reader.str()?.to_owned();
+            let group = groups.get(reader.u32()? as usize).ok_or_else(|| corrupt("a slot of no group".into()))?;
+            let starts_at = reader.i64()?;
+            let word = u64::from_le_bytes(reader.bytes(8)?.try_into().unwrap_or([0; 8]));
+            words.push((word, reader.varint()?));
+            specs.push(SlotSpec { id, group: (*group).to_owned(), starts_at });
+        }
+        inventory.table.get_mut().add(specs).map_err(|e| corrupt(format!("the saved slots: {e}")))?;
+        for (index, (word, code)) in words.into_iter().enumerate() {
+            inventory.set_word(index as u32, word, code)?;
+        }
+        inventory.rebuild()?;
+        Ok(inventory)
+    }
+
+    /// Puts a slot's word and code in place as journaled, with nothing derived kept in step:
+    /// `rebuild` follows once replay is done.
+    pub(crate) fn set_word(&mut self, index: u32, word: u64, code: u64) -> CoreResult<()> {
+        if Word::unpack(word).pack() != word {
+            return Err(corrupt(format!("slot {index} has an unknown state word {word:#x}")));
+        }
+        let slot = self
+            .table
+            .get_mut()
+            .slots
+            .get_mut(index as usize)
+            .ok_or_else(|| corrupt(format!("a change to slot {index}, which was never added")))?;
+        *slot.word.get_mut() = word;
+        *slot.code.get_mut() = code;
+        Ok(())
+    }
+
+    /// Recomputes what follows from the words: counts per group, the holds and bookings of each
+    /// visitor, the live booking codes; and lets listings scan every group from its start.
+    pub(crate) fn rebuild(&mut self) -> CoreResult<()> {
+        let table = self.table.get_mut();
+        let holders = HolderLedger::default();
+        let mut codes = CodeBook::default();
+        let mut counts = vec![[0i64; 5]; table.groups.len()];
+        for (index, slot) in table.slots.iter().enumerate() {
+            let word = Word::unpack(slot.word.load(Ordering::Relaxed));
+            counts[slot.group as usize][word.state() as usize] += 1;
+            let code = slot.code.load(Ordering::Relaxed);
+            match word {
+                Word::Held { holder, .. } => {
+                    let mut guard = holders.lock(holder);
+                    let entry = guard.entry(holder);
+                    entry.count += 1;
+                    entry.push_hold(index as u32);
+                }
+                Word::Booked { holder } => {
+                    holders.add_booking(holder);
+                    if code == 0 || codes.slot_of(code).is_some() {
+                        return Err(corrupt(format!("booked slot {:?} has no booking code of its own", slot.id)));
+                    }
+                    codes.insert(code, index as u32);
+                }
+                _ => {}
+            }
+            if !matches!(word, Word::Booked { .. }) && code != 0 {
+                return Err(corrupt(format!("slot {:?} has a booking code but is {:?}", slot.id, word.state())));
+            }
+        }
+        for (group, counts) in table.groups.iter_mut().zip(counts) {
+            group.counts.set_all(counts);
+            group.reset_scan();
+        }
+        self.holders = holders;
+        *self.codes.get_mut() = codes;
+        Ok(())
+    }
+
+    /// Puts a Free or Returned slot straight into Booked under a known code, for replaying a
+    /// durable journal. Repeating the same restore is a no-op. `InvalidArgument` for a malformed
+    /// code or one that another booking uses; `SlotTaken` if the slot is held, offered or booked.
+    pub fn restore_booking(&self, slot_id: &str, holder: u32, code: &str) -> CoreResult<()> {
+        let code = parse_code(code)
+            .filter(|&c| c != 0)
+            .ok_or_else(|| CoreError::InvalidArgument(format!("{code:?} is not a booking code")))?;
+        let table = self.table.read();
+        let index = table.index_of(slot_id)?;
+        let slot = table.slot(index);
+        let mut codes = self.codes.lock();
+        if let Some(owner) = codes.slot_of(code) {
+            if owner == index && slot.load().1 == (Word::Booked { holder }) {
+                return Ok(());
+            }
+            return Err(CoreError::InvalidArgument(format!(
+                "booking code {} is in use by another booking",
+                format_code(code)
+            )));
+        }
+        let (mut seen, mut word) = slot.load();
+        while matches!(word, Word::Free | Word::Returned) {
+            self.holders.add_booking(holder);
+            match self.swap(slot, index, seen, Word::Booked { holder }, code) {
+                Ok(()) => {
+                    codes.insert(code, index);
+                    slot.code.store(code, Ordering::Relaxed);
+                    drop(codes);
+                    self.record(&table, slot, word.state(), SlotState::Booked);
+                    return Ok(());
+                }
+                Err(found) => {
+                    self.holders.end_booking(holder);
+                    (seen, word) = (found, Word::unpack(found));
+                }
+            }
+        }
+        Err(CoreError::SlotTaken { slot: slot_id.to_owned(), alternatives: Vec::new() })
+    }
+
+    /// Every slot's id, state word and code in the order added, for comparing inventories.
+    #[cfg(test)]
+    pub(crate) fn words(&self) -> Vec<(String, SlotState, u64, u64)> {
+        let table = self.table.read();
+        table
+            .slots
+            .iter()
+            .map(|slot| {
+                let raw = slot.word.load(Ordering::Acquire);
+                (slot.id.to_string(), Word::unpack(raw).state(), raw, slot.code.load(Ordering::Relaxed))
+            })
+            .collect()
+    }
+}

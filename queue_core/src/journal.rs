@@ -1,0 +1,270 @@
+//! The on-disk framing of a room's saved state, and the buffer its changes are journaled into.
+//!
+//! The core does no I/O: a journaled room appends encoded records to a `JournalSink`, and the
+//! embedding program drains the bytes, writes them to a file and syncs it. The formats:
+//!
+//! - a journal segment is a header, then records. Header: magic `PYQJ`, format version (u16),
+//!   generation (u64), room id (length u8 + bytes), CRC-32 of the header bytes before it.
+//!   Record: payload length (u32) | CRC-32 of the payload (u32) | payload (one event). All
+//!   numbers little-endian. A crash can leave the last record torn; its length or checksum gives
+//!   it away, and replay stops at the last good record.
+//! - a snapshot is a header (magic `PYQS`, version, generation, room id, body length (u64),
+//!   body CRC-32, header CRC-32) and the encoded state. It is written whole (to a temporary file
+//!   that is then renamed), so any damage means the file cannot be used.
+//!
+//! The version follows the magic directly, so that any later format, however its header looks,
+//! is refused as incompatible rather than misread.
+
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::errors::{CoreError, CoreResult};
+use crate::events::Event;
+
+/// The format of journals and snapshots this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+
+const JOURNAL_MAGIC: &[u8; 4] = b"PYQJ";
+const SNAPSHOT_MAGIC: &[u8; 4] = b"PYQS";
+const FRAME_HEADER: usize = 8;
+/// No single record comes near this; a larger length field is damage.
+const MAX_RECORD: usize = 1 << 30;
+
+/// What a journal or snapshot header says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub room: String,
+    pub generation: u64,
+}
+
+/// Where and why replay stopped before the end of a journal segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut {
+    /// Length of the good part: the file may be truncated to it.
+    pub offset: usize,
+    pub reason: String,
+}
+
+/// The header of a new journal segment.
+pub fn journal_header(room: &str, generation: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + room.len());
+    start_header(&mut out, JOURNAL_MAGIC, room, generation);
+    finish_header(&mut out, 0);
+    out
+}
+
+fn start_header(out: &mut Vec<u8>, magic: &[u8; 4], room: &str, generation: u64) {
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&generation.to_le_bytes());
+    // Room ids are at most 64 bytes (`room_config::MAX_ROOM_ID_LEN`).
+    out.push(room.len().min(255) as u8);
+    out.extend_from_slice(&room.as_bytes()[..room.len().min(255)]);
+}
+
+fn finish_header(out: &mut Vec<u8>, from: usize) {
+    let crc = crc32fast::hash(&out[from..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
+/// Reads the magic and version and, if they are ours, the rest of a header. `Ok(None)` when the
+/// data ends inside the header: a segment whose creation was cut short holds nothing yet.
+fn read_header(data: &[u8], magic: &[u8; 4], what: &str, extra: usize) -> CoreResult<Option<(Header, usize)>> {
+    if data.len() < 4 {
+        return if magic.starts_with(data) {
+            Ok(None)
+        } else {
+            Err(CoreError::JournalCorrupt(format!("this is not a pyqueue {what} file")))
+        };
+    }
+    if &data[..4] != magic {
+        return Err(CoreError::JournalCorrupt(format!("this is not a pyqueue {what} file")));
+    }
+    let Some(version) = data.get(4..6) else { return Ok(None) };
+    let version = u16::from_le_bytes([version[0], version[1]]);
+    if version != FORMAT_VERSION {
+        return Err(CoreError::JournalIncompatible { found: version, supported: FORMAT_VERSION });
+    }
+    let Some(&room_len) = data.get(14) else { return Ok(None) };
+    let end = 15 + usize::from(room_len) + extra;
+    let Some(crc) = data.get(end..end + 4) else { return Ok(None) };
+    if crc32fast::hash(&data[..end]).to_le_bytes() != crc {
+        return Err(CoreError::JournalCorrupt(format!("the {what} header's checksum does not match")));
+    }
+    let generation = u64::from_le_bytes(data[6..14].try_into().unwrap_or([0; 8]));
+    let room = std::str::from_utf8(&data[15..15 + usize::from(room_len)])
+        .map_err(|_| CoreError::JournalCorrupt(format!("the {what} header's room id is not UTF-8")))?;
+    Ok(Some((Header { room: room.to_owned(), generation }, end + 4)))
+}
+
+/// The header of a journal segment and where its records start; `None` if it is incomplete.
+pub fn read_journal_header(data: &[u8]) -> CoreResult<Option<(Header, usize)>> {
+    read_header(data, JOURNAL_MAGIC, "journal", 0)
+}
+
+/// A whole snapshot file: header plus `body`.
+pub fn snapshot_file(room: &str, generation: u64, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(40 + room.len() + body.len());
+    start_header(&mut out, SNAPSHOT_MAGIC, room, generation);
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    finish_header(&mut out, 0);
+    out.extend_from_slice(body);
+    out
+}
+
+/// The header and body of a snapshot file, checked whole.
+pub fn read_snapshot_file(data: &[u8]) -> CoreResult<(Header, &[u8])> {
+    let incomplete = || CoreError::JournalCorrupt("the snapshot file is incomplete".into());
+    let (header, body_at) = read_header(data, SNAPSHOT_MAGIC, "snapshot", 12)?.ok_or_else(incomplete)?;
+    let fields = &data[body_at - 16..body_at - 4];
+    let len = u64::from_le_bytes(fields[..8].try_into().unwrap_or([0; 8]));
+    let crc = &fields[8..12];
+    let body = usize::try_from(len)
+        .ok()
+        .and_then(|len| data.get(body_at..body_at.checked_add(len)?))
+        .ok_or_else(incomplete)?;
+    if crc32fast::hash(body).to_le_bytes() != crc {
+        return Err(CoreError::JournalCorrupt("the snapshot's checksum does not match".into()));
+    }
+    Ok((header, body))
+}
+
+/// Appends one record whose payload `encode` writes.
+pub fn write_frame(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) {
+    let start = out.len();
+    out.extend_from_slice(&[0; FRAME_HEADER]);
+    encode(out);
+    let len = (out.len() - start - FRAME_HEADER) as u32;
+    let crc = crc32fast::hash(&out[start + FRAME_HEADER..]);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The record at `at` and where the next one starts; `Ok(None)` at the clean end of the data,
+/// `Err(reason)` for a torn or damaged record.
+pub fn next_frame(data: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, String> {
+    if at == data.len() {
+        return Ok(None);
+    }
+    let Some(head) = data.get(at..at + FRAME_HEADER) else {
+        return Err(format!("the last record is torn: {} of its 8 header bytes were written", data.len() - at));
+    };
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    let crc = [head[4], head[5], head[6], head[7]];
+    if len == 0 {
+        // Every event has at least its tag; zeros are space the file system had not filled.
+        return Err("a record of length zero (zeroed space)".into());
+    }
+    if len > MAX_RECORD {
+        return Err(format!("a record claims an impossible length of {len} bytes"));
+    }
+    let start = at + FRAME_HEADER;
+    let Some(payload) = data.get(start..start + len) else {
+        return Err(format!("the last record is torn: {} of its {len} bytes were written", data.len() - start));
+    };
+    if crc32fast::hash(payload).to_le_bytes() != crc {
+        return Err("a record's checksum does not match".into());
+    }
+    Ok(Some((payload, start + len)))
+}
+
+/// Where a journaled room puts its records until the embedding program drains them.
+///
+/// The buffer's mutex also orders the room's changes: a change and the appending of its record
+/// happen under it whenever two changes could race on the same state (slot claims), so the
+/// records come out in the order the changes took effect.
+#[derive(Debug, Default)]
+pub struct JournalSink {
+    buffer: Mutex<Vec<u8>>,
+}
+
+impl JournalSink {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn append(&self, event: &Event<'_>) {
+        let mut buffer = self.buffer.lock();
+        write_frame(&mut buffer, |out| event.encode(out));
+    }
+
+    /// Locks the buffer, for a change that must be recorded in the order it took effect.
+    pub fn lock(&self) -> MutexGuard<'_, Vec<u8>> {
+        self.buffer.lock()
+    }
+
+    /// Everything recorded since the last drain.
+    pub fn drain(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.buffer.lock())
+    }
+
+    pub fn pending_bytes(&self) -> usize {
+        self.buffer.lock().len()
+    }
+}
+
+/// Appends an already encoded record body (see `write_frame`) under an existing lock.
+pub fn append_encoded(buffer: &mut Vec<u8>, event: &Event<'_>) {
+    write_frame(buffer, |out| event.encode(out));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_read_back_and_refuse_other_versions() {
+        let header = journal_header("kiel", 7);
+        let (read, at) = read_journal_header(&header).unwrap().unwrap();
+        assert_eq!(read, Header { room: "kiel".into(), generation: 7 });
+        assert_eq!(at, header.len());
+        for cut in 0..header.len() {
+            assert_eq!(read_journal_header(&header[..cut]).unwrap(), None, "cut at {cut}");
+        }
+        let mut newer = header.clone();
+        newer[4] = 2;
+        assert_eq!(
+            read_journal_header(&newer),
+            Err(CoreError::JournalIncompatible { found: 2, supported: FORMAT_VERSION })
+        );
+        let mut flipped = header.clone();
+        flipped[16] ^= 1;
+        assert!(matches!(read_journal_header(&flipped), Err(CoreError::JournalCorrupt(_))));
+        assert!(matches!(read_journal_header(b"GIF89a"), Err(CoreError::JournalCorrupt(_))));
+        assert!(matches!(read_journal_header(b"PYQS"), Err(CoreError::JournalCorrupt(_))));
+    }
+
+    #[test]
+    fn frames_read_back_and_damage_is_found() {
+        let mut data = Vec::new();
+        write_frame(&mut data, |out| out.extend_from_slice(b"one"));
+        write_frame(&mut data, |out| out.extend_from_slice(b"second"));
+        let (first, next) = next_frame(&data, 0).unwrap().unwrap();
+        assert_eq!(first, b"one");
+        let (second, end) = next_frame(&data, next).unwrap().unwrap();
+        assert_eq!((second, end), (&b"second"[..], data.len()));
+        assert_eq!(next_frame(&data, end).unwrap(), None);
+        for cut in next + 1..data.len() {
+            assert!(next_frame(&data[..cut], next).unwrap_err().contains("torn"), "cut at {cut}");
+        }
+        for byte in next..data.len() {
+            let mut damaged = data.clone();
+            damaged[byte] ^= 0x10;
+            assert!(next_frame(&damaged, next).is_err(), "flip at {byte} not found");
+        }
+        assert!(next_frame(&[0u8; 16], 0).unwrap_err().contains("zero"));
+    }
+
+    #[test]
+    fn snapshots_are_checked_whole() {
+        let file = snapshot_file("kiel", 3, b"state");
+        let (header, body) = read_snapshot_file(&file).unwrap();
+        assert_eq!((header.generation, body), (3, &b"state"[..]));
+        assert!(read_snapshot_file(&file[..file.len() - 1]).is_err());
+        for byte in 0..file.len() {
+            let mut damaged = file.clone();
+            damaged[byte] ^= 0x01;
+            assert!(read_snapshot_file(&damaged).is_err(), "flip at {byte} not found");
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! A room's whole state as one snapshot, taken consistently: every lock that guards a
+//! journaled change is held while the state is read, and the journal is drained at the same
+//! moment, so the snapshot and the records after it meet exactly.
+//!
+//! Body: config and handoff URL, queue, booking state, inventory (see each part's `encode`).
+
+use crate::codec::{put_config, read_config, Reader};
+use crate::errors::CoreResult;
+use crate::inventory::Inventory;
+use crate::journal::snapshot_file;
+use crate::queue::QueueState;
+use crate::schedule::ReleaseSchedule;
+
+use super::booking_state::BookingState;
+use super::Room;
+
+/// What a snapshot restores, before it becomes a `Room`.
+pub(super) struct Parts {
+    pub(super) queue: QueueState,
+    pub(super) inventory: Inventory,
+    pub(super) booking: BookingState,
+    pub(super) handoff_url: Option<String>,
+}
+
+impl Room {
+    /// The snapshot file of this room for journal `generation`, and the journal records that
+    /// were not drained before it. Those records are already part of the snapshot; they belong
+    /// at the end of the previous generation's journal, which stays readable that way should
+    /// this snapshot never reach the disk.
+    pub fn snapshot(&self, generation: u64) -> (Vec<u8>, Vec<u8>) {
+        let mut body = Vec::new();
+        // Lock order as everywhere: queue, booking, then the inventory's locks and the journal.
+        let queue = self.queue.lock();
+        let booking = self.booking.lock();
+        put_config(&mut body, &queue.config, self.handoff_url.lock().as_deref());
+        queue.encode(&mut body);
+        booking.encode(&mut body);
+        let pending = self.inventory.encode_and_drain(&mut body);
+        drop(booking);
+        drop(queue);
+        (snapshot_file(&self.id, generation, &body), pending)
+    }
+}
+
+impl Parts {
+    pub(super) fn decode(body: &[u8]) -> CoreResult<Parts> {
+        let mut reader = Reader::new(body);
+        let (config, handoff_url) = read_config(&mut reader)?;
+        let handoff_url = handoff_url.map(str::to_owned);
+        let schedule = ReleaseSchedule::parse(&config.release_windows, &config.timezone)?;
+        let queue = QueueState::decode(&mut reader, config)?;
+        let booking = BookingState::decode(&mut reader, schedule)?;
+        let inventory = Inventory::decode(&mut reader)?;
+        reader.finish()?;
+        Ok(Parts { queue, inventory, booking, handoff_url })
+    }
+}

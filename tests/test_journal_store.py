@@ -1,0 +1,278 @@
+"""The memory backend with a data_dir, in process: restarts, fsync policies, group commit,
+snapshots, damaged files, config-file changes and a broken disk."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pyqueue
+from pyqueue.backends import BackendUnavailable
+from pyqueue.backends import room_journal as room_journal_module
+from pyqueue.backends.durable import SavedStateError
+from pyqueue.backends.memory import MemoryBackend
+from pyqueue.config import merged_room_config, settings_from_mapping
+
+OPENS_AT = datetime(2021, 5, 10, 5, 0, tzinfo=UTC)
+SECRET = "a-test-secret-of-32-bytes-length!"
+SLOTS = [
+    {"id": f"s{i}", "group": "Kiel", "starts_at": "2031-05-12T08:00:00+02:00"} for i in range(6)
+]
+
+
+def settings(data_dir: Path, *, rooms: list[dict[str, Any]] | None = None, **server: Any) -> Any:
+    rooms = rooms if rooms is not None else [room()]
+    data = {
+        "server": {"secrets": {"k1": SECRET}, "data_dir": str(data_dir), **server},
+        "rooms": rooms,
+    }
+    return settings_from_mapping(data, base_dir=data_dir.parent, env={})
+
+
+def room(**changes: Any) -> dict[str, Any]:
+    return {
+        "id": "kiel",
+        "opens_at": OPENS_AT.isoformat(),
+        "admit_per_minute": 600,
+        "max_active": 3,
+        "slots": SLOTS,
+        **changes,
+    }
+
+
+class Server:
+    """A backend on a data dir, restarted at will on the same virtual clock."""
+
+    def __init__(self, data_dir: Path, **server: Any) -> None:
+        self.data_dir = data_dir
+        self.server = server
+        self.clock = pyqueue.VirtualClock(OPENS_AT + timedelta(seconds=5))
+        self.backend: MemoryBackend | None = None
+
+    async def start(self, **server: Any) -> MemoryBackend:
+        self.server.update(server)
+        self.backend = MemoryBackend.from_settings(
+            settings(self.data_dir, **self.server), self.clock
+        )
+        await self.backend.start()
+        return self.backend
+
+    async def stop(self) -> None:
+        assert self.backend is not None
+        await self.backend.close()
+
+    def crash(self) -> None:
+        """Like kill -9: nothing is flushed, files and the lock are left as they are."""
+        assert self.backend is not None and self.backend._store is not None
+        store = self.backend._store
+        if store._task is not None:
+            store._task.cancel()
+        for journal in store._journals.values():
+            journal.broken = "crashed"
+        store._journals.clear()
+        import os
+
+        if store._lock_fd is not None:
+            os.close(store._lock_fd)
+            store._lock_fd = None
+
+
+async def admitted(backend: MemoryBackend) -> tuple[str, str]:
+    ticket = await backend.join("kiel", None, None)
+    status = await backend.status("kiel", ticket.token)
+    assert status.pass_token is not None
+    return ticket.token, status.pass_token
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+async def test_a_crash_keeps_tickets_bookings_and_order(data_dir):
+    server = Server(data_dir)
+    backend = await server.start()
+    token, pass_token = await admitted(backend)
+    await backend.hold("kiel", "s1", pass_token)
+    booking = await backend.confirm("kiel", "s1", pass_token)
+    await backend.queue_all("kiel", True, "test")
+    waiting = [(await backend.join("kiel", f"phone:{i}", None)).token for i in range(8)]
+    before = [(await backend.status("kiel", t)).ahead for t in waiting]
+    server.crash()
+
+    backend = await server.start()
+    assert (await backend.booking("kiel", booking.code)).slot == "s1"
+    assert (await backend.status("kiel", token)).state == "completed"
+    after = [(await backend.status("kiel", t)).ahead for t in waiting]
+    assert after == before == list(range(8))
+    again = await backend.join("kiel", "phone:3", None)
+    assert again.token == waiting[3] and not again.new
+    await server.stop()
+
+
+async def test_a_graceful_stop_leaves_nothing_to_replay(data_dir, caplog):
+    server = Server(data_dir)
+    backend = await server.start()
+    for i in range(5):
+        await backend.join("kiel", f"phone:{i}", None)
+    await server.stop()
+    caplog.set_level("INFO", logger="pyqueue.journal")
+    backend = await server.start()
+    restored = [r for r in caplog.records if r.getMessage() == "room restored"]
+    assert restored and restored[-1].journal_records == 0  # type: ignore[attr-defined]
+    assert (await backend.room_info("kiel")).counters["joined"] == 5
+    await server.stop()
+
+
+async def test_interval_policy_syncs_bookings_before_the_answer(data_dir, monkeypatch):
+    syncs: list[int] = []
+    real = room_journal_module.sync_file
+    monkeypatch.setattr(room_journal_module, "sync_file", lambda fd: (syncs.append(fd), real(fd)))
+    server = Server(data_dir, fsync="interval", fsync_interval_ms=60_000)
+    backend = await server.start()
+    syncs.clear()
+    _, pass_token = await admitted(backend)
+    await backend.hold("kiel", "s2", pass_token)
+    assert syncs == [], "a join or hold waited for the disk under the interval policy"
+    await backend.confirm("kiel", "s2", pass_token)
+    assert syncs, "the booking was answered before it was on disk"
+    await server.stop()
+
+
+async def test_concurrent_changes_share_syncs(data_dir, monkeypatch):
+    syncs: list[int] = []
+    real = room_journal_module.sync_file
+
+    def slow_sync(fd: int) -> None:
+        syncs.append(fd)
+        real(fd)
+        import time
+
+        time.sleep(0.01)
+
+    monkeypatch.setattr(room_journal_module, "sync_file", slow_sync)
+    server = Server(data_dir)
+    backend = await server.start()
+    syncs.clear()
+    await asyncio.gather(*(backend.join("kiel", f"phone:{i}", None) for i in range(200)))
+    assert 0 < len(syncs) < 50, f"{len(syncs)} syncs for 200 joins"
+    await server.stop()
+
+
+async def test_snapshots_start_new_generations_and_old_ones_go(data_dir):
+    server = Server(data_dir, snapshot_journal_bytes=2000, fsync="interval", fsync_interval_ms=5)
+    backend = await server.start()
+    tokens = []
+    for i in range(400):
+        tokens.append((await backend.join("kiel", f"phone:{i}", None)).token)
+        if i % 50 == 0:
+            await asyncio.sleep(0.03)
+    await asyncio.sleep(0.1)
+    files = sorted(p.name for p in (data_dir / "rooms" / "kiel").iterdir())
+    snapshots = [f for f in files if f.startswith("snapshot-")]
+    assert 1 <= len(snapshots) <= 2 and "journal-00000000.pqj" not in files, files
+    server.crash()
+    backend = await server.start()
+    assert [(await backend.status("kiel", t)).ticket for t in tokens] == list(range(400))
+    await server.stop()
+
+
+async def test_rooms_created_over_the_admin_api_come_back(data_dir):
+    server = Server(data_dir)
+    backend = await server.start()
+    config = pyqueue.RoomConfig("husum", OPENS_AT, handoff_url="https://book.example/", seed=9)
+    await backend.create_room(config, "anna")
+    await backend.add_slots("husum", SLOTS, "anna")
+    changed = pyqueue.RoomConfig("husum", OPENS_AT, admit_per_minute=90, seed=9)
+    await backend.update_room(changed, "anna")
+    server.crash()
+    backend = await server.start()
+    assert sorted(await backend.room_ids()) == ["husum", "kiel"]
+    restored = await backend.room_config("husum")
+    assert (restored.admit_per_minute, restored.handoff_url) == (90, None)
+    actions = [e.action for e in await backend.audit_log("husum")]
+    assert actions == ["load_slots", "config"]
+    await server.stop()
+
+
+async def test_config_file_changes_apply_once_and_admin_changes_stay(data_dir):
+    server = Server(data_dir)
+    backend = await server.start()
+    current = await backend.room_config("kiel")
+    await backend.update_room(merged_room_config(current, {"max_active": 40}), "anna")
+    await server.stop()
+    # The file did not change: the operator's change stays.
+    backend = await server.start()
+    assert (await backend.room_config("kiel")).max_active == 40
+    await server.stop()
+    # The file changed: it wins, and its new slots are loaded.
+    more = [*SLOTS, {"id": "t1", "group": "Kiel", "starts_at": "2031-05-13T08:00:00+02:00"}]
+    backend = await server.start(rooms=[room(max_active=7, slots=more)])
+    assert (await backend.room_config("kiel")).max_active == 7
+    groups = await backend.availability("kiel")
+    assert sum(g.free for g in groups) == 7
+    await server.stop()
+
+
+async def test_one_process_per_data_dir(data_dir):
+    server = Server(data_dir)
+    await server.start()
+    with pytest.raises(SavedStateError, match="in use by another pyqueue process"):
+        MemoryBackend.from_settings(settings(data_dir), server.clock)
+    await server.stop()
+
+
+async def test_a_damaged_newest_snapshot_falls_back_to_the_one_before(data_dir):
+    server = Server(data_dir)
+    backend = await server.start()
+    tokens = [(await backend.join("kiel", f"phone:{i}", None)).token for i in range(5)]
+    await server.stop()
+    backend = await server.start()
+    tokens.append((await backend.join("kiel", "phone:late", None)).token)
+    await server.stop()
+    directory = data_dir / "rooms" / "kiel"
+    newest = max(directory.glob("snapshot-*.pqs"))
+    damaged = bytearray(newest.read_bytes())
+    damaged[-3] ^= 0xFF
+    newest.write_bytes(bytes(damaged))
+    backend = await server.start()
+    assert [(await backend.status("kiel", t)).ticket for t in tokens] == list(range(6))
+    assert not newest.exists(), "the damaged snapshot was not set aside"
+    await server.stop()
+
+
+async def test_a_broken_disk_refuses_changes_until_a_restart(data_dir, monkeypatch):
+    server = Server(data_dir)
+    backend = await server.start()
+    await backend.join("kiel", "phone:1", None)
+
+    def full(fd: int, data: Any) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(room_journal_module, "write_all", full)
+    with pytest.raises(BackendUnavailable, match="No space left"):
+        await backend.join("kiel", "phone:2", None)
+    assert not await backend.ready()
+    with pytest.raises(BackendUnavailable):
+        await backend.join("kiel", "phone:3", None)
+    monkeypatch.undo()
+    server.crash()
+    backend = await server.start()
+    assert (await backend.room_info("kiel")).counters["joined"] == 1
+    await server.stop()
+
+
+async def test_an_incompatible_journal_is_refused_with_what_to_do(data_dir):
+    server = Server(data_dir)
+    await server.start()
+    server.crash()
+    journal = data_dir / "rooms" / "kiel" / "journal-00000000.pqj"
+    data = bytearray(journal.read_bytes())
+    data[4:6] = (pyqueue._core.JOURNAL_FORMAT_VERSION + 1).to_bytes(2, "little")
+    journal.write_bytes(bytes(data))
+    with pytest.raises(SavedStateError, match="move the room's data directory away"):
+        await server.start()
