@@ -406,8 +406,9 @@ class Room:
     def handoff_url(self) -> str | None: ...
     def join(self, identity: str | None = None, ticket: str | None = None) -> Ticket:
         """Joins, or resumes the ticket of this identity or token."""
-    def status(self, token: str) -> Status:
-        """The ticket's place, estimate and pass; also its heartbeat."""
+    def status(self, token: str, kind: str | None = None) -> Status:
+        """The ticket's place, estimate and pass; also its heartbeat. ``kind`` ("ticket" or
+        "pass") refuses the other kind with ``TokenWrongKind``."""
     def leave(self, token: str) -> _TicketState:
         """Gives up the place or session; returns the state it was in."""
     def complete(self, pass_token: str) -> None:
@@ -455,9 +456,10 @@ def journal_header(room: str, generation: int) -> bytes:
 def status_poll(
     room: Room, token: str, cap_ms: int, random: float
 ) -> tuple[bytes | None, int, Status | None]:
-    """The HTTP status poll in one call: ``(json_body, poll_after_ms, None)`` for a visitor
-    without pass or offer, else ``(None, 0, status)`` for the server's general path. ``random``
-    in [0, 1) draws the jitter of the interval."""
+    """The HTTP status poll of a ticket (a pass raises ``TokenWrongKind``) in one call:
+    ``(json_body, poll_after_ms, None)`` for a visitor without pass or offer, else
+    ``(None, 0, status)`` for the server's general path. ``random`` in [0, 1) draws the jitter
+    of the interval."""
 
 def draw_order(n: int, seed: int) -> list[int]:
     """The pre-queue draw for ``n`` entries: element k is the join index placed k-th."""

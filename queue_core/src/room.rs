@@ -247,12 +247,13 @@ impl Room {
     }
 
     pub fn status(&self, token: &str) -> CoreResult<FullStatus> {
-        self.status_at(token, self.now())
+        self.status_at(token, None, self.now())
     }
 
-    /// Status at `now`, for callers that read the clock already.
-    pub fn status_at(&self, token: &str, now: i64) -> CoreResult<FullStatus> {
-        let (kind, ticket, issued_at) = self.verify_signature(token, None, now)?;
+    /// Status at `now`, for callers that read the clock already; `kind` refuses the other kind
+    /// of token (`TokenWrongKind`) in the same check that verifies it.
+    pub fn status_at(&self, token: &str, kind: Option<TokenKind>, now: i64) -> CoreResult<FullStatus> {
+        let (kind, ticket, issued_at) = self.verify_signature(token, kind, now)?;
         // The check of `issued_to` under the lock the status takes anyway: polls are the hot path.
         self.status_checked(ticket, now, Some((kind, issued_at)))
     }

@@ -8,7 +8,7 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 use super::clock::PyVirtualClock;
 use super::config::PyRoomConfig;
 use super::journal::PyRestoreReport;
-use super::signer::{pass_info, PyPassInfo, PySigner};
+use super::signer::{parse_kind, pass_info, PyPassInfo, PySigner};
 use super::time::to_micros;
 use super::views::{
     PyAuditEntry, PyBooking, PyDraw, PyGroupAvailability, PyHold, PyRoomInfo, PySlotInfo, PyStatus, PyTickReport,
@@ -130,10 +130,12 @@ impl PyRoom {
         Ok(PyTicket { id: outcome.ticket, token: outcome.token, state: outcome.state.as_str(), new: outcome.new })
     }
 
-    /// The ticket's place, wait estimate and pass; also its heartbeat.
-    fn status(&self, token: &str) -> PyResult<PyStatus> {
+    /// The ticket's place, wait estimate and pass; also its heartbeat. `kind` ("ticket" or
+    /// "pass") refuses the other kind with `TokenWrongKind`.
+    #[pyo3(signature = (token, kind=None))]
+    fn status(&self, token: &str, kind: Option<&str>) -> PyResult<PyStatus> {
         let now = self.inner.now();
-        let status = self.inner.status_at(token, now)?;
+        let status = self.inner.status_at(token, parse_kind(kind)?, now)?;
         Ok(PyStatus { inner: status, now })
     }
 

@@ -12,6 +12,7 @@ use pyo3::types::PyBytes;
 use super::room::PyRoom;
 use super::views::PyStatus;
 use crate::queue::TicketState;
+use crate::token::TokenKind;
 
 const FRONT_MS: f64 = 2_000.0;
 const BACK_MS: f64 = 30_000.0;
@@ -78,7 +79,8 @@ pub fn status_poll<'py>(
 ) -> PyResult<(Option<Bound<'py, PyBytes>>, u32, Option<PyStatus>)> {
     let inner = room.inner();
     let now = inner.now();
-    let status = inner.status_at(token, now)?;
+    // The HTTP API keeps the ticket for the queue: a pass is refused here, in the one check.
+    let status = inner.status_at(token, Some(TokenKind::Ticket), now)?;
     if status.pass_token.is_some() || status.offer.is_some() {
         return Ok((None, 0, Some(PyStatus { inner: status, now })));
     }

@@ -32,9 +32,11 @@ impl Room {
     /// Holds a slot for the pass's visitor, for `hold_seconds` but never beyond the pass.
     pub fn hold(&self, slot: &str, pass_token: &str) -> CoreResult<Hold> {
         let now = self.now();
-        let (_, ticket) = self.verify(pass_token, Some(TokenKind::Pass), now)?;
+        let (kind, ticket, issued_at) = self.verify_signature(pass_token, Some(TokenKind::Pass), now)?;
         let (until, limit) = {
+            // One lock for the token's ticket check and the session's: claims contend here.
             let queue = self.queue.lock();
+            super::issued_to(&queue, kind, ticket, issued_at)?;
             let record = queue.ticket(ticket)?;
             if record.state != TicketState::Admitted || now >= record.pass_expires_at {
                 return Err(if record.state == TicketState::Expired || now >= record.pass_expires_at {
