@@ -17,6 +17,7 @@ from aiohttp import web
 from pyqueue.server import render
 from pyqueue.server.errors import ApiError
 from pyqueue.server.httpio import (
+    MAX_TOKEN_CHARS,
     bearer,
     cookie,
     json_response,
@@ -119,7 +120,7 @@ async def confirm(request: web.Request) -> web.Response:
         raise ApiError("invalid_argument", f"unknown field(s): {', '.join(sorted(unknown))}")
     given = bearer(request)
     if given is not None and _is_service_token(state, given):
-        token = optional_string(data, "token", 512)
+        token = optional_string(data, "token", MAX_TOKEN_CHARS)
         if token is None:
             raise ApiError(
                 "invalid_argument", "with the service token, send the visitor's token as token"
@@ -177,7 +178,7 @@ async def verify(request: web.Request) -> web.Response:
     unknown = set(data) - {"pass", "room"}
     if unknown:
         raise ApiError("invalid_argument", f"unknown field(s): {', '.join(sorted(unknown))}")
-    token = optional_string(data, "pass", 512)
+    token = optional_string(data, "pass", MAX_TOKEN_CHARS)
     room = optional_string(data, "room", 64)
     if token is None or room is None:
         raise ApiError("invalid_argument", "send pass and room")

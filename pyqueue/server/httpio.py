@@ -143,12 +143,6 @@ def query_int(request: web.Request, name: str, default: int, minimum: int, maxim
     return value
 
 
-def check_token_text(token: str) -> str:
-    if len(token) > MAX_TOKEN_CHARS:
-        raise ApiError("token_malformed", "the token is malformed")
-    return token
-
-
 def client_address(request: web.Request, trusted_header: str | None) -> str:
     """The client's address: from the trusted proxy's header if configured, else the peer."""
     if trusted_header is not None:

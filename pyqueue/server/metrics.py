@@ -51,6 +51,9 @@ class Metrics(Collector):
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
 
+    def count_join(self, room: str, new: bool) -> None:
+        self.joins[(room, "true" if new else "false")] += 1
+
     def count_tick(self, room: str, report: TickReportView) -> None:
         counts = self.ticks[room]
         for name in _TICK_FIELDS:

@@ -134,7 +134,7 @@ async def show_room(request: web.Request) -> web.StreamResponse:
             closed = {"state": "closed", "paused": False, "offer": None}
             return html_response(request, ctx, waiting_room(ctx, facts, closed))
         st = await state.backend.status(room, ticket.token)
-        state.metrics.joins[(room, "true" if ticket.new else "false")] += 1
+        state.metrics.count_join(room, ticket.new)
         return await _status_page(request, page, ticket.token, st)
     assert token is not None  # a status was read with it
     return await _status_page(request, page, token, st)
@@ -190,7 +190,7 @@ async def join_with_form(request: web.Request) -> web.StreamResponse:
         ticket = await state.backend.join(meta.id, identity, None)
     except IdentityRequired:
         return html_response(request, ctx, identity_form(ctx, ctx.texts("identity_missing")))
-    state.metrics.joins[(meta.id, "true" if ticket.new else "false")] += 1
+    state.metrics.count_join(meta.id, ticket.new)
     response = redirect(ctx.room_path)
     set_cookie(request, response, meta.ticket_cookie, ticket.token, TICKET_COOKIE_SECONDS)
     return response
@@ -209,7 +209,7 @@ async def rejoin(request: web.Request) -> web.StreamResponse:
         return response
     take_join_slot(request, state)
     ticket = await state.backend.join(meta.id, None, None)
-    state.metrics.joins[(meta.id, "true")] += 1
+    state.metrics.count_join(meta.id, ticket.new)
     set_cookie(request, response, meta.ticket_cookie, ticket.token, TICKET_COOKIE_SECONDS)
     return response
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Final
 
-import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
@@ -31,8 +30,6 @@ from pyqueue.server.httpio import (
 from pyqueue.server.polling import retry_after
 from pyqueue.server.state import STATE, RoomMeta, ServerState
 
-_dumps: Final = orjson.dumps
-_UTC_Z: Final = orjson.OPT_UTC_Z
 _JSON: Final = "application/json"
 _NO_STORE: Final = "no-store"
 #: A ticket cookie lives as long as a ticket token may (the core's ticket lifetime).
@@ -170,7 +167,7 @@ async def join(request: web.Request) -> web.Response:
     )
     if st.pass_token is not None:
         _set_pass_cookie(request, state, meta, response, st)
-    state.metrics.joins[(room, "true" if ticket.new else "false")] += 1
+    state.metrics.count_join(room, ticket.new)
     return response
 
 
