@@ -181,10 +181,6 @@ impl Room {
         self.queue.lock().config.clone()
     }
 
-    pub fn signer(&self) -> &Signer {
-        &self.signer
-    }
-
     // ----- visitors -------------------------------------------------------------------------
 
     /// Joins, or resumes the ticket of this identity or of `resume_token` (a ticket or pass of
@@ -300,18 +296,14 @@ impl Room {
         let now = self.now();
         let queue_outcome = self.queue.lock().tick(now);
         let mut report = TickReport { queue: queue_outcome, ..TickReport::default() };
-        let mut offers_lapsed = false;
         for (_, holder, state) in self.inventory.sweep(now) {
             report.holds_expired += 1;
             if state == SlotState::Returned {
                 self.booking.lock().close_offer(holder);
-                offers_lapsed = true;
             }
         }
         report.released = self.release_due_window(now, "schedule").unwrap_or(0);
-        if offers_lapsed || !self.inventory.returned_slots().is_empty() {
-            report.offers_made = self.make_offers(now);
-        }
+        report.offers_made = self.make_offers(now);
         report
     }
 

@@ -7,7 +7,7 @@ use pyo3::types::PyDict;
 use super::time::{micros_to_datetime, opt_datetime};
 use crate::eta::Estimate;
 use crate::inventory::{Booking, GroupAvailability, Hold, SlotInfo, SlotState};
-use crate::queue::{Counters, Draw, TicketState};
+use crate::queue::{Counters, Draw};
 use crate::room::{AuditEntry, FullStatus, Offer, RoomInfo, TickReport};
 
 fn slot_state_str(state: SlotState) -> &'static str {
@@ -96,10 +96,6 @@ pub struct PyStatus {
     pub now: i64,
 }
 
-fn ticket_state_str(state: TicketState) -> &'static str {
-    state.as_str()
-}
-
 #[pymethods]
 impl PyStatus {
     #[getter]
@@ -108,7 +104,7 @@ impl PyStatus {
     }
     #[getter]
     fn state(&self) -> &'static str {
-        ticket_state_str(self.inner.view.state)
+        self.inner.view.state.as_str()
     }
     /// Waiting tickets in front; None in the pre-queue (places are drawn at opening) and once
     /// no longer waiting.

@@ -127,9 +127,7 @@ impl Room {
     pub fn cancel(&self, code: &str) -> CoreResult<Booking> {
         let now = self.now();
         let booking = self.inventory.cancel(code)?;
-        if self.config_returned_slots() == ReturnedSlots::Waitlist {
-            self.make_offers(now);
-        }
+        self.make_offers(now);
         Ok(booking)
     }
 
@@ -187,14 +185,16 @@ impl Room {
     /// to, in queue order, one offer per visitor at a time. A slot with nobody left to offer it
     /// to becomes free for everybody.
     pub(super) fn make_offers(&self, now: i64) -> u64 {
+        // The mode first: outside waiting-list rooms returned slots wait for a window, and
+        // listing them (a scan and a sort) on every tick would be wasted.
+        if self.queue.lock().config.returned_slots != ReturnedSlots::Waitlist {
+            return 0;
+        }
         let returned = self.inventory.returned_slots();
         if returned.is_empty() {
             return 0;
         }
         let queue = self.queue.lock();
-        if queue.config.returned_slots != ReturnedSlots::Waitlist {
-            return 0;
-        }
         let until = now + i64::from(queue.config.offer_seconds) * MICROS_PER_SECOND;
         let timeout = queue.config.heartbeat_timeout_micros();
         let mut booking = self.booking.lock();
