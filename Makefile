@@ -48,6 +48,7 @@ PYTEST_ARGS ?=
 CARGO_TEST_ARGS ?=
 BENCH_ARGS ?=
 SURGE_ARGS ?=
+BENCH_HTTP_ARGS ?=
 STUBTEST_ALLOWLIST := .ci/stubtest-allowlist.txt
 
 .PHONY: help
@@ -137,6 +138,9 @@ bench: build-dev ## Run the benchmarks: make bench BENCH_ARGS="-k status"
 	$(WITH_LIBPYTHON) cargo bench -p queue_core --bench inventory --bench token \
 		| tee bench/results/cargo.txt
 	$(PY) -m bench.report
+	$(PY) -m pytest bench/test_journal.py -p no:cacheprovider --benchmark-only -q
+	$(PY) bench/http/run.py --json bench/results/http.json $(BENCH_HTTP_ARGS)
+	$(PY) bench/redis_bench.py --json bench/results/redis.json
 	$(PY) -m bench.surge --backend both $(SURGE_ARGS)
 
 # ---------------------------------------------------------------------------- lint

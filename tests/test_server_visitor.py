@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -358,3 +360,25 @@ def api_admin() -> dict[str, str]:
     from tests.helpers.api import ADMIN
 
     return ADMIN
+
+
+async def test_a_body_that_does_not_arrive_gets_408(aiohttp_client):
+    api = await start_api(aiohttp_client, body_timeout_seconds=0.2)
+    server = api.client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    # Ten bytes announced, two sent: the server must not wait for the rest forever.
+    writer.write(
+        b"POST /v1/rooms/kiel/join HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 10\r\n\r\n{}"
+    )
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=30)
+    assert head.startswith(b"HTTP/1.1 408")
+    length = int(
+        next(
+            line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+        ).split(b":")[1]
+    )
+    body = json.loads(await reader.readexactly(length))
+    assert body["error"]["code"] == "timeout"
+    writer.close()
