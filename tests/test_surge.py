@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.surge.compare import compare
 from bench.surge.metrics import kendall_tau_distance, percentile
 from bench.surge.report import write_reports
 from bench.surge.run import check, run_scenario
@@ -24,6 +25,11 @@ source = "test"
 scale = 1.0
 duration_seconds = 420
 
+[figures]
+peak_requests_per_second = 1100
+bookings_per_hour_bar = 300000
+slots = 40
+
 [room]
 opens_at = 2021-05-10T07:00:00+02:00
 admit_per_minute = 60
@@ -36,8 +42,9 @@ timezone = "Europe/Berlin"
 
 [crowd]
 visitors = 250
-prequeue_share = 0.7
+prequeue_share = 0.6
 prequeue_seconds = 60
+steady_share = 0.1
 arrival_seconds = 120
 abandon_share = 0.1
 reload_share = 0.2
@@ -66,11 +73,27 @@ def test_percentile_is_nearest_rank():
     assert percentile(list(map(float, range(1, 101))), 0.99) == 99.0
 
 
+def test_scaled_releases_add_up_to_the_scaled_total(tmp_path: Path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(
+        TINY.replace(
+            "releases = [{ after_seconds = 0, count = 40 }]",
+            "releases = [{ after_seconds = 0, count = 1500 }, "
+            + ", ".join(f"{{ after_seconds = {k * 30}, count = 661 }}" for k in range(1, 9))
+            + "]",
+        )
+    )
+    scenario = load_scenario(path, scale=0.03)
+    # 6,788 slots at 0.03: 203.64, so 204, although every batch of 661 alone rounds to 20.
+    assert scenario.total_slots == 204
+    assert scenario.releases[0].count == 45
+
+
 def test_a_tiny_surge_keeps_every_invariant(tmp_path: Path):
     path = tmp_path / "tiny.toml"
     path.write_text(TINY)
     scenario = load_scenario(path)
-    run = run_scenario(scenario, "memory", seed=7)
+    run = run_scenario(scenario, "memory", seed=7, capacity_bookings=300)
     figures = run.figures
 
     assert figures.visitors == 250
@@ -87,9 +110,26 @@ def test_a_tiny_surge_keeps_every_invariant(tmp_path: Path):
     assert figures.estimates > 0
     assert not [p for p in check(run) if "estimate" not in p]
 
+    # The busiest real second of the replay, and the booking-capacity phase on the same server:
+    # every admitted visitor of it booked its own slot, none twice.
+    assert 0 < figures.peak_requests_per_second <= figures.requests
+    assert run.capacity.bookings == 300
+    assert run.capacity.double_bookings == 0
+    assert run.capacity.per_hour > 0
+    comparisons = {c.figure: c for c in compare(run)}
+    assert set(comparisons) == {
+        "peak requests per second (real time)",
+        "bookings per hour (real time)",
+        "slots booked",
+    }
+    assert all(c.met is not None for c in comparisons.values())
+
     write_reports([run], tmp_path / "results")
     report = (tmp_path / "results" / "surge-tiny.md").read_text()
     assert "Double bookings: **0**" in report
-    assert (tmp_path / "results" / "surge.md").read_text().count("| tiny |") == 1
+    assert "| bookings per hour (real time) | 300,000 |" in report
+    # One row in the table of runs, one per figure in the table of the reports' figures.
+    summary = (tmp_path / "results" / "surge.md").read_text()
+    assert summary.count("| tiny |") == 1 + len(comparisons)
     for plot in ("timeline", "estimates"):
         assert (tmp_path / "results" / f"surge-tiny-{plot}.png").stat().st_size > 1000

@@ -3,8 +3,11 @@
 The server runs with a stopped virtual clock; the driver owns time. It moves the clock one
 second at a time (``POST /v1/admin/clock``, which also ticks the room) and, per step, sends
 what the visitors due in that second would send. One second is the step because a tick banks
-at most one second of admissions: larger steps would slow the queue down. The real-time cost
-of a replay is the driver's own HTTP throughput (one aiohttp pool, bounded concurrency).
+at most one second of admissions: larger steps would slow the queue down. Only while nobody
+waits in the queue does it step over the idle seconds to the next thing due. The real-time cost
+of a replay is the HTTP throughput: requests go through a small keep-alive client
+(:mod:`bench.surge.http`, 64 in flight) that costs the driver less CPU per request than the
+server spends answering, so the server sets the pace.
 
 Visitors behave as the waiting-room page does: join (many before opening), poll exactly when
 ``poll_after_ms`` says (rounded up to the next step, never earlier), and once admitted list the
@@ -25,9 +28,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import orjson
 
+from bench.surge.http import HttpPool
 from bench.surge.scenario import Scenario, slots_csv
 from bench.surge.servers import ADMIN_TOKEN
 
@@ -65,12 +68,18 @@ class Visitor:
     place_changes: int = 0
 
 
-@dataclass
+# No generated repr: Python 3.11's asyncio.run formats the main task, result included, when
+# it restores the SIGINT handler, and the repr of a whole replay took seconds.
+@dataclass(repr=False)
 class RunData:
     """Everything a replay observed; :mod:`bench.surge.metrics` turns it into figures."""
 
     visitors: list[Visitor]
     latencies: dict[str, list[float]]
+    #: Visitors' requests by the real second (from the start) they were answered in.
+    real_second_latencies: dict[int, list[float]]
+    #: Visitors' requests by the virtual second (epoch) they were sent in.
+    virtual_second_requests: dict[int, int]
     statuses: dict[str, dict[int, int]]
     timeline: list[dict[str, Any]]
     real_seconds: float
@@ -100,6 +109,11 @@ class Driver:
         self.events: list[tuple[int, int, str, int]] = []
         self.sequence = 0
         self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.real_second_latencies: dict[int, list[float]] = defaultdict(list)
+        self.virtual_second_requests: dict[int, int] = defaultdict(int)
+        self.started = time.perf_counter()
+        #: False once the crowd is done: the final checks are no visitors' traffic.
+        self.replaying = True
         self.statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self.timeline: list[dict[str, Any]] = []
         self.early = 0
@@ -109,8 +123,7 @@ class Driver:
         self.counts: dict[str, int] = defaultdict(int)
         self.visitors = self._make_visitors()
         self.admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        self.session: aiohttp.ClientSession | None = None
-        self.gate = asyncio.Semaphore(concurrency)
+        self.http: HttpPool | None = None
 
     # ----- the crowd -------------------------------------------------------------------------
 
@@ -120,8 +133,11 @@ class Driver:
         first = self.now + 5
         visitors = []
         for k in range(crowd.visitors):
-            if rnd.random() < crowd.prequeue_share:
+            kind = rnd.random()
+            if kind < crowd.prequeue_share:
                 arrive = rnd.randint(first, self.opens - 1)
+            elif kind < crowd.prequeue_share + crowd.steady_share:
+                arrive = self.opens + rnd.randrange(self.scenario.duration_seconds)
             else:
                 # After opening, arrivals thin out: most come in the first minutes.
                 arrive = self.opens + int(rnd.expovariate(3.0 / crowd.arrival_seconds))
@@ -165,23 +181,21 @@ class Driver:
         token: str | None = None,
         body: Any = None,
         headers: dict[str, str] | None = None,
-        data: bytes | None = None,
+        data: bytes = b"",
     ) -> tuple[int, Any]:
-        assert self.session is not None
-        all_headers = dict(headers or {})
+        assert self.http is not None
+        all_headers = dict(headers) if headers else {}
         if token is not None:
             all_headers["Authorization"] = f"Bearer {token}"
         if body is not None:
             data = orjson.dumps(body)
             all_headers["Content-Type"] = "application/json"
-        async with self.gate:
-            started = time.perf_counter()
-            async with self.session.request(
-                method, self.base + path, data=data, headers=all_headers
-            ) as answer:
-                raw = await answer.read()
-                status = answer.status
-            self.latencies[route].append(time.perf_counter() - started)
+        status, raw, seconds = await self.http.request(method, path, all_headers, data)
+        self.latencies[route].append(seconds)
+        if self.replaying and not route.startswith("admin"):
+            answered = int(time.perf_counter() - self.started)
+            self.real_second_latencies[answered].append(seconds)
+            self.virtual_second_requests[self.now] += 1
         self.statuses[route][status] += 1
         return status, orjson.loads(raw) if raw else {}
 
@@ -191,11 +205,9 @@ class Driver:
         scenario = self.scenario
         end = self.opens + scenario.duration_seconds
         releases = {self.opens + r.after_seconds: k for k, r in enumerate(scenario.releases) if k}
-        connector = aiohttp.TCPConnector(limit=self.concurrency, force_close=False)
-        started = time.perf_counter()
-        async with aiohttp.ClientSession(
-            connector=connector, cookie_jar=aiohttp.DummyCookieJar()
-        ) as self.session:
+        self.http = HttpPool(self.base, self.concurrency)
+        self.started = started = time.perf_counter()
+        try:
             while self.now < end:
                 if self.now in releases:
                     await self._release(releases.pop(self.now))
@@ -204,27 +216,35 @@ class Driver:
                     _, _, kind, index = heapq.heappop(self.events)
                     due.append(self._handle(kind, self.visitors[index]))
                 await asyncio.gather(*due)
+                step = 1
                 if self.now % SAMPLE_EVERY == 0 and self.now >= self.opens - 60:
-                    await self._sample(final_release=not releases)
+                    waiting = await self._sample(final_release=not releases)
+                    if waiting == 0 and self.now >= self.opens:
+                        step = self._idle_seconds(releases, end)
                 if not self.events and not releases and self.now > self.opens:
                     break
                 await self.call(
                     "admin clock",
                     "POST",
                     "/v1/admin/clock",
-                    body={"advance_seconds": 1},
+                    body={"advance_seconds": step},
                     headers=self.admin,
                 )
-                self.now += 1
+                self.now += step
             await self._sample()
             real = time.perf_counter() - started
+            self.replaying = False
             live = await self._live_codes()
             _, stats = await self.call(
                 "admin stats", "GET", f"/v1/admin/rooms/{self.room}/stats", headers=self.admin
             )
+        finally:
+            self.http.close()
         return RunData(
             visitors=self.visitors,
             latencies=dict(self.latencies),
+            real_second_latencies=dict(self.real_second_latencies),
+            virtual_second_requests=dict(self.virtual_second_requests),
             statuses={k: dict(v) for k, v in self.statuses.items()},
             timeline=self.timeline,
             real_seconds=real,
@@ -249,7 +269,18 @@ class Driver:
             data=slots_csv(self.scenario, index).encode(),
         )
 
-    async def _sample(self, final_release: bool = True) -> None:
+    def _idle_seconds(self, releases: dict[int, int], end: int) -> int:
+        """With nobody in the queue: the seconds until the next visitor's step, release or
+        sample, at least one. A tick then has nobody to admit and the core measures no queue
+        speed (it does only while the queue is backed up), so one step over them is the same
+        as a step per second, without a clock request per idle second."""
+        until = min([self.now + SAMPLE_EVERY, end, *releases])
+        if self.events:
+            until = min(until, self.events[0][0])
+        return max(1, until - self.now)
+
+    async def _sample(self, final_release: bool = True) -> int:
+        """Records the room's queue on the timeline; returns how many wait in it."""
         _, stats = await self.call(
             "admin stats", "GET", f"/v1/admin/rooms/{self.room}/stats", headers=self.admin
         )
@@ -267,6 +298,7 @@ class Driver:
                 "booked": booked,
             }
         )
+        return int(stats.get("waiting", 0))
 
     async def _live_codes(self) -> dict[str, int]:
         """Every booking code the crowd got, looked up again: live codes per slot."""

@@ -36,6 +36,11 @@ class Figures:
     requests: int
     real_seconds: float
     requests_per_second: float
+    #: The busiest real second of the replay: visitors' requests answered in it, and their
+    #: latencies.
+    peak_requests_per_second: int
+    peak_p50_ms: float
+    peak_p99_ms: float
     routes: list[RouteFigures]
     admitted: int
     bookings: int
@@ -161,6 +166,7 @@ def summarise(data: RunData) -> Figures:
     for v in data.visitors:
         outcomes[v.outcome] = outcomes.get(v.outcome, 0) + 1
     tau, ranked = fairness(data)
+    peak = max(data.real_second_latencies.values(), key=len, default=[])
     errors = estimate_errors(data)
     server_errors = sum(
         count for codes in data.statuses.values() for code, count in codes.items() if code >= 500
@@ -170,6 +176,9 @@ def summarise(data: RunData) -> Figures:
         requests=requests,
         real_seconds=data.real_seconds,
         requests_per_second=requests / data.real_seconds if data.real_seconds else 0.0,
+        peak_requests_per_second=len(peak),
+        peak_p50_ms=percentile(peak, 0.5) * 1000,
+        peak_p99_ms=percentile(peak, 0.99) * 1000,
         routes=routes,
         admitted=sum(1 for v in data.visitors if v.admitted_at is not None),
         bookings=sum(1 for v in data.visitors if v.code is not None),

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.surge.compare import compare, met_cell
 from bench.surge.metrics import MIN_WAIT_FOR_ERROR, Figures
 
 if TYPE_CHECKING:
@@ -34,11 +35,17 @@ def _route_cell(figures: Figures, route: str) -> str:
 
 
 TABLE_HEADER = (
-    "| scenario | backend | scale | visitors | requests | req/s | status p50/p99 ms "
+    "| scenario | backend | scale | real s (load) | visitors | requests | req/s "
+    "| peak req/s (p99 ms) | bookings/h (real) | status p50/p99 ms "
     "| join p50/p99 ms | hold p50/p99 ms | confirm p50/p99 ms | bookings | double bookings "
     "| early admissions | Kendall tau | estimate error median / p90 | abandoned "
     "| Redis cmds/request |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+)
+
+FIGURES_HEADER = (
+    "| scenario | backend | figure | report (full scale) | replayed | met? |\n"
+    "|---|---|---|---|---|---|\n"
 )
 
 
@@ -46,8 +53,11 @@ def table_row(run: Run) -> str:
     f = run.figures
     redis = "-" if run.redis_per_request is None else f"{run.redis_per_request:.2f}"
     return (
-        f"| {run.scenario.name} | {run.backend} | {run.scenario.scale:g} | {f.visitors:,} "
-        f"| {f.requests:,} | {f.requests_per_second:,.0f} | {_route_cell(f, 'status')} "
+        f"| {run.scenario.name} | {run.backend} | {run.scenario.scale:g} "
+        f"| {f.real_seconds:.1f} ({run.load_average:.1f}) | {f.visitors:,} "
+        f"| {f.requests:,} | {f.requests_per_second:,.0f} "
+        f"| {f.peak_requests_per_second:,} ({f.peak_p99_ms:.0f}) "
+        f"| {run.capacity.per_hour:,.0f} | {_route_cell(f, 'status')} "
         f"| {_route_cell(f, 'join')} | {_route_cell(f, 'hold')} | {_route_cell(f, 'confirm')} "
         f"| {f.bookings:,} | {f.double_bookings} | {f.early_admissions} "
         f"| {f.kendall_tau:.4f} | {_pct(f.estimate_error_median)} / "
@@ -55,18 +65,49 @@ def table_row(run: Run) -> str:
     )
 
 
+def figure_rows(run: Run) -> str:
+    return "".join(
+        f"| {run.scenario.name} | {run.backend} | {c.figure} | {c.report} | {c.replayed} "
+        f"| {met_cell(c)} |\n"
+        for c in compare(run)
+    )
+
+
 def scenario_report(run: Run, plots: bool) -> str:
     s = run.scenario
     f = run.figures
+    c = run.capacity
     name = run_name(run)
+    virtual_hours = s.duration_seconds / 3600
     lines = [
         f"# Surge replay: {s.title}\n",
         f"Source: {s.source}. Backend: {run.backend}. Scale: {s.scale:g} of the full event "
         f"(visitors, slots, admission rate and capacity multiplied by it, so waits keep their "
         f"full-scale length). Virtual time: {s.duration_seconds} s from the opening at "
-        f"{s.opens_at.isoformat()}, replayed in {f.real_seconds:.1f} s of real time.\n",
-        "## Figures of the report (full scale)\n",
-        *(f"- {key.replace('_', ' ')}: {value}" for key, value in s.figures.items()),
+        f"{s.opens_at.isoformat()}, replayed in {f.real_seconds:.1f} s of real time (the "
+        f"machine's 1-minute load average then: {run.load_average:.1f} on two cores, the "
+        f"replay's own driver and server included).\n",
+        "## The report's figures and the replay\n",
+        "Bars (requests per second, bookings per hour) are absolute and measured in real "
+        "time; the driver shares the machine's two cores with the server, so they are lower "
+        "bounds. Counts of the event are scaled like the crowd and counted in virtual time.\n",
+        "| figure | report (full scale) | replayed | met? |",
+        "|---|---|---|---|",
+        *(f"| {x.figure} | {x.report} | {x.replayed} | {met_cell(x)} |" for x in compare(run)),
+        "",
+        f"- Busiest real second of the replay: {f.peak_requests_per_second:,} visitors' "
+        f"requests answered, p50 {f.peak_p50_ms:.1f} ms, p99 {f.peak_p99_ms:.1f} ms (the "
+        f"replay's average: {f.requests_per_second:,.0f} req/s).",
+        f"- Booking capacity (after the replay, same server, a room of its own): {c.bookings:,} "
+        f"visitors admitted beforehand each held a different free slot and confirmed it, "
+        f"{c.concurrency} at a time, in {c.real_seconds:.1f} s of real time: "
+        f"**{c.per_hour:,.0f} bookings per hour**; hold p50/p99 {c.hold_p50_ms:.1f} / "
+        f"{c.hold_p99_ms:.1f} ms, confirm "
+        f"{c.confirm_p50_ms:.1f} / {c.confirm_p99_ms:.1f} ms; double bookings "
+        f"**{c.double_bookings}**.",
+        f"- The scenario's own pace: {f.bookings / virtual_hours:,.0f} bookings per virtual "
+        f"hour at scale {s.scale:g} ({f.bookings / virtual_hours / s.scale:,.0f} at full "
+        f"scale), set by the crowd and the room's admission rate, not by the server.",
         "",
         "## What a visitor sees\n",
         f"- {f.visitors:,} visitors ({s.crowd.prequeue_share:.0%} in the pre-queue), "
@@ -129,7 +170,9 @@ def plot_run(run: Run, directory: Path) -> None:
     axes.axvline(0, color="grey", linestyle=":", linewidth=1)
     axes.set_xlabel("virtual seconds from opening")
     axes.set_ylabel("visitors")
-    axes.set_title(f"{run.scenario.title} ({run.backend}, scale {run.scenario.scale:g})")
+    axes.set_title(
+        f"{run.scenario.title} ({run.backend}, scale {run.scenario.scale:g})", fontsize=10
+    )
     axes.legend()
     figure.tight_layout()
     figure.savefig(directory / f"surge-{name}-timeline.png", dpi=100)
@@ -169,4 +212,9 @@ def write_reports(runs: Sequence[Run], directory: Path, plots: bool = True) -> N
         "time. Per scenario: `surge-<scenario>.md`.\n\n" + TABLE_HEADER
     )
     text += "".join(table_row(run) for run in runs)
+    text += (
+        "\nThe reports' figures against the replays (bars in real time, counts of the event "
+        "scaled; see each scenario's report):\n\n" + FIGURES_HEADER
+    )
+    text += "".join(figure_rows(run) for run in runs)
     (directory / "surge.md").write_text(text, encoding="utf-8")

@@ -1,4 +1,5 @@
-"""Runs surge scenarios against the real server and writes their reports.
+"""Runs surge scenarios against the real server, each followed by the booking-capacity phase
+on the same server (:mod:`bench.surge.capacity`), and writes their reports.
 
 ``python -m bench.surge [SCENARIO ...] [--backend memory|redis|both] [--scale X]``, or
 ``pyqueue bench surge …``. Reports go to ``bench/results/``: ``surge-<scenario>[-redis].md``,
@@ -8,13 +9,17 @@ PNG plots beside them, and ``surge.md`` with the table of every run.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import os
 import signal
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import uvloop
+
+from bench.surge.capacity import BOOKINGS, Capacity, measure_booking_capacity
 from bench.surge.driver import Driver, RunData
 from bench.surge.metrics import Figures, summarise
 from bench.surge.scenario import Scenario, all_scenarios, load_scenario, scenario_path
@@ -29,25 +34,31 @@ class Run:
     backend: str
     data: RunData
     figures: Figures
+    capacity: Capacity
     redis_per_request: float | None
+    #: The machine's 1-minute load average at the end of the replay (its own processes
+    #: included): real-time figures depend on what else ran on the two cores.
+    load_average: float
 
 
-def run_scenario(scenario: Scenario, backend: str = "memory", seed: int = 1) -> Run:
-    """One replay: fresh server (and Redis), the crowd, the figures."""
-    if backend == "redis":
-        with (
-            redis_server() as port,
-            pyqueue_server(scenario, f"redis://127.0.0.1:{port}/0") as server,
-        ):
-            before = redis_commands(port)
-            data = asyncio.run(Driver(scenario, server.base_url, seed).run())
-            used = redis_commands(port) - before
-        figures = summarise(data)
-        all_requests = sum(len(v) for v in data.latencies.values())
-        return Run(scenario, backend, data, figures, used / max(1, all_requests))
-    with pyqueue_server(scenario, "memory") as server:
-        data = asyncio.run(Driver(scenario, server.base_url, seed).run())
-    return Run(scenario, backend, data, summarise(data), None)
+def run_scenario(
+    scenario: Scenario, backend: str = "memory", seed: int = 1, capacity_bookings: int = BOOKINGS
+) -> Run:
+    """One replay on a fresh server (and Redis), then the booking-capacity phase on it."""
+    with ExitStack() as stack:
+        port = stack.enter_context(redis_server()) if backend == "redis" else None
+        url = "memory" if port is None else f"redis://127.0.0.1:{port}/0"
+        server = stack.enter_context(pyqueue_server(scenario, url, capacity_bookings))
+        before = 0 if port is None else redis_commands(port)
+        data = uvloop.run(Driver(scenario, server.base_url, seed).run())
+        load_average = os.getloadavg()[0]
+        used = 0 if port is None else redis_commands(port) - before
+        capacity = uvloop.run(
+            measure_booking_capacity(server.base_url, scenario, capacity_bookings)
+        )
+    all_requests = sum(len(v) for v in data.latencies.values())
+    per_request = None if port is None else used / max(1, all_requests)
+    return Run(scenario, backend, data, summarise(data), capacity, per_request, load_average)
 
 
 def check(run: Run) -> list[str]:
@@ -66,6 +77,8 @@ def check(run: Run) -> list[str]:
         problems.append(f"{f.place_changes} reloads or second devices got another place")
     if f.server_errors:
         problems.append(f"{f.server_errors} answers 5xx")
+    if run.capacity.double_bookings:
+        problems.append(f"{run.capacity.double_bookings} double bookings in the capacity phase")
     return problems
 
 
@@ -110,8 +123,10 @@ def run_cli(args: argparse.Namespace) -> int:
             f = run.figures
             print(
                 f"{scenario.name} [{backend}, scale {scenario.scale:g}]: {f.visitors} visitors, "
-                f"{f.requests} requests in {f.real_seconds:.1f} s, {f.bookings} bookings, "
-                f"tau {f.kendall_tau:.4f}, "
+                f"{f.requests} requests in {f.real_seconds:.1f} s (load {run.load_average:.1f}), "
+                f"{f.bookings} bookings, "
+                f"tau {f.kendall_tau:.4f}, peak {f.peak_requests_per_second:,} req/s, "
+                f"capacity {run.capacity.per_hour:,.0f} bookings/h, "
                 + ("OK" if not problems else "FAILED: " + "; ".join(problems)),
                 flush=True,
             )

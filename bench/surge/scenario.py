@@ -33,6 +33,8 @@ class Crowd:
     visitors: int
     prequeue_share: float
     prequeue_seconds: int
+    #: Come at an even rate over the whole replay after opening, not in the opening rush.
+    steady_share: float
     arrival_seconds: int
     abandon_share: float
     reload_share: float
@@ -96,6 +98,11 @@ def _steppable_rate(per_minute: float) -> float:
     return 60 / max(1, round(1 / per_second))
 
 
+def _range(pair: list[int]) -> tuple[int, int]:
+    low, high = pair
+    return int(low), int(high)
+
+
 def load_scenario(path: Path, scale: float | None = None) -> Scenario:
     """Reads a scenario file and applies the scale (the file's own unless given)."""
     data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -116,21 +123,25 @@ def load_scenario(path: Path, scale: float | None = None) -> Scenario:
         visitors=_scaled(crowd_data["visitors"], factor, 2),
         prequeue_share=float(crowd_data.get("prequeue_share", 0.5)),
         prequeue_seconds=int(crowd_data.get("prequeue_seconds", 120)),
+        steady_share=float(crowd_data.get("steady_share", 0.0)),
         arrival_seconds=int(crowd_data.get("arrival_seconds", 600)),
         abandon_share=float(crowd_data.get("abandon_share", 0.05)),
         reload_share=float(crowd_data.get("reload_share", 0.05)),
         second_device_share=float(crowd_data.get("second_device_share", 0.05)),
         give_up_share=float(crowd_data.get("give_up_share", 0.05)),
         cancel_share=float(crowd_data.get("cancel_share", 0.0)),
-        think_seconds=tuple(crowd_data.get("think_seconds", [5, 40])),  # type: ignore[arg-type]
-        cancel_after_seconds=tuple(  # type: ignore[arg-type]
-            crowd_data.get("cancel_after_seconds", [60, 900])
-        ),
+        think_seconds=_range(crowd_data.get("think_seconds", [5, 40])),
+        cancel_after_seconds=_range(crowd_data.get("cancel_after_seconds", [60, 900])),
     )
-    releases = tuple(
-        SlotRelease(int(r["after_seconds"]), _scaled(r["count"], factor))
-        for r in data["slots"]["releases"]
-    )
+    # Scaled by the running total, so that the slots by any release are the report's total
+    # times the scale (batch by batch, rounding would drift).
+    releases = []
+    loaded = total = 0
+    for r in data["slots"]["releases"]:
+        total += r["count"]
+        count = max(1, round(total * factor) - loaded)
+        loaded += count
+        releases.append(SlotRelease(int(r["after_seconds"]), count))
     return Scenario(
         name=str(data.get("name", path.stem)),
         title=str(data["title"]),
@@ -140,15 +151,19 @@ def load_scenario(path: Path, scale: float | None = None) -> Scenario:
         opens_at=opens_at,
         room=room,
         crowd=crowd,
-        releases=releases,
+        releases=tuple(releases),
         groups=int(data["slots"].get("groups", 4)),
         figures=dict(data.get("figures", {})),
     )
 
 
 def slot_rows(scenario: Scenario, release: int) -> list[tuple[str, str, str]]:
-    """The slots of one release as (id, group, starts_at): spread over centres and days."""
-    count = scenario.releases[release].count
+    """The slots of one release as (id, group, starts_at)."""
+    return _rows(scenario, f"r{release}", scenario.releases[release].count)
+
+
+def _rows(scenario: Scenario, prefix: str, count: int) -> list[tuple[str, str, str]]:
+    """``count`` slots spread over the scenario's centres and two weeks of days."""
     first_day = scenario.opens_at + timedelta(days=2)
     rows = []
     for k in range(count):
@@ -157,14 +172,39 @@ def slot_rows(scenario: Scenario, release: int) -> list[tuple[str, str, str]]:
         minute = (k // (scenario.groups * 14)) * 3
         starts = first_day + timedelta(days=day, hours=8, minutes=minute % 600)
         group = f"Zentrum {centre + 1} {starts.date().isoformat()}"
-        rows.append((f"r{release}-{k:06d}", group, starts.isoformat()))
+        rows.append((f"{prefix}-{k:06d}", group, starts.isoformat()))
     return rows
 
 
+def _csv(rows: list[tuple[str, str, str]]) -> str:
+    return "\n".join(["id,group,starts_at", *(",".join(row) for row in rows)]) + "\n"
+
+
 def slots_csv(scenario: Scenario, release: int) -> str:
-    lines = ["id,group,starts_at"]
-    lines += [",".join(row) for row in slot_rows(scenario, release)]
-    return "\n".join(lines) + "\n"
+    return _csv(slot_rows(scenario, release))
+
+
+def capacity_room_id(scenario: Scenario) -> str:
+    return f"{scenario.name}-capacity"
+
+
+def capacity_slot_ids(scenario: Scenario, bookings: int) -> list[str]:
+    return [row[0] for row in _rows(scenario, "c", bookings)]
+
+
+def capacity_slots_csv(scenario: Scenario, bookings: int) -> str:
+    return _csv(_rows(scenario, "c", bookings))
+
+
+def capacity_room(scenario: Scenario, bookings: int) -> dict[str, Any]:
+    """The scenario's room, open since the day before, admitting ``bookings`` at once.
+
+    The booking-capacity phase measures hold + confirm, so nobody waits in it."""
+    room = dict(scenario.room)
+    room["opens_at"] = (scenario.starts_at - timedelta(days=1)).isoformat()
+    room["admit_per_minute"] = float(bookings * 60)
+    room["max_active"] = bookings
+    return room
 
 
 def _toml_value(value: Any) -> str:
@@ -178,9 +218,15 @@ def _toml_value(value: Any) -> str:
 
 
 def server_config(
-    scenario: Scenario, backend: str, slots_file: Path, admin: str, service: str
+    scenario: Scenario,
+    backend: str,
+    slots_files: tuple[Path, Path],
+    capacity_bookings: int,
+    admin: str,
+    service: str,
 ) -> str:
-    """The server's TOML: one room named after the scenario, the opening slots from a CSV."""
+    """The server's TOML: the scenario's room with its opening slots, and the room of the
+    booking-capacity phase with its own (the CSV files ``slots_files``)."""
     lines = [
         "[server]",
         f"backend = {_toml_value(backend)}",
@@ -190,10 +236,13 @@ def server_config(
         # The driver moves the clock and ticks the rooms; the background ticker only adds
         # admissions at the same virtual instant.
         "tick_interval_seconds = 0.1",
-        "",
-        "[[rooms]]",
-        f'id = "{scenario.name}"',
     ]
-    lines += [f"{key} = {_toml_value(value)}" for key, value in scenario.room.items()]
-    lines.append(f"slots_file = {_toml_value(str(slots_file))}")
+    rooms = [
+        (scenario.name, scenario.room, slots_files[0]),
+        (capacity_room_id(scenario), capacity_room(scenario, capacity_bookings), slots_files[1]),
+    ]
+    for room_id, room, slots_file in rooms:
+        lines += ["", "[[rooms]]", f"id = {_toml_value(room_id)}"]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in room.items()]
+        lines.append(f"slots_file = {_toml_value(str(slots_file))}")
     return "\n".join(lines) + "\n"
