@@ -52,7 +52,12 @@ def test_fast_and_general_status_agree(
     if leave:
         room.leave(last)
     body, ms, status = pyqueue.status_poll(room, last, cap_ms, 0.25)
-    assert status is None and body is not None
+    if body is None:
+        # The draw put this visitor first: admitted, with a pass, which is the general path's.
+        assert status is not None and status.pass_token is not None
+        assert room.status(last).state == "admitted"
+        return
+    assert status is None
     assert (orjson.loads(body), ms) == general_answer(room, last, cap_ms)
 
 

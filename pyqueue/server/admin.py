@@ -7,12 +7,12 @@ With a virtual clock (tests and replays only) ``/v1/admin/clock`` reads and move
 
 from __future__ import annotations
 
-import hmac
 from typing import Any, Final
 
 import orjson
 from aiohttp import web
 
+from pyqueue._core import RoomConfig
 from pyqueue.config import (
     ConfigError,
     merged_room_config,
@@ -24,12 +24,15 @@ from pyqueue.config import (
 from pyqueue.server import render
 from pyqueue.server.errors import ApiError
 from pyqueue.server.httpio import (
-    bearer,
+    ROOM_ID_RULE,
+    is_room_id,
     json_response,
     optional_bool,
     optional_string,
     read_body,
     read_json_object,
+    reject_unknown,
+    require_bearer,
 )
 from pyqueue.server.state import STATE, ServerState
 from pyqueue.server.ticker import tick_all
@@ -37,9 +40,6 @@ from pyqueue.server.ticker import tick_all
 ACTOR_HEADER: Final = "X-Pyqueue-Actor"
 MAX_ACTOR: Final = 64
 MAX_REASON: Final = 500
-_ROOM_ID_CHARS: Final = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-)
 
 
 def routes(virtual_clock: bool) -> list[web.RouteDef]:
@@ -64,34 +64,26 @@ def routes(virtual_clock: bool) -> list[web.RouteDef]:
 def authorize(request: web.Request) -> tuple[ServerState, str]:
     """The state and the actor of an admin request; raises unless the admin token is right."""
     state = request.app[STATE]
-    expected = state.server.admin_token
-    if expected is None:
-        raise ApiError("forbidden", "the admin API is off: no admin_token is configured")
-    given = bearer(request)
-    # Compared as bytes in constant time, so the answer time says nothing about the token.
-    if given is None or not hmac.compare_digest(
-        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8")
-    ):
-        raise ApiError(
-            "unauthorized",
-            "send the admin token as Authorization: Bearer",
-            headers={"WWW-Authenticate": 'Bearer realm="pyqueue-admin"'},
-        )
+    require_bearer(
+        request,
+        state.server.admin_token,
+        "admin",
+        "the admin API is off: no admin_token is configured",
+    )
     actor = request.headers.get(ACTOR_HEADER, "admin").strip() or "admin"
     if len(actor) > MAX_ACTOR or not actor.isprintable():
-        raise ApiError("invalid_argument", f"{ACTOR_HEADER} must be printable, at most 64 chars")
+        raise ApiError(
+            "invalid_argument", f"{ACTOR_HEADER} must be printable, at most {MAX_ACTOR} chars"
+        )
     return state, actor
 
 
-async def _body(request: web.Request, state: ServerState) -> dict[str, Any]:
-    server = state.server
-    return await read_json_object(request, server.max_body_bytes, server.body_timeout_seconds)
-
-
-def _check_fields(data: dict[str, Any], allowed: set[str]) -> None:
-    unknown = set(data) - allowed
-    if unknown:
-        raise ApiError("invalid_argument", f"unknown field(s): {', '.join(sorted(unknown))}")
+async def _stats(state: ServerState, room: str) -> tuple[RoomConfig, dict[str, Any]]:
+    """The room's config and its stats, as ``GET .../stats`` answers them."""
+    config = await state.backend.room_config(room)
+    info = await state.backend.room_info(room)
+    draw = await state.backend.draw(room)
+    return config, render.stats(config, info, draw)
 
 
 async def list_rooms(request: web.Request) -> web.Response:
@@ -101,22 +93,17 @@ async def list_rooms(request: web.Request) -> web.Response:
 
 async def get_room(request: web.Request) -> web.Response:
     state, _ = authorize(request)
-    room = request.match_info["room"]
-    config = await state.backend.room_config(room)
-    info = await state.backend.room_info(room)
-    draw = await state.backend.draw(room)
-    return json_response(
-        {"config": room_config_to_mapping(config), "stats": render.stats(config, info, draw)}
-    )
+    config, room_stats = await _stats(state, request.match_info["room"])
+    return json_response({"config": room_config_to_mapping(config), "stats": room_stats})
 
 
 async def put_room(request: web.Request) -> web.Response:
     """Creates the room, or replaces its settings (what may change while it runs)."""
     state, actor = authorize(request)
     room = request.match_info["room"]
-    if not room or len(room) > 64 or not set(room) <= _ROOM_ID_CHARS:
-        raise ApiError("invalid_config", "a room id is 1 to 64 characters of A-Z a-z 0-9 _ -")
-    data = await _body(request, state)
+    if not is_room_id(room):
+        raise ApiError("invalid_config", ROOM_ID_RULE)
+    data = await read_json_object(request, state.server)
     if data.pop("id", room) != room:
         raise ApiError("invalid_config", "the id in the body differs from the one in the path")
     exists = room in await state.backend.room_ids()
@@ -140,7 +127,7 @@ async def patch_room(request: web.Request) -> web.Response:
     """Changes some settings of a running room (e.g. ``{"admit_per_minute": 900}``)."""
     state, actor = authorize(request)
     room = request.match_info["room"]
-    data = await _body(request, state)
+    data = await read_json_object(request, state.server)
     if data.pop("id", room) != room:
         raise ApiError("invalid_config", "a room's id cannot change")
     current = await state.backend.room_config(room)
@@ -168,8 +155,8 @@ async def resume(request: web.Request) -> web.Response:
 async def queue_all(request: web.Request) -> web.Response:
     state, actor = authorize(request)
     room = request.match_info["room"]
-    data = await _body(request, state)
-    _check_fields(data, {"on"})
+    data = await read_json_object(request, state.server)
+    reject_unknown(data, {"on"})
     on = optional_bool(data, "on", True)
     await state.backend.queue_all(room, on, actor)
     return json_response({"room": room, "queue_all": on})
@@ -218,8 +205,8 @@ async def release(request: web.Request) -> web.Response:
     """Releases returned slots: at a due window, or early with ``override`` and a ``reason``."""
     state, actor = authorize(request)
     room = request.match_info["room"]
-    data = await _body(request, state)
-    _check_fields(data, {"override", "reason"})
+    data = await read_json_object(request, state.server)
+    reject_unknown(data, {"override", "reason"})
     override = optional_bool(data, "override", False)
     reason = optional_string(data, "reason", MAX_REASON)
     released = await state.backend.release(room, override, reason, actor)
@@ -228,11 +215,8 @@ async def release(request: web.Request) -> web.Response:
 
 async def stats(request: web.Request) -> web.Response:
     state, _ = authorize(request)
-    room = request.match_info["room"]
-    config = await state.backend.room_config(room)
-    info = await state.backend.room_info(room)
-    draw = await state.backend.draw(room)
-    return json_response(render.stats(config, info, draw))
+    _, room_stats = await _stats(state, request.match_info["room"])
+    return json_response(room_stats)
 
 
 async def audit(request: web.Request) -> web.Response:
@@ -256,8 +240,8 @@ async def move_clock(request: web.Request) -> web.Response:
     room once, so a test sees the effect of the new time at once."""
     state, _ = authorize(request)
     assert state.clock is not None
-    data = await _body(request, state)
-    _check_fields(data, {"advance_seconds", "set"})
+    data = await read_json_object(request, state.server)
+    reject_unknown(data, {"advance_seconds", "set"})
     if ("advance_seconds" in data) == ("set" in data):
         raise ApiError("invalid_argument", "send either advance_seconds or set")
     if "advance_seconds" in data:

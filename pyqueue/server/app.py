@@ -1,8 +1,9 @@
 """The aiohttp application: shared state and the routes of every audience.
 
 Handlers are thin: they read the request, call the backend, and shape the answer. Errors are
-raised as exceptions and answered in one place, :func:`_endpoint`, which wraps every handler
-and also counts the request for the metrics. There is deliberately no middleware: aiohttp
+raised as exceptions and answered in one place, :func:`errors.response_for_exception`, called
+by :func:`_endpoint`, which wraps every handler but the two hottest and also counts the request
+for the metrics. There is deliberately no middleware: aiohttp
 adds two more layers per request as soon as there is one, and the status poll, which is most
 of a surge, would pay for them. Paths that match no route end in a catch-all route that
 answers 404 or 405 in the same JSON shape.
@@ -11,22 +12,19 @@ answers 404 or 405 in the same JSON shape.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from pyqueue._core import PyqueueError, VirtualClock
+from pyqueue._core import VirtualClock
 from pyqueue.backends import Backend
-from pyqueue.config import ConfigError, Settings
+from pyqueue.config import Settings
 from pyqueue.server import admin, booking, errors, ops, page, sidecar, visitor
 from pyqueue.server.metrics import Metrics
 from pyqueue.server.ratelimit import JoinRateLimiter
 from pyqueue.server.state import STATE, ServerState
 from pyqueue.server.ticker import Ticker
-
-log = logging.getLogger("pyqueue.server")
 
 
 def create_app(
@@ -58,10 +56,13 @@ def create_app(
         client_max_size=max(server.max_body_bytes, server.max_admin_body_bytes),
     )
     app[STATE] = state
-    # The hot routes first: candidates under one path prefix are tried in this order.
+    # The hot routes first: candidates under one path prefix are tried in this order. They
+    # answer their own errors and count themselves, which spares the poll of a surge the
+    # wrapper every other route gets.
+    fast_rooms = [room.config.id for room in settings.rooms]
+    app.router.add_routes([*sidecar.routes(state), *visitor.status_routes(state, fast_rooms)])
     table = [
-        *sidecar.routes(state),
-        *visitor.routes(state, fast_rooms=[room.config.id for room in settings.rooms]),
+        *visitor.routes(),
         *booking.routes(),
         *admin.routes(virtual_clock=clock is not None),
         *ops.routes(),
@@ -71,7 +72,7 @@ def create_app(
         web.RouteDef(
             route.method,
             route.path,
-            _endpoint(route.handler, _label(route), metrics),
+            _endpoint(route.handler, f"{route.method} {route.path}", metrics),
             route.kwargs,
         )
         for route in table
@@ -112,13 +113,6 @@ async def _mark_shutting_down(app: web.Application) -> None:
     app[STATE].shutting_down = True
 
 
-def _label(route: web.RouteDef) -> str:
-    """The route in the metrics: the pattern, also for a room's own status route."""
-    if str(route.kwargs.get("name", "")).startswith(visitor.ROOM_STATUS_ROUTE):
-        return f"{route.method} {visitor.STATUS_PATH}"
-    return f"{route.method} {route.path}"
-
-
 def _endpoint(handler: Handler, label: str, metrics: Metrics) -> Handler:
     """``handler`` with its errors answered as JSON and its answers counted."""
     requests = metrics.requests
@@ -127,26 +121,8 @@ def _endpoint(handler: Handler, label: str, metrics: Metrics) -> Handler:
     async def endpoint(request: web.Request) -> web.StreamResponse:
         try:
             response = await handler(request)
-        except PyqueueError as exc:
-            response = errors.response_for_pyqueue_error(exc)
-            code = getattr(exc, "code", "")
-            if code.startswith("token_"):
-                token_failures[code] += 1
-        except errors.ApiError as exc:
-            response = errors.response_for_api_error(exc)
-            if exc.code.startswith("token_"):
-                token_failures[exc.code] += 1
-        except ConfigError as exc:
-            response = errors.response_for_config_error(exc)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            response = errors.response_for_http_exception(exc)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("request failed", extra={"method": request.method, "path": request.path})
-            response = errors.internal_error_response()
+        except Exception as exc:
+            response = errors.response_for_exception(exc, request, token_failures)
         requests[(label, response.status)] += 1
         return response
 

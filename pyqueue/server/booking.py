@@ -9,7 +9,6 @@ body.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any, Final
 
 from aiohttp import web
@@ -17,15 +16,19 @@ from aiohttp import web
 from pyqueue.server import render
 from pyqueue.server.errors import ApiError
 from pyqueue.server.httpio import (
+    MAX_ROOM_ID_CHARS,
     MAX_TOKEN_CHARS,
     bearer,
+    bearer_matches,
     cookie,
     json_response,
     optional_string,
     query_int,
     read_json_object,
+    reject_unknown,
+    require_bearer,
 )
-from pyqueue.server.state import STATE, RoomMeta, ServerState
+from pyqueue.server.state import STATE, RoomMeta
 
 MAX_PAGE: Final = 500
 _NO_TOKEN: Final = "send the pass as Authorization: Bearer or cookie"
@@ -112,14 +115,9 @@ async def confirm(request: web.Request) -> web.Response:
     state = request.app[STATE]
     room = request.match_info["room"]
     meta = await state.room(room)
-    data = await read_json_object(
-        request, state.server.max_body_bytes, state.server.body_timeout_seconds
-    )
-    unknown = set(data) - {"token"}
-    if unknown:
-        raise ApiError("invalid_argument", f"unknown field(s): {', '.join(sorted(unknown))}")
-    given = bearer(request)
-    if given is not None and _is_service_token(state, given):
+    data = await read_json_object(request, state.server)
+    reject_unknown(data, {"token"})
+    if bearer_matches(request, state.server.service_token):
         token = optional_string(data, "token", MAX_TOKEN_CHARS)
         if token is None:
             raise ApiError(
@@ -171,15 +169,16 @@ async def cancel(request: web.Request) -> web.Response:
 async def verify(request: web.Request) -> web.Response:
     """For booking sites, server to server: is this pass valid, and for whom?"""
     state = request.app[STATE]
-    require_service(request, state)
-    data = await read_json_object(
-        request, state.server.max_body_bytes, state.server.body_timeout_seconds
+    require_bearer(
+        request,
+        state.server.service_token,
+        "service",
+        "no service_token is configured on this server",
     )
-    unknown = set(data) - {"pass", "room"}
-    if unknown:
-        raise ApiError("invalid_argument", f"unknown field(s): {', '.join(sorted(unknown))}")
+    data = await read_json_object(request, state.server)
+    reject_unknown(data, {"pass", "room"})
     token = optional_string(data, "pass", MAX_TOKEN_CHARS)
-    room = optional_string(data, "room", 64)
+    room = optional_string(data, "room", MAX_ROOM_ID_CHARS)
     if token is None or room is None:
         raise ApiError("invalid_argument", "send pass and room")
     info = await state.backend.verify_pass(room, token)
@@ -192,22 +191,3 @@ async def verify(request: web.Request) -> web.Response:
         "expires_in_seconds": max(0, round(info.expires_at.timestamp() - state.now())),
     }
     return json_response(body)
-
-
-def _is_service_token(state: ServerState, given: str) -> bool:
-    expected = state.server.service_token
-    return expected is not None and hmac.compare_digest(
-        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8")
-    )
-
-
-def require_service(request: web.Request, state: ServerState) -> None:
-    if state.server.service_token is None:
-        raise ApiError("forbidden", "no service_token is configured on this server")
-    given = bearer(request)
-    if given is None or not _is_service_token(state, given):
-        raise ApiError(
-            "unauthorized",
-            "send the service token as Authorization: Bearer",
-            headers={"WWW-Authenticate": 'Bearer realm="pyqueue-service"'},
-        )

@@ -7,7 +7,9 @@ what only HTTP can get wrong (a missing token, a bad body, a route that does not
 
 from __future__ import annotations
 
+import logging
 import math
+from collections import defaultdict
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, Final
@@ -76,6 +78,8 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
 }
 
 _JSON: Final = "application/json"
+
+log = logging.getLogger("pyqueue.server")
 
 
 class ApiError(Exception):
@@ -181,6 +185,33 @@ def response_for_http_exception(exc: web.HTTPException) -> web.Response:
     if "Allow" in exc.headers:
         headers["Allow"] = exc.headers["Allow"]
     return error_response(code, message, status=status, headers=headers or None)
+
+
+def response_for_exception(
+    exc: Exception, request: web.BaseRequest, token_failures: defaultdict[str, int]
+) -> web.Response:
+    """The JSON answer to whatever a handler raised; token failures are counted by code.
+
+    aiohttp's redirects (HTTP exceptions under 400) are raised again, for aiohttp to send.
+    """
+    if isinstance(exc, PyqueueError):
+        response = response_for_pyqueue_error(exc)
+        code = getattr(exc, "code", "")
+    elif isinstance(exc, ApiError):
+        response = response_for_api_error(exc)
+        code = exc.code
+    elif isinstance(exc, ConfigError):
+        return response_for_config_error(exc)
+    elif isinstance(exc, web.HTTPException):
+        if exc.status < 400:
+            raise exc
+        return response_for_http_exception(exc)
+    else:
+        log.exception("request failed", extra={"method": request.method, "path": request.path})
+        return internal_error_response()
+    if code.startswith("token_"):
+        token_failures[code] += 1
+    return response
 
 
 def internal_error_response() -> web.Response:

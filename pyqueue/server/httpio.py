@@ -1,4 +1,5 @@
-"""Reading requests and writing answers: tokens, cookies, JSON bodies, client addresses.
+"""Reading requests and writing answers: tokens, cookies, JSON bodies, client addresses, and
+the join rate limit by address.
 
 These run on every request, so they avoid aiohttp's conveniences where those cost: the cookie
 header is searched for the one cookie we need instead of being parsed whole, and answers are
@@ -8,19 +9,36 @@ built from bytes with their headers prepared once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any, Final
+import hmac
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
+from pyqueue.config import ServerSettings
 from pyqueue.server.errors import ApiError
+from pyqueue.server.polling import retry_after
+
+if TYPE_CHECKING:
+    # Only for annotations: the state module builds on this one.
+    from pyqueue.server.state import ServerState
 
 JSON_TYPE: Final = "application/json"
 _BEARER: Final = "bearer "
 #: Tokens are at most 512 characters (the core refuses longer ones without looking at them).
 MAX_TOKEN_CHARS: Final = 512
+#: Room ids are 1 to 64 of these characters (a token carries its room in at most 64 bytes).
+MAX_ROOM_ID_CHARS: Final = 64
+ROOM_ID_RULE: Final = f"a room id is 1 to {MAX_ROOM_ID_CHARS} characters of A-Z a-z 0-9 _ -"
+_ROOM_ID_CHARS: Final = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+)
+
+
+def is_room_id(text: str) -> bool:
+    return 0 < len(text) <= MAX_ROOM_ID_CHARS and set(text) <= _ROOM_ID_CHARS
 
 
 def ticket_cookie(room: str) -> str:
@@ -37,6 +55,30 @@ def bearer(request: web.Request) -> str | None:
         return None
     token = header[7:].strip()
     return token or None
+
+
+def bearer_matches(request: web.Request, expected: str | None) -> bool:
+    """Whether the bearer token is ``expected``; never when no token is configured."""
+    given = bearer(request)
+    # Compared as bytes in constant time, so the answer time says nothing about the token.
+    return (
+        given is not None
+        and expected is not None
+        and hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
+    )
+
+
+def require_bearer(request: web.Request, expected: str | None, kind: str, unset: str) -> None:
+    """Raises unless the bearer token is the configured ``kind`` token ("admin", "service");
+    ``unset`` is the refusal when the server has none."""
+    if expected is None:
+        raise ApiError("forbidden", unset)
+    if not bearer_matches(request, expected):
+        raise ApiError(
+            "unauthorized",
+            f"send the {kind} token as Authorization: Bearer",
+            headers={"WWW-Authenticate": f'Bearer realm="pyqueue-{kind}"'},
+        )
 
 
 def cookie(request: web.Request, name: str) -> str | None:
@@ -98,9 +140,9 @@ async def read_body(request: web.Request, limit: int, timeout: float) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json_object(request: web.Request, limit: int, timeout: float) -> dict[str, Any]:
-    """A JSON object body; an empty body is an empty object."""
-    body = await read_body(request, limit, timeout)
+async def read_json_object(request: web.Request, settings: ServerSettings) -> dict[str, Any]:
+    """A JSON object body, within the server's body limits; an empty body is an empty object."""
+    body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
     if not body.strip():
         return {}
     try:
@@ -110,6 +152,13 @@ async def read_json_object(request: web.Request, limit: int, timeout: float) -> 
     if not isinstance(data, dict):
         raise ApiError("malformed_json", "the body must be a JSON object")
     return data
+
+
+def reject_unknown(data: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """Refuses the fields of a JSON body that are not in ``allowed``, naming them."""
+    unknown = set(data).difference(allowed)
+    if unknown:
+        raise ApiError("invalid_argument", f"unknown field(s): {', '.join(sorted(unknown))}")
 
 
 def optional_string(data: Mapping[str, Any], name: str, max_length: int = 256) -> str | None:
@@ -158,3 +207,39 @@ def is_secure(request: web.Request, always: bool, trusted_header: str | None) ->
     if always or request.secure:
         return True
     return trusted_header is not None and request.headers.get("X-Forwarded-Proto") == "https"
+
+
+def set_visitor_cookie(
+    request: web.Request,
+    response: web.StreamResponse,
+    settings: ServerSettings,
+    name: str,
+    value: str,
+    max_age: int,
+) -> None:
+    """A cookie of the visitor's browser (ticket, pass, language, booking): for the whole site,
+    HttpOnly, SameSite=Lax, and Secure when the visitor came over TLS or the settings say so."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max(1, max_age),
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=is_secure(request, settings.cookie_secure, settings.trusted_proxy_header),
+    )
+
+
+def take_join_slot(request: web.Request, state: ServerState) -> None:
+    """Takes a join from the address's rate limit; raises ``rate_limited`` when it has none."""
+    limiter = state.limiter
+    if not limiter.enabled:
+        return
+    wait = limiter.acquire(client_address(request, state.server.trusted_proxy_header))
+    if wait > 0:
+        state.metrics.rate_limited += 1
+        raise ApiError(
+            "rate_limited",
+            "too many joins from this address; try again later",
+            headers={"Retry-After": retry_after(int(wait * 1000) + 1)},
+        )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from pyqueue.server.httpio import ROOM_ID_RULE, is_room_id
+
 _TEMPLATE = """\
 # pyqueue in front of a booking site (http context, e.g. /etc/nginx/conf.d/pyqueue.conf).
 upstream pyqueue {{
@@ -69,7 +71,6 @@ server {{
 """
 
 _ADDRESS = re.compile(r"^[A-Za-z0-9.\-\[\]:]+$")
-_ROOM = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def nginx_sidecar_config(
@@ -81,8 +82,8 @@ def nginx_sidecar_config(
     server_name: str = "_",
 ) -> str:
     """The configuration for ``room``; addresses are ``host:port``."""
-    if not _ROOM.match(room):
-        raise ValueError("a room id is 1 to 64 characters of A-Z a-z 0-9 _ -")
+    if not is_room_id(room):
+        raise ValueError(ROOM_ID_RULE)
     for name, value in (
         ("pyqueue", pyqueue),
         ("booking", booking),

@@ -33,8 +33,10 @@ from pyqueue._core import (
 )
 from pyqueue.backends import BackendUnavailable, UnknownRoom
 from pyqueue.server.errors import STATUS_BY_CODE, ApiError
-from pyqueue.server.httpio import client_address, cookie, is_secure
-from pyqueue.server.polling import retry_after
+from pyqueue.server.httpio import cookie, set_visitor_cookie
+
+# The join rate limit of the API applies to joins from the page as well.
+from pyqueue.server.httpio import take_join_slot as take_join_slot
 from pyqueue.server.state import STATE, RoomMeta, ServerState
 from pyqueue.web.appearance import PageLook, theme_css
 from pyqueue.web.assets import Assets, version_of
@@ -177,17 +179,8 @@ def redirect(location: str) -> web.Response:
 def set_cookie(
     request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int
 ) -> None:
-    state = request.app[STATE]
-    server = state.server
-    response.set_cookie(
-        name,
-        value,
-        max_age=max(1, max_age),
-        path="/",
-        httponly=True,
-        samesite="Lax",
-        secure=is_secure(request, server.cookie_secure, server.trusted_proxy_header),
-    )
+    """A visitor cookie by the app's settings, as the API sets its own."""
+    set_visitor_cookie(request, response, request.app[STATE].server, name, value, max_age)
 
 
 def encode_cookie(data: Mapping[str, Any]) -> str:
@@ -225,21 +218,6 @@ def check_origin(request: web.Request) -> None:
     public = urlsplit(request.app[STATE].server.public_url).netloc
     if host != request.host and (not public or host != public):
         raise ApiError("forbidden", "this form comes from another site")
-
-
-def take_join_slot(request: web.Request, state: ServerState) -> None:
-    """The join rate limit of the API applies to joins from the page as well."""
-    limiter = state.limiter
-    if not limiter.enabled:
-        return
-    wait = limiter.acquire(client_address(request, state.server.trusted_proxy_header))
-    if wait > 0:
-        state.metrics.rate_limited += 1
-        raise ApiError(
-            "rate_limited",
-            "too many joins from this address",
-            headers={"Retry-After": retry_after(int(wait * 1000) + 1)},
-        )
 
 
 # -------------------------------------------------------------------------------- errors

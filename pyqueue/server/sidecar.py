@@ -16,13 +16,17 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from pyqueue._core import TokenError
-from pyqueue.server.errors import ApiError, error_body
-from pyqueue.server.httpio import bearer, find_cookie, pass_cookie
+from pyqueue.server.errors import error_response
+from pyqueue.server.httpio import MAX_ROOM_ID_CHARS, bearer, find_cookie, pass_cookie
 from pyqueue.server.state import ServerState
 
 #: Header a proxy may use to hand over the pass when it is neither cookie nor bearer.
 PASS_HEADER: Final = "X-Pyqueue-Pass"
-MAX_ROOM: Final = 64
+_ROOM_REQUIRED: Final = f"room (1 to {MAX_ROOM_ID_CHARS} characters) is required"
+
+
+#: The check in the metrics.
+CHECK_LABEL: Final = "GET /v1/check"
 
 
 def routes(state: ServerState) -> list[web.RouteDef]:
@@ -30,17 +34,25 @@ def routes(state: ServerState) -> list[web.RouteDef]:
 
 
 def check_handler(state: ServerState) -> Handler:
-    """The check, bound to the state: it runs before every request of the protected site."""
+    """The check, bound to the state: it runs before every request of the protected site, so
+    it answers its own errors and counts itself instead of going through the route wrapper."""
     rooms = state.rooms
     verify = state.signer.verify
-    token_now = state.token_now
+    # Without a virtual clock the core reads the wall clock itself (``now=None``), which
+    # spares two Python calls per check.
+    token_now = state.token_now if state.clock is not None else None
+    requests = state.metrics.requests
     failures = state.metrics.token_failures
     public_url = state.server.public_url.rstrip("/")
+    passed = (CHECK_LABEL, 204)
+    refused = (CHECK_LABEL, 401)
 
     async def check(request: web.Request) -> web.StreamResponse:
         room = request.query.get("room")
-        if not room or len(room) > MAX_ROOM:
-            raise ApiError("invalid_argument", "room (1 to 64 characters) is required")
+        if not room or len(room) > MAX_ROOM_ID_CHARS:
+            response = error_response("invalid_argument", _ROOM_REQUIRED)
+            requests[(CHECK_LABEL, response.status)] += 1
+            return response
         headers = request.headers
         meta = rooms.get(room)
         # The protected site may use Authorization for itself, so the pass header and the
@@ -55,28 +67,26 @@ def check_handler(state: ServerState) -> Handler:
         if token is not None:
             try:
                 # Positional: PyO3 parses keywords several times slower.
-                info = verify(token, room, "pass", token_now())
+                info = verify(token, room, "pass", token_now() if token_now else None)
             except TokenError as exc:
                 code = str(getattr(exc, "code", "token_malformed"))
                 message = str(exc)
             else:
+                requests[passed] += 1
                 return web.Response(status=204, headers={"X-Pyqueue-Ticket": str(info.ticket)})
         else:
             code = "token_missing"
             message = "no pass: send it as cookie, Authorization: Bearer or X-Pyqueue-Pass"
         failures[code] += 1
+        requests[refused] += 1
         path = meta.waiting_room_path if meta else "/rooms/" + quote(room, safe="")
         location = public_url + path
-        return web.Response(
+        return error_response(
+            code,
+            message,
             status=401,
-            body=error_body(code, message, {"location": location}),
-            headers={
-                "Content-Type": "application/json",
-                "Cache-Control": "no-store",
-                "Location": location,
-                "X-Pyqueue-Location": location,
-                "WWW-Authenticate": 'Bearer realm="pyqueue"',
-            },
+            headers={"Location": location, "X-Pyqueue-Location": location},
+            details={"location": location},
         )
 
     return check

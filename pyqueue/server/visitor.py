@@ -17,15 +17,16 @@ from multidict import CIMultiDict
 from pyqueue._core import TokenError, UnknownTicket
 from pyqueue.backends.views import StatusView
 from pyqueue.server import polling, render
-from pyqueue.server.errors import ApiError
+from pyqueue.server.errors import ApiError, response_for_exception
 from pyqueue.server.httpio import (
     bearer,
-    client_address,
     cookie,
-    is_secure,
     json_response,
     optional_string,
     read_json_object,
+    reject_unknown,
+    set_visitor_cookie,
+    take_join_slot,
 )
 from pyqueue.server.polling import retry_after
 from pyqueue.server.state import STATE, RoomMeta, ServerState
@@ -40,15 +41,17 @@ StatusPoll = Callable[[str, str, int, float], tuple[bytes | None, int, StatusVie
 
 
 #: Routes named with this prefix are the status route of one room, matched by a dict lookup
-#: instead of a pattern; see :func:`routes`.
+#: instead of a pattern; see :func:`status_routes`.
 ROOM_STATUS_ROUTE: Final = "status-of-"
 STATUS_PATH: Final = "/v1/rooms/{room}/status"
+#: The status route in the metrics, whichever room's own route answered.
+STATUS_LABEL: Final = f"GET {STATUS_PATH}"
 
 
-def routes(state: ServerState, fast_rooms: Iterable[str] = ()) -> list[web.RouteDef]:
-    """The visitor routes. The rooms in ``fast_rooms`` also get a status route of their own
-    path: aiohttp finds those by a dict lookup, not by trying patterns, which is a tenth of
-    the cost of a poll."""
+def status_routes(state: ServerState, fast_rooms: Iterable[str] = ()) -> list[web.RouteDef]:
+    """The status routes. The rooms in ``fast_rooms`` get a route of their own path: aiohttp
+    finds those by a dict lookup, not by trying patterns, which is a tenth of the cost of a
+    poll."""
     return [
         *(
             web.get(
@@ -59,6 +62,12 @@ def routes(state: ServerState, fast_rooms: Iterable[str] = ()) -> list[web.Route
             for room in fast_rooms
         ),
         web.get(STATUS_PATH, status_handler(state)),
+    ]
+
+
+def routes() -> list[web.RouteDef]:
+    """The other visitor routes."""
+    return [
         web.post("/v1/rooms/{room}/join", join),
         web.post("/v1/rooms/{room}/leave", leave),
         web.get("/v1/rooms/{room}", room_info),
@@ -68,75 +77,77 @@ def routes(state: ServerState, fast_rooms: Iterable[str] = ()) -> list[web.Route
 
 def status_handler(state: ServerState, fixed_room: str | None = None) -> Handler:
     """The status poll, the most frequent request of a surge, so kept lean: bound to the
-    state (and to one room for the fast routes), with the token read inline."""
+    state (and to one room for the fast routes), with the token read inline, its headers
+    prepared once per ``Retry-After`` value, and its own error answer and count."""
     rooms = state.rooms
     backend = state.backend
     now = state.now
+    requests = state.metrics.requests
+    token_failures = state.metrics.token_failures
+    answered = (STATUS_LABEL, 200)
     # A backend that can answer a waiting visitor's poll in one native call offers
     # ``status_poll`` (the memory backend); any other takes the general path.
     fast: StatusPoll | None = getattr(backend, "status_poll", None)
 
     async def status(request: web.Request) -> web.StreamResponse:
-        room = fixed_room or request.match_info["room"]
-        meta = rooms.get(room) or await state.room(room)
-        token = request.headers.get("Authorization")
-        if token is not None and token[:7].lower() == "bearer ":
-            token = token[7:].strip() or None
-        else:
-            token = cookie(request, meta.ticket_cookie)
-        if token is None:
-            raise ApiError("token_missing", "send the ticket as cookie or Authorization: Bearer")
-        st: StatusView | None = None
-        if fast is not None:
-            body, poll_ms, st = fast(room, token, meta.poll_cap_ms, polling._random())
-            if body is not None:
-                return web.Response(
-                    body=body,
-                    headers={
-                        "Content-Type": _JSON,
-                        "Cache-Control": _NO_STORE,
-                        "Retry-After": retry_after(poll_ms),
-                    },
+        try:
+            room = fixed_room or request.match_info["room"]
+            meta = rooms.get(room) or await state.room(room)
+            token = request.headers.get("Authorization")
+            if token is not None and token[:7].lower() == "bearer ":
+                token = token[7:].strip() or None
+            else:
+                token = cookie(request, meta.ticket_cookie)
+            if token is None:
+                raise ApiError(
+                    "token_missing", "send the ticket as cookie or Authorization: Bearer"
                 )
-        if st is None:
-            st = await backend.status(room, token)
-        # A pass, an offer, or a backend without the fast path: the general answer.
-        body, poll_ms, has_pass = render.status_json(
-            meta.id_json, st, meta.poll_cap_ms, now, meta.handoff_url, room
-        )
-        response = web.Response(
-            body=body,
-            headers={
-                "Content-Type": _JSON,
-                "Cache-Control": _NO_STORE,
-                "Retry-After": retry_after(poll_ms),
-            },
-        )
-        if has_pass:
-            _set_pass_cookie(request, state, meta, response, st)
+            st: StatusView | None = None
+            if fast is not None:
+                body, poll_ms, st = fast(room, token, meta.poll_cap_ms, polling._random())
+                if body is not None:
+                    requests[answered] += 1
+                    return web.Response(body=body, headers=_status_headers(poll_ms))
+            if st is None:
+                st = await backend.status(room, token)
+            # A pass, an offer, or a backend without the fast path: the general answer.
+            body, poll_ms, has_pass = render.status_json(
+                meta.id_json, st, meta.poll_cap_ms, now, meta.handoff_url, room
+            )
+            response = web.Response(body=body, headers=_status_headers(poll_ms))
+            if has_pass:
+                _set_pass_cookie(request, state, meta, response, st)
+        except Exception as exc:
+            response = response_for_exception(exc, request, token_failures)
+        requests[(STATUS_LABEL, response.status)] += 1
         return response
 
     return status
+
+
+#: The headers of a status answer by ``Retry-After`` value; aiohttp copies them per answer,
+#: which is cheaper than building them from a dict.
+_STATUS_HEADERS: dict[str, CIMultiDict[str]] = {}
+
+
+def _status_headers(poll_ms: int) -> CIMultiDict[str]:
+    seconds = retry_after(poll_ms)
+    headers = _STATUS_HEADERS.get(seconds)
+    if headers is None:
+        headers = CIMultiDict(
+            {"Content-Type": _JSON, "Cache-Control": _NO_STORE, "Retry-After": seconds}
+        )
+        _STATUS_HEADERS[seconds] = headers
+    return headers
 
 
 async def join(request: web.Request) -> web.Response:
     state = request.app[STATE]
     room = request.match_info["room"]
     meta = await state.room(room)
-    server = state.server
-    if state.limiter.enabled:
-        wait = state.limiter.acquire(client_address(request, server.trusted_proxy_header))
-        if wait > 0:
-            state.metrics.rate_limited += 1
-            raise ApiError(
-                "rate_limited",
-                "too many joins from this address; try again later",
-                headers={"Retry-After": retry_after(int(wait * 1000) + 1)},
-            )
-    data = await read_json_object(request, server.max_body_bytes, server.body_timeout_seconds)
-    unknown = set(data) - {"identity"}
-    if unknown:
-        raise ApiError("invalid_argument", f"unknown field(s): {', '.join(sorted(unknown))}")
+    take_join_slot(request, state)
+    data = await read_json_object(request, state.server)
+    reject_unknown(data, {"identity"})
     identity = optional_string(data, "identity", IDENTITY_MAX)
     if identity is not None and not identity.strip():
         raise ApiError("invalid_argument", "identity must not be blank")
@@ -156,14 +167,8 @@ async def join(request: web.Request) -> web.Response:
     response = json_response(
         body, status=201 if ticket.new else 200, headers={"Retry-After": retry_after(poll_ms)}
     )
-    response.set_cookie(
-        meta.ticket_cookie,
-        ticket.token,
-        max_age=TICKET_COOKIE_SECONDS,
-        path="/",
-        httponly=True,
-        samesite="Lax",
-        secure=_secure(request, state),
+    set_visitor_cookie(
+        request, response, state.server, meta.ticket_cookie, ticket.token, TICKET_COOKIE_SECONDS
     )
     if st.pass_token is not None:
         _set_pass_cookie(request, state, meta, response, st)
@@ -231,17 +236,11 @@ def _set_pass_cookie(
     # The pass goes along as a cookie too, so a reverse proxy in front of the booking site can
     # let the browser through (see /v1/check).
     assert st.pass_token is not None
-    response.set_cookie(
+    set_visitor_cookie(
+        request,
+        response,
+        state.server,
         meta.pass_cookie,
         st.pass_token,
-        max_age=max(1, int(st.pass_expires_in_seconds)),
-        path="/",
-        httponly=True,
-        samesite="Lax",
-        secure=_secure(request, state),
+        int(st.pass_expires_in_seconds),
     )
-
-
-def _secure(request: web.Request, state: ServerState) -> bool:
-    server = state.server
-    return is_secure(request, server.cookie_secure, server.trusted_proxy_header)
