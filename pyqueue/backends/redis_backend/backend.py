@@ -106,6 +106,11 @@ class RedisBackend:
         return self._url
 
     @property
+    def refresh_seconds(self) -> float:
+        """How old the cached counters and slot counts may be."""
+        return self._refresh_seconds
+
+    @property
     def signer(self) -> Signer:
         return self._signer
 
@@ -126,6 +131,7 @@ class RedisBackend:
                 continue
             if name not in ("join", "tick"):  # those two bring their changes to the cache
                 self.cache(room).stale = True
+                self.slots.forget_counts(room)
             return result
         raise BackendUnavailable("the pre-queue draw did not complete")
 
@@ -272,7 +278,9 @@ class RedisBackend:
             cache.seen = {**seen, **cache.seen}  # kept for the next tick or flush
             raise
         admitted, abandoned, expired, swept, released, offers, snap = reply
-        self._apply(room, cache, snap, start)
+        self._apply(cache, snap, start)
+        if swept or released or offers:
+            self.slots.forget_counts(room)
         return rec.TickReport(
             admitted=admitted,
             abandoned=abandoned,
@@ -331,28 +339,15 @@ class RedisBackend:
         return cache
 
     async def _refresh(self, room: str, cache: RoomCache) -> None:
-        keys = RoomKeys(room)
         start = cache.changes_read
-        meta, changes, prequeue, offers, avail, groups = await self.conn.pipeline(
-            [
-                ("HGETALL", keys.meta),
-                ("LRANGE", keys.changes, start, -1),
-                ("LLEN", keys.prequeue),
-                ("HGETALL", keys.prefix + "offers"),
-                ("HGETALL", keys.prefix + "avail"),
-                ("ZRANGE", keys.groups, 0, -1),
-            ]
-        )
-        if not meta:
-            raise UnknownRoom(f"no room {room!r}")
-        cache.apply(meta, changes, start, int(prequeue), offers)
-        self.slots.take_counts(room, avail, groups)
+        # One script reads it all, the meta hash as one string (see snapshot in slotlib.lua).
+        snap = await self.conn.run("snapshot", RoomKeys(room).meta, [self.micros(), start])
+        self._apply(cache, snap, start)
 
-    def _apply(self, room: str, cache: RoomCache, snap: list[Any], start: int) -> None:
-        """Takes in the snapshot a tick script returned (see ``snapshot`` in slotlib.lua)."""
-        meta, changes, prequeue, offers, avail, groups = snap
-        cache.apply(pairs(meta), changes, start, int(prequeue), pairs(offers))
-        self.slots.take_counts(room, pairs(avail), groups)
+    def _apply(self, cache: RoomCache, snap: list[Any], start: int) -> None:
+        """Takes in a snapshot (see ``snapshot`` in slotlib.lua): a refresh's or a tick's."""
+        packed_meta, changes, prequeue, offers = snap
+        cache.apply(unpack_meta(packed_meta), changes, start, int(prequeue), pairs(offers))
 
     async def _flush_heartbeats(self, only: str | None = None) -> None:
         for room, cache in list(self._caches.items()):
@@ -493,6 +488,13 @@ class RedisBackend:
 
     async def release(self, room: str, override: bool, reason: str | None, actor: str) -> int:
         return await self.slots.release(room, override, reason, actor)
+
+
+def unpack_meta(packed: bytes) -> dict[bytes, bytes]:
+    """The meta hash as a snapshot packs it: ``field\nvalue\n…`` (no value has a newline)."""
+    if not packed:
+        return {}
+    return pairs(packed.split(b"\n"))
 
 
 def mapping_args(seen: dict[int, int]) -> list[int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 CODE_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_SYMBOLS: Final = 10
 _READ_AS: Final = {"O": "0", "I": "1", "L": "1"}
-_STATES: Final = ("free", "held", "offered", "booked", "returned")
 
 
 def new_code() -> str:
@@ -59,6 +59,9 @@ def _slot_fields(item: Mapping[str, Any] | Sequence[Any]) -> tuple[str, str, int
     slot_id, group, starts = values
     if not isinstance(slot_id, str) or not slot_id or not isinstance(group, str) or not group:
         raise _invalid("a slot needs a non-empty id and group")
+    if "\0" in group:
+        # NUL ends the group in the free index's members (see keys.py).
+        raise _invalid(f"slot {slot_id!r}: the group name has a NUL character")
     if isinstance(starts, str):
         try:
             starts = datetime.fromisoformat(starts)
@@ -80,23 +83,65 @@ class Inventory:
 
     def __init__(self, backend: RedisBackend) -> None:
         self._backend = backend
+        # Per room: the slot counts last read, their version and their rows as read.
         self._counts: dict[str, list[rec.GroupAvailability]] = {}
+        self._versions: dict[str, int] = {}
+        self._rows: dict[str, dict[tuple[bytes, ...], rec.GroupAvailability]] = {}
+        # When each room's counts were last read (monotonic); none after this process's writes.
+        self._counts_at: dict[str, float] = {}
+        self._writes: dict[str, int] = {}
         self._schedules = Schedules()
 
-    def take_counts(self, room: str, avail: Mapping[bytes, bytes], groups: Sequence[bytes]) -> None:
-        """The per-group counts of one cache refresh, in load order."""
-        by_group: dict[str, dict[str, int]] = {g.decode(): {} for g in groups}
-        for field, value in avail.items():
-            state, _, group = field.decode().partition(":")
-            by_group.setdefault(group, {})[state] = int(value)
-        self._counts[room] = [
-            rec.GroupAvailability(group, **{s: max(0, c.get(s, 0)) for s in _STATES})
-            for group, c in by_group.items()
-        ]
+    def forget_counts(self, room: str) -> None:
+        """This process changed the room's slots: the next ``availability`` reads again."""
+        self._counts_at.pop(room, None)
+        self._writes[room] = self._writes.get(room, 0) + 1
 
     async def availability(self, room: str) -> list[rec.GroupAvailability]:
-        await self._backend.fresh(room)
+        """The counts, re-read at most every ``refresh_seconds`` and after this process changed
+        the slots; a read sends the counts only when their version moved."""
+        read_at = self._counts_at.get(room)
+        if read_at is None or time.monotonic() - read_at >= self._backend.refresh_seconds:
+            await self._backend.config(room)
+            asked_at, writes = time.monotonic(), self._writes.get(room, 0)
+            reply = await self._backend.conn.run(
+                "counts", RoomKeys(room).meta, [self._backend.micros(), self._known(room)]
+            )
+            self._take(room, reply, writes, asked_at)
         return list(self._counts.get(room, []))
+
+    def _known(self, room: str) -> str:
+        version = self._versions.get(room)
+        return "" if version is None else str(version)
+
+    def _take(self, room: str, reply: list[Any], writes: int, read_at: float) -> None:
+        """Takes in a ``counts_reply`` (slotlib.lua) asked for at ``read_at`` (monotonic), when
+        this process had made ``writes`` changes to the room."""
+        version, packed = int(reply[0]), reply[1]
+        if packed is not None:
+            self.take_counts(room, version, packed)
+        # Fresh unless this process changed the slots meanwhile (the reply may predate that).
+        if writes == self._writes.get(room, 0) and version >= self._versions.get(room, -1):
+            self._counts_at[room] = read_at
+
+    def take_counts(self, room: str, version: int, packed: bytes) -> None:
+        """Counts as ``counts.lua`` packs them, groups by name as the core lists them."""
+        if version < self._versions.get(room, -1):
+            return  # older than the counts already taken in (replies may cross)
+        flat = packed.split(b"\0") if packed else []
+        # A change moves one group's counts or a few: the others' values are reused as they are.
+        known = self._rows.get(room, {})
+        rows: dict[tuple[bytes, ...], rec.GroupAvailability] = {}
+        for i in range(0, len(flat), 6):
+            row = tuple(flat[i : i + 6])
+            value = known.get(row)
+            if value is None:
+                group, *counts = row
+                value = rec.GroupAvailability(group.decode(), *(max(0, int(c)) for c in counts))
+            rows[row] = value
+        self._rows[room] = rows
+        self._counts[room] = [rows[row] for row in sorted(rows)]
+        self._versions[room] = version
 
     async def add(self, room: str, slots: Sequence[Any], actor: str) -> int:
         await self._backend.config(room)
@@ -114,36 +159,27 @@ class Inventory:
     async def free(
         self, room: str, group: str | None, offset: int, limit: int
     ) -> list[rec.SlotInfo]:
-        keys = RoomKeys(room)
         await self._backend.config(room)
-        conn = self._backend.conn
-        groups = (
-            [group]
-            if group is not None
-            else [g.decode() for g in await conn.call("ZRANGE", keys.groups, 0, -1)]
+        if limit <= 0 or group == "":
+            return []  # no group has an empty name
+        read_at, writes = time.monotonic(), self._writes.get(room, 0)
+        flat, counts = await self._backend.conn.run(
+            "free_slots",
+            RoomKeys(room).meta,
+            [self._backend.micros(), group or "", max(0, offset), limit, self._known(room)],
         )
-        now = self._backend.micros()
-        found: list[rec.SlotInfo] = []
-        skip = max(0, offset)
-        for name in groups:
-            ids = await conn.call("ZRANGE", keys.group(name), 0, -1, "WITHSCORES")
-            if not ids:
-                continue
-            words = await conn.call("HMGET", keys.slots, *[slot for slot, _ in ids])
-            for (slot, starts), word in zip(ids, words, strict=True):
-                state, _, until, _ = word.decode().split("|")
-                lapsed = state in ("held", "offered") and int(until) <= now
-                if state != "free" and not lapsed:
-                    continue
-                if skip:
-                    skip -= 1
-                    continue
-                found.append(
-                    rec.SlotInfo(slot.decode(), name, rec.from_micros(int(starts)), "free", None)
-                )
-                if len(found) >= limit:
-                    return found
-        return found
+        # The counts came along: the availability shown with this listing costs no command.
+        self._take(room, counts, writes, read_at)
+        return [
+            rec.SlotInfo(
+                flat[i].decode(),
+                flat[i + 1].decode(),
+                rec.from_micros(int(flat[i + 2])),
+                "free",
+                None,
+            )
+            for i in range(0, len(flat), 3)
+        ]
 
     async def hold(self, room: str, slot: str, pass_token: str) -> rec.Hold:
         await self._backend.config(room)
@@ -193,17 +229,14 @@ class Inventory:
 
     async def booking(self, room: str, code: str) -> rec.Booking:
         await self._backend.config(room)
-        keys = RoomKeys(room)
         normal = normal_code(code)
-        slot = None if normal is None else await self._backend.conn.call("HGET", keys.codes, normal)
-        if normal is None or slot is None:
+        if normal is None:
             raise core_error(UnknownBooking, "unknown_booking", "no such booking")
-        word, info = await self._backend.conn.pipeline(
-            [("HGET", keys.slots, slot), ("HGET", keys.slot_info, slot)]
+        # One read-only script: the code's slot and its word in one round trip.
+        meta = RoomKeys(room).meta
+        return _booking(
+            await self._backend.conn.run("booking", meta, [self._backend.micros(), normal])
         )
-        _, holder, _, _ = word.decode().split("|")
-        starts, _, group = info.decode().partition("|")
-        return rec.Booking(normal, slot.decode(), group, rec.from_micros(int(starts)), int(holder))
 
     async def cancel(self, room: str, code: str) -> rec.Booking:
         await self._backend.config(room)

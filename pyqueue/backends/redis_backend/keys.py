@@ -83,7 +83,7 @@ class RoomKeys:
 
     @property
     def groups(self) -> str:
-        """Zset: group names, scored by their first load, for a stable listing order."""
+        """Zset: group names, scored by their first load."""
         return self.prefix + "groups"
 
     @property
@@ -91,6 +91,9 @@ class RoomKeys:
         """Hash: live booking code -> slot id."""
         return self.prefix + "codes"
 
-    def group(self, name: str) -> str:
-        """Zset: the slot ids of a group, scored by start time."""
-        return f"{self.prefix}g:{name}"
+    @property
+    def free(self) -> str:
+        """Zset of equal scores: ``group NUL start id`` per free slot (start as 17 digits), so
+        in listing order, one group being one range; kept by every script that changes a slot
+        (``sput`` in slotlib.lua), so a listing reads a page, not every slot."""
+        return self.prefix + "free"

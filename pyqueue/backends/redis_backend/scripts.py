@@ -52,6 +52,10 @@ SCRIPT_NAMES: Final = (
     "cancel",
     "release",
     "create",
+    "free_slots",
+    "snapshot",
+    "counts",
+    "booking",
 )
 
 

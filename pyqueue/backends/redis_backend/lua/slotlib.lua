@@ -4,6 +4,10 @@ local AVAIL, GROUPS, DEADLINES = P .. 'avail', P .. 'groups', P .. 'deadlines'
 -- Waiting-list state: returned slots (scored by start), open offers (ticket -> "slot|until")
 -- and the queue position each returned slot was last offered at.
 local RETURNED, OFFERS, DOWNTO = P .. 'returned', P .. 'offers', P .. 'offerdown'
+-- The free-slot index: one zset of equal scores, so ordered by its members' bytes, with a
+-- member "group NUL start id" per free slot (start in fixed width): the core's listing order
+-- (groups by name, then start, then id), one group being one range of it.
+local FREE = P .. 'free'
 
 local function split(s)
   local f = {}
@@ -21,29 +25,57 @@ local function sinfo(id)
   local bar = string.find(raw, '|', 1, true)
   return string.sub(raw, bar + 1), string.sub(raw, 1, bar - 1)
 end
--- Writes a slot's new word and moves its group's count from the old state to the new one.
+-- A slot's member in the free index. The start is 17 digits (micros until the year 5138); a
+-- start before 1970 sorts first, by '-' and the digits of its distance from -10^17.
+local function free_member(group, starts, id)
+  local x = tonumber(starts)
+  local key = x >= 0 and string.format('%017d', x) or ('-' .. string.format('%017d', 1e17 + x))
+  return group .. '\0' .. key .. id
+end
+-- The slot id of a free-index member.
+local function member_id(member)
+  local nul = string.find(member, '\0', 1, true)
+  local width = string.sub(member, nul + 1, nul + 1) == '-' and 18 or 17
+  return string.sub(member, nul + 1 + width)
+end
+-- The range of the free index that is one group's ('' for all).
+local function group_range(group)
+  if group == '' then return '-', '+' end
+  return '[' .. group .. '\0', '(' .. group .. '\1'
+end
+
+-- Writes a slot's new word and moves it between its group's counts and free index. Every
+-- change of a slot's state goes through here, so the index is exactly the free slots.
 local function sput(id, old_state, s)
   redis.call('HSET', SLOTS, id, table.concat({ s.state, int(s.holder), int(s['until']), s.code }, '|'))
   if old_state ~= s.state then
-    local group = sinfo(id)
+    local group, starts = sinfo(id)
     redis.call('HINCRBY', AVAIL, old_state .. ':' .. group, -1)
     redis.call('HINCRBY', AVAIL, s.state .. ':' .. group, 1)
+    -- Processes re-read the counts only when this version moved (see counts_reply).
+    redis.call('HINCRBY', META, 'inv_ver', 1)
+    if old_state == 'free' then
+      redis.call('ZREM', FREE, free_member(group, starts, id))
+    elseif s.state == 'free' then
+      redis.call('ZADD', FREE, 0, free_member(group, starts, id))
+    end
+    if s.state == 'returned' then
+      redis.call('ZADD', RETURNED, starts, id)
+    elseif old_state == 'returned' then
+      redis.call('ZREM', RETURNED, id)
+    end
   end
   if s.state == 'held' or s.state == 'offered' then
     redis.call('ZADD', DEADLINES, int(s['until']), id)
   else
     redis.call('ZREM', DEADLINES, id)
   end
-  if s.state == 'returned' then
-    local _, starts = sinfo(id)
-    redis.call('ZADD', RETURNED, starts, id)
-  elseif old_state == 'returned' then
-    redis.call('ZREM', RETURNED, id)
-  end
 end
 local function live(s) return (s.state == 'held' or s.state == 'offered') and s['until'] > NOW end
+-- As in the core: a free slot, or a hold that lapsed and was not swept yet. A lapsed offer
+-- is not: the sweep returns it to the waiting list.
 local function claimable(s)
-  return s.state == 'free' or ((s.state == 'held' or s.state == 'offered') and s['until'] <= NOW)
+  return s.state == 'free' or (s.state == 'held' and s['until'] <= NOW)
 end
 
 -- Holds and bookings of a ticket that count against its limit.
@@ -69,15 +101,79 @@ local function own(t, id)
   end
 end
 
+-- Byte order of two strings, as the index orders members (Lua's '<' follows the locale).
+local function bytes_less(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+-- Rooms whose slots were loaded before the free index existed get it built once, from the
+-- slots' words (the index is derived state; the words are the truth).
+local function ensure_free_index()
+  if redis.call('HGET', META, 'free_index') == '1' then return end
+  redis.call('DEL', FREE)
+  local words = redis.call('HGETALL', SLOTS)
+  for i = 1, #words, 2 do
+    if string.sub(words[i + 1], 1, 5) == 'free|' then
+      local group, starts = sinfo(words[i])
+      redis.call('ZADD', FREE, 0, free_member(group, starts, words[i]))
+    end
+  end
+  redis.call('HSET', META, 'free_index', '1')
+end
+
+-- Holds of a group ('' for all) that lapsed but were not swept yet, claimable like free
+-- slots: their index members, in order. Ticks sweep them, so there are few.
+local function lapsed_holds(wanted)
+  local found = {}
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', int(NOW))) do
+    local s = sget(id)
+    if s and s.state == 'held' and s['until'] <= NOW then
+      local group, starts = sinfo(id)
+      if wanted == '' or group == wanted then found[#found + 1] = free_member(group, starts, id) end
+    end
+  end
+  table.sort(found, bytes_less)
+  return found
+end
+
+-- Claimable slots of a group ('' for all) in listing order, from index skip (0-based), at
+-- most n, as slot ids: a page of the free index, merged with the lapsed holds if any.
+local function claimable_page(group, skip, n)
+  if n <= 0 then return {} end
+  local lo, hi = group_range(group)
+  local lapsed = lapsed_holds(group)
+  local members
+  if #lapsed == 0 then
+    members = redis.call('ZRANGEBYLEX', FREE, lo, hi, 'LIMIT', skip, n)
+  else
+    local free = redis.call('ZRANGEBYLEX', FREE, lo, hi, 'LIMIT', 0, skip + n)
+    local merged, j = {}, 1
+    for _, member in ipairs(free) do
+      while j <= #lapsed and bytes_less(lapsed[j], member) do
+        merged[#merged + 1] = lapsed[j]
+        j = j + 1
+      end
+      merged[#merged + 1] = member
+    end
+    for k = j, #lapsed do merged[#merged + 1] = lapsed[k] end
+    members = {}
+    for k = skip + 1, math.min(#merged, skip + n) do members[#members + 1] = merged[k] end
+  end
+  local ids = {}
+  for i, member in ipairs(members) do ids[i] = member_id(member) end
+  return ids
+end
+
 -- Up to five claimable slots of the same group, earliest first.
 local function alternatives(id)
-  local group = sinfo(id)
+  ensure_free_index()
   local found = {}
-  for _, other in ipairs(redis.call('ZRANGE', P .. 'g:' .. group, 0, -1)) do
-    if other ~= id and claimable(sget(other)) then
-      found[#found + 1] = other
-      if #found >= 5 then break end
-    end
+  for _, other in ipairs(claimable_page(sinfo(id), 0, 6)) do
+    if other ~= id and #found < 5 then found[#found + 1] = other end
   end
   return table.concat(found, ',')
 end
@@ -184,9 +280,52 @@ local function sweep_slots(due)
   return n, released, made
 end
 
--- What a process caches of the room (see cache.py), read in the same script that changed it.
+-- Writes heartbeats (ticket, micros pairs from ARGV index first on) in few commands.
+local function write_heartbeats(first)
+  local batch = {}
+  for i = first, #ARGV do
+    batch[#batch + 1] = ARGV[i]
+    if #batch >= 1000 then
+      redis.call('HSET', SEEN, unpack(batch))
+      batch = {}
+    end
+  end
+  if #batch > 0 then redis.call('HSET', SEEN, unpack(batch)) end
+end
+
+-- What a process caches of the room (see cache.py), read in the same script that changed it:
+-- the meta hash as one "field\nvalue\n…" string (one reply element, cheap to parse; no
+-- value has a newline), the changes from the caller's index, the pre-queue's length and the
+-- open offers. The slot counts are read apart (counts.lua), when their version moved.
 local function snapshot(changes_from)
-  return { redis.call('HGETALL', META), redis.call('LRANGE', CHANGES, changes_from, -1),
-           redis.call('LLEN', PRE), redis.call('HGETALL', OFFERS), redis.call('HGETALL', AVAIL),
-           redis.call('ZRANGE', GROUPS, 0, -1) }
+  return { table.concat(redis.call('HGETALL', META), '\n'),
+           redis.call('LRANGE', CHANGES, changes_from, -1), redis.call('LLEN', PRE),
+           redis.call('HGETALL', OFFERS) }
+end
+
+-- The slot counts with their version (the meta field inv_ver, moved by every change of a
+-- count): {version, "group NUL free NUL held NUL offered NUL booked NUL returned NUL …"}, or
+-- {version, false} when the caller has that version already. Grouped here and sent as one
+-- string, far cheaper for the caller to take in than a reply element per field (group names
+-- have no NUL).
+local function counts_reply(known_version)
+  local version = redis.call('HGET', META, 'inv_ver') or '0'
+  if version == known_version then return { version, false } end
+  local column = { free = 2, held = 3, offered = 4, booked = 5, returned = 6 }
+  local rows, row_of = {}, {}
+  local raw = redis.call('HGETALL', AVAIL)
+  for i = 1, #raw, 2 do
+    local colon = string.find(raw[i], ':', 1, true)
+    local group = string.sub(raw[i], colon + 1)
+    local row = row_of[group]
+    if not row then
+      row = { group, '0', '0', '0', '0', '0' }
+      row_of[group] = row
+      rows[#rows + 1] = row
+    end
+    local k = column[string.sub(raw[i], 1, colon - 1)]
+    if k then row[k] = raw[i + 1] end
+  end
+  for i, row in ipairs(rows) do rows[i] = table.concat(row, '\0') end
+  return { version, table.concat(rows, '\0') }
 end

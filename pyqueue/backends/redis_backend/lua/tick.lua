@@ -10,7 +10,7 @@ if err then return err end
 local due, changes_from = tonumber(ARGV[2]), tonumber(ARGV[3])
 -- The heartbeats the caller saw since its last tick (ticket, micros pairs): written here, so a
 -- process's heartbeats cost no command of their own.
-for i = 4, #ARGV, 2 do redis.call('HSET', SEEN, ARGV[i], ARGV[i + 1]) end
+write_heartbeats(4)
 
 local function finish(admitted, abandoned, expired)
   local ended, released, made = sweep_slots(due)
