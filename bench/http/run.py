@@ -4,9 +4,12 @@ handler and against nginx returning a constant, all driven by wrk in the same ru
 The machine is shared and noisy, so the figures that count are the ratios measured side by
 side: the status poll of a waiting visitor should reach 85 % of the bare handler's requests
 per second, and the sidecar check 90 %. The targets run one after the other, each alone on
-the CPU that wrk does not use when there are at least two.
+the CPU that wrk does not use when there are at least two, in rounds: every round runs every
+target once, and a target's ratio is the median over the rounds of its requests/s over the
+bare handler's in the same round, so that a quiet or a busy spell of the machine counts for
+both sides of a ratio.
 
-    python bench/http/run.py [--duration 10] [--connections 64] [--rounds 3] [--json FILE]
+    python bench/http/run.py [--duration 5] [--connections 64] [--rounds 7] [--json FILE]
                              [--strict]
 """
 
@@ -20,13 +23,14 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -241,20 +245,20 @@ def wrk(
 
 
 def best(results: list[Result]) -> Result:
-    """The best round, with the least CPU per request seen in any round.
-
-    Other processes on the machine only ever slow a round down (fewer requests per second,
-    more CPU per request through cache and scheduler effects), so the best is the truest.
-    """
-    top = max(results, key=lambda r: r.requests_per_second)
-    cpus = [r.cpu_us_per_request for r in results if r.cpu_us_per_request is not None]
-    return replace(top, cpu_us_per_request=min(cpus) if cpus else None)
+    """The round with the most requests per second: its latencies are the least disturbed."""
+    return max(results, key=lambda r: r.requests_per_second)
 
 
-def _cpu_ratio(base: Result, result: Result) -> float | None:
-    if not base.cpu_us_per_request or not result.cpu_us_per_request:
-        return None
-    return base.cpu_us_per_request / result.cpu_us_per_request
+def paired_ratios(base: list[Result], target: list[Result]) -> tuple[float, float | None]:
+    """The medians over the rounds of the target's requests/s over the base's, and of the
+    base's CPU per request over the target's (what the first is on an idle machine)."""
+    rps = [t.requests_per_second / b.requests_per_second for b, t in zip(base, target, strict=True)]
+    cpu = [
+        b.cpu_us_per_request / t.cpu_us_per_request
+        for b, t in zip(base, target, strict=True)
+        if b.cpu_us_per_request and t.cpu_us_per_request
+    ]
+    return statistics.median(rps), statistics.median(cpu) if cpu else None
 
 
 # ----------------------------------------------------------------------------- main
@@ -262,10 +266,12 @@ def _cpu_ratio(base: Result, result: Result) -> float | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=3, help="runs per target; best counts")
+    parser.add_argument(
+        "--rounds", type=int, default=7, help="runs per target; the ratios are medians over them"
+    )
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--no-nginx", action="store_true")
     parser.add_argument(
@@ -344,22 +350,22 @@ def main(argv: list[str] | None = None) -> int:
                 for name, url, headers, pid in plan:
                     rounds[name].append(wrk(name, url, headers, args, wrk_cpu, pid))
     results = {name: best(r) for name, r in rounds.items()}
-    bare_result = results["bare aiohttp"]
+    bare_rounds = rounds["bare aiohttp"]
+    paired = {name: paired_ratios(bare_rounds, r) for name, r in rounds.items()}
     names = {"status": "status poll", "check": "sidecar check"}
-    ratios = {
-        key: results[name].requests_per_second / bare_result.requests_per_second
-        for key, name in names.items()
-    }
-    cpu_ratios = {key: _cpu_ratio(bare_result, results[name]) for key, name in names.items()}
-    print(f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s, best of {args.rounds}")
+    ratios = {key: paired[name][0] for key, name in names.items()}
+    cpu_ratios = {key: paired[name][1] for key, name in names.items()}
+    print(
+        f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s, {args.rounds} rounds; "
+        "req/s and latencies of the best round, ratios the median over the rounds"
+    )
     print(
         f"{'target':<16}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
         f"{'CPU us/req':>12}{'ratio':>8}{'CPU ratio':>11}"
     )
     for name, result in results.items():
-        ratio = result.requests_per_second / bare_result.requests_per_second
+        ratio, cpu_ratio = paired[name]
         cpu = result.cpu_us_per_request
-        cpu_ratio = _cpu_ratio(bare_result, result)
         print(
             f"{name:<16}{result.requests_per_second:>10,.0f}{result.p50_ms:>9.2f}"
             f"{result.p99_ms:>9.2f}{result.errors:>8}"
@@ -367,8 +373,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{'-' if cpu_ratio is None else f'{cpu_ratio:.0%}':>11}"
         )
     print(
-        "ratio: requests/s against the bare handler; CPU ratio: the bare handler's CPU per "
-        "request over the target's (what the throughput ratio is on an idle machine)"
+        "ratio: requests/s against the bare handler in the same round; CPU ratio: the bare "
+        "handler's CPU per request over the target's (what the ratio is on an idle machine)"
     )
     ok = True
     for key, target in TARGETS.items():
