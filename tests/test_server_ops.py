@@ -33,6 +33,9 @@ async def test_metrics(aiohttp_client):
     await api.join(identity="x")
     await api.json("GET", "/v1/rooms/kiel/status", 401)
     await api.status(joined["ticket"])
+    # The two hot routes count themselves; their refusals are counted like everyone's.
+    await api.json("GET", "/v1/check", 400)
+    await api.json("GET", "/v1/check?room=kiel", 401)
     response = await api.client.get("/metrics")
     assert response.status == 200
     assert response.content_type == "text/plain"
@@ -41,8 +44,10 @@ async def test_metrics(aiohttp_client):
         'pyqueue_http_requests_total{route="POST /v1/rooms/{room}/join",status="201"} 2.0',
         'pyqueue_http_requests_total{route="GET /v1/rooms/{room}/status",status="401"} 1.0',
         'pyqueue_http_requests_total{route="GET /v1/rooms/{room}/status",status="200"} 1.0',
+        'pyqueue_http_requests_total{route="GET /v1/check",status="400"} 1.0',
+        'pyqueue_http_requests_total{route="GET /v1/check",status="401"} 1.0',
         'pyqueue_joins_total{new="true",room="kiel"} 2.0',
-        'pyqueue_token_failures_total{kind="token_missing"} 1.0',
+        'pyqueue_token_failures_total{kind="token_missing"} 2.0',
         'pyqueue_queue_length{room="kiel"} 2.0',
         'pyqueue_admitted_total{room="kiel"} 0.0',
         'pyqueue_wait_estimate_seconds{room="kiel"}',
@@ -76,14 +81,26 @@ async def test_an_internal_error_is_a_json_500_and_logged(aiohttp_client, caplog
         async def room_info(self, room: str) -> Any:
             raise RuntimeError("disk on fire")
 
+        def status_poll(self, room: str, ticket: str, cap_ms: int, random: float) -> Any:
+            raise RuntimeError("disk on fire")
+
     settings = make_settings()
     backend = Broken.from_settings(settings)
     api = await start_api(aiohttp_client, backend=backend)
-    with caplog.at_level(logging.ERROR, logger="pyqueue.server"):
-        _, body = await api.json("GET", "/v1/rooms/kiel", 500)
-    assert body["error"]["code"] == "internal"
-    assert "disk on fire" not in body["error"]["message"]
-    assert any("request failed" in r.getMessage() for r in caplog.records)
+    ticket = (await api.join())["ticket"]
+    # A route behind the common wrapper, and the status poll, which answers its own errors.
+    for path, headers in (
+        ("/v1/rooms/kiel", {}),
+        ("/v1/rooms/kiel/status", {"Authorization": f"Bearer {ticket}"}),
+    ):
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="pyqueue.server"):
+            _, body = await api.json("GET", path, 500, headers=headers)
+        assert body["error"]["code"] == "internal"
+        assert "disk on fire" not in body["error"]["message"]
+        assert any("request failed" in r.getMessage() for r in caplog.records)
+    # Counted like any answer (the metrics page itself needs room_info, broken here).
+    assert api.state.metrics.requests[("GET /v1/rooms/{room}/status", 500)] == 1
 
 
 async def test_an_unavailable_backend_is_503(aiohttp_client):
