@@ -2,10 +2,10 @@
 
 Handlers are thin: they read the request, call the backend, and shape the answer. Errors are
 raised as exceptions and answered in one place, :func:`errors.response_for_exception`, called
-by :func:`_endpoint`, which wraps every handler but the two hottest and also counts the request
-for the metrics. There is deliberately no middleware: aiohttp
-adds two more layers per request as soon as there is one, and the status poll, which is most
-of a surge, would pay for them. Paths that match no route end in a catch-all route that
+by :func:`_endpoint`, which wraps every handler but the two hottest (they call it themselves)
+and also counts the request for the metrics. There is deliberately no middleware: aiohttp adds
+two more layers per request as soon as there is one, and the status poll, which is most of a
+surge, would pay for them. Paths that match no route end in a catch-all route that
 answers 404 or 405 in the same JSON shape.
 """
 
