@@ -236,10 +236,13 @@ impl Room {
         Ok((kind, ticket, issued_at))
     }
 
-    /// Claims of a pass of this room (for booking sites: `verify_pass`).
+    /// Claims of a pass of this room (for booking sites: `verify_pass`), checked like every
+    /// other token: also against the admission it was issued for (see `issued_to`).
     pub fn verify_pass(&self, token: &str) -> CoreResult<Claims> {
         let now = self.now().div_euclid(MICROS_PER_SECOND);
-        self.signer.verify(token, now, Some(&self.id), Some(TokenKind::Pass))
+        let claims = self.signer.verify(token, now, Some(&self.id), Some(TokenKind::Pass))?;
+        issued_to(&self.queue.lock(), TokenKind::Pass, claims.ticket, claims.issued_at)?;
+        Ok(claims)
     }
 
     pub fn status(&self, token: &str) -> CoreResult<FullStatus> {

@@ -5,10 +5,10 @@
 
 use std::sync::atomic::Ordering;
 
-use super::booking_code::{format_code, parse_code, CodeBook};
+use super::booking_code::CodeBook;
 use super::holders::HolderLedger;
 use super::word::Word;
-use super::{Inventory, SlotSpec, SlotState};
+use super::{Inventory, SlotSpec};
 use crate::codec::{Put, Reader};
 use crate::errors::{CoreError, CoreResult};
 
@@ -123,49 +123,9 @@ impl Inventory {
         Ok(())
     }
 
-    /// Puts a Free or Returned slot straight into Booked under a known code, for replaying a
-    /// durable journal. Repeating the same restore is a no-op. `InvalidArgument` for a malformed
-    /// code or one that another booking uses; `SlotTaken` if the slot is held, offered or booked.
-    pub fn restore_booking(&self, slot_id: &str, holder: u32, code: &str) -> CoreResult<()> {
-        let code = parse_code(code)
-            .filter(|&c| c != 0)
-            .ok_or_else(|| CoreError::InvalidArgument(format!("{code:?} is not a booking code")))?;
-        let table = self.table.read();
-        let index = table.index_of(slot_id)?;
-        let slot = table.slot(index);
-        let mut codes = self.codes.lock();
-        if let Some(owner) = codes.slot_of(code) {
-            if owner == index && slot.load().1 == (Word::Booked { holder }) {
-                return Ok(());
-            }
-            return Err(CoreError::InvalidArgument(format!(
-                "booking code {} is in use by another booking",
-                format_code(code)
-            )));
-        }
-        let (mut seen, mut word) = slot.load();
-        while matches!(word, Word::Free | Word::Returned) {
-            self.holders.add_booking(holder);
-            match self.swap(slot, index, seen, Word::Booked { holder }, code) {
-                Ok(()) => {
-                    codes.insert(code, index);
-                    slot.code.store(code, Ordering::Relaxed);
-                    drop(codes);
-                    self.record(&table, slot, word.state(), SlotState::Booked);
-                    return Ok(());
-                }
-                Err(found) => {
-                    self.holders.end_booking(holder);
-                    (seen, word) = (found, Word::unpack(found));
-                }
-            }
-        }
-        Err(CoreError::SlotTaken { slot: slot_id.to_owned(), alternatives: Vec::new() })
-    }
-
     /// Every slot's id, state word and code in the order added, for comparing inventories.
     #[cfg(test)]
-    pub(crate) fn words(&self) -> Vec<(String, SlotState, u64, u64)> {
+    pub(crate) fn words(&self) -> Vec<(String, super::SlotState, u64, u64)> {
         let table = self.table.read();
         table
             .slots

@@ -67,7 +67,6 @@ fn unknown_slots_are_reported_by_every_call() {
     unknown(inv.release_hold("nope", 1).unwrap_err());
     unknown(inv.offer("nope", 1, T0).unwrap_err());
     unknown(inv.slot("nope").unwrap_err());
-    unknown(inv.restore_booking("nope", 1, "00000-00001").unwrap_err());
 }
 
 #[test]
@@ -366,28 +365,6 @@ fn sold_out_means_nothing_left_to_claim() {
     assert!(inv.sold_out(), "a returned slot waits for its window");
     inv.offer("s1", 3, T0 + SEC).unwrap();
     assert!(!inv.sold_out());
-}
-
-#[test]
-fn bookings_are_restored_from_a_journal() {
-    let inv = inventory(3);
-    inv.restore_booking("a0", 4, "7k3qd-x9m2a").unwrap();
-    inv.restore_booking("a0", 4, "7K3QDX9M2A").unwrap();
-    assert_eq!(inv.holds_and_bookings_of(4), 1);
-    let booking = inv.booking("7K3QD-X9M2A").unwrap();
-    assert_eq!((booking.slot.as_str(), booking.holder, booking.code.as_str()), ("a0", 4, "7K3QD-X9M2A"));
-    assert_eq!(inv.confirm("a0", 4, T0), Ok(booking.clone()));
-    let in_use = inv.restore_booking("a1", 5, "7K3QD-X9M2A");
-    assert!(matches!(in_use, Err(CoreError::InvalidArgument(_))));
-    assert!(matches!(inv.restore_booking("a1", 5, "7K3QD"), Err(CoreError::InvalidArgument(_))));
-    assert!(matches!(inv.restore_booking("a1", 5, "00000-00000"), Err(CoreError::InvalidArgument(_))));
-    inv.hold("a1", 6, T0, T0 + SEC, 1).unwrap();
-    let held = inv.restore_booking("a1", 5, "AAAAA-AAAAA");
-    assert_eq!(held, Err(CoreError::SlotTaken { slot: "a1".into(), alternatives: vec![] }));
-    inv.cancel("7K3QD-X9M2A").unwrap();
-    inv.restore_booking("a0", 7, "BBBBB-BBBBB").unwrap();
-    assert_eq!(inv.slot("a0").unwrap().holder, Some(7));
-    assert_eq!(availability_of(&inv, "A").booked, 1);
 }
 
 #[test]

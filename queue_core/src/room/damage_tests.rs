@@ -181,3 +181,25 @@ fn a_token_of_a_lost_ticket_does_not_open_the_place_of_the_next_one() {
     assert_eq!(restored.leave(&lost.token).err(), Some(CoreError::UnknownTicket));
     assert_eq!(restored.status(&next.token).unwrap().view.ticket, next.ticket);
 }
+
+#[test]
+fn a_pass_of_a_lost_admission_is_refused_to_booking_sites() {
+    let mut fixture = Fixture::new(test_config(OPEN), OPEN + S);
+    fixture.room.join(None, None).unwrap();
+    fixture.drain();
+    let kept = fixture.journal.len();
+    fixture.clock.advance_micros(3 * S);
+    // Nobody waits, so the join is admitted at once and its status carries the pass.
+    let lost = fixture.room.join(None, None).unwrap();
+    let pass = fixture.room.status(&lost.token).unwrap().pass_token.expect("admitted");
+    assert_eq!(fixture.room.verify_pass(&pass).unwrap().ticket, lost.ticket);
+    fixture.drain();
+    // The join and its admission are lost; the id is given out again and admitted later.
+    let restored = fixture.restore(None, &[&fixture.journal[..kept]]);
+    fixture.clock.advance_micros(2 * S);
+    let next = restored.join(None, None).unwrap();
+    assert_eq!(next.ticket, lost.ticket, "the id is given out again");
+    let new_pass = restored.status(&next.token).unwrap().pass_token.expect("admitted");
+    assert_eq!(restored.verify_pass(&pass).err(), Some(CoreError::TokenExpired));
+    assert_eq!(restored.verify_pass(&new_pass).unwrap().ticket, next.ticket);
+}
