@@ -18,9 +18,7 @@ def general_answer(room: pyqueue.Room, token: str, cap_ms: int) -> tuple[object,
     saved = polling._random
     polling._random = lambda: 0.25
     try:
-        body, ms, _ = render.status_json(
-            orjson.dumps(room.id).decode(), room.status(token), cap_ms, lambda: 0.0, None, room.id
-        )
+        body, ms, _ = render.status_json(room.id, room.status(token), cap_ms, lambda: 0.0, None)
     finally:
         polling._random = saved
     return orjson.loads(body), ms

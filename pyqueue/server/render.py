@@ -83,43 +83,19 @@ def status(
 
 
 def status_json(
-    room_json: str,
+    room: str,
     st: StatusView,
     poll_cap_ms: int,
     now: Callable[[], float],
     handoff_url: str | None,
-    room: str,
 ) -> tuple[bytes, int, bool]:
-    """:func:`status` as JSON bytes, and whether a pass was issued.
+    """:func:`status` as JSON bytes, its poll interval, and whether a pass was issued.
 
-    Most polls come from visitors who wait, with neither pass nor offer; their answer is
-    written by one format string, which costs a fraction of building a dict and serializing
-    it. ``room_json`` is the room id as a JSON string. Everything else takes the general path,
-    and a test holds both to the same output.
+    The memory backend answers most polls (those of waiting visitors) natively, in
+    ``pyqueue.status_poll``; this is the answer of every other case.
     """
-    if st.pass_token is not None or st.offer is not None:
-        body, poll_ms = status(room, st, poll_cap_ms, now, handoff_url)
-        return orjson.dumps(body, option=orjson.OPT_UTC_Z), poll_ms, body["pass"] is not None
-    state = st.state
-    ahead = st.ahead
-    eta = st.eta
-    eta_seconds = eta.seconds
-    opens_in = st.opens_in_seconds
-    paused = st.paused
-    ahead_at_start = st.ahead_at_start
-    poll_ms = poll_after_ms(state, ahead, eta_seconds, opens_in, paused, poll_cap_ms)
-    # State names and numbers need no escaping; None and booleans are spelled out.
-    text = (
-        f'{{"room":{room_json},"ticket_id":{st.ticket},"state":"{state}",'
-        f'"ahead":{"null" if ahead is None else ahead},'
-        f'"ahead_at_start":{"null" if ahead_at_start is None else ahead_at_start},'
-        f'"eta":{{"low":{round(eta.low)},"seconds":{round(eta_seconds)},'
-        f'"high":{round(eta.high)},"known":{"true" if eta.known else "false"}}},'
-        f'"opens_in_seconds":{round(opens_in)},"pass":null,"pass_expires_in_seconds":null,'
-        f'"offer":null,"paused":{"true" if paused else "false"},"poll_after_ms":{poll_ms},'
-        f'"handoff_url":null}}'
-    )
-    return text.encode(), poll_ms, False
+    body, poll_ms = status(room, st, poll_cap_ms, now, handoff_url)
+    return orjson.dumps(body, option=orjson.OPT_UTC_Z), poll_ms, body["pass"] is not None
 
 
 def slot(info: SlotInfoView) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-import orjson
 from aiohttp import web
 
 from pyqueue._core import Signer, VirtualClock
@@ -23,8 +22,6 @@ class RoomMeta:
     """What the hot paths need of a room's settings, prepared once per settings change."""
 
     id: str
-    #: The id as a JSON string, for answers written without a serializer.
-    id_json: str
     ticket_cookie: str
     pass_cookie: str
     poll_cap_ms: int
@@ -59,7 +56,6 @@ class ServerState:
         config = await self.backend.room_config(room_id)
         meta = RoomMeta(
             id=room_id,
-            id_json=orjson.dumps(room_id).decode(),
             ticket_cookie=ticket_cookie(room_id),
             pass_cookie=pass_cookie(room_id),
             poll_cap_ms=heartbeat_cap_ms(config.heartbeat_timeout_seconds),

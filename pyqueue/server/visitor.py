@@ -112,7 +112,7 @@ def status_handler(state: ServerState, fixed_room: str | None = None) -> Handler
                 st = await backend.status(room, token)
             # A pass, an offer, or a backend without the fast path: the general answer.
             body, poll_ms, has_pass = render.status_json(
-                meta.id_json, st, meta.poll_cap_ms, now, meta.handoff_url, room
+                room, st, meta.poll_cap_ms, now, meta.handoff_url
             )
             response = web.Response(body=body, headers=_status_headers(poll_ms))
             if has_pass:
