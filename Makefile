@@ -139,8 +139,8 @@ bench: build-dev ## Run the benchmarks: make bench BENCH_ARGS="-k status"
 		| tee bench/results/cargo.txt
 	$(PY) -m bench.report
 	$(PY) -m pytest bench/test_journal.py -p no:cacheprovider --benchmark-only -q
-	$(PY) bench/http/run.py --json bench/results/http.json $(BENCH_HTTP_ARGS)
-	$(PY) bench/redis_bench.py --json bench/results/redis.json
+	$(PY) -m bench.http.run --json bench/results/http.json $(BENCH_HTTP_ARGS)
+	$(PY) -m bench.redis_bench --json bench/results/redis.json
 	$(PY) -m bench.surge --backend both $(SURGE_ARGS)
 
 # ---------------------------------------------------------------------------- lint

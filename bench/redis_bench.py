@@ -2,7 +2,7 @@
 one Redis, against the memory backend with 1 process, in the same run; and the Redis commands
 issued per status poll (everything the servers sent while only polls came in, ticks included).
 
-    python bench/redis_bench.py [--duration 5] [--connections 32] [--json FILE]
+    python -m bench.redis_bench [--duration 5] [--connections 32] [--json FILE]
 
 Two processes listen on two ports here, each driven by its own wrk with half the connections;
 the sums are reported. The machine is shared and noisy: compare the rows of one run.
@@ -16,18 +16,16 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+
+from bench.procs import free_port, redis_commands, redis_server, request, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret-of-at-least-32-bytes!!"
@@ -47,64 +45,6 @@ class Row:
     status_per_second: float
     joins_per_second: float
     redis_commands_per_status: float | None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer")
-        time.sleep(0.1)
-
-
-def request(url: str, method: str = "GET", body: bytes | None = None, **headers: str) -> Any:
-    req = urllib.request.Request(url, data=body, method=method, headers=headers)
-    with urllib.request.urlopen(req, timeout=10) as answer:
-        return json.loads(answer.read() or b"{}")
-
-
-@contextmanager
-def redis_server(tmp: Path) -> Iterator[int]:
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp),
-         "--save", "", "--appendonly", "yes", "--appendfsync", "everysec"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while (
-            subprocess.run(
-                ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True
-            ).stdout.strip()
-            != "PONG"
-        ):
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def redis_commands(port: int) -> int:
-    out = subprocess.run(
-        ["redis-cli", "-p", str(port), "info", "stats"], capture_output=True, text=True
-    ).stdout
-    return int(re.search(r"total_commands_processed:(\d+)", out).group(1))  # type: ignore[union-attr]
 
 
 def write_config(tmp: Path, backend: str) -> Path:
@@ -214,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         with server(write_config(tmp, "memory")) as base:
             rows.append(measure("memory", [base], args, None, tmp))
         for processes in (1, 2):
-            with redis_server(tmp) as port, ExitStack() as stack:
+            with redis_server(durable=True) as port, ExitStack() as stack:
                 subprocess.run(["redis-cli", "-p", str(port), "flushall"], check=True,
                                capture_output=True)  # fmt: skip
                 config = write_config(tmp, f"redis://127.0.0.1:{port}/0")

@@ -9,7 +9,7 @@ target once, and a target's ratio is the median over the rounds of its requests/
 bare handler's in the same round, so that a quiet or a busy spell of the machine counts for
 both sides of a ratio.
 
-    python bench/http/run.py [--duration 5] [--connections 64] [--rounds 7] [--json FILE]
+    python -m bench.http.run [--duration 5] [--connections 64] [--rounds 7] [--json FILE]
                              [--strict]
 """
 
@@ -22,18 +22,16 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+
+from bench.procs import free_port, request, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -61,30 +59,11 @@ class Result:
 # ----------------------------------------------------------------------------- processes
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def cpu_sets() -> tuple[list[str], list[str]]:
     """taskset prefixes for the servers and for wrk: separate CPUs when there are two."""
     if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
         return [], []
     return ["taskset", "-c", "0"], ["taskset", "-c", "1"]
-
-
-def wait_http(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                answer.read()
-                return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not come up") from None
-            time.sleep(0.1)
 
 
 @contextlib.contextmanager
@@ -178,14 +157,6 @@ heartbeat_timeout_seconds = 3600
 """
     )
     return conf
-
-
-def request(
-    url: str, method: str = "GET", body: bytes | None = None, **headers: str
-) -> dict[str, Any]:
-    req = urllib.request.Request(url, data=body, method=method, headers=headers)
-    with urllib.request.urlopen(req, timeout=10) as answer:
-        return dict(json.loads(answer.read() or b"{}"))
 
 
 def visitors(base: str) -> tuple[str, str]:

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import uvloop
 
+from bench.procs import redis_available, redis_commands, redis_server
 from bench.surge.capacity import BOOKINGS, Capacity, measure_booking_capacity
 from bench.surge.driver import Driver, RunData
 from bench.surge.metrics import Figures, summarise
 from bench.surge.scenario import Scenario, all_scenarios, load_scenario, scenario_path
-from bench.surge.servers import pyqueue_server, redis_available, redis_commands, redis_server
+from bench.surge.servers import pyqueue_server
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
