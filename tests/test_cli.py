@@ -55,6 +55,9 @@ def test_nginx_config(capsys):
     assert main(["nginx-config", "--room", "kiel"]) == 0
     assert capsys.readouterr().out == nginx_sidecar_config("kiel")
     assert main(["nginx-config", "--room", "bad room"]) == 2
+    # A trailing newline would end up inside the generated nginx directives.
+    assert main(["nginx-config", "--room", "kiel\n"]) == 2
+    assert "a room id is 1 to 64 characters" in capsys.readouterr().err
     assert main(["nginx-config", "--room", "kiel", "--booking", "x;y"]) == 2
 
 
