@@ -45,7 +45,7 @@ def backend(mode: str, data_dir: Path) -> MemoryBackend:
     room = {
         "id": "kiel",
         "opens_at": OPENS_AT.isoformat(),
-        "admit_per_minute": 6_000_000,
+        "admit_per_minute": 1_000_000,
         "max_active": 1_000_000,
         "session_seconds": 3600,
     }

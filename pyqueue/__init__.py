@@ -14,6 +14,7 @@ from pyqueue._core import (
     Hold,
     HoldExpired,
     IdentityRequired,
+    InputRule,
     InvalidArgument,
     InvalidConfig,
     JournalCorrupt,
@@ -54,6 +55,7 @@ from pyqueue._core import (
     VirtualClock,
     __version__,
     draw_order,
+    input_rules,
     status_poll,
     verify_pass,
 )
@@ -68,6 +70,7 @@ __all__ = [
     "Hold",
     "HoldExpired",
     "IdentityRequired",
+    "InputRule",
     "InvalidArgument",
     "InvalidConfig",
     "JournalCorrupt",
@@ -108,6 +111,7 @@ __all__ = [
     "VirtualClock",
     "__version__",
     "draw_order",
+    "input_rules",
     "status_poll",
     "verify_pass",
 ]

@@ -74,7 +74,8 @@ class PassInfo:
 
 @final
 class RoomConfig:
-    """A room's configuration, validated when built (``InvalidConfig`` otherwise)."""
+    """A room's configuration, validated when built: every setting against its documented
+    range (``input_rules()``); ``InvalidConfig`` naming the setting otherwise."""
 
     def __new__(
         cls,
@@ -463,6 +464,44 @@ def status_poll(
 
 def draw_order(n: int, seed: int) -> list[int]:
     """The pre-queue draw for ``n`` entries: element k is the join index placed k-th."""
+
+@final
+class InputRule:
+    """One setting's or id's documented range or character set."""
+
+    @property
+    def kind(self) -> str:
+        """ "integer", "number", "time", "text" or "list"."""
+    @property
+    def minimum(self) -> int | float | str | None:
+        """The smallest value (an RFC 3339 time for times), or None."""
+    @property
+    def maximum(self) -> int | float | str | None:
+        """The largest value (an RFC 3339 time; the most entries of a list), or None."""
+    @property
+    def exclusive_minimum(self) -> bool:
+        """True when ``minimum`` itself is refused (a rate must be above 0)."""
+    @property
+    def max_bytes(self) -> int | None:
+        """The longest text, in bytes of UTF-8."""
+    @property
+    def pattern(self) -> str | None:
+        """The character set of a text as a regular expression (ECMA-262 and Python ``re``)."""
+    @property
+    def text(self) -> str:
+        """The rule in words."""
+
+def input_rules() -> dict[str, InputRule]:
+    """Every rule by the setting or id it governs: the room settings, ``starts_at`` of a
+    slot, and ``room_id``, ``slot_id``, ``group``, ``identity``, ``key_id``."""
+
+def check_slots(slots: Iterable[_SlotInput]) -> list[tuple[str, str, int]]:
+    """Checks slots as ``Room.add_slots`` takes them, without a room: ``(id, group,
+    starts_at)`` with ``starts_at`` in microseconds since the Unix epoch. Raises
+    ``InvalidArgument`` or ``DuplicateSlot``."""
+
+def check_identity(identity: str) -> None:
+    """Checks an identity as ``Room.join`` does; ``InvalidArgument`` (without echoing it)."""
 
 class PyqueueError(Exception):
     """Base of every pyqueue error; ``code`` is the stable error code."""

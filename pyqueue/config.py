@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import secrets as secrets_module
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,16 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from pyqueue._core import InvalidArgument, InvalidConfig, RoomConfig, Signer
+from pyqueue._core import (
+    DuplicateSlot,
+    InputRule,
+    InvalidArgument,
+    InvalidConfig,
+    RoomConfig,
+    Signer,
+    check_slots,
+    input_rules,
+)
 
 ENV_SECRETS: Final = "PYQUEUE_SECRETS"
 ENV_ADMIN_TOKEN: Final = "PYQUEUE_ADMIN_TOKEN"
@@ -37,6 +47,18 @@ MIN_TOKEN_LENGTH: Final = 16
 #: Where a config file's memory backend keeps its state unless ``data_dir`` says otherwise.
 DEFAULT_DATA_DIR: Final = "pyqueue-data"
 FSYNC_POLICIES: Final = ("always", "interval")
+
+
+#: The documented range or character set of every room setting and id, as the core applies
+#: them (see the README's table): shown in the OpenAPI document, never copied.
+INPUT_RULES: Final[Mapping[str, InputRule]] = input_rules()
+
+
+def text_rule(name: str) -> tuple[int, re.Pattern[str]]:
+    """The longest text (in bytes) and the character set of an id or group, from the core."""
+    rule = INPUT_RULES[name]
+    assert rule.max_bytes is not None and rule.pattern is not None
+    return rule.max_bytes, re.compile(rule.pattern)
 
 
 class ConfigError(ValueError):
@@ -77,6 +99,58 @@ ROOM_ENUMS: Final[Mapping[str, tuple[str, ...]]] = {
 _ROOM_FILE_ONLY: Final = frozenset({"id", "slots", "slots_file", "page"})
 
 SLOT_COLUMNS: Final = ("id", "group", "starts_at")
+
+
+@dataclass(frozen=True)
+class Range:
+    """The documented range of a numeric server setting (room settings have theirs in the core:
+    ``INPUT_RULES``)."""
+
+    minimum: float
+    maximum: float
+    integer: bool = True
+    #: The minimum itself is refused (an interval must be above 0).
+    above: bool = False
+
+    def check(self, value: Any, where: str) -> Any:
+        number = _integer(value, where, None) if self.integer else _number(value, where, None)
+        low_ok = number > self.minimum if self.above else number >= self.minimum
+        if not (low_ok and number <= self.maximum):
+            low = "above" if self.above else "at least"
+            raise ConfigError(
+                f"{where} must be {low} {_plain(self.minimum)} and at most "
+                f"{_plain(self.maximum)}, got {value!r}"
+            )
+        return number
+
+    def describe(self) -> str:
+        low = "above" if self.above else "at least"
+        return f"{low} {_plain(self.minimum)}, at most {_plain(self.maximum)}"
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+_MIB: Final = 1024 * 1024
+_HOUR: Final = 3600.0
+
+#: Every numeric ``[server]`` setting but the port (see ``_port``) and its range: what a node
+#: needs and no more.
+SERVER_RANGES: Final[Mapping[str, Range]] = {
+    "join_rate_per_minute": Range(0, 1_000_000, integer=False),
+    "join_rate_burst": Range(1, 1_000_000),
+    "max_body_bytes": Range(1, _MIB),
+    "max_admin_body_bytes": Range(1, 1024 * _MIB),
+    "max_header_bytes": Range(1024, 64 * 1024),
+    "snapshot_journal_bytes": Range(1, 64 * 1024 * _MIB),
+    "keepalive_seconds": Range(0, _HOUR, integer=False),
+    "body_timeout_seconds": Range(0, _HOUR, integer=False, above=True),
+    "shutdown_timeout_seconds": Range(0, _HOUR, integer=False),
+    "tick_interval_seconds": Range(0, 10, integer=False, above=True),
+    "fsync_interval_ms": Range(0, 60_000, integer=False, above=True),
+    "snapshot_interval_seconds": Range(0, 24 * _HOUR, integer=False),
+}
 
 
 @dataclass(frozen=True)
@@ -225,28 +299,9 @@ def _server_settings(
     for name in ("cookie_secure", "access_log"):
         if name in data:
             values[name] = _bool(data[name], f"server.{name}")
-    for name in (
-        "join_rate_burst",
-        "max_body_bytes",
-        "max_admin_body_bytes",
-        "max_header_bytes",
-        "snapshot_journal_bytes",
-    ):
+    for name, limits in SERVER_RANGES.items():
         if name in data:
-            values[name] = _integer(data[name], f"server.{name}", minimum=1)
-    for name in (
-        "join_rate_per_minute",
-        "keepalive_seconds",
-        "body_timeout_seconds",
-        "shutdown_timeout_seconds",
-        "tick_interval_seconds",
-        "fsync_interval_ms",
-        "snapshot_interval_seconds",
-    ):
-        if name in data:
-            values[name] = _number(data[name], f"server.{name}", minimum=0.0)
-    if values.get("tick_interval_seconds", defaults.tick_interval_seconds) <= 0:
-        raise ConfigError("server.tick_interval_seconds must be > 0")
+            values[name] = limits.check(data[name], f"server.{name}")
     for name in ("data_dir", "tls_cert", "tls_key"):
         if name in data:
             values[name] = base_dir / _string(data[name], f"server.{name}")
@@ -258,8 +313,6 @@ def _server_settings(
             raise ConfigError(
                 f"server.fsync must be 'always' or 'interval', got {values['fsync']!r}"
             )
-    if values.get("fsync_interval_ms", defaults.fsync_interval_ms) <= 0:
-        raise ConfigError("server.fsync_interval_ms must be > 0")
     if ("tls_cert" in values) != ("tls_key" in values):
         raise ConfigError("server.tls_cert and server.tls_key go together")
     if "trusted_proxy_header" in data:
@@ -341,6 +394,11 @@ def _room_settings(data: Any, index: int, base_dir: Path) -> RoomSettings:
     if "slots_file" in data:
         path = base_dir / _string(data["slots_file"], f"{where}.slots_file")
         slots.extend(slots_from_file(path, f"{where}.slots_file"))
+    try:
+        # The core's slot rules, so that `pyqueue check-config` reports a bad slot too.
+        check_slots(slots)
+    except (InvalidArgument, DuplicateSlot) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
     page = _table(data.get("page", {}), f"{where}.page")
     # Checked here too, so `pyqueue check-config` reports a bad look. Imported here because
     # pyqueue.web.appearance imports ConfigError from this module.

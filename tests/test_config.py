@@ -145,7 +145,10 @@ def test_no_file_is_all_defaults():
         ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10\n", "date"),
         ("[[rooms]]\nid = 'k'\nopens_at = 'today'\n", "RFC 3339"),
         ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\nmax_active = 0\n", "max_active"),
-        ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\nmax_active = -1\n", "range"),
+        (
+            "[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\nmax_active = -1\n",
+            "max_active must be between 1 and",
+        ),
         ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\nmax_active = 1.5\n", "integer"),
         ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\nprequeue = 'x'\n", "shuffle"),
         ("[[rooms]]\nid = 'k'\nopens_at = 2021-05-10T07:00:00Z\ncolour = 'x'\n", "colour"),

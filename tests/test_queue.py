@@ -225,10 +225,14 @@ def test_bad_arguments_at_the_boundary() -> None:
         pyqueue.RoomConfig("kiel", datetime(2021, 5, 10, 7, 0))
     with pytest.raises(pyqueue.InvalidArgument, match="RFC 3339"):
         pyqueue.RoomConfig("kiel", "tomorrow morning")
-    with pytest.raises(TypeError):
+    # Wrong types and values beyond any machine integer are refused by name too, not by a
+    # bare TypeError or OverflowError of the conversion.
+    with pytest.raises(pyqueue.InvalidConfig, match="max_active must be a whole number"):
         pyqueue.RoomConfig("kiel", OPENS_AT, max_active="many")  # type: ignore[arg-type]
-    with pytest.raises(OverflowError):
+    with pytest.raises(pyqueue.InvalidConfig, match="max_active must be between 1 and 1000000"):
         pyqueue.RoomConfig("kiel", OPENS_AT, max_active=-1)
+    with pytest.raises(pyqueue.InvalidConfig, match="seed must be between 0 and"):
+        pyqueue.RoomConfig("kiel", OPENS_AT, seed=2**64)
     with pytest.raises(pyqueue.InvalidConfig, match="after opens_at"):
         pyqueue.RoomConfig("kiel", OPENS_AT, closes_at=OPENS_AT - timedelta(hours=1))
 

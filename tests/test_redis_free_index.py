@@ -246,14 +246,19 @@ async def test_a_room_loaded_without_the_index_gets_it_built(redis_url: str) -> 
             await client.aclose()
 
 
-async def test_slots_before_1970_are_listed_first(env: Setup) -> None:
+async def test_slots_before_2000_are_refused_and_the_earliest_are_listed_first(env: Setup) -> None:
     backend, _, room = env
     await room()
-    early = {"id": "old", "group": "Kiel", "starts_at": datetime(1969, 7, 20, tzinfo=UTC)}
-    earlier = {"id": "older", "group": "Kiel", "starts_at": datetime(1900, 1, 1, tzinfo=UTC)}
-    await backend.add_slots(ROOM, [slot("new", "Kiel", 0), early, earlier], "t")
+    for moon in (datetime(1969, 7, 20, tzinfo=UTC), datetime(1999, 12, 31, 23, 59, tzinfo=UTC)):
+        early = {"id": "old", "group": "Kiel", "starts_at": moon}
+        with pytest.raises(pyqueue.InvalidArgument, match='slot "old": starts_at must be between'):
+            await backend.add_slots(ROOM, [slot("new", "Kiel", 0), early], "t")
+    assert await listed(backend) == []
+    early = {"id": "old", "group": "Kiel", "starts_at": datetime(2001, 1, 1, tzinfo=UTC)}
+    earliest = {"id": "older", "group": "Kiel", "starts_at": datetime(2000, 1, 1, tzinfo=UTC)}
+    await backend.add_slots(ROOM, [slot("new", "Kiel", 0), early, earliest], "t")
     assert await listed(backend) == ["older", "old", "new"]
-    assert (await backend.free_slots(ROOM, "Kiel", 0, 1))[0].starts_at == earlier["starts_at"]
+    assert (await backend.free_slots(ROOM, "Kiel", 0, 1))[0].starts_at == earliest["starts_at"]
 
 
 @pytest.mark.redis

@@ -17,7 +17,7 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
-from pyqueue.config import ServerSettings
+from pyqueue.config import INPUT_RULES, ServerSettings, text_rule
 from pyqueue.server.errors import ApiError
 from pyqueue.server.polling import retry_after
 
@@ -29,16 +29,14 @@ JSON_TYPE: Final = "application/json"
 _BEARER: Final = "bearer "
 #: Tokens are at most 512 characters (the core refuses longer ones without looking at them).
 MAX_TOKEN_CHARS: Final = 512
-#: Room ids are 1 to 64 of these characters (a token carries its room in at most 64 bytes).
-MAX_ROOM_ID_CHARS: Final = 64
-ROOM_ID_RULE: Final = f"a room id is 1 to {MAX_ROOM_ID_CHARS} characters of A-Z a-z 0-9 _ -"
-_ROOM_ID_CHARS: Final = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-)
+#: Room ids are the core's rule: 1 to 64 of A-Z a-z 0-9 _ - (safe in URLs, cookie names, Redis
+#: keys and nginx configs; a token carries its room in at most 64 bytes).
+MAX_ROOM_ID_CHARS, _ROOM_ID = text_rule("room_id")
+ROOM_ID_RULE: Final = f"a room id is {INPUT_RULES['room_id'].text}"
 
 
 def is_room_id(text: str) -> bool:
-    return 0 < len(text) <= MAX_ROOM_ID_CHARS and set(text) <= _ROOM_ID_CHARS
+    return _ROOM_ID.fullmatch(text) is not None
 
 
 def ticket_cookie(room: str) -> str:

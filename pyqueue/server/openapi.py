@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from pyqueue import __version__
-from pyqueue.config import ROOM_ENUMS, ROOM_FIELDS
+from pyqueue._core import InputRule
+from pyqueue.config import INPUT_RULES, ROOM_ENUMS, ROOM_FIELDS
 from pyqueue.server.errors import STATUS_BY_CODE
 
 Schema = dict[str, Any]
@@ -52,7 +53,29 @@ INTEGER: Final[Schema] = {"type": "integer"}
 NUMBER: Final[Schema] = {"type": "number"}
 BOOLEAN: Final[Schema] = {"type": "boolean"}
 TIME: Final[Schema] = {"type": "string", "format": "date-time"}
-ROOM_ID: Final[Schema] = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
+
+
+def _limited(schema: Schema, rule: InputRule) -> Schema:
+    """``schema`` with the core's documented range or character set of a setting or id."""
+    limited = dict(schema)
+    if rule.kind in ("integer", "number"):
+        key = "exclusiveMinimum" if rule.exclusive_minimum else "minimum"
+        limited[key] = rule.minimum
+        limited["maximum"] = rule.maximum
+    elif rule.kind == "list":
+        limited["maxItems"] = rule.maximum
+    elif rule.kind == "text":
+        # JSON Schema counts characters; the rule counts bytes of UTF-8, which is the stricter.
+        limited.update(minLength=1, maxLength=rule.max_bytes, pattern=rule.pattern)
+    limited["description"] = rule.text
+    return limited
+
+
+def _id(name: str) -> Schema:
+    return _limited(STRING, INPUT_RULES[name])
+
+
+ROOM_ID: Final[Schema] = _id("room_id")
 
 _ROOM_FIELD_SCHEMAS: Final[dict[str, Schema]] = {
     "time": TIME,
@@ -63,18 +86,20 @@ _ROOM_FIELD_SCHEMAS: Final[dict[str, Schema]] = {
 }
 
 
-def _room_field(kind: str) -> Schema:
+def _room_field(name: str, kind: str) -> Schema:
     nullable = kind.endswith("?")
     kind = kind.rstrip("?")
     if kind in ROOM_ENUMS:
         schema: Schema = {"type": "string", "enum": list(ROOM_ENUMS[kind])}
     else:
         schema = dict(_ROOM_FIELD_SCHEMAS[kind])
+    if name in INPUT_RULES:
+        schema = _limited(schema, INPUT_RULES[name])
     return _nullable(schema) if nullable else schema
 
 
 def _schemas() -> dict[str, Schema]:
-    room_settings = {name: _room_field(kind) for name, kind in ROOM_FIELDS.items()}
+    room_settings = {name: _room_field(name, kind) for name, kind in ROOM_FIELDS.items()}
     return {
         "Error": _object(
             {
@@ -118,7 +143,7 @@ def _schemas() -> dict[str, Schema]:
         },
         "JoinRequest": {
             "type": "object",
-            "properties": {"identity": {"type": "string", "minLength": 1, "maxLength": 256}},
+            "properties": {"identity": _id("identity")},
             "additionalProperties": False,
         },
         "Left": _object(
@@ -273,7 +298,11 @@ def _schemas() -> dict[str, Schema]:
         "QueueAll": _object({"room": STRING, "queue_all": BOOLEAN}),
         "SlotInput": {
             "type": "object",
-            "properties": {"id": STRING, "group": STRING, "starts_at": TIME},
+            "properties": {
+                "id": _id("slot_id"),
+                "group": _id("group"),
+                "starts_at": _limited(TIME, INPUT_RULES["starts_at"]),
+            },
             "required": ["id", "group", "starts_at"],
             "additionalProperties": False,
         },

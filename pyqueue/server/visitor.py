@@ -16,6 +16,7 @@ from multidict import CIMultiDict
 
 from pyqueue._core import TokenError, UnknownTicket
 from pyqueue.backends.views import StatusView
+from pyqueue.config import text_rule
 from pyqueue.server import polling, render
 from pyqueue.server.errors import ApiError, response_for_exception
 from pyqueue.server.httpio import (
@@ -35,7 +36,8 @@ _JSON: Final = "application/json"
 _NO_STORE: Final = "no-store"
 #: A ticket cookie lives as long as a ticket token may (the core's ticket lifetime).
 TICKET_COOKIE_SECONDS: Final = 7 * 24 * 3600
-IDENTITY_MAX: Final = 256
+#: The longest identity (the core refuses longer ones, and any other break of its rule).
+IDENTITY_MAX: Final = text_rule("identity")[0]
 #: ``(room, ticket token, poll cap in ms, random in [0, 1))`` -> ``(body, poll_ms, status)``.
 StatusPoll = Callable[[str, str, int, float], tuple[bytes | None, int, StatusView | None]]
 

@@ -124,7 +124,7 @@ mod tests {
     use crate::queue::{QueueState, TicketState};
     use crate::room_config::{test_config, IdentityMode, PrequeueMode};
 
-    const OPEN: i64 = 1_000_000 * S;
+    const OPEN: i64 = 1_700_000_000 * S;
 
     fn room() -> QueueState {
         QueueState::new(test_config(OPEN)).unwrap()

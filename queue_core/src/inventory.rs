@@ -42,7 +42,6 @@ use table::{Slot, Table};
 use word::{Deadlines, Word};
 
 pub use records::{Booking, GroupAvailability, Hold, SlotInfo, SlotSpec, SlotState};
-pub use table::MAX_SLOT_ID_BYTES;
 
 /// How many free slots a `SlotTaken` error suggests instead.
 pub const MAX_ALTERNATIVES: usize = 5;
@@ -96,7 +95,7 @@ impl Inventory {
     }
 
     /// Adds slots, all or nothing: `DuplicateSlot(id)` if an id repeats in the batch or exists
-    /// already; `InvalidArgument` for an empty id or group, or an id over 128 bytes.
+    /// already; `InvalidArgument` for an id, group or start outside its rule (`limits`).
     pub fn add_slots(&self, slots: Vec<SlotSpec>) -> CoreResult<usize> {
         let Some(journal) = &self.journal else { return self.table.write().add(slots) };
         // Encoded before the slots move into the table; recorded only if they were added, while

@@ -56,7 +56,7 @@ fn start_header(out: &mut Vec<u8>, magic: &[u8; 4], room: &str, generation: u64)
     out.extend_from_slice(magic);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&generation.to_le_bytes());
-    // Room ids are at most 64 bytes (`room_config::MAX_ROOM_ID_LEN`).
+    // Room ids are at most 64 bytes (`limits::ROOM_ID`).
     out.push(room.len().min(255) as u8);
     out.extend_from_slice(&room.as_bytes()[..room.len().min(255)]);
 }

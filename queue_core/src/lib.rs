@@ -9,6 +9,7 @@ pub mod eta;
 pub mod events;
 pub mod inventory;
 pub mod journal;
+pub mod limits;
 pub mod position;
 pub mod prequeue;
 pub mod queue;

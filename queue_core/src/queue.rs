@@ -19,12 +19,12 @@ use crate::errors::{CoreError, CoreResult};
 use crate::eta::{CursorSpeed, Estimate};
 use crate::events::Event;
 use crate::journal::JournalSink;
+use crate::limits;
 use crate::position::WaitingIndex;
 use crate::prequeue;
 use crate::room_config::{IdentityMode, PrequeueMode, RoomConfig};
 
 pub const NO_POSITION: u32 = u32::MAX;
-pub const MAX_IDENTITY_LEN: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketState {
@@ -186,9 +186,7 @@ impl QueueState {
             }
         }
         if let Some(identity) = identity {
-            if identity.is_empty() || identity.len() > MAX_IDENTITY_LEN {
-                return Err(CoreError::InvalidArgument(format!("identity must be 1 to {MAX_IDENTITY_LEN} bytes")));
-            }
+            limits::IDENTITY.check_unshown(identity).map_err(CoreError::InvalidArgument)?;
         } else if self.config.identity == IdentityMode::Required {
             return Err(CoreError::IdentityRequired);
         }

@@ -2,6 +2,7 @@
 
 use crate::clock::MICROS_PER_SECOND;
 use crate::errors::{CoreError, CoreResult};
+use crate::limits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrequeueMode {
@@ -47,41 +48,49 @@ pub struct RoomConfig {
     pub seed: u64,
 }
 
-pub const MAX_ROOM_ID_LEN: usize = 64;
 /// How long a ticket token stays valid: long enough for any queue, short enough to expire.
 pub const TICKET_TOKEN_SECONDS: i64 = 7 * 24 * 3600;
 
 impl RoomConfig {
+    /// Checks every setting against its documented range (see `limits`); the message names the
+    /// setting, the range and the value given.
     pub fn validate(&self) -> CoreResult<()> {
-        let bad = |m: String| Err(CoreError::InvalidConfig(m));
-        if !valid_room_id(&self.id) {
-            return bad(format!("room id {:?} must be 1 to {MAX_ROOM_ID_LEN} characters of A-Z a-z 0-9 _ -", self.id));
+        self.check().map_err(CoreError::InvalidConfig)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        limits::ROOM_ID.check(&self.id)?;
+        limits::ADMIT_PER_MINUTE.check(self.admit_per_minute)?;
+        for (range, value) in limits::INT_SETTINGS.iter().zip([
+            self.max_active,
+            self.session_seconds,
+            self.heartbeat_timeout_seconds,
+            self.hold_seconds,
+            self.offer_seconds,
+            self.max_bookings_per_identity,
+        ]) {
+            range.check(i128::from(value))?;
         }
-        if !(self.admit_per_minute.is_finite() && self.admit_per_minute > 0.0) {
-            return bad(format!("admit_per_minute must be > 0, got {}", self.admit_per_minute));
-        }
-        for (name, value) in [
-            ("max_active", self.max_active),
-            ("session_seconds", self.session_seconds),
-            ("heartbeat_timeout_seconds", self.heartbeat_timeout_seconds),
-            ("max_bookings_per_identity", self.max_bookings_per_identity),
-            ("hold_seconds", self.hold_seconds),
-            ("offer_seconds", self.offer_seconds),
-        ] {
-            if value == 0 {
-                return bad(format!("{name} must be at least 1"));
-            }
-        }
+        limits::TIMES.check("opens_at", self.opens_at)?;
         if let Some(closes) = self.closes_at {
+            limits::TIMES.check("closes_at", closes)?;
             if closes <= self.opens_at {
-                return bad("closes_at must be after opens_at".into());
+                return Err("closes_at must be after opens_at".into());
             }
         }
         if let Some(pre) = self.prequeue_opens_at {
+            limits::TIMES.check("prequeue_opens_at", pre)?;
             if pre > self.opens_at {
-                return bad("prequeue_opens_at must not be after opens_at".into());
+                return Err("prequeue_opens_at must not be after opens_at".into());
             }
         }
+        limits::RELEASE_WINDOWS.check(self.release_windows.len() as i128).map_err(|_| {
+            format!(
+                "release_windows may list at most {} windows, got {}",
+                limits::RELEASE_WINDOWS.max,
+                self.release_windows.len()
+            )
+        })?;
         Ok(())
     }
 
@@ -99,9 +108,7 @@ impl RoomConfig {
 }
 
 pub fn valid_room_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_ROOM_ID_LEN
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    limits::ROOM_ID.accepts(id)
 }
 
 impl PrequeueMode {
@@ -181,28 +188,91 @@ pub(crate) fn test_config(opens_at: i64) -> RoomConfig {
 mod tests {
     use super::*;
 
+    /// 2021-05-10T05:00:00Z.
+    const OPEN: i64 = 1_620_622_800 * MICROS_PER_SECOND;
+
+    fn refusal(change: impl Fn(&mut RoomConfig)) -> String {
+        let mut c = test_config(OPEN);
+        change(&mut c);
+        match c.validate() {
+            Err(CoreError::InvalidConfig(m)) => m,
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+    }
+
     #[test]
     fn refuses_bad_values_with_a_message() {
-        let ok = test_config(0);
-        assert!(ok.validate().is_ok());
+        assert!(test_config(OPEN).validate().is_ok());
         type Change = Box<dyn Fn(&mut RoomConfig)>;
         let cases: Vec<(Change, &str)> = vec![
             (Box::new(|c| c.id = String::new()), "room id"),
             (Box::new(|c| c.id = "a b".into()), "room id"),
+            (Box::new(|c| c.id = "kiel\0".into()), "room id"),
             (Box::new(|c| c.admit_per_minute = -1.0), "admit_per_minute"),
             (Box::new(|c| c.admit_per_minute = f64::NAN), "admit_per_minute"),
             (Box::new(|c| c.max_active = 0), "max_active"),
-            (Box::new(|c| c.closes_at = Some(-5)), "closes_at"),
-            (Box::new(|c| c.prequeue_opens_at = Some(5)), "prequeue_opens_at"),
+            (Box::new(|c| c.closes_at = Some(OPEN - 5)), "closes_at"),
+            (Box::new(|c| c.prequeue_opens_at = Some(OPEN + 5)), "prequeue_opens_at"),
         ];
         for (change, needle) in cases {
-            let mut c = ok.clone();
-            change(&mut c);
-            match c.validate() {
-                Err(CoreError::InvalidConfig(m)) => assert!(m.contains(needle), "{m}"),
-                other => panic!("expected InvalidConfig for {needle}, got {other:?}"),
+            let m = refusal(change);
+            assert!(m.contains(needle), "{m}");
+        }
+    }
+
+    #[test]
+    fn the_examples_of_the_issue_are_refused_by_name() {
+        assert_eq!(
+            refusal(|c| c.admit_per_minute = 1e308),
+            "admit_per_minute must be above 0 and at most 1000000, got 1e308"
+        );
+        assert_eq!(refusal(|c| c.offer_seconds = 1 << 31), "offer_seconds must be between 1 and 86400, got 2147483648");
+        assert_eq!(
+            refusal(|c| c.opens_at = -62_135_596_800 * MICROS_PER_SECOND),
+            "opens_at must be between 2000-01-01T00:00:00Z and 2200-01-01T00:00:00Z, got 0001-01-01T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn every_whole_number_setting_has_its_range() {
+        type Field = fn(&mut RoomConfig) -> &mut u32;
+        let fields: [(Field, &str); 6] = [
+            (|c| &mut c.max_active, "max_active must be between 1 and 1000000"),
+            (|c| &mut c.session_seconds, "session_seconds must be between 1 and 86400"),
+            (|c| &mut c.heartbeat_timeout_seconds, "heartbeat_timeout_seconds must be between 1 and 86400"),
+            (|c| &mut c.hold_seconds, "hold_seconds must be between 1 and 86400"),
+            (|c| &mut c.offer_seconds, "offer_seconds must be between 1 and 86400"),
+            (|c| &mut c.max_bookings_per_identity, "max_bookings_per_identity must be between 1 and 100"),
+        ];
+        for ((field, message), range) in fields.into_iter().zip(limits::INT_SETTINGS) {
+            for ok in [range.min, range.max] {
+                let mut c = test_config(OPEN);
+                *field(&mut c) = ok as u32;
+                assert!(c.validate().is_ok(), "{message}: {ok}");
+            }
+            for bad in [range.min - 1, range.max + 1, u64::from(u32::MAX)] {
+                let m = refusal(|c| *field(c) = bad as u32);
+                assert!(m.starts_with(message), "{m}");
             }
         }
+    }
+
+    #[test]
+    fn every_time_lies_in_the_window() {
+        let (early, late) = (limits::TIMES.earliest, limits::TIMES.latest);
+        assert!(refusal(|c| c.opens_at = late + 1).starts_with("opens_at must be between"));
+        assert!(refusal(|c| c.closes_at = Some(late + 1)).starts_with("closes_at must be between"));
+        assert!(refusal(|c| c.prequeue_opens_at = Some(early - 1)).starts_with("prequeue_opens_at must be between"));
+        let mut c = test_config(early);
+        c.closes_at = Some(late);
+        c.prequeue_opens_at = Some(early);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn release_windows_are_counted() {
+        let m = refusal(|c| c.release_windows = vec!["07:00".into(); 101]);
+        assert_eq!(m, "release_windows may list at most 100 windows, got 101");
     }
 
     #[test]

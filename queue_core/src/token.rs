@@ -54,10 +54,10 @@ use subtle::ConstantTimeEq;
 
 use crate::errors::{CoreError, CoreResult};
 
-/// The longest room id a token can carry, in bytes.
-pub const MAX_ROOM_LEN: usize = 64;
-/// The longest key id, in characters.
-pub const MAX_KID_LEN: usize = 32;
+/// The longest room id a token can carry, in bytes (the room id rule of `limits`).
+pub const MAX_ROOM_LEN: usize = crate::limits::ROOM_ID.max as usize;
+/// The longest key id, in characters (the key id rule of `limits`).
+pub const MAX_KID_LEN: usize = crate::limits::KEY_ID.max as usize;
 /// The shortest secret a key may have, in bytes.
 pub const MIN_SECRET_LEN: usize = 16;
 /// Any longer text is rejected before it is looked at, so hostile input costs nothing.
@@ -272,7 +272,7 @@ impl Signer {
 }
 
 fn is_valid_kid(kid: &str) -> bool {
-    (1..=MAX_KID_LEN).contains(&kid.len()) && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    crate::limits::KEY_ID.accepts(kid)
 }
 
 /// The truncated MAC over `kid || 0x00 || payload`.

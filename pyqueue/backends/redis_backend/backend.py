@@ -19,12 +19,12 @@ from typing import Any, Final
 
 from pyqueue._core import (
     IdentityRequired,
-    InvalidArgument,
     InvalidConfig,
     RoomConfig,
     Signer,
     UnknownTicket,
     VirtualClock,
+    check_identity,
 )
 from pyqueue.backends import BackendUnavailable, UnknownRoom
 from pyqueue.backends.redis_backend import records as rec
@@ -42,7 +42,6 @@ from pyqueue.config import Settings
 log = logging.getLogger("pyqueue.redis")
 
 MICROS: Final = rec.MICROS
-MAX_IDENTITY_LEN: Final = 256
 #: How often the counters of a room are re-read at most (one pipelined read per room).
 REFRESH_SECONDS: Final = 0.15
 #: How long status polls are served from the cache while Redis cannot be reached.
@@ -380,8 +379,7 @@ class RedisBackend:
         config = await self.config(room)
         resumed = "" if resume is None else str(self.verify(room, resume, "ticket"))
         if identity is not None:
-            if not 0 < len(identity.encode()) <= MAX_IDENTITY_LEN:
-                raise _invalid(f"identity must be 1 to {MAX_IDENTITY_LEN} bytes")
+            check_identity(identity)  # the core's rule, as the memory backend's join applies it
         elif config.identity == "required":
             error = IdentityRequired("this room requires an identity")
             error.code = "identity_required"
@@ -503,9 +501,3 @@ def mapping_args(seen: dict[int, int]) -> list[int]:
     for ticket, micros in seen.items():
         flat += [ticket, micros]
     return flat
-
-
-def _invalid(message: str) -> InvalidArgument:
-    error = InvalidArgument(message)
-    error.code = "invalid_argument"
-    return error

@@ -7,20 +7,20 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from redis.exceptions import ResponseError
 
 from pyqueue._core import (
-    DuplicateSlot,
     InvalidArgument,
     NoOffer,
     PyqueueError,
     ReleaseRefused,
     RoomConfig,
     UnknownBooking,
+    check_slots,
 )
 from pyqueue.backends.redis_backend import records as rec
 from pyqueue.backends.redis_backend.keys import RoomKeys
@@ -49,27 +49,6 @@ def normal_code(text: str) -> str | None:
         return None
     joined = "".join(symbols)
     return f"{joined[:5]}-{joined[5:]}"
-
-
-def _slot_fields(item: Mapping[str, Any] | Sequence[Any]) -> tuple[str, str, int]:
-    if isinstance(item, Mapping):
-        values = (item.get("id"), item.get("group"), item.get("starts_at"))
-    else:
-        values = tuple(item) if len(item) == 3 else (None, None, None)
-    slot_id, group, starts = values
-    if not isinstance(slot_id, str) or not slot_id or not isinstance(group, str) or not group:
-        raise _invalid("a slot needs a non-empty id and group")
-    if "\0" in group:
-        # NUL ends the group in the free index's members (see keys.py).
-        raise _invalid(f"slot {slot_id!r}: the group name has a NUL character")
-    if isinstance(starts, str):
-        try:
-            starts = datetime.fromisoformat(starts)
-        except ValueError:
-            raise _invalid(f"slot {slot_id!r}: starts_at is not RFC 3339") from None
-    if not isinstance(starts, datetime) or starts.tzinfo is None:
-        raise _invalid(f"slot {slot_id!r}: starts_at needs a time zone offset")
-    return slot_id, group, rec.to_micros(starts)
 
 
 def _invalid(message: str) -> InvalidArgument:
@@ -146,13 +125,9 @@ class Inventory:
     async def add(self, room: str, slots: Sequence[Any], actor: str) -> int:
         await self._backend.config(room)
         args: list[str | int] = [actor]
-        seen: set[str] = set()
-        for item in slots:
-            slot_id, group, starts = _slot_fields(item)
-            if slot_id in seen:
-                message = f"slot {slot_id!r} twice"
-                raise core_error(DuplicateSlot, "duplicate_slot", message, slot=slot_id)
-            seen.add(slot_id)
+        # The core's slot rules, as the memory backend applies them; they also keep NUL out
+        # of groups, which ends a group in the free index's members (see keys.py).
+        for slot_id, group, starts in check_slots(slots):
             args += [slot_id, group, starts]
         return int(await self._backend.run("add_slots", room, *args))
 

@@ -1,6 +1,9 @@
 //! The values the inventory takes and hands out. They own their strings, so callers may keep
 //! them without holding anything of the inventory.
 
+use crate::errors::{CoreError, CoreResult};
+use crate::limits;
+
 /// A slot to add: `id` is unique in the inventory, `group` is what visitors choose between (a
 /// centre on a day), `starts_at` orders the slots of a group (microseconds since the Unix epoch).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -8,6 +11,25 @@ pub struct SlotSpec {
     pub id: String,
     pub group: String,
     pub starts_at: i64,
+}
+
+impl SlotSpec {
+    /// The id, the group and the start against their rules (see `limits`): `InvalidArgument`
+    /// naming the slot and what is wrong.
+    pub fn validate(&self) -> CoreResult<()> {
+        let check = || -> Result<(), String> {
+            limits::SLOT_ID.check(&self.id)?;
+            limits::GROUP.check(&self.group)?;
+            limits::TIMES.check("starts_at", self.starts_at)
+        };
+        check().map_err(|reason| {
+            if limits::SLOT_ID.accepts(&self.id) {
+                CoreError::InvalidArgument(format!("slot {:?}: {reason}", self.id))
+            } else {
+                CoreError::InvalidArgument(reason)
+            }
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,9 +11,6 @@ use super::word::Word;
 use super::{SlotSpec, SlotState};
 use crate::errors::{CoreError, CoreResult};
 
-/// The longest slot id accepted, in bytes.
-pub const MAX_SLOT_ID_BYTES: usize = 128;
-
 pub(super) struct Slot {
     pub(super) id: Box<str>,
     pub(super) starts_at: i64,
@@ -151,7 +148,7 @@ impl Table {
     /// Adds all slots or none. New slots are Free.
     pub(super) fn add(&mut self, specs: Vec<SlotSpec>) -> CoreResult<usize> {
         for spec in &specs {
-            validate(spec)?;
+            spec.validate()?;
         }
         if self.slots.len() + specs.len() > u32::MAX as usize {
             return Err(CoreError::InvalidArgument("too many slots for one inventory".into()));
@@ -245,20 +242,4 @@ impl Table {
         // Positions moved: start scans from the front again.
         target.reset_scan();
     }
-}
-
-fn validate(spec: &SlotSpec) -> CoreResult<()> {
-    if spec.id.is_empty() {
-        return Err(CoreError::InvalidArgument("a slot id must not be empty".into()));
-    }
-    if spec.id.len() > MAX_SLOT_ID_BYTES {
-        return Err(CoreError::InvalidArgument(format!(
-            "slot id {:?}… is longer than {MAX_SLOT_ID_BYTES} bytes",
-            spec.id.chars().take(32).collect::<String>()
-        )));
-    }
-    if spec.group.is_empty() {
-        return Err(CoreError::InvalidArgument(format!("slot {:?} has an empty group", spec.id)));
-    }
-    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Unit tests: every error of the inventory, idempotency, and each transition's bookkeeping.
 
 use super::*;
+use crate::limits;
 
 const EPOCH: i64 = 1_620_000_000 * SEC;
 const SEC: i64 = 1_000_000;
@@ -33,14 +34,14 @@ fn book(inventory: &Inventory, slot: &str, holder: u32) -> Booking {
 fn adding_slots_is_all_or_nothing() {
     let inv = inventory(3);
     assert_eq!(inv.len(), 5);
-    let dup_in_batch = inv.add_slots(vec![spec("x", "A", 0), spec("y", "A", 0), spec("x", "A", 0)]);
+    let dup_in_batch = inv.add_slots(vec![spec("x", "A", T0), spec("y", "A", T0), spec("x", "A", T0)]);
     assert_eq!(dup_in_batch, Err(CoreError::DuplicateSlot("x".into())));
-    let dup_existing = inv.add_slots(vec![spec("x", "A", 0), spec("a1", "C", 0)]);
+    let dup_existing = inv.add_slots(vec![spec("x", "A", T0), spec("a1", "C", T0)]);
     assert_eq!(dup_existing, Err(CoreError::DuplicateSlot("a1".into())));
     assert_eq!(inv.len(), 5);
     assert!(matches!(inv.slot("x"), Err(CoreError::UnknownSlot(_))));
     assert_eq!(inv.availability().len(), 2, "no group was created by a refused batch");
-    assert_eq!(inv.add_slots(vec![spec("x", "A", 0), spec("y", "C", 0)]), Ok(2));
+    assert_eq!(inv.add_slots(vec![spec("x", "A", T0), spec("y", "C", T0)]), Ok(2));
     assert_eq!(inv.len(), 7);
     assert_eq!(availability_of(&inv, "A").free, 4);
 }
@@ -49,13 +50,27 @@ fn adding_slots_is_all_or_nothing() {
 fn slot_ids_and_groups_are_validated() {
     let inv = Inventory::new(EPOCH);
     assert!(inv.is_empty());
-    let long = "x".repeat(MAX_SLOT_ID_BYTES + 1);
-    for bad in [spec("", "A", 0), spec(&long, "A", 0), spec("ok", "", 0)] {
-        let result = inv.add_slots(vec![spec("fine", "A", 0), bad]);
-        assert!(matches!(result, Err(CoreError::InvalidArgument(_))), "{result:?}");
+    let max = limits::SLOT_ID.max as usize;
+    let long = "x".repeat(max + 1);
+    let year_one = -62_135_596_800 * SEC;
+    let cases = [
+        (spec("", "A", T0), "slot id \"\" must be 1 to 128 bytes of printable"),
+        (spec(&long, "A", T0), "slot id \"xxxx"),
+        (spec("a\0b", "A", T0), "slot id \"a\\0b\" must be 1 to 128 bytes of printable"),
+        (spec("a\nb", "A", T0), "slot id \"a\\nb\" must be"),
+        (spec("ok", "", T0), "slot \"ok\": group \"\" must be 1 to 128 bytes of printable"),
+        (spec("ok", "Kiel\0", T0), "slot \"ok\": group \"Kiel\\0\" must be"),
+        (spec("ok", &"g".repeat(129), T0), "slot \"ok\": group \"gggg"),
+        (spec("ok", "A", year_one), "slot \"ok\": starts_at must be between 2000-01-01T00:00:00Z and 2200-01-01T00:00:00Z, got 0001-01-01T00:00:00Z"),
+    ];
+    for (bad, message) in cases {
+        match inv.add_slots(vec![spec("fine", "A", T0), bad]) {
+            Err(CoreError::InvalidArgument(m)) => assert!(m.starts_with(message), "{m}"),
+            other => panic!("expected InvalidArgument({message}), got {other:?}"),
+        }
     }
     assert!(inv.is_empty());
-    assert_eq!(inv.add_slots(vec![spec(&"x".repeat(MAX_SLOT_ID_BYTES), "A", 0)]), Ok(1));
+    assert_eq!(inv.add_slots(vec![spec(&"x".repeat(max), &"g".repeat(128), T0)]), Ok(1));
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod clock;
 mod config;
 pub mod errors;
 mod journal;
+mod limits;
 mod room;
 mod signer;
 mod status_poll;
@@ -32,9 +33,13 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<views::PyRoomInfo>()?;
     m.add_class::<views::PyTickReport>()?;
     m.add_class::<views::PyDraw>()?;
+    m.add_class::<limits::PyInputRule>()?;
     m.add_function(wrap_pyfunction!(signer::verify_pass, m)?)?;
     m.add_function(wrap_pyfunction!(signer::draw_order, m)?)?;
     m.add_function(wrap_pyfunction!(status_poll::status_poll, m)?)?;
+    m.add_function(wrap_pyfunction!(limits::input_rules, m)?)?;
+    m.add_function(wrap_pyfunction!(limits::check_slots, m)?)?;
+    m.add_function(wrap_pyfunction!(limits::check_identity, m)?)?;
     journal::register(m)?;
     errors::register(m)
 }

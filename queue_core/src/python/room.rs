@@ -33,7 +33,7 @@ fn shared_clock(clock: Option<&PyVirtualClock>) -> SharedClock {
 }
 
 /// Reads one slot given as a dict {"id", "group", "starts_at"} or a tuple (id, group, starts_at).
-fn slot_spec(item: &Bound<'_, PyAny>) -> PyResult<SlotSpec> {
+pub(super) fn slot_spec(item: &Bound<'_, PyAny>) -> PyResult<SlotSpec> {
     let (id, group, starts_at) = if let Ok(d) = item.cast::<PyDict>() {
         let field = |name: &str| -> PyResult<Bound<'_, PyAny>> {
             d.get_item(name)?.ok_or_else(|| CoreError::InvalidArgument(format!("a slot needs {name:?}")).into())
