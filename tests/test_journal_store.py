@@ -387,9 +387,7 @@ async def test_a_torn_tail_is_still_cut_and_served(data_dir):
     await server.stop()
 
 
-async def test_a_damaged_snapshot_without_a_complete_generation_before_is_refused(
-    data_dir, capsys
-):
+async def test_a_damaged_snapshot_without_a_complete_generation_before_is_refused(data_dir, capsys):
     server = Server(data_dir)
     await server.start()
     await server.stop()
@@ -400,7 +398,8 @@ async def test_a_damaged_snapshot_without_a_complete_generation_before_is_refuse
     newest = max(directory.glob("snapshot-*.pqs"))
     newest.write_bytes(newest.read_bytes()[:-5])
     # The generation before it lost a record in the middle too: it cannot stand in.
-    older = max(p for p in directory.glob("journal-*.pqj") if p.name < newest.name.replace("snapshot", "journal").replace(".pqs", ".pqj"))
+    generation = int(newest.stem.split("-")[1])
+    older = directory / f"journal-{generation - 1:08d}.pqj"
     data = older.read_bytes()
     starts = record_starts(data)
     damaged = bytearray(data)

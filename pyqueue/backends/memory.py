@@ -40,8 +40,8 @@ from pyqueue._core import (
     status_poll,
 )
 from pyqueue.backends import BackendUnavailable, UnknownRoom
-from pyqueue.backends.views import TickReportView
 from pyqueue.backends.durable import Durability, JournalBroken, JournalStore
+from pyqueue.backends.views import TickReportView
 from pyqueue.config import (
     RoomSettings,
     Settings,

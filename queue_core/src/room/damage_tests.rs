@@ -139,8 +139,7 @@ fn records_in_a_later_journal_make_damage_of_an_earlier_one() {
     assert_eq!((cut.segment, cut.segments_skipped, cut.unapplied.records), (0, 1, 1));
     assert!(!cut.torn_tail());
     // A later file holding only its header: nothing is lost, a torn tail.
-    let (_, report) =
-        Room::restore(signer(), clock.clone(), None, &[first, &journal_header("kiel", 1)]).unwrap();
+    let (_, report) = Room::restore(signer(), clock.clone(), None, &[first, &journal_header("kiel", 1)]).unwrap();
     assert!(report.cut.unwrap().torn_tail());
     // An empty newest file is what a crash right after creating it leaves.
     let (room, report) = Room::restore(signer(), clock, None, &[&fixture.journal, &[]]).unwrap();
