@@ -352,6 +352,32 @@ class JournalCut:
     @property
     def segments_skipped(self) -> int:
         """Journals after the bad one, which were not applied either."""
+    @property
+    def torn_tail(self) -> bool:
+        """True when nothing whole follows the damage: what a crash leaves, safe to cut. False
+        when whole records follow it (damage in the middle), which a cut would drop."""
+    @property
+    def unapplied(self) -> UnappliedRecords:
+        """The whole records after the damage, which were not applied."""
+
+@final
+class UnappliedRecords:
+    """Whole journal records that were not applied, read as far as they go."""
+
+    @property
+    def records(self) -> int: ...
+    @property
+    def bookings(self) -> list[tuple[str, str | None]]:
+        """(booking code, slot id or None when unknown) of each booking they made."""
+    @property
+    def cancelled(self) -> list[str]:
+        """Slots whose booking they cancelled."""
+    @property
+    def joined(self) -> list[int]:
+        """Tickets that joined."""
+    @property
+    def admitted(self) -> list[int]:
+        """Tickets that were admitted."""
 
 @final
 class RestoreReport:
@@ -444,6 +470,9 @@ class Room:
         self, override: bool = False, reason: str | None = None, actor: str = "operator"
     ) -> int:
         """Releases returned slots; refused before the window without an override and reason."""
+    def record_repair(self, dropped: int, reason: str, actor: str = "operator") -> None:
+        """Notes in the audit log (action ``journal_repair``) that the saved state was
+        repaired, leaving out ``dropped`` records, for ``reason``."""
     def audit_log(self) -> list[AuditEntry]: ...
     def verify_pass(self, token: str) -> PassInfo: ...
     def now(self) -> datetime: ...
@@ -453,6 +482,10 @@ def verify_pass(token: str, signer: Signer, room: str) -> PassInfo:
 
 def journal_header(room: str, generation: int) -> bytes:
     """The header that starts a new journal file of ``room``."""
+
+def unapplied_records(journals: list[bytes]) -> UnappliedRecords:
+    """The records of whole journal files (oldest first), read as far as they go: what
+    setting them aside would drop."""
 
 def status_poll(
     room: Room, token: str, cap_ms: int, random: float

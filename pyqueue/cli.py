@@ -3,8 +3,13 @@
 ``pyqueue serve --config FILE [--host H] [--port P]`` runs the server (without ``--config``,
 the demo room); ``pyqueue check-config FILE`` validates a configuration; ``pyqueue openapi``
 writes the OpenAPI document; ``pyqueue nginx-config --room ID`` prints an nginx configuration
-that guards a booking site with the sidecar check. ``python server.py …`` is
-``pyqueue serve …``.
+that guards a booking site with the sidecar check; ``pyqueue journal check DIR`` and
+``pyqueue journal repair DIR`` examine and repair saved state (see
+:mod:`pyqueue.journal_command`). ``python server.py …`` is ``pyqueue serve …``.
+
+``serve`` exits with 2 for a configuration mistake, 3 for saved state it cannot use (another
+format version), 4 for a damaged journal or snapshot (see ``pyqueue journal check``), 1 when
+it cannot listen.
 """
 
 from __future__ import annotations
@@ -18,11 +23,16 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 
 import orjson
 
 from pyqueue._core import InvalidArgument, VirtualClock
 from pyqueue.config import ConfigError, Settings, describe_settings, load_settings
+
+#: Exit statuses of ``serve`` for saved state it refuses (see the README).
+EXIT_SAVED_STATE_UNUSABLE: Final = 3
+EXIT_SAVED_STATE_DAMAGED: Final = 4
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
     nginx.add_argument("--booking", default="127.0.0.1:9000", help="the booking site's host:port")
     nginx.add_argument("--listen", default="80", help="what nginx listens on")
     nginx.add_argument("--server-name", default="_", help="nginx server_name")
+
+    journal = commands.add_parser(
+        "journal", help="check or repair the saved state of the rooms (memory backend)"
+    )
+    actions = journal.add_subparsers(dest="journal", required=True, metavar="ACTION")
+    for action, text in (
+        ("check", "show per room whether its files are whole, and what a repair would drop"),
+        ("repair", "drop what follows damage, after showing it; damaged files are kept aside"),
+    ):
+        sub = actions.add_parser(action, help=text, description=text)
+        sub.add_argument("dir", type=Path, help="the data_dir, or one room's directory in it")
+        if action == "repair":
+            sub.add_argument(
+                "--yes", action="store_true", help="confirm without asking (non-interactive)"
+            )
 
     bench = commands.add_parser("bench", help="run benchmarks from a source checkout")
     kinds = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
@@ -112,6 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "nginx-config":
             return _nginx_config(args)
+        if args.command == "journal":
+            from pyqueue import journal_command
+
+            if args.journal == "check":
+                return journal_command.check(args.dir)
+            return journal_command.repair_command(args.dir, args.yes)
         return _openapi(args.output)
     except ConfigError as exc:
         print(f"pyqueue: {exc}", file=sys.stderr)
@@ -131,7 +162,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from pyqueue.backends.durable import SavedStateError
+    from pyqueue.backends.durable import SavedStateDamaged, SavedStateError
     from pyqueue.demo import demo_settings
     from pyqueue.server import run
     from pyqueue.server.logs import configure_logging
@@ -162,11 +193,15 @@ def _serve(args: argparse.Namespace) -> int:
             announce=announce,
             reuse_port=args.reuse_port,
         )
+    except SavedStateDamaged as exc:
+        # Damage with whole records after it: cutting it would take back what was answered.
+        print(f"pyqueue: cannot start: {exc}", file=sys.stderr)
+        return EXIT_SAVED_STATE_DAMAGED
     except SavedStateError as exc:
         # The saved state of the rooms cannot be used as it is: serving without it would send
         # everybody back to the start, or book slots twice.
         print(f"pyqueue: cannot start: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_SAVED_STATE_UNUSABLE
     except OSError as exc:
         print(f"pyqueue: cannot listen: {exc}", file=sys.stderr)
         return 1

@@ -104,3 +104,21 @@ def test_a_port_in_use_is_reported(tmp_path, capsys, monkeypatch):
         code = main(["serve", "--config", str(path), "--port", str(port)])
     assert code == 1
     assert "cannot listen" in capsys.readouterr().err
+
+
+def test_a_room_directory_that_is_a_plain_file_is_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("pyqueue.server.logs.configure_logging", lambda *a, **k: None)
+    path = tmp_path / "pyqueue.toml"
+    path.write_text(GOOD)
+    room_dir = tmp_path / "pyqueue-data" / "rooms" / "kiel"
+    room_dir.parent.mkdir(parents=True)
+    room_dir.write_text("")
+    assert main(["serve", "--config", str(path), "--port", "0"]) == 3
+    err = capsys.readouterr().err
+    assert f"{room_dir} is a file, not a directory" in err and "cannot listen" not in err
+
+
+def test_journal_check_and_repair_refuse_a_folder_that_holds_no_saved_state(tmp_path, capsys):
+    assert main(["journal", "check", str(tmp_path)]) == 2
+    assert "neither a data_dir" in capsys.readouterr().err
+    assert main(["journal", "repair", str(tmp_path / "missing"), "--yes"]) == 2

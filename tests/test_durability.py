@@ -1,6 +1,7 @@
 """The server process killed with SIGKILL in the middle of a surge, restarted on the same data
 directory: every booking whose code a visitor saw is there, no slot is booked twice, every
-ticket keeps its place in the same order. Damaged journal tails are cut with a message, a
+ticket keeps its place in the same order. Damaged journal tails are cut with a message; damage
+with whole records after it stops the start until `pyqueue journal repair` drops them; a
 journal of another format version is refused, and a million joins replay in seconds."""
 
 from __future__ import annotations
@@ -270,3 +271,87 @@ def test_a_million_joins_replay_in_seconds(capsys):
         print(
             f"\nreplayed {report.records:,} records ({len(data) / 1e6:.1f} MB) in {seconds:.2f} s"
         )
+
+
+def pyqueue_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pyqueue.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def record_starts(data: bytes, room: str) -> list[int]:
+    at = len(journal_header(room, 0))
+    starts = []
+    while at < len(data):
+        starts.append(at)
+        at += 8 + int.from_bytes(data[at : at + 4], "little")
+    return starts
+
+
+def test_mid_journal_damage_stops_serve_until_checked_and_repaired(tmp_path):
+    config = write_config(tmp_path)
+    data_dir = tmp_path / "pyqueue-data"
+    journal = data_dir / "rooms" / "husum" / "journal-00000000.pqj"
+    codes: dict[str, str] = {}
+    with ServerProcess(["--config", str(config)]) as server:
+        # Everything of the start (the room, its slots) is on disk before it serves.
+        before = journal.stat().st_size
+        for i in range(8):
+            client = server.client()
+            pass_token = client.request("POST", "/v1/rooms/husum/join", {}).json()["pass"]
+            slot = f"s{i * 7}"
+            held = client.request(
+                "POST", f"/v1/rooms/husum/slots/{slot}/hold", headers=bearer(pass_token)
+            )
+            assert held.status == 201, held.body
+            booked = client.request(
+                "POST", f"/v1/rooms/husum/slots/{slot}/confirm", headers=bearer(pass_token)
+            )
+            assert booked.status == 201, booked.body
+            codes[booked.json()["code"]] = slot
+        assert server.process is not None
+        server.process.kill()
+        server.process.wait()
+    data = bytearray(journal.read_bytes())
+    starts = record_starts(bytes(data), "husum")
+    index = next(i for i, at in enumerate(starts) if at >= before)
+    data[starts[index] + 10] ^= 0x01
+    journal.write_bytes(bytes(data))
+    following = len(starts) - index - 1
+
+    # A refused start ends at once; one that serves on the damaged journal is killed.
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "--config", str(config), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 4, done.stderr
+    assert str(journal) in done.stderr and f"at byte {starts[index]}" in done.stderr
+    assert f"{following} whole records follow" in done.stderr, done.stderr
+    assert journal.read_bytes() == bytes(data), "the start cut the damaged journal"
+
+    check = pyqueue_command("journal", "check", str(data_dir))
+    assert check.returncode == 4, check.stdout + check.stderr
+    for code, slot in codes.items():
+        assert f"{code}  {slot}" in check.stdout, check.stdout
+    assert "room kiel: clean" in check.stdout
+    refused = pyqueue_command("journal", "repair", str(data_dir))
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    repaired = pyqueue_command("journal", "repair", str(data_dir), "--yes")
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+
+    with ServerProcess(["--config", str(config)]) as server:
+        client = server.client()
+        audit = client.request("GET", "/v1/admin/rooms/husum/audit", headers=bearer(ADMIN))
+        last = audit.json()["entries"][-1]
+        assert (last["action"], last["count"]) == ("journal_repair", following), last
+        assert all(code in last["reason"] for code in codes)
+        gone = client.request("GET", f"/v1/rooms/husum/bookings/{next(iter(codes))}")
+        assert gone.status == 404

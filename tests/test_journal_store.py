@@ -1,5 +1,6 @@
 """The memory backend with a data_dir, in process: restarts, fsync policies, group commit,
-snapshots, damaged files, config-file changes and a broken disk."""
+snapshots, damaged files (refused, checked, repaired), config-file changes and a broken
+disk."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from typing import Any
 import pytest
 
 import pyqueue
+from pyqueue import journal_command
+from pyqueue._core import journal_header
 from pyqueue.backends import BackendUnavailable
 from pyqueue.backends import room_journal as room_journal_module
-from pyqueue.backends.durable import SavedStateError
+from pyqueue.backends.durable import SavedStateDamaged, SavedStateError
 from pyqueue.backends.memory import MemoryBackend
 from pyqueue.config import merged_room_config, settings_from_mapping
+from tests.helpers.api import start_api
 
 OPENS_AT = datetime(2021, 5, 10, 5, 0, tzinfo=UTC)
 SECRET = "a-test-secret-of-32-bytes-length!"
@@ -276,3 +280,217 @@ async def test_an_incompatible_journal_is_refused_with_what_to_do(data_dir):
     journal.write_bytes(bytes(data))
     with pytest.raises(SavedStateError, match="move the room's data directory away"):
         await server.start()
+
+
+# ----- damage that is not a torn tail, check and repair ---------------------------------------
+
+
+def kiel_dir(data_dir: Path) -> Path:
+    return data_dir / "rooms" / "kiel"
+
+
+def record_starts(data: bytes) -> list[int]:
+    """Where each record of a journal of room "kiel" starts."""
+    at = len(journal_header("kiel", 0))
+    starts = []
+    while at < len(data):
+        starts.append(at)
+        at += 8 + int.from_bytes(data[at : at + 4], "little")
+    return starts
+
+
+async def booked(server: Server, count: int) -> tuple[Path, int, list[str]]:
+    """A started server's room with `count` bookings made after the start, then a crash:
+    the journal, its length before the bookings, and the codes."""
+    backend = await server.start()
+    journal = max(kiel_dir(server.data_dir).glob("journal-*.pqj"))
+    before = journal.stat().st_size
+    codes = []
+    for i in range(count):
+        _, pass_token = await admitted(backend)
+        await backend.hold("kiel", f"s{i}", pass_token)
+        codes.append((await backend.confirm("kiel", f"s{i}", pass_token)).code)
+    server.crash()
+    return journal, before, codes
+
+
+def flip_first_record_after(journal: Path, before: int) -> tuple[bytes, int, int]:
+    """Flips a byte of the first record written after `before`: the damaged bytes, the
+    record's offset and how many whole records follow it."""
+    data = journal.read_bytes()
+    starts = record_starts(data)
+    index = next(i for i, at in enumerate(starts) if at >= before)
+    damaged = bytearray(data)
+    damaged[starts[index] + 9] ^= 0x20
+    journal.write_bytes(bytes(damaged))
+    return bytes(damaged), starts[index], len(starts) - index - 1
+
+
+async def test_a_flipped_byte_mid_journal_refuses_the_start_naming_file_offset_and_count(data_dir):
+    server = Server(data_dir)
+    journal, before, _ = await booked(server, 3)
+    damaged, offset, following = flip_first_record_after(journal, before)
+    assert following > 6
+    with pytest.raises(SavedStateDamaged) as refused:
+        await server.start()
+    message = str(refused.value)
+    assert str(journal) in message and f"at byte {offset}" in message, message
+    assert f"{following} whole records follow" in message and "3 bookings" in message, message
+    assert "pyqueue journal repair" in message
+    assert journal.read_bytes() == damaged, "the journal was cut although records follow"
+
+
+async def test_check_lists_what_a_repair_drops_and_repair_audits_it(data_dir, capsys):
+    server = Server(data_dir)
+    journal, before, codes = await booked(server, 3)
+    damaged, _, following = flip_first_record_after(journal, before)
+    assert journal_command.check(data_dir) == 4
+    shown = capsys.readouterr().out
+    assert "room kiel: DAMAGED" in shown and f"drops {following} whole records" in shown
+    for i, code in enumerate(codes):
+        assert f"{code}  s{i}" in shown, shown
+    assert "tickets joined: 0-2" in shown and "tickets admitted: 0-2" in shown, shown
+    # Not interactive and no --yes: refused, nothing changed.
+    assert journal_command.repair_command(data_dir, yes=False) == 2
+    assert "--yes" in capsys.readouterr().err
+    assert journal.read_bytes() == damaged
+    assert journal_command.repair_command(data_dir, yes=True) == 0
+    assert "room kiel: repaired" in capsys.readouterr().out
+    copies = list(kiel_dir(data_dir).glob("damaged-journal-00000000.pqj-*"))
+    assert [c.read_bytes() for c in copies] == [damaged], "the damaged file was not kept"
+    assert journal_command.check(data_dir) == 0
+
+    backend = await server.start()
+    repair = (await backend.audit_log("kiel"))[-1]
+    assert (repair.action, repair.actor, repair.count) == (
+        "journal_repair",
+        "pyqueue journal repair",
+        following,
+    )
+    assert repair.reason is not None and all(code in repair.reason for code in codes)
+    for code in codes:
+        with pytest.raises(pyqueue.UnknownBooking):
+            await backend.booking("kiel", code)
+    await server.stop()
+
+
+async def test_a_torn_tail_is_still_cut_and_served(data_dir):
+    server = Server(data_dir)
+    journal, _, codes = await booked(server, 2)
+    data = journal.read_bytes()
+    last = record_starts(data)[-1]
+    journal.write_bytes(data[: last + 5])
+    assert journal_command.check(data_dir) == 0
+    backend = await server.start()
+    assert (await backend.booking("kiel", codes[0])).slot == "s0"
+    assert len(journal.read_bytes()) >= last
+    await server.stop()
+
+
+async def test_a_damaged_snapshot_without_a_complete_generation_before_is_refused(data_dir, capsys):
+    server = Server(data_dir)
+    await server.start()
+    await server.stop()
+    backend = await server.start()
+    late = [(await backend.join("kiel", f"phone:{i}", None)).token for i in range(3)]
+    await server.stop()
+    directory = kiel_dir(data_dir)
+    newest = max(directory.glob("snapshot-*.pqs"))
+    newest.write_bytes(newest.read_bytes()[:-5])
+    # The generation before it lost a record in the middle too: it cannot stand in.
+    generation = int(newest.stem.split("-")[1])
+    older = directory / f"journal-{generation - 1:08d}.pqj"
+    data = older.read_bytes()
+    starts = record_starts(data)
+    damaged = bytearray(data)
+    damaged[starts[0] + 9] ^= 0x20
+    older.write_bytes(bytes(damaged))
+    with pytest.raises(SavedStateDamaged, match=str(newest)):
+        await server.start()
+    assert newest.exists()
+    assert journal_command.check(data_dir) == 4
+    assert "does not hold everything after it" in capsys.readouterr().out
+    assert journal_command.repair_command(directory, yes=True) == 0
+    backend = await server.start()
+    assert (await backend.audit_log("kiel"))[-1].action == "journal_repair"
+    with pytest.raises(pyqueue.UnknownTicket):
+        await backend.status("kiel", late[-1])
+    await server.stop()
+
+
+async def test_an_empty_first_journal_says_so(data_dir, capsys):
+    server = Server(data_dir)
+    await server.start()
+    server.crash()
+    journal = kiel_dir(data_dir) / "journal-00000000.pqj"
+    journal.write_bytes(b"")
+    with pytest.raises(SavedStateDamaged, match="empty journal file") as refused:
+        await server.start()
+    assert str(journal) in str(refused.value) and "another room" not in str(refused.value)
+    journal.write_bytes(journal_header("kiel", 0)[:9])
+    with pytest.raises(SavedStateDamaged, match=r"truncated journal file \(9 bytes\)"):
+        await server.start()
+    assert journal_command.repair_command(data_dir, yes=True) == 0
+    backend = await server.start()
+    assert [r.action for r in await backend.audit_log("kiel")] == ["load_slots"]
+    await server.stop()
+
+
+async def test_a_room_directory_that_is_a_file_says_so(data_dir):
+    kiel_dir(data_dir).parent.mkdir(parents=True)
+    kiel_dir(data_dir).write_text("not a directory")
+    with pytest.raises(SavedStateError, match=f"{kiel_dir(data_dir)} is a file, not a directory"):
+        await Server(data_dir).start()
+
+
+async def test_a_failed_write_is_cut_back_and_ticks_stay_quiet(data_dir, monkeypatch, caplog):
+    server = Server(data_dir)
+    backend = await server.start()
+    await backend.join("kiel", "phone:1", None)
+    journal = max(kiel_dir(data_dir).glob("journal-*.pqj"))
+    size = journal.stat().st_size
+    real = room_journal_module.write_all
+
+    def half_then_full(fd: int, data: Any) -> None:
+        real(fd, bytes(data)[: len(data) - 1])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(room_journal_module, "write_all", half_then_full)
+    with pytest.raises(BackendUnavailable, match="was not saved and counts as not made"):
+        await backend.join("kiel", "phone:2", None)
+    assert journal.stat().st_size == size, "the part of the failed write stayed in the file"
+    for _ in range(3):
+        assert (await backend.tick("kiel")).admitted == 0
+    monkeypatch.undo()
+    server.crash()
+    caplog.set_level("WARNING", logger="pyqueue.journal")
+    backend = await server.start()
+    assert not [r for r in caplog.records if "cut" in r.getMessage()]
+    assert (await backend.room_info("kiel")).counters["joined"] == 1
+    await server.stop()
+
+
+async def test_a_full_disk_answers_503_saying_the_change_was_not_made(
+    tmp_path, aiohttp_client, monkeypatch, caplog
+):
+    api = await start_api(aiohttp_client, data_dir=str(tmp_path / "data"))
+
+    def full(fd: int, data: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(room_journal_module, "write_all", full)
+    caplog.set_level("INFO")
+    response, body = await api.json("POST", "/v1/rooms/kiel/join", 503, json={})
+    assert body["error"]["code"] == "unavailable"
+    assert "No space left on device" in body["error"]["message"]
+    assert "not saved and counts as not made" in body["error"]["message"]
+    assert response.headers["Retry-After"]
+    await api.json("GET", "/readyz", 503)
+    broken = [r for r in caplog.records if r.levelname == "CRITICAL"]
+    assert len(broken) == 1 and "journal is broken" in broken[0].getMessage()
+    # The ticker keeps going without an error per tick.
+    for _ in range(5):
+        await api.advance(1)
+    assert api.state.metrics.tick_errors == 0
+    assert not [r for r in caplog.records if r.exc_info]
+    await api.json("POST", "/v1/rooms/kiel/join", 503, json={})

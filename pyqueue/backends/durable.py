@@ -22,25 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from pyqueue._core import (
-    JournalCorrupt,
-    JournalIncompatible,
-    Room,
-    Signer,
-    VirtualClock,
-)
+from pyqueue._core import Room, Signer, VirtualClock
 from pyqueue.backends.journal_file import Chain, RoomFiles
 from pyqueue.backends.room_journal import JournalBroken, RoomJournal
+from pyqueue.backends.saved_state import SavedStateDamaged, SavedStateError, inspect_room
 from pyqueue.config import ServerSettings
 
 log = logging.getLogger("pyqueue.journal")
 
 LOCK_FILE: Final = "LOCK"
 ROOMS_DIR: Final = "rooms"
-
-
-class SavedStateError(Exception):
-    """The saved state cannot be used as it is; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -82,10 +73,29 @@ class JournalStore:
 
     def open(self) -> dict[str, Room]:
         """Locks the data directory and restores every room saved in it."""
+        self.lock()
+        rooms = {}
+        try:
+            for directory in sorted(p for p in (self.data_dir / ROOMS_DIR).iterdir() if p.is_dir()):
+                room = self.restore_room(RoomFiles(directory))
+                if room is not None:
+                    rooms[room.id] = room
+        except BaseException:
+            self.release()
+            raise
+        return rooms
+
+    def lock(self) -> None:
+        """Takes the data directory for this process (a second server, or a repair while a
+        server runs, is refused)."""
         rooms_dir = self.data_dir / ROOMS_DIR
         try:
             rooms_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileExistsError as exc:
+            raise SavedStateError(
+                f"cannot use data_dir {self.data_dir}: {exc.filename} is a file, not a directory"
+            ) from exc
         except OSError as exc:
             raise SavedStateError(f"cannot use data_dir {self.data_dir}: {exc}") from exc
         try:
@@ -97,12 +107,6 @@ class JournalStore:
                 "each server needs its own data_dir"
             ) from None
         self._lock_fd = fd
-        rooms = {}
-        for directory in sorted(p for p in rooms_dir.iterdir() if p.is_dir()):
-            room = self._restore(RoomFiles(directory))
-            if room is not None:
-                rooms[room.id] = room
-        return rooms
 
     def journal(self, room_id: str) -> RoomJournal:
         return self._journals[room_id]
@@ -110,56 +114,49 @@ class JournalStore:
     def files(self, room_id: str) -> RoomFiles:
         return RoomFiles(self.data_dir / ROOMS_DIR / room_id)
 
-    def _restore(self, files: RoomFiles) -> Room | None:
+    def restore_room(self, files: RoomFiles) -> Room | None:
+        """Restores one room and starts its journal; None when the directory holds no room.
+        Raises ``SavedStateDamaged`` for damage that is not a torn tail: starting would drop
+        what follows it (see :mod:`pyqueue.backends.saved_state`)."""
         started = time.perf_counter()
-        failures = []
-        for chain in files.chains():
-            snapshot, journals = chain.read()
-            try:
-                room, report = Room.restore(self._signer, snapshot, journals, self._clock)
-            except JournalIncompatible as exc:
-                raise SavedStateError(f"{files.directory}: {exc}") from exc
-            except JournalCorrupt as exc:
-                failures.append(f"{chain.snapshot or chain.journals[0]}: {exc}")
-                log.warning("saved state unusable", extra={"path": failures[-1]})
-                self._set_aside_bad_snapshot(files, chain)
-                continue
-            if report.cut is not None:
-                self._cut(files, chain, report.cut.segment, report.cut.offset, report.cut.reason)
-            if room is None:
-                continue
-            if room.id != files.directory.name:
-                raise SavedStateError(
-                    f"{files.directory} holds the state of room {room.id!r}: a room's directory "
-                    "must be named after the room; rename it or move it out of the data_dir"
-                )
-            log.info(
-                "room restored",
-                extra={
-                    "room": room.id,
-                    "snapshot_generation": report.snapshot_generation,
-                    "journal_records": report.records,
-                    "seconds": round(time.perf_counter() - started, 3),
-                },
+        found = inspect_room(files, self._signer, self._clock)
+        if found.damage is not None:
+            raise SavedStateDamaged(found.damage.message())
+        for path, why in found.replaced_snapshots:
+            kept = files.set_aside(path)
+            log.warning(
+                "damaged snapshot replaced by the generation before it, which holds everything",
+                extra={"path": str(path), "reason": why, "kept_in": str(kept)},
             )
-            self._journals[room.id] = RoomJournal.start(room, files, files.newest_generation() + 1)
-            return room
-        if failures:
+        cut, chain, room, report = found.torn_tail, found.chain, found.room, found.report
+        if cut is not None and chain is not None:
+            self._cut(files, chain, cut.segment, cut.offset, cut.reason)
+        if room is None or report is None:
+            return None
+        if room.id != files.directory.name:
             raise SavedStateError(
-                f"{files.directory} cannot be restored ({'; '.join(failures)}). Move the "
-                "directory out of the data_dir to start the room anew; its files stay there."
+                f"{files.directory} holds the state of room {room.id!r}: a room's directory "
+                "must be named after the room; rename it or move it out of the data_dir"
             )
-        return None
+        log.info(
+            "room restored",
+            extra={
+                "room": room.id,
+                "snapshot_generation": report.snapshot_generation,
+                "journal_records": report.records,
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
+        self._start_journal(room, files, files.newest_generation() + 1)
+        return room
 
-    def _set_aside_bad_snapshot(self, files: RoomFiles, chain: Chain) -> None:
-        """A snapshot that cannot be read alone is renamed, so that it is not tried again and
-        the older chain it shadowed stays the fallback."""
-        if chain.snapshot is None:
-            return
+    def _start_journal(self, room: Room, files: RoomFiles, generation: int) -> None:
         try:
-            Room.restore(self._signer, chain.snapshot.read_bytes(), [], self._clock)
-        except JournalCorrupt:
-            files.set_aside(chain.snapshot)
+            self._journals[room.id] = RoomJournal.start(room, files, generation)
+        except OSError as exc:
+            raise SavedStateError(
+                f"cannot write the journal of room {room.id!r} in {files.directory}: {exc}"
+            ) from exc
 
     def _cut(self, files: RoomFiles, chain: Chain, segment: int, offset: int, reason: str) -> None:
         path = chain.journals[segment]
@@ -179,10 +176,15 @@ class JournalStore:
     def add(self, room: Room) -> None:
         """Starts the journal of a new journaled room (its creation is the first record)."""
         files = self.files(room.id)
+        if files.directory.exists() and not files.directory.is_dir():
+            raise SavedStateError(
+                f"{files.directory} is a file, not a directory: room {room.id!r} keeps its "
+                "journal in a directory of that name; move the file out of the data_dir"
+            )
         if files.newest_generation() >= 0:
-            # Left from a room that could not be restored or was set aside: never mixed in.
+            # Left from a room that was set aside or named otherwise: never mixed in.
             raise SavedStateError(f"{files.directory} holds files of another room already")
-        self._journals[room.id] = RoomJournal.start(room, files, 0)
+        self._start_journal(room, files, 0)
 
     # ----- while serving ----------------------------------------------------------------------
 
@@ -241,10 +243,23 @@ class JournalStore:
                 await journal.close()
             except (JournalBroken, OSError) as exc:
                 log.error("closing a journal failed", extra={"error": str(exc)})
+        self.release()
+
+    def release(self) -> None:
+        """Closes the journals as they are, without writing or a snapshot (a start that failed,
+        a repair that synced what it wrote), and unlocks the data directory."""
+        for journal in self._journals.values():
+            journal.close_files()
         self._journals.clear()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
 
 
-__all__ = ["Durability", "JournalBroken", "JournalStore", "SavedStateError"]
+__all__ = [
+    "Durability",
+    "JournalBroken",
+    "JournalStore",
+    "SavedStateDamaged",
+    "SavedStateError",
+]

@@ -8,7 +8,8 @@
         snapshot-00000006.pqs   the generation before, kept as a fallback
         journal-00000006.pqj
         file-config.json        the config-file settings last applied to the room
-        dropped-…, skipped-…    bytes cut from a damaged journal, kept for inspection
+        dropped-…, skipped-…    bytes cut from a torn journal, files set aside, kept to inspect
+        damaged-…               whole copies of damaged journals a repair truncated
 
 A new generation's journal is created before its snapshot is written, so at every moment one
 of two chains holds everything: the newest snapshot and the journals from its generation on,

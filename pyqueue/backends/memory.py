@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from pyqueue._core import (
@@ -34,13 +35,13 @@ from pyqueue._core import (
     SlotInfo,
     Status,
     Ticket,
-    TickReport,
     UnknownSlot,
     VirtualClock,
     status_poll,
 )
 from pyqueue.backends import BackendUnavailable, UnknownRoom
 from pyqueue.backends.durable import Durability, JournalBroken, JournalStore
+from pyqueue.backends.views import TickReportView
 from pyqueue.config import (
     RoomSettings,
     Settings,
@@ -52,6 +53,21 @@ log = logging.getLogger("pyqueue.backend")
 
 # Slot loads above this size run in a worker thread, so a big CSV does not stall the polls.
 _THREAD_BULK: Final = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class _IdleTick:
+    """The tick of a room that cannot change."""
+
+    admitted: int = 0
+    abandoned: int = 0
+    expired: int = 0
+    released: int = 0
+    holds_expired: int = 0
+    offers_made: int = 0
+
+
+_IDLE_TICK: Final = _IdleTick()
 
 
 class MemoryBackend:
@@ -210,7 +226,12 @@ class MemoryBackend:
     async def draw(self, room: str) -> Draw | None:
         return self._room(room).draw()
 
-    async def tick(self, room: str) -> TickReport:
+    async def tick(self, room: str) -> TickReportView:
+        if self._store is not None and self._store.broken() is not None:
+            # Nothing moves while no change can be saved; the failure was raised and logged
+            # once, and readiness says so.
+            self._room(room)
+            return _IDLE_TICK
         report = self._writable(room).tick_report()
         await self._persist(room)
         return report

@@ -10,7 +10,9 @@ then covers them all: under load, many answers share one sync.
 
 A failed write or sync leaves memory ahead of the disk, and after a failed sync Linux may
 already have dropped the pages it could not write: the journal is then broken for good, and
-every later change is refused until a restart rebuilds the room from what the disk has.
+every later change is refused until a restart rebuilds the room from what the disk has. The
+part of a failed write that did reach the file is cut off again, so that a change answered
+as not made does not come back at the restart.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ log = logging.getLogger("pyqueue.journal")
 
 
 class JournalBroken(Exception):
-    """The journal could not be written or synced; the message says why."""
+    """The journal could not be written or synced; the message says why. Raised once for the
+    change that failed, and then for every change refused until a restart."""
 
 
 class RoomJournal:
@@ -36,6 +39,8 @@ class RoomJournal:
         self.files = files
         self.generation = generation
         self._fd = fd
+        #: Length of the open journal file: a failed write is cut back to it.
+        self._file_size = os.fstat(fd).st_size
         #: Bytes written and bytes known to be on disk, counted over the life of this object.
         self.written = 0
         self.synced = 0
@@ -80,10 +85,20 @@ class RoomJournal:
             try:
                 write_all(self._fd, data)
             except OSError as exc:
-                self._break(f"writing the journal failed: {exc}")
+                self._break(f"writing the journal failed: {exc}{self._undo_partial_write()}")
+            self._file_size += len(data)
             self.written += len(data)
             self.generation_bytes += len(data)
         return self.written
+
+    def _undo_partial_write(self) -> str:
+        """Cuts off what a failed write left in the file (records, or part of one, whose
+        changes are answered as not made); says so if that failed too."""
+        try:
+            os.ftruncate(self._fd, self._file_size)
+        except OSError as exc:
+            return f" (and cutting off its partial write failed: {exc})"
+        return ""
 
     def sync_now(self) -> None:
         """Syncs synchronously, for start-up, before the event loop serves anything."""
@@ -145,6 +160,7 @@ class RoomJournal:
                 self._break(f"creating journal {generation} failed: {exc}")
             self._retired.append(self._fd)
             self._fd = fd
+            self._file_size = os.fstat(fd).st_size
             self._directory_dirty = True
             self.generation = generation
             self.generation_bytes = 0
@@ -172,8 +188,13 @@ class RoomJournal:
             await self.sync()
         if self._syncing is not None:
             await asyncio.gather(self._syncing, return_exceptions=True)
+        self.close_files()
+
+    def close_files(self) -> None:
+        """Closes the files as they are (what was written stays; nothing more is synced)."""
         for fd in [*self._retired, self._fd]:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
         self._retired.clear()
         self._fd = -1
 
@@ -183,7 +204,10 @@ class RoomJournal:
 
     def _break(self, message: str) -> None:
         if self.broken is None:
-            self.broken = f"room {self.room.id}: {message}"
+            self.broken = (
+                f"room {self.room.id}: {message}. The change was not saved and counts as not "
+                "made; changes are refused until the server is restarted"
+            )
             log.critical(
                 "the journal is broken: changes are refused until a restart",
                 extra={"room": self.room.id, "error": message},

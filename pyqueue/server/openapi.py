@@ -360,7 +360,10 @@ _ERROR_TEXT: Final = {
     415: "Unsupported media type",
     425: "The room does not take joins yet (Retry-After)",
     429: "Too many joins from this address (Retry-After)",
-    503: "The state store is unavailable; retry",
+    503: (
+        "The state store is unavailable (Redis unreachable, or the journal could not be "
+        "written: the change was not made, and changes are refused until a restart); retry"
+    ),
 }
 
 _ROOM_PARAM: Final = {

@@ -168,6 +168,28 @@ pub fn next_frame(data: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, Stri
     Ok(Some((payload, start + len)))
 }
 
+/// The first offset at or after `from` where a whole record with a matching checksum starts
+/// and `accept` takes its payload. After damage, whether any follows tells a torn tail (none:
+/// the crash came mid-write) from damage in the middle of the data (some: records that were
+/// written whole, and perhaps confirmed, lie beyond it).
+///
+/// `accept` is asked before the checksum is computed: it rejects most garbage at once, so that
+/// scanning damaged data costs about its length, not its length times a claimed record's.
+pub fn find_frame(data: &[u8], from: usize, accept: impl Fn(&[u8]) -> bool) -> Option<(usize, &[u8], usize)> {
+    (from..data.len()).find_map(|at| {
+        let head = data.get(at..at + FRAME_HEADER)?;
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let candidate = data.get(at + FRAME_HEADER..at + FRAME_HEADER + len)?;
+        if !accept(candidate) {
+            return None;
+        }
+        match next_frame(data, at) {
+            Ok(Some((payload, next))) => Some((at, payload, next)),
+            _ => None,
+        }
+    })
+}
+
 /// Where a journaled room puts its records until the embedding program drains them.
 ///
 /// The buffer's mutex also orders the room's changes: a change and the appending of its record
@@ -253,6 +275,27 @@ mod tests {
             assert!(next_frame(&damaged, next).is_err(), "flip at {byte} not found");
         }
         assert!(next_frame(&[0u8; 16], 0).unwrap_err().contains("zero"));
+    }
+
+    #[test]
+    fn whole_records_are_found_after_damage() {
+        let mut data = Vec::new();
+        write_frame(&mut data, |out| out.extend_from_slice(b"one"));
+        let second = data.len();
+        write_frame(&mut data, |out| out.extend_from_slice(b"second"));
+        let third = data.len();
+        write_frame(&mut data, |out| out.extend_from_slice(b"third"));
+        data[second + 9] ^= 0x04;
+        assert!(next_frame(&data, second).is_err());
+        let (at, payload, next) = find_frame(&data, second + 1, |_| true).unwrap();
+        assert_eq!((at, payload, next), (third, &b"third"[..], data.len()));
+        assert_eq!(find_frame(&data, second + 1, |p| p != b"third"), None);
+        // Nothing whole after a torn last record.
+        assert_eq!(find_frame(&data[..data.len() - 2], second + 1, |_| true), None);
+        assert_eq!(find_frame(&[0u8; 64], 0, |_| true), None);
+        // Garbage whose length fields claim records yields none.
+        let garbage: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        assert_eq!(find_frame(&garbage, 0, |payload| payload.first() == Some(&7)), None);
     }
 
     #[test]

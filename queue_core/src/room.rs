@@ -18,6 +18,7 @@ mod slots;
 mod snapshot;
 #[cfg(test)]
 mod tests;
+mod unapplied;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ use booking_state::BookingState;
 
 pub use booking_state::{AuditEntry, Offer};
 pub use restore::{JournalCut, RestoreReport};
+pub use unapplied::{Unapplied, UnappliedBooking};
 
 /// Holds stay valid for at most this long beyond the inventory's epoch (29-bit seconds).
 const INVENTORY_EPOCH_MARGIN: i64 = 24 * 3600 * MICROS_PER_SECOND;
@@ -408,6 +410,12 @@ impl Room {
 
     pub fn audit_log(&self) -> Vec<AuditEntry> {
         self.booking.lock().audit.clone()
+    }
+
+    /// Records in the audit log that an operator repaired the room's saved state: `dropped`
+    /// records were left out, for `reason`. Journaled like every audit entry.
+    pub fn record_repair(&self, actor: &str, dropped: u64, reason: &str) {
+        self.audit("journal_repair", actor, dropped, Some(reason.to_owned()));
     }
 
     fn audit(&self, action: &str, actor: &str, count: u64, reason: Option<String>) {

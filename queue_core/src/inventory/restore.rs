@@ -5,10 +5,10 @@
 
 use std::sync::atomic::Ordering;
 
-use super::booking_code::CodeBook;
+use super::booking_code::{format_code, CodeBook};
 use super::holders::HolderLedger;
 use super::word::Word;
-use super::{Inventory, SlotSpec};
+use super::{Inventory, SlotSpec, SlotState};
 use crate::codec::{Put, Reader};
 use crate::errors::{CoreError, CoreResult};
 
@@ -17,6 +17,21 @@ fn corrupt(message: String) -> CoreError {
 }
 
 impl Inventory {
+    /// The id of the slot at `index`: journal records name slots by their index.
+    pub(crate) fn slot_id_at(&self, index: u32) -> Option<String> {
+        self.table.read().slots.get(index as usize).map(|slot| slot.id.to_string())
+    }
+
+    /// What a journaled slot word says: the state it puts the slot in.
+    pub(crate) fn state_of_word(word: u64) -> SlotState {
+        Word::unpack(word).state()
+    }
+
+    /// A journaled booking code as visitors were shown it.
+    pub(crate) fn code_text(code: u64) -> String {
+        format_code(code)
+    }
+
     /// Writes the slots with their words and codes, then drains the journal, with every slot
     /// change held off meanwhile (claims swap under the journal's lock, bookings under the code
     /// book's), so that the state written and the records drained meet exactly. Returns the

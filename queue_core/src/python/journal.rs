@@ -1,12 +1,13 @@
-//! The journal's face in Python: what a restore did (`RestoreReport`, `JournalCut`), the header
-//! of a new journal file, and the format version. Files are opened, written and synced by
-//! `pyqueue.backends.journal_file`; the core only encodes and replays.
+//! The journal's face in Python: what a restore did (`RestoreReport`, `JournalCut`) and what it
+//! left out (`UnappliedRecords`), the header of a new journal file, and the format version.
+//! Files are opened, written and synced by `pyqueue.backends.journal_file`; the core only
+//! encodes, replays and tells a torn tail from damage.
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::journal::{journal_header as header_bytes, FORMAT_VERSION};
-use crate::room::{JournalCut, RestoreReport};
+use crate::room::{JournalCut, RestoreReport, Unapplied};
 
 #[pyclass(frozen, module = "pyqueue._core", name = "JournalCut", get_all)]
 pub struct PyJournalCut {
@@ -18,25 +19,82 @@ pub struct PyJournalCut {
     pub dropped_bytes: usize,
     /// Segments after the bad one, which were not applied either.
     pub segments_skipped: usize,
+    /// True when nothing whole follows the damage (what a crash leaves, safe to cut); false
+    /// when whole records follow it, which a cut would drop.
+    pub torn_tail: bool,
+    /// The whole records after the damage, which were not applied.
+    pub unapplied: Py<PyUnappliedRecords>,
 }
 
 #[pymethods]
 impl PyJournalCut {
     fn __repr__(&self) -> String {
-        format!("JournalCut(segment={}, offset={}, reason={:?})", self.segment, self.offset, self.reason)
+        format!(
+            "JournalCut(segment={}, offset={}, reason={:?}, torn_tail={})",
+            self.segment, self.offset, self.reason, self.torn_tail
+        )
     }
 }
 
-impl From<JournalCut> for PyJournalCut {
-    fn from(cut: JournalCut) -> Self {
-        Self {
+impl PyJournalCut {
+    fn new(py: Python<'_>, cut: JournalCut) -> PyResult<Self> {
+        Ok(Self {
+            torn_tail: cut.torn_tail(),
             segment: cut.segment,
             offset: cut.offset,
             reason: cut.reason,
             dropped_bytes: cut.dropped_bytes,
             segments_skipped: cut.segments_skipped,
+            unapplied: Py::new(py, PyUnappliedRecords::from(cut.unapplied))?,
+        })
+    }
+}
+
+/// Whole records that a restore could not apply, read as far as they go.
+#[pyclass(frozen, module = "pyqueue._core", name = "UnappliedRecords", get_all)]
+pub struct PyUnappliedRecords {
+    pub records: u64,
+    /// (code, slot id or None) of each booking made.
+    pub bookings: Vec<(String, Option<String>)>,
+    /// Slots whose booking was cancelled.
+    pub cancelled: Vec<String>,
+    /// Tickets that joined.
+    pub joined: Vec<u32>,
+    /// Tickets that were admitted.
+    pub admitted: Vec<u32>,
+}
+
+#[pymethods]
+impl PyUnappliedRecords {
+    fn __repr__(&self) -> String {
+        format!(
+            "UnappliedRecords(records={}, bookings={}, joined={}, admitted={})",
+            self.records,
+            self.bookings.len(),
+            self.joined.len(),
+            self.admitted.len()
+        )
+    }
+}
+
+impl From<Unapplied> for PyUnappliedRecords {
+    fn from(found: Unapplied) -> Self {
+        Self {
+            records: found.records,
+            bookings: found.bookings.into_iter().map(|booking| (booking.code, booking.slot)).collect(),
+            cancelled: found.cancelled,
+            joined: found.joined,
+            admitted: found.admitted,
         }
     }
+}
+
+/// The records of whole journal files (oldest first) read as far as they go: what setting
+/// them aside would drop.
+#[pyfunction]
+pub fn unapplied_records(py: Python<'_>, journals: Vec<Bound<'_, PyBytes>>) -> PyUnappliedRecords {
+    let segments: Vec<&[u8]> = journals.iter().map(|b| b.as_bytes()).collect();
+    py.detach(|| Unapplied::of_journals(&segments)).into()
 }
 
 #[pyclass(frozen, module = "pyqueue._core", name = "RestoreReport")]
@@ -59,8 +117,8 @@ impl PyRestoreReport {
         self.inner.records
     }
     #[getter]
-    fn cut(&self) -> Option<PyJournalCut> {
-        self.inner.cut.clone().map(Into::into)
+    fn cut(&self, py: Python<'_>) -> PyResult<Option<PyJournalCut>> {
+        self.inner.cut.clone().map(|cut| PyJournalCut::new(py, cut)).transpose()
     }
     fn __repr__(&self) -> String {
         format!(
@@ -83,6 +141,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("JOURNAL_FORMAT_VERSION", FORMAT_VERSION)?;
     m.add_class::<PyJournalCut>()?;
     m.add_class::<PyRestoreReport>()?;
+    m.add_class::<PyUnappliedRecords>()?;
     m.add_function(wrap_pyfunction!(journal_header, m)?)?;
+    m.add_function(wrap_pyfunction!(unapplied_records, m)?)?;
     Ok(())
 }

@@ -277,6 +277,13 @@ impl PyRoom {
         Ok(self.inner.release(r#override, reason, actor)?)
     }
 
+    /// Notes in the audit log (action "journal_repair") that an operator repaired the room's
+    /// saved state, leaving out `dropped` records, for `reason`.
+    #[pyo3(signature = (dropped, reason, actor="operator"))]
+    fn record_repair(&self, dropped: u64, reason: &str, actor: &str) {
+        self.inner.record_repair(actor, dropped, reason);
+    }
+
     fn audit_log(&self) -> Vec<PyAuditEntry> {
         self.inner.audit_log().into_iter().map(|e| PyAuditEntry { inner: e }).collect()
     }

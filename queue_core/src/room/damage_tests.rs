@@ -4,7 +4,7 @@
 use std::thread;
 
 use super::tests::{assert_same, signer, slots, Fixture, OPEN};
-use super::Room;
+use super::{Room, Unapplied, UnappliedBooking};
 use crate::clock::{SharedClock, MICROS_PER_SECOND as S};
 use crate::errors::CoreError;
 use crate::events::Event;
@@ -12,8 +12,9 @@ use crate::inventory::SlotState;
 use crate::journal::{journal_header, next_frame, FORMAT_VERSION};
 use crate::room_config::test_config;
 
-/// A journal of a few joins and a booking, and the byte offset where each record ends.
-fn journal_with_boundaries() -> (Fixture, Vec<usize>) {
+/// A journal of a few joins and a booking, the byte offset where each record ends, and the
+/// booking's code.
+fn journal_with_boundaries() -> (Fixture, Vec<usize>, String) {
     let mut config = test_config(OPEN);
     config.max_active = 50;
     let mut fixture = Fixture::new(config, OPEN + S);
@@ -23,7 +24,7 @@ fn journal_with_boundaries() -> (Fixture, Vec<usize>) {
     }
     let pass = fixture.room.status_of(0, fixture.room.now()).unwrap().pass_token.unwrap();
     fixture.room.hold("s1", &pass).unwrap();
-    fixture.room.confirm("s1", &pass).unwrap();
+    let code = fixture.room.confirm("s1", &pass).unwrap().code;
     fixture.drain();
     let mut ends = Vec::new();
     let mut at = journal_header("kiel", 0).len();
@@ -31,7 +32,7 @@ fn journal_with_boundaries() -> (Fixture, Vec<usize>) {
         ends.push(next);
         at = next;
     }
-    (fixture, ends)
+    (fixture, ends, code)
 }
 
 fn restore(fixture: &Fixture, journal: &[u8]) -> (Option<Room>, super::RestoreReport) {
@@ -41,7 +42,7 @@ fn restore(fixture: &Fixture, journal: &[u8]) -> (Option<Room>, super::RestoreRe
 
 #[test]
 fn a_torn_tail_is_cut_at_the_last_whole_record() {
-    let (fixture, ends) = journal_with_boundaries();
+    let (fixture, ends, _) = journal_with_boundaries();
     let start = ends[ends.len() - 4];
     for len in start..fixture.journal.len() {
         let (room, report) = restore(&fixture, &fixture.journal[..len]);
@@ -65,7 +66,7 @@ fn a_torn_tail_is_cut_at_the_last_whole_record() {
 
 #[test]
 fn a_flipped_byte_cuts_the_journal_before_its_record() {
-    let (fixture, ends) = journal_with_boundaries();
+    let (fixture, ends, _) = journal_with_boundaries();
     for (record, window) in ends.windows(2).enumerate().skip(2) {
         for byte in [window[0], window[0] + 5, window[1] - 1] {
             let mut damaged = fixture.journal.clone();
@@ -74,6 +75,10 @@ fn a_flipped_byte_cuts_the_journal_before_its_record() {
             let cut = report.cut.expect("the damage was not found");
             assert_eq!((cut.offset, report.records), (window[0], record as u64 + 1), "flip at {byte}");
             assert_eq!(cut.dropped_bytes, damaged.len() - window[0]);
+            // Whole records after the damaged one make it damage, not a torn tail.
+            let after = ends.len() - record - 2;
+            assert_eq!(cut.unapplied.records, after as u64, "flip at {byte}");
+            assert_eq!(cut.torn_tail(), after == 0, "flip at {byte}");
             assert!(room.is_some());
         }
     }
@@ -94,8 +99,76 @@ fn a_flipped_byte_cuts_the_journal_before_its_record() {
 }
 
 #[test]
+fn a_torn_tail_leaves_nothing_unapplied() {
+    let (fixture, ends, _) = journal_with_boundaries();
+    let (_, report) = restore(&fixture, &fixture.journal[..ends[ends.len() - 1] - 3]);
+    let cut = report.cut.unwrap();
+    assert!(cut.torn_tail() && cut.unapplied == Default::default(), "{cut:?}");
+}
+
+#[test]
+fn what_follows_mid_journal_damage_is_read_as_far_as_it_goes() {
+    let (fixture, ends, code) = journal_with_boundaries();
+    // The third record is a join; everything after it was written whole.
+    let mut damaged = fixture.journal.clone();
+    damaged[ends[1] + 9] ^= 0x01;
+    let (_, report) = restore(&fixture, &damaged);
+    let cut = report.cut.unwrap();
+    assert!(!cut.torn_tail());
+    assert_eq!(cut.unapplied.records, (ends.len() - 3) as u64);
+    let unapplied = &cut.unapplied;
+    assert_eq!(unapplied.bookings, vec![UnappliedBooking { code, slot: Some("s1".into()) }]);
+    assert!(!unapplied.joined.is_empty() && unapplied.joined.windows(2).all(|w| w[0] < w[1]));
+    assert!(unapplied.admitted.contains(&0));
+    // A second damaged record further on is stepped over too.
+    damaged[ends[ends.len() - 3] + 9] ^= 0x01;
+    let (_, report) = restore(&fixture, &damaged);
+    assert_eq!(report.cut.unwrap().unapplied.records, (ends.len() - 4) as u64);
+}
+
+#[test]
+fn records_in_a_later_journal_make_damage_of_an_earlier_one() {
+    let (fixture, ends, _) = journal_with_boundaries();
+    let split = ends[ends.len() - 2];
+    let first = &fixture.journal[..split - 2];
+    let mut second = journal_header("kiel", 1);
+    second.extend_from_slice(&fixture.journal[split..]);
+    let clock: SharedClock = fixture.clock.clone();
+    let (_, report) = Room::restore(signer(), clock.clone(), None, &[first, &second]).unwrap();
+    let cut = report.cut.unwrap();
+    assert_eq!((cut.segment, cut.segments_skipped, cut.unapplied.records), (0, 1, 1));
+    assert!(!cut.torn_tail());
+    // A later file holding only its header: nothing is lost, a torn tail.
+    let (_, report) = Room::restore(signer(), clock.clone(), None, &[first, &journal_header("kiel", 1)]).unwrap();
+    assert!(report.cut.unwrap().torn_tail());
+    // An empty newest file is what a crash right after creating it leaves.
+    let (room, report) = Room::restore(signer(), clock, None, &[&fixture.journal, &[]]).unwrap();
+    let cut = report.cut.unwrap();
+    assert!(cut.torn_tail() && cut.reason.contains("empty") && room.is_some());
+}
+
+#[test]
+fn unapplied_whole_journals_are_read_too() {
+    let (fixture, ends, code) = journal_with_boundaries();
+    let found = Unapplied::of_journals(&[&fixture.journal]);
+    assert_eq!(found.records, ends.len() as u64);
+    assert_eq!(found.bookings, vec![UnappliedBooking { code, slot: Some("s1".into()) }]);
+    assert_eq!(found.joined, vec![0, 1, 2, 3, 4]);
+    assert_eq!(Unapplied::of_journals(&[]), Unapplied::default());
+}
+
+#[test]
+fn a_repair_is_audited() {
+    let (fixture, _, _) = journal_with_boundaries();
+    fixture.room.record_repair("operator", 12, "journal-00000000.pqj damaged at byte 80");
+    let entry = fixture.room.audit_log().pop().unwrap();
+    assert_eq!((entry.action.as_str(), entry.count), ("journal_repair", 12));
+    assert_eq!(entry.reason.as_deref(), Some("journal-00000000.pqj damaged at byte 80"));
+}
+
+#[test]
 fn a_newer_format_is_refused_with_what_to_do() {
-    let (fixture, _) = journal_with_boundaries();
+    let (fixture, _, _) = journal_with_boundaries();
     let mut newer = fixture.journal.clone();
     newer[4..6].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
     let clock: SharedClock = fixture.clock.clone();

@@ -2,7 +2,9 @@
 //! after it, record by record.
 //!
 //! A record that is torn (the crash came mid-write) or fails its checksum ends the replay: the
-//! report says where and why, and everything after it is left out, never half applied. A
+//! report says where and why, and everything after it is left out, never half applied. The
+//! report also says what was left out (`Unapplied`): when whole records follow the damage it
+//! is not a torn tail, and the embedding program must not cut it without an operator. A
 //! record that passes its checksum but cannot be decoded or does not fit the state is another
 //! matter (files of another room or generation, a bug): that stops the restore with an error,
 //! because guessing could book a slot twice.
@@ -20,6 +22,7 @@ use crate::token::Signer;
 
 use super::booking_state::BookingState;
 use super::snapshot::Parts;
+use super::unapplied::Unapplied;
 use super::Room;
 
 /// Where replay stopped early.
@@ -35,6 +38,17 @@ pub struct JournalCut {
     pub dropped_bytes: usize,
     /// Segments after the bad one, not applied either.
     pub segments_skipped: usize,
+    /// The whole records after the damage (in this segment and the later ones).
+    pub unapplied: Unapplied,
+}
+
+impl JournalCut {
+    /// Whether this is what a crash leaves: nothing whole after the damage, so cutting it
+    /// loses nothing that was written whole. Otherwise the damage is in the middle of the
+    /// journal, and cutting it drops `unapplied`.
+    pub fn torn_tail(&self) -> bool {
+        self.unapplied.records == 0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -93,9 +107,14 @@ impl Room {
                 report.cut = Some(JournalCut {
                     segment: index,
                     offset: 0,
-                    reason: "the file's header is incomplete".into(),
+                    reason: if segment.is_empty() {
+                        "the file is empty".into()
+                    } else {
+                        format!("the file's header is incomplete ({} bytes)", segment.len())
+                    },
                     dropped_bytes: segment.len(),
                     segments_skipped: segments.len() - index - 1,
+                    unapplied: Unapplied::scan(segments, index + 1, 0, inventory_of(&parts)),
                 });
                 break;
             };
@@ -127,6 +146,7 @@ impl Room {
                             reason,
                             dropped_bytes: segment.len() - at,
                             segments_skipped: segments.len() - index - 1,
+                            unapplied: Unapplied::scan(segments, index, at + 1, inventory_of(&parts)),
                         });
                         break;
                     }
@@ -152,6 +172,10 @@ impl Room {
         room.attach_journal(Arc::new(JournalSink::new()));
         Ok((Some(room), report))
     }
+}
+
+fn inventory_of(parts: &Option<Parts>) -> Option<&Inventory> {
+    parts.as_ref().map(|parts| &parts.inventory)
 }
 
 /// Applies one event to the state being restored.
