@@ -89,10 +89,15 @@ class Periodic:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"pyqueue-{self.name}")
 
-    async def stop(self) -> None:
+    def cancel(self) -> None:
+        """Ends the task at its next pause or await, without waiting for it."""
         self._stopping = True
         if self._task is not None:
             self._task.cancel()
+
+    async def stop(self) -> None:
+        self.cancel()
+        if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
