@@ -107,7 +107,7 @@ class Periodic:
             started = self._step_started = time.monotonic()
             try:
                 await self._step()
-            except Exception as exc:  # noqa: BLE001 - surviving any failure is the point
+            except Exception as exc:
                 self._failed(exc)
                 delay = min(self.interval * 2**self._consecutive, self._max_backoff)
             else:

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 import pyqueue
-from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.backends import BackendUnavailable
 from pyqueue.backends.memory import MemoryBackend
+from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.server import create_app
 from tests.helpers.api import OPENS_AT, Api, bearer, make_settings
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.server import Client, ServerProcess
+from tests.helpers.server import ServerProcess
 from tests.redis_support import RedisServer, needs_redis
 from tests.test_redis_processes import ADMIN, redis, status, wait_for, write_config
 
@@ -178,7 +178,9 @@ def test_a_node_with_a_fast_clock_opens_nothing_early(tmp_path: Path, redis: Red
     now = datetime.now(UTC)
     # "later" opens well before the fast node's clock says so, "kiel" is open already, and
     # its passes last half as long as the fast node is ahead.
-    path = write_two_rooms(tmp_path, redis.url, now + timedelta(minutes=2), now - timedelta(hours=1))
+    path = write_two_rooms(
+        tmp_path, redis.url, now + timedelta(minutes=2), now - timedelta(hours=1)
+    )
     fast_env = {
         "LD_PRELOAD": faketime_library(),
         "FAKETIME": f"+{SKEW_SECONDS}s",

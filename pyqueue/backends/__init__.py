@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pyqueue._core import PyqueueError, RoomConfig, VirtualClock
-from pyqueue.background import Periodic
 from pyqueue.backends.views import (
     AuditEntryView,
     BookingView,
@@ -29,6 +28,7 @@ from pyqueue.backends.views import (
     TicketView,
     TickReportView,
 )
+from pyqueue.background import Periodic
 from pyqueue.config import ConfigError, Settings
 
 

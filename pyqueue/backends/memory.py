@@ -39,9 +39,9 @@ from pyqueue._core import (
     VirtualClock,
     status_poll,
 )
-from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.backends import BackendUnavailable, ClockStatus, UnknownRoom
 from pyqueue.backends.durable import Durability, JournalBroken, JournalStore
+from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.config import (
     RoomSettings,
     Settings,

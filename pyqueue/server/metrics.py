@@ -18,9 +18,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from pyqueue.background import TaskHealth
 from pyqueue.backends import ClockStatus
 from pyqueue.backends.views import RoomInfoView, TickReportView
+from pyqueue.background import TaskHealth
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

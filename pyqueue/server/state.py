@@ -9,8 +9,8 @@ from typing import Final
 from aiohttp import web
 
 from pyqueue._core import Signer, VirtualClock
-from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.backends import Backend
+from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.config import ServerSettings
 from pyqueue.server.httpio import pass_cookie, ticket_cookie
 from pyqueue.server.metrics import Metrics

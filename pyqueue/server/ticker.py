@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
-from pyqueue.background import BackgroundTasks
 from pyqueue.backends import UnknownRoom
+from pyqueue.background import BackgroundTasks
 from pyqueue.server.state import ServerState
 
 #: Room settings (poll cap, handoff URL) are re-read this often, for changes made elsewhere.
@@ -44,7 +44,7 @@ async def tick_all(state: ServerState) -> int:
             report = await state.backend.tick(room)
         except UnknownRoom:
             continue
-        except Exception as exc:  # noqa: BLE001 - reported together below
+        except Exception as exc:
             metrics.tick_errors += 1
             failures.append((room, exc))
             continue

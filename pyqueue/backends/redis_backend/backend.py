@@ -2,8 +2,9 @@
 
 Writes run as Lua scripts, one atomic step each (see ``lua/``); they take "now" from this
 backend's clock as an argument, which is Redis's clock in production (:mod:`.clock`: never the
-node's own wall clock, which may be wrong) and a virtual clock in tests and replays. Status polls are answered from the per-process cache (:mod:`.cache`), with
-heartbeats flushed in batches. Slots and bookings are in :mod:`.inventory`.
+node's own wall clock, which may be wrong) and a virtual clock in tests and replays. Status
+polls are answered from the per-process cache (:mod:`.cache`), with heartbeats flushed in
+batches. Slots and bookings are in :mod:`.inventory`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -26,7 +26,6 @@ from pyqueue._core import (
     UnknownTicket,
     VirtualClock,
 )
-from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.backends import BackendUnavailable, ClockStatus, UnknownRoom
 from pyqueue.backends.redis_backend import records as rec
 from pyqueue.backends.redis_backend.batch import JoinBatcher
@@ -39,9 +38,8 @@ from pyqueue.backends.redis_backend.keys import ROOMS_KEY, RoomKeys
 from pyqueue.backends.redis_backend.records import initial_meta
 from pyqueue.backends.redis_backend.scripts import NeedsDraw
 from pyqueue.backends.redis_backend.status import build_status, sign_ticket
+from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.config import Settings
-
-log = logging.getLogger("pyqueue.redis")
 
 MICROS: Final = rec.MICROS
 MAX_IDENTITY_LEN: Final = 256
