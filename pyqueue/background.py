@@ -4,7 +4,9 @@ Every periodic job of the server and of the backends (the ticker, room refreshes
 flushes, journal syncs and snapshots, the Redis clock) runs through :class:`Periodic`. An
 exception from a step never ends the task: the first failure is logged once with its traceback,
 later ones are only counted, the task backs off exponentially up to a cap and tries again, and
-the first success after failures is logged once. Only cancellation ends a task.
+the first success after failures is logged once. Only cancellation ends a task. An exception
+whose ``backoff`` attribute is false (a step that did part of its work, like a tick that failed
+for one room only) counts as a failure but keeps the task's pace, so that the rest is not slowed.
 
 Each task's health feeds ``/readyz`` (not ready while a task is failing) and ``/healthz``
 (unhealthy when a task has died or a step has hung, so that a supervisor restarts the process).
@@ -109,7 +111,10 @@ class Periodic:
                 await self._step()
             except Exception as exc:
                 self._failed(exc)
-                delay = min(self.interval * 2**self._consecutive, self._max_backoff)
+                if getattr(exc, "backoff", True):
+                    delay = min(self.interval * 2**self._consecutive, self._max_backoff)
+                else:
+                    delay = self.interval
             else:
                 self._succeeded()
                 delay = max(0.0, self.interval - (time.monotonic() - started))

@@ -16,8 +16,9 @@ import pyqueue
 from pyqueue.backends import BackendUnavailable
 from pyqueue.backends.memory import MemoryBackend
 from pyqueue.background import BackgroundTasks, Periodic
-from pyqueue.server import create_app
-from tests.helpers.api import OPENS_AT, Api, bearer, make_settings
+from pyqueue.server import STATE, create_app
+from pyqueue.server.ticker import TickFailed, tick_all
+from tests.helpers.api import OPENS_AT, Api, bearer, make_settings, room_table
 
 FAILING = "background task failing; retrying with backoff"
 RECOVERED = "background task recovered"
@@ -86,6 +87,52 @@ async def test_a_step_failing_for_ever_is_logged_once_and_counted(
     assert messages(caplog, RECOVERED) == []
     assert task.health().state == "failing"
     assert task.health().last_error == "RuntimeError: the disk is full"
+
+
+async def test_a_partial_failure_keeps_the_pace() -> None:
+    """Backing off would take about 2**50 intervals to reach 50 attempts."""
+    calls = 0
+
+    class PartlyDone(Exception):
+        backoff = False
+
+    async def step() -> None:
+        nonlocal calls
+        calls += 1
+        raise PartlyDone("one room of two failed")
+
+    task = Periodic("partial", step, 0.001, max_backoff=1e9)
+    task.start()
+    try:
+        await wait_until(lambda: calls >= 50)
+    finally:
+        await task.stop()
+    assert task.health().state == "failing"
+
+
+async def test_a_tick_failing_for_one_room_still_ticks_the_others() -> None:
+    settings = make_settings([room_table("kiel"), room_table("husum")])
+    clock = pyqueue.VirtualClock(OPENS_AT)
+
+    class OneRoomBroken(MemoryBackend):
+        async def tick(self, room: str) -> Any:
+            if room == "kiel":
+                raise BackendUnavailable("kiel's journal is broken")
+            return await super().tick(room)
+
+    backend = OneRoomBroken.from_settings(settings, clock)
+    app = create_app(settings, backend, clock=clock, run_ticker=False)
+    state = app[STATE]
+    for room in ("kiel", "husum"):
+        await backend.join(room, None, None)
+    clock.advance(1)
+    with pytest.raises(TickFailed) as failed:
+        await tick_all(state)
+    assert [room for room, _ in failed.value.failures] == ["kiel"]
+    assert failed.value.backoff is False
+    assert "kiel's journal is broken" in str(failed.value)
+    assert (await backend.room_info("husum")).active == 1
+    assert state.metrics.tick_errors == 1
 
 
 async def test_stopping_ends_a_task_and_it_does_not_count_as_dead() -> None:

@@ -28,8 +28,10 @@ STUCK_SECONDS: Final = 60.0
 class TickFailed(Exception):
     """Some rooms could not be ticked; the others were."""
 
-    def __init__(self, failures: list[tuple[str, Exception]]) -> None:
+    def __init__(self, failures: list[tuple[str, Exception]], rooms: int) -> None:
         self.failures = failures
+        #: Only when every room failed: backing off would delay the rooms that tick well.
+        self.backoff = len(failures) >= rooms
         super().__init__("; ".join(f"room {room}: {exc}" for room, exc in failures))
 
 
@@ -39,7 +41,8 @@ async def tick_all(state: ServerState) -> int:
     admitted = 0
     metrics = state.metrics
     failures: list[tuple[str, Exception]] = []
-    for room in await state.backend.room_ids():
+    rooms = await state.backend.room_ids()
+    for room in rooms:
         try:
             report = await state.backend.tick(room)
         except UnknownRoom:
@@ -51,7 +54,7 @@ async def tick_all(state: ServerState) -> int:
         metrics.count_tick(room, report)
         admitted += report.admitted
     if failures:
-        raise TickFailed(failures) from failures[0][1]
+        raise TickFailed(failures, len(rooms)) from failures[0][1]
     return admitted
 
 
