@@ -41,7 +41,7 @@ RUST_INPUTS := Cargo.toml Cargo.lock queue_core/Cargo.toml $(wildcard queue_core
 
 # Command name -> Debian package, for `system-deps`.
 SYSTEM_DEPS := redis-server:redis-server nginx:nginx wrk:wrk chromium:chromium \
-	chromedriver:chromium-driver
+	chromedriver:chromium-driver faketime:faketime
 
 ARGS ?=
 PYTEST_ARGS ?=
@@ -76,7 +76,7 @@ $(DEPS_STAMP): pyproject.toml | $(PY)
 deps: $(DEPS_STAMP) ## Create .venv and install the Python dependencies
 
 .PHONY: system-deps
-system-deps: ## Install missing Debian packages (redis, nginx, wrk, chromium)
+system-deps: ## Install missing Debian packages (redis, nginx, wrk, chromium, faketime)
 	@missing=""; \
 	for pair in $(SYSTEM_DEPS); do \
 		cmd=$${pair%%:*}; pkg=$${pair#*:}; \

@@ -73,8 +73,8 @@ class Server:
         """Like kill -9: nothing is flushed, files and the lock are left as they are."""
         assert self.backend is not None and self.backend._store is not None
         store = self.backend._store
-        if store._task is not None:
-            store._task.cancel()
+        for task in self.backend.tasks():
+            task.cancel()
         for journal in store._journals.values():
             journal.broken = "crashed"
         store._journals.clear()

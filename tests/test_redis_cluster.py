@@ -3,6 +3,7 @@ shares its hash tag, so each script runs on one node; rooms spread over the node
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,3 +87,20 @@ async def test_rooms_on_every_node_run_the_whole_flow(
         booking = await redis_backend.confirm(room, "s1", passes[0])
         assert (await redis_backend.booking(room, booking.code)).slot == "s1"
         assert (await redis_backend.room_info(room)).counters["admitted"] == 5
+
+
+async def test_on_the_wall_clock_the_rooms_run_on_the_clusters_time(
+    cluster: list[RedisServer],
+) -> None:
+    url = f"redis+cluster://127.0.0.1:{cluster[2].port}/0"
+    backend = RedisBackend(url, pyqueue.Signer(SIGNER_KEYS))
+    await backend.start()
+    try:
+        # TIME is answered by one node of the cluster (not a reply per node).
+        clock = backend.clock_status()
+        assert clock.source == "redis" and clock.ok
+        assert clock.offset_seconds is not None and abs(clock.offset_seconds) < 5
+        assert abs(backend.now() - time.time()) < 5
+        assert {task.name for task in backend.tasks()} == {"redis-heartbeats", "redis-clock"}
+    finally:
+        await backend.close()

@@ -11,6 +11,7 @@ plus the two below.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pyqueue._core import PyqueueError, RoomConfig, VirtualClock
@@ -27,6 +28,7 @@ from pyqueue.backends.views import (
     TicketView,
     TickReportView,
 )
+from pyqueue.background import Periodic
 from pyqueue.config import ConfigError, Settings
 
 
@@ -40,6 +42,31 @@ class BackendUnavailable(PyqueueError):
     """The state store cannot be reached; the request may be retried."""
 
     code = "unavailable"
+
+
+@dataclass(frozen=True)
+class ClockStatus:
+    """Where the time of the rooms comes from, for ``/readyz``.
+
+    ``source`` is "system" (this node's clock: the memory backend, one process), "virtual"
+    (tests and replays) or "redis" (Redis's clock, shared by every node).
+    """
+
+    source: str
+    #: False while the rooms' time cannot be trusted (never read from Redis, or too long ago).
+    ok: bool = True
+    #: This node's clock minus the rooms' time, as last measured (Redis only).
+    offset_seconds: float | None = None
+    #: How long ago the rooms' time was last read from its source (Redis only).
+    synced_seconds_ago: float | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "ok": self.ok,
+            "offset_seconds": _rounded(self.offset_seconds),
+            "synced_seconds_ago": _rounded(self.synced_seconds_ago),
+        }
 
 
 class Backend(Protocol):
@@ -61,6 +88,12 @@ class Backend(Protocol):
 
     def now(self) -> float:
         """The time the rooms run on, Unix seconds (a virtual clock in tests and replays)."""
+
+    def clock_status(self) -> ClockStatus:
+        """Where :meth:`now` comes from, and whether it can be trusted now."""
+
+    def tasks(self) -> Iterable[Periodic]:
+        """The backend's background tasks, started by :meth:`start` (for ``/readyz``)."""
 
     # ----- rooms ------------------------------------------------------------------------------
 
@@ -150,4 +183,8 @@ def open_backend(settings: Settings, clock: VirtualClock | None = None) -> Backe
     raise ConfigError(f"server.backend {url!r}: not a backend this build knows")
 
 
-__all__ = ["Backend", "BackendUnavailable", "UnknownRoom", "open_backend"]
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+__all__ = ["Backend", "BackendUnavailable", "ClockStatus", "UnknownRoom", "open_backend"]

@@ -12,8 +12,6 @@ crash could take back. Admissions made by the ticker are synced right after the 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import fcntl
 import logging
 import os
@@ -67,7 +65,6 @@ class JournalStore:
         self._clock = clock
         self._journals: dict[str, RoomJournal] = {}
         self._lock_fd: int | None = None
-        self._task: asyncio.Task[None] | None = None
 
     # ----- start ------------------------------------------------------------------------------
 
@@ -201,41 +198,35 @@ class JournalStore:
     def broken(self) -> str | None:
         return next((j.broken for j in self._journals.values() if j.broken), None)
 
-    def start_background(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._background(), name="pyqueue-journal")
+    @property
+    def background_interval(self) -> float:
+        """How often :meth:`background_step` runs."""
+        return min(self.durability.fsync_interval, 0.2)
 
-    async def _background(self) -> None:
+    async def background_step(self) -> None:
         """Writes what status polls recorded (sessions they ended), syncs under "interval",
-        and starts new generations when a journal grew large or old."""
+        and starts new generations when a journal grew large or old. Run periodically by the
+        backend's supervised background task."""
         durability = self.durability
-        pause = min(durability.fsync_interval, 0.2)
-        while True:
-            await asyncio.sleep(pause)
-            now = time.monotonic()
-            for journal in list(self._journals.values()):
-                if journal.broken is not None:
-                    continue
-                try:
-                    journal.write()
-                    if durability.fsync == "interval":
-                        await journal.sync()
-                    old = now - journal.generation_started >= durability.snapshot_interval > 0
-                    if journal.generation_bytes >= durability.snapshot_bytes or (
-                        old and journal.generation_bytes > 0
-                    ):
-                        await journal.rotate()
-                except JournalBroken:
-                    continue
+        now = time.monotonic()
+        for journal in list(self._journals.values()):
+            if journal.broken is not None:
+                continue  # refused until a restart; ``broken`` tells /readyz
+            try:
+                journal.write()
+                if durability.fsync == "interval":
+                    await journal.sync()
+                old = now - journal.generation_started >= durability.snapshot_interval > 0
+                if journal.generation_bytes >= durability.snapshot_bytes or (
+                    old and journal.generation_bytes > 0
+                ):
+                    await journal.rotate()
+            except JournalBroken:
+                continue
 
     async def close(self) -> None:
         """Graceful shutdown: everything written and synced, and a snapshot of every room, so
-        that the next start replays nothing."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        that the next start replays nothing. The background task must be stopped first."""
         for journal in self._journals.values():
             try:
                 if journal.generation_bytes > 0 or journal.room.pending_journal_bytes > 0:

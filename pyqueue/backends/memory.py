@@ -39,9 +39,10 @@ from pyqueue._core import (
     VirtualClock,
     status_poll,
 )
-from pyqueue.backends import BackendUnavailable, UnknownRoom
+from pyqueue.backends import BackendUnavailable, ClockStatus, UnknownRoom
 from pyqueue.backends.durable import Durability, JournalBroken, JournalStore
 from pyqueue.backends.views import TickReportView
+from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.config import (
     RoomSettings,
     Settings,
@@ -85,6 +86,7 @@ class MemoryBackend:
         # The settings in force, kept here: a Room reports the settings it was built with.
         self._configs: dict[str, RoomConfig] = {}
         self._store = store
+        self._background = BackgroundTasks()
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: VirtualClock | None = None) -> MemoryBackend:
@@ -186,9 +188,11 @@ class MemoryBackend:
 
     async def start(self) -> None:
         if self._store is not None:
-            self._store.start_background()
+            store = self._store
+            self._background.start("journal", store.background_step, store.background_interval)
 
     async def close(self) -> None:
+        await self._background.stop()
         if self._store is not None:
             await self._store.close()
 
@@ -197,6 +201,13 @@ class MemoryBackend:
 
     def now(self) -> float:
         return time.time() if self._clock is None else self._clock.timestamp()
+
+    def clock_status(self) -> ClockStatus:
+        # One process: its own clock is the only one there is.
+        return ClockStatus("system" if self._clock is None else "virtual")
+
+    def tasks(self) -> Iterable[Periodic]:
+        return self._background
 
     # ----- rooms ------------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from pyqueue.server.httpio import (
     require_bearer,
 )
 from pyqueue.server.state import STATE, ServerState
-from pyqueue.server.ticker import tick_all
+from pyqueue.server.ticker import TickFailed, tick_all
 
 ACTOR_HEADER: Final = "X-Pyqueue-Actor"
 MAX_ACTOR: Final = 64
@@ -254,5 +254,9 @@ async def move_clock(request: web.Request) -> web.Response:
         if when is None:
             raise ApiError("invalid_argument", "set must be an RFC 3339 time")
         state.clock.set(when)
-    admitted = await tick_all(state)
+    try:
+        admitted = await tick_all(state)
+    except TickFailed as exc:
+        # The clock has moved; the first room's error says why its tick did not.
+        raise exc.failures[0][1] from exc
     return json_response({"now": state.clock.now(), "admitted": admitted})

@@ -11,7 +11,6 @@ answers 404 or 405 in the same JSON shape.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -24,7 +23,7 @@ from pyqueue.server import admin, booking, errors, ops, page, sidecar, visitor
 from pyqueue.server.metrics import Metrics
 from pyqueue.server.ratelimit import JoinRateLimiter
 from pyqueue.server.state import STATE, ServerState
-from pyqueue.server.ticker import Ticker
+from pyqueue.server.ticker import start_server_tasks
 
 
 def create_app(
@@ -91,19 +90,14 @@ def _lifecycle(
         await state.backend.start()
         for room_id in await state.backend.room_ids():
             await state.refresh_room(room_id)
-        task: asyncio.Task[None] | None = None
         if run_ticker:
-            ticker = Ticker(state)
-            state.ticker_healthy = ticker.healthy
-            task = asyncio.create_task(ticker.run(), name="pyqueue-ticker")
+            start_server_tasks(state, state.tasks)
         state.started = True
         try:
             yield
         finally:
             state.started = False
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            await state.tasks.stop()
             await state.backend.close()
 
     return lifecycle

@@ -9,7 +9,7 @@ scrape itself.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from pyqueue.backends import ClockStatus
 from pyqueue.backends.views import RoomInfoView, TickReportView
+from pyqueue.background import TaskHealth
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -46,6 +48,9 @@ class Metrics(Collector):
         )
         self.tick_errors = 0
         self.rooms: Mapping[str, RoomSnapshot] = {}
+        #: The background tasks and the rooms' clock, as the scrape found them.
+        self.tasks: Sequence[TaskHealth] = ()
+        self.clock: ClockStatus | None = None
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
         ProcessCollector(registry=self.registry)
@@ -104,6 +109,32 @@ class Metrics(Collector):
         yield errors
 
         yield from self._room_gauges()
+        yield from self._task_metrics()
+
+    def _task_metrics(self) -> Iterable[Metric]:
+        failures = CounterMetricFamily(
+            "pyqueue_background_task_failures",
+            "Failed steps of a background task (each is retried with backoff)",
+            labels=["task"],
+        )
+        up = GaugeMetricFamily(
+            "pyqueue_background_task_up",
+            "1 while a background task is running and its last step succeeded",
+            labels=["task"],
+        )
+        for task in sorted(self.tasks, key=lambda t: t.name):
+            failures.add_metric([task.name], task.failures)
+            up.add_metric([task.name], 1.0 if task.state == "running" else 0.0)
+        yield failures
+        yield up
+        clock = self.clock
+        if clock is not None and clock.offset_seconds is not None:
+            offset = GaugeMetricFamily(
+                "pyqueue_clock_offset_seconds",
+                "This node's clock minus the rooms' time (Redis's), as last measured",
+            )
+            offset.add_metric([], clock.offset_seconds)
+            yield offset
 
     def _room_gauges(self) -> Iterable[Metric]:
         gauges: dict[str, tuple[str, Callable[[RoomSnapshot], float]]] = {

@@ -331,11 +331,37 @@ def _schemas() -> dict[str, Schema]:
         "AuditLog": _object(
             {"room": STRING, "entries": {"type": "array", "items": _ref("AuditEntry")}}
         ),
-        "Health": _object({"status": {"const": "ok"}}),
+        "Health": _object(
+            {
+                "status": {"type": "string", "enum": ["ok", "unhealthy"]},
+                # Only when unhealthy: the tasks that died or hang.
+                "tasks": {"type": "object", "additionalProperties": _ref("TaskHealth")},
+            },
+            required=["status"],
+        ),
         "Ready": _object(
             {
                 "status": {"type": "string", "enum": ["ready", "not_ready"]},
                 "checks": {"type": "object", "additionalProperties": BOOLEAN},
+                "tasks": {"type": "object", "additionalProperties": _ref("TaskHealth")},
+                "clock": _ref("ClockStatus"),
+            }
+        ),
+        "TaskHealth": _object(
+            {
+                "state": {"type": "string", "enum": ["running", "failing", "stuck", "dead"]},
+                "failures": INTEGER,
+                "failing_for_seconds": _nullable(NUMBER),
+                "last_error": _nullable(STRING),
+                "last_success_seconds_ago": _nullable(NUMBER),
+            }
+        ),
+        "ClockStatus": _object(
+            {
+                "source": {"type": "string", "enum": ["system", "virtual", "redis"]},
+                "ok": BOOLEAN,
+                "offset_seconds": _nullable(NUMBER),
+                "synced_seconds_ago": _nullable(NUMBER),
             }
         ),
         "Clock": _object({"now": TIME, "speed": NUMBER}),
@@ -759,14 +785,28 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
         },
         "/healthz": {
             "get": _op(
-                "Liveness", "ops", {200: ("Health", "The process answers")}, [], security=NONE
+                "Liveness",
+                "ops",
+                {
+                    200: ("Health", "The process answers and every background task is alive"),
+                    503: ("Health", "A background task ended or hangs: restart the process"),
+                },
+                [],
+                security=NONE,
             )
         },
         "/readyz": {
             "get": _op(
                 "Readiness",
                 "ops",
-                {200: ("Ready", "Ready for traffic"), 503: ("Ready", "Not ready")},
+                {
+                    200: ("Ready", "Ready for traffic"),
+                    503: (
+                        "Ready",
+                        "Not ready: starting, stopping, the backend unreachable, a "
+                        "background task failing, or the rooms' time not read from Redis",
+                    ),
+                },
                 [],
                 security=NONE,
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from pyqueue.background import health
 from pyqueue.server.httpio import json_response
 from pyqueue.server.metrics import CONTENT_TYPE, RoomSnapshot
 from pyqueue.server.openapi import openapi_document
@@ -20,22 +21,39 @@ def routes() -> list[web.RouteDef]:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """The process answers: restart it if not."""
+    """The process answers and every background task is alive: restart it if not. A task
+    that is failing (Redis down) is alive; one that ended or hangs in a step is not, and only
+    a restart brings it back."""
+    state = request.app[STATE]
+    broken = [t for t in health(state.all_tasks()) if not t.alive]
+    if broken:
+        return json_response(
+            {"status": "unhealthy", "tasks": {t.name: t.to_json() for t in broken}}, status=503
+        )
     return json_response({"status": "ok"})
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Send traffic here: started, not shutting down, backend reachable, ticker running."""
+    """Send traffic here: started, not shutting down, backend reachable, every background task
+    succeeding, and the rooms' time trustworthy."""
     state = request.app[STATE]
+    tasks = health(state.all_tasks())
+    clock = state.backend.clock_status()
     checks = {
         "started": state.started,
         "not_shutting_down": not state.shutting_down,
         "backend": state.started and await state.backend.ready(),
-        "ticker": state.ticker_healthy(),
+        "tasks": all(t.state == "running" for t in tasks),
+        "clock": clock.ok,
     }
     ready = all(checks.values())
     return json_response(
-        {"status": "ready" if ready else "not_ready", "checks": checks},
+        {
+            "status": "ready" if ready else "not_ready",
+            "checks": checks,
+            "tasks": {t.name: t.to_json() for t in tasks},
+            "clock": clock.to_json(),
+        },
         status=200 if ready else 503,
     )
 
@@ -49,6 +67,8 @@ async def metrics(request: web.Request) -> web.Response:
             info=await state.backend.room_info(room), max_active=config.max_active
         )
     state.metrics.rooms = snapshots
+    state.metrics.tasks = health(state.all_tasks())
+    state.metrics.clock = state.backend.clock_status()
     response = web.Response(body=state.metrics.render())
     response.headers["Content-Type"] = CONTENT_TYPE
     return response

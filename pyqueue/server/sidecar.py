@@ -37,9 +37,9 @@ def check_handler(state: ServerState) -> Handler:
     it answers its own errors and counts itself instead of going through the route wrapper."""
     rooms = state.rooms
     verify = state.signer.verify
-    # Without a virtual clock the core reads the wall clock itself (``now=None``), which
-    # spares two Python calls per check.
-    token_now = state.token_now if state.clock is not None else None
+    # Where the rooms run on this node's own clock the core reads it itself (``now=None``),
+    # which spares two Python calls per check; a virtual clock or Redis's time must be passed.
+    token_now = None if state.backend.clock_status().source == "system" else state.token_now
     requests = state.metrics.requests
     failures = state.metrics.token_failures
     public_url = state.server.public_url.rstrip("/")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -10,6 +10,7 @@ from aiohttp import web
 
 from pyqueue._core import Signer, VirtualClock
 from pyqueue.backends import Backend
+from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.config import ServerSettings
 from pyqueue.server.httpio import pass_cookie, ticket_cookie
 from pyqueue.server.metrics import Metrics
@@ -43,7 +44,8 @@ class ServerState:
     rooms: dict[str, RoomMeta] = field(default_factory=dict)
     shutting_down: bool = False
     started: bool = False
-    ticker_healthy: Callable[[], bool] = lambda: True
+    #: The server's own background tasks (the backend has its own: see :meth:`all_tasks`).
+    tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
 
     async def room(self, room_id: str) -> RoomMeta:
         """The room's prepared settings; raises ``UnknownRoom``."""
@@ -64,6 +66,11 @@ class ServerState:
         )
         self.rooms[room_id] = meta
         return meta
+
+    def all_tasks(self) -> Iterator[Periodic]:
+        """Every background task of this process: the server's, then the backend's."""
+        yield from self.tasks
+        yield from self.backend.tasks()
 
     def now(self) -> float:
         return self.backend.now()

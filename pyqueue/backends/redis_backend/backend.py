@@ -1,9 +1,10 @@
 """The Redis backend: the rooms' state in Redis, shared by every process and node.
 
 Writes run as Lua scripts, one atomic step each (see ``lua/``); they take "now" from this
-backend's clock as an argument, which is the wall clock in production and a virtual clock in
-tests and replays. Status polls are answered from the per-process cache (:mod:`.cache`), with
-heartbeats flushed in batches. Slots and bookings are in :mod:`.inventory`.
+backend's clock as an argument, which is Redis's clock in production (:mod:`.clock`: never the
+node's own wall clock, which may be wrong) and a virtual clock in tests and replays. Status
+polls are answered from the per-process cache (:mod:`.cache`), with heartbeats flushed in
+batches. Slots and bookings are in :mod:`.inventory`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -26,10 +26,11 @@ from pyqueue._core import (
     VirtualClock,
     check_identity,
 )
-from pyqueue.backends import BackendUnavailable, UnknownRoom
+from pyqueue.backends import BackendUnavailable, ClockStatus, UnknownRoom
 from pyqueue.backends.redis_backend import records as rec
 from pyqueue.backends.redis_backend.batch import JoinBatcher
 from pyqueue.backends.redis_backend.cache import RoomCache, TicketRecord, pairs
+from pyqueue.backends.redis_backend.clock import SYNC_SECONDS, RedisTime
 from pyqueue.backends.redis_backend.connection import Connection, connect
 from pyqueue.backends.redis_backend.draw import draw_prequeue, read_draw
 from pyqueue.backends.redis_backend.inventory import Inventory
@@ -37,9 +38,8 @@ from pyqueue.backends.redis_backend.keys import ROOMS_KEY, RoomKeys
 from pyqueue.backends.redis_backend.records import initial_meta
 from pyqueue.backends.redis_backend.scripts import NeedsDraw
 from pyqueue.backends.redis_backend.status import build_status, sign_ticket
+from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.config import Settings
-
-log = logging.getLogger("pyqueue.redis")
 
 MICROS: Final = rec.MICROS
 #: How often the counters of a room are re-read at most (one pipelined read per room).
@@ -75,7 +75,8 @@ class RedisBackend:
         self._configs: dict[str, RoomConfig] = {}
         self._caches: dict[str, RoomCache] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
-        self._flusher: asyncio.Task[None] | None = None
+        self._background = BackgroundTasks()
+        self._time = RedisTime(lambda *command: self.conn.call(*command))
         self._room_ids: tuple[float, list[str]] = (-math.inf, [])
         self.slots = Inventory(self)
         self._joins = JoinBatcher(lambda room, args: self.run("join", room, *args))
@@ -154,16 +155,18 @@ class RedisBackend:
 
     async def start(self) -> None:
         self._conn = Connection(connect(self._url, self._cluster))
+        if self._clock is None:
+            await self._time.sync()  # before anything is written at the rooms' time
         for config, slots in self._configured:
             if await self._create(config) and slots:
                 await self.slots.add(config.id, slots, "config")
-        self._flusher = asyncio.create_task(self._flush_forever())
+        background = self._background
+        background.start("redis-heartbeats", self._flush_heartbeats, HEARTBEAT_FLUSH_SECONDS)
+        if self._clock is None:
+            background.start("redis-clock", self._time.sync, SYNC_SECONDS)
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+        await self._background.stop()
         if self._conn is not None:
             with contextlib.suppress(BackendUnavailable):
                 await self._flush_heartbeats()
@@ -176,7 +179,13 @@ class RedisBackend:
             return False
 
     def now(self) -> float:
-        return time.time() if self._clock is None else self._clock.timestamp()
+        return self._time.now() if self._clock is None else self._clock.timestamp()
+
+    def clock_status(self) -> ClockStatus:
+        return ClockStatus("virtual") if self._clock is not None else self._time.status()
+
+    def tasks(self) -> Iterable[Periodic]:
+        return self._background
 
     async def _create(self, config: RoomConfig) -> bool:
         keys = RoomKeys(config.id)
@@ -359,16 +368,6 @@ class RedisBackend:
                 # Kept for the next flush; newer heartbeats of the same tickets win.
                 cache.seen = {**seen, **cache.seen}
                 raise
-
-    async def _flush_forever(self) -> None:
-        while True:
-            await asyncio.sleep(HEARTBEAT_FLUSH_SECONDS)
-            try:
-                await self._flush_heartbeats()
-            except BackendUnavailable:
-                log.warning("heartbeats not written: the state store is unavailable")
-            except Exception:
-                log.exception("heartbeat flush failed")
 
     # ----- visitors ---------------------------------------------------------------------------
 
