@@ -38,17 +38,21 @@ async def make_backend(
     kind: str, clock: pyqueue.VirtualClock, url: str | None
 ) -> AsyncIterator[Backend]:
     """A started backend of ``kind`` ("memory" or "redis") on ``clock``; closed afterwards."""
-    signer = pyqueue.Signer(SIGNER_KEYS)
-    backend: Backend
-    if kind == "memory":
-        backend = MemoryBackend(signer, clock)
-    else:
-        assert url is not None
-        flush(url)
-        # No refresh interval: each status reads the counters, so tests see every change.
-        backend = RedisBackend(url, signer, clock, refresh_seconds=0.0)
+    backend = new_backend(kind, clock, url)
     await backend.start()
     try:
         yield backend
     finally:
         await backend.close()
+
+
+def new_backend(kind: str, clock: pyqueue.VirtualClock, url: str | None) -> Backend:
+    """A backend of ``kind`` ("memory" or "redis") on ``clock``, not started yet (an
+    application starts the backend it serves)."""
+    signer = pyqueue.Signer(SIGNER_KEYS)
+    if kind == "memory":
+        return MemoryBackend(signer, clock)
+    assert url is not None
+    flush(url)
+    # No refresh interval: each status reads the counters, so tests see every change.
+    return RedisBackend(url, signer, clock, refresh_seconds=0.0)

@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 
 import pyqueue
-from pyqueue.backends import Backend
 from pyqueue.cli import main
 from pyqueue.config import SERVER_RANGES, ConfigError, settings_from_mapping
 from pyqueue.server.openapi import openapi_document
 from tests.helpers.api import ADMIN, OPENS_AT, START, Api, start_api
-from tests.redis_fixtures import make_backend, redis_url  # noqa: F401 - the fixture is used by name
+from tests.redis_fixtures import new_backend, redis_url  # noqa: F401 - the fixture is used by name
 
 RULES = pyqueue.input_rules()
 INT_SETTINGS = [
@@ -280,11 +279,11 @@ def test_server_settings_have_ranges(name: str, value: Any, accepted: bool) -> N
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def api(request: pytest.FixtureRequest, aiohttp_client: Any) -> AsyncIterator[Api]:
     url = request.getfixturevalue("redis_url") if request.param == "redis" else None
-    backend: Backend
-    async for backend in make_backend(request.param, pyqueue.VirtualClock(START), url):
-        api = await start_api(aiohttp_client, [], backend=backend)
-        await api.json("PUT", "/v1/admin/rooms/kiel", 201, headers=ADMIN, json=settings())
-        yield api
+    # The application starts the backend it serves, and closes it.
+    backend = new_backend(request.param, pyqueue.VirtualClock(START), url)
+    api = await start_api(aiohttp_client, [], backend=backend)
+    await api.json("PUT", "/v1/admin/rooms/kiel", 201, headers=ADMIN, json=settings())
+    yield api
 
 
 @pytest.mark.parametrize(("name", "value", "message"), ISSUE_EXAMPLES)
