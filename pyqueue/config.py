@@ -26,6 +26,13 @@ from urllib.parse import urlsplit
 import orjson
 
 from pyqueue._core import InvalidArgument, InvalidConfig, RoomConfig, Signer
+from pyqueue.redis_url import (
+    RedisUrlError,
+    is_cluster_url,
+    is_redis_url,
+    is_sentinel_url,
+    parse_sentinel_url,
+)
 
 ENV_SECRETS: Final = "PYQUEUE_SECRETS"
 ENV_ADMIN_TOKEN: Final = "PYQUEUE_ADMIN_TOKEN"
@@ -37,6 +44,14 @@ MIN_TOKEN_LENGTH: Final = 16
 #: Where a config file's memory backend keeps its state unless ``data_dir`` says otherwise.
 DEFAULT_DATA_DIR: Final = "pyqueue-data"
 FSYNC_POLICIES: Final = ("always", "interval")
+
+#: The Redis backend's connections per process (Redis itself takes 10,000 clients by default).
+REDIS_POOL_SIZE_RANGE: Final = (1, 10_000)
+#: How long a command may wait for a free connection, seconds (above 0).
+REDIS_POOL_TIMEOUT_MAX: Final = 30.0
+#: How long a write waits for its replicas, ms: below the 2 s after which Redis counts as lost.
+REDIS_WAIT_TIMEOUT_MS_RANGE: Final = (1, 1_000)
+REDIS_WAIT_REPLICAS_MAX: Final = 100
 
 
 class ConfigError(ValueError):
@@ -124,9 +139,23 @@ class ServerSettings:
     tls_key: Path | None = None
     access_log: bool = False
     log_level: str = "info"
+    #: The Redis backend's connections per process; a command finding them all busy waits up
+    #: to ``redis_pool_timeout_seconds`` for one, then counts as Redis being unavailable.
+    redis_pool_size: int = 50
+    redis_pool_timeout_seconds: float = 2.0
+    #: Replicas that must have a hold, booking or cancel before it is answered (``WAIT``), at
+    #: most as many as are connected to the primary. None: 1, and 0 on a Redis Cluster.
+    redis_wait_replicas: int | None = None
+    redis_wait_timeout_ms: int = 500
 
     def signer(self) -> Signer:
         return Signer(dict(self.secrets))
+
+    def wait_replicas(self) -> int:
+        """``redis_wait_replicas`` with its default applied."""
+        if self.redis_wait_replicas is not None:
+            return self.redis_wait_replicas
+        return 0 if is_cluster_url(self.backend) else 1
 
 
 @dataclass(frozen=True)
@@ -270,9 +299,14 @@ def _server_settings(
         raise ConfigError("server.log_level must be debug, info, warning or error")
     values["log_level"] = log_level
     backend = values.get("backend", defaults.backend)
-    redis_schemes = ("redis://", "rediss://", "unix://", "redis+cluster://")
-    if backend != "memory" and not backend.startswith(redis_schemes):
+    if backend != "memory" and not is_redis_url(backend):
         raise ConfigError(f"server.backend must be 'memory' or a redis:// URL, got {backend!r}")
+    if is_sentinel_url(backend):
+        try:
+            parse_sentinel_url(backend)
+        except RedisUrlError as exc:
+            raise ConfigError(f"server.backend: {exc}") from None
+    values.update(_redis_settings(data, backend))
 
     for name, variable in (("admin_token", ENV_ADMIN_TOKEN), ("service_token", ENV_SERVICE_TOKEN)):
         token = env.get(variable) or (
@@ -300,6 +334,42 @@ def _server_settings(
     except (InvalidConfig, InvalidArgument) as exc:
         raise ConfigError(f"secrets: {exc}") from exc
     return ServerSettings(**values)
+
+
+def _redis_settings(data: Mapping[str, Any], backend: str) -> dict[str, Any]:
+    """The ``redis_*`` settings of ``[server]``, each checked against its documented range."""
+    values: dict[str, Any] = {}
+    low, high = REDIS_POOL_SIZE_RANGE
+    if "redis_pool_size" in data:
+        size = _integer(data["redis_pool_size"], "server.redis_pool_size", minimum=low)
+        if size > high:
+            raise ConfigError(f"server.redis_pool_size must be {low} to {high}, got {size}")
+        values["redis_pool_size"] = size
+    if "redis_pool_timeout_seconds" in data:
+        where = "server.redis_pool_timeout_seconds"
+        timeout = _number(data["redis_pool_timeout_seconds"], where, minimum=0.0)
+        if not 0 < timeout <= REDIS_POOL_TIMEOUT_MAX:
+            raise ConfigError(f"{where} must be above 0 and at most {REDIS_POOL_TIMEOUT_MAX:g}")
+        values["redis_pool_timeout_seconds"] = timeout
+    if "redis_wait_replicas" in data:
+        where = "server.redis_wait_replicas"
+        replicas = _integer(data["redis_wait_replicas"], where, minimum=0)
+        if replicas > REDIS_WAIT_REPLICAS_MAX:
+            raise ConfigError(f"{where} must be 0 to {REDIS_WAIT_REPLICAS_MAX}, got {replicas}")
+        if replicas and is_cluster_url(backend):
+            raise ConfigError(
+                f"{where} must be 0 with a Redis Cluster (set min-replicas-to-write on its "
+                "nodes instead)"
+            )
+        values["redis_wait_replicas"] = replicas
+    if "redis_wait_timeout_ms" in data:
+        where = "server.redis_wait_timeout_ms"
+        low, high = REDIS_WAIT_TIMEOUT_MS_RANGE
+        wait = _integer(data["redis_wait_timeout_ms"], where, minimum=low)
+        if wait > high:
+            raise ConfigError(f"{where} must be {low} to {high}, got {wait}")
+        values["redis_wait_timeout_ms"] = wait
+    return values
 
 
 def parse_secrets(text: str, where: str) -> dict[str, str]:
