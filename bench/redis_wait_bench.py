@@ -27,9 +27,7 @@ OPENS_AT = datetime(2021, 5, 10, 5, 0, tzinfo=UTC)
 SECRET = "bench-secret-of-at-least-32-bytes!!"
 
 
-async def rate(
-    work: Sequence[Callable[[], Awaitable[object]]], concurrency: int
-) -> float:
+async def rate(work: Sequence[Callable[[], Awaitable[object]]], concurrency: int) -> float:
     """Runs every item, ``concurrency`` at a time; items per second."""
     pending = list(reversed(work))
 
@@ -96,9 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("redis-server") is None:
         print("redis-server is not installed (make system-deps)", file=sys.stderr)
         return 2
-    with redis_server(durable=True) as primary, redis_server(
-        extra=("--replicaof", "127.0.0.1", str(primary))
-    ) as replica:
+    with (
+        redis_server(durable=True) as primary,
+        redis_server(extra=("--replicaof", "127.0.0.1", str(primary))) as replica,
+    ):
         deadline = time.monotonic() + 60
         while b"master_link_status:up" not in redis_call(replica, "INFO", "replication"):
             if time.monotonic() > deadline:

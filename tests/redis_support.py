@@ -296,10 +296,13 @@ def redis_sentinels(directory: Path) -> Iterator[SentinelSetup]:
             sentinels.append(sentinel)
         for sentinel in sentinels:
             wait_until(
-                lambda s=sentinel: "OK" in redis_call(s.port, "sentinel", "ckquorum", SENTINEL_SERVICE)
-                and len(redis_call(s.port, "sentinel", "replicas", SENTINEL_SERVICE).split()) > 0
-                and redis_call(s.port, "sentinel", "sentinels", SENTINEL_SERVICE).count("name")
-                == 2,
+                lambda s=sentinel: (
+                    "OK" in redis_call(s.port, "sentinel", "ckquorum", SENTINEL_SERVICE)
+                    and len(redis_call(s.port, "sentinel", "replicas", SENTINEL_SERVICE).split())
+                    > 0
+                    and redis_call(s.port, "sentinel", "sentinels", SENTINEL_SERVICE).count("name")
+                    == 2
+                ),
                 "the sentinels' view of the primary, its replica and each other",
             )
         yield SentinelSetup(primary, replica, sentinels)

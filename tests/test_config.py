@@ -9,7 +9,6 @@ import pytest
 
 import pyqueue
 from pyqueue.backends import open_backend
-from pyqueue.redis_url import parse_sentinel_url
 from pyqueue.config import (
     ConfigError,
     load_settings,
@@ -19,6 +18,7 @@ from pyqueue.config import (
     room_config_to_mapping,
     slots_from_csv,
 )
+from pyqueue.redis_url import parse_sentinel_url
 
 EXAMPLE = """
 [server]
@@ -256,7 +256,7 @@ def test_redis_settings_and_their_defaults(tmp_path):
     assert (server.wait_replicas(), server.redis_wait_timeout_ms) == (2, 50)
     cluster = "[server]\nbackend = 'redis+cluster://h:7000'\n"
     assert load_settings(write(tmp_path, cluster), env={}).server.wait_replicas() == 0
-    with pytest.raises(ConfigError, match="server.redis_wait_replicas must be 0 with a Redis"):
+    with pytest.raises(ConfigError, match=r"server\.redis_wait_replicas must be 0 with a Redis"):
         load_settings(write(tmp_path, cluster + "redis_wait_replicas = 1\n"), env={})
 
 
@@ -266,7 +266,12 @@ def test_sentinel_urls(tmp_path):
     assert server.backend == url
     parts = parse_sentinel_url(url)
     assert parts.sentinels == (("10.0.0.5", 26379), ("::1", 26380))
-    assert (parts.service_name, parts.db, parts.password, parts.username) == ("pyq", 2, "s@cret", None)
+    assert (parts.service_name, parts.db, parts.password, parts.username) == (
+        "pyq",
+        2,
+        "s@cret",
+        None,
+    )
     assert parse_sentinel_url("redis+sentinel://h:1/pyq").db == 0
     for bad, why in [
         ("redis+sentinel://h:1", "service name"),

@@ -57,6 +57,14 @@ async def room_with_passes(backend: RedisBackend, clock: pyqueue.VirtualClock, n
     return passes
 
 
+@pytest.fixture
+def single(request: pytest.FixtureRequest) -> str:
+    """The URL of the session's Redis server, emptied."""
+    url = str(request.getfixturevalue("redis_url"))
+    flush(url)
+    return url
+
+
 def clients_of(url: str) -> int:
     with redis.Redis.from_url(url) as client:
         return len(client.client_list(_type="normal")) - 1  # without this one
@@ -65,12 +73,11 @@ def clients_of(url: str) -> int:
 # ----- the pool ---------------------------------------------------------------------------------
 
 
-async def test_three_hundred_concurrent_holds_and_bookings_all_succeed(redis_url: str) -> None:
+async def test_three_hundred_concurrent_holds_and_bookings_all_succeed(single: str) -> None:
     # redis-py's default pool fails at once beyond 100 connections ("Too many connections"):
     # here with the defaults, 300 visitors hold and book at the same moment while Redis is fine.
-    flush(redis_url)
     clock = pyqueue.VirtualClock(OPENS_AT - timedelta(hours=1))
-    backend = backend_on(redis_url, clock)
+    backend = backend_on(single, clock)
     await backend.start()
     try:
         passes = await room_with_passes(backend, clock, 300)
@@ -89,11 +96,10 @@ async def test_three_hundred_concurrent_holds_and_bookings_all_succeed(redis_url
 
 
 async def test_a_small_pool_serves_many_concurrent_requests_with_few_connections(
-    redis_url: str,
+    single: str,
 ) -> None:
-    flush(redis_url)
     clock = pyqueue.VirtualClock(OPENS_AT - timedelta(hours=1))
-    backend = backend_on(redis_url, clock, pool_size=4)
+    backend = backend_on(single, clock, pool_size=4)
     await backend.start()
     try:
         passes = await room_with_passes(backend, clock, 200)
@@ -101,15 +107,14 @@ async def test_a_small_pool_serves_many_concurrent_requests_with_few_connections
             *(backend.hold(ROOM, f"s{i}", p) for i, p in enumerate(passes)), return_exceptions=True
         )
         assert [h for h in holds if isinstance(h, BaseException)] == []
-        assert clients_of(redis_url) <= 4
+        assert clients_of(single) <= 4
     finally:
         await backend.close()
 
 
-async def test_a_request_waiting_too_long_for_a_connection_is_unavailable(redis_url: str) -> None:
-    flush(redis_url)
+async def test_a_request_waiting_too_long_for_a_connection_is_unavailable(single: str) -> None:
     clock = pyqueue.VirtualClock(OPENS_AT - timedelta(hours=1))
-    backend = backend_on(redis_url, clock, pool_size=1, pool_timeout_seconds=0.2)
+    backend = backend_on(single, clock, pool_size=1, pool_timeout_seconds=0.2)
     await backend.start()
     try:
         passes = await room_with_passes(backend, clock, 2)
@@ -117,7 +122,7 @@ async def test_a_request_waiting_too_long_for_a_connection_is_unavailable(redis_
         # for it, then gives up with the answer a lost Redis gets.
         blocking = asyncio.ensure_future(backend.conn.call("BLPOP", "nothing-comes", 1))
         await asyncio.sleep(0.05)
-        with pytest.raises(BackendUnavailable, match="(?i)no connection available"):
+        with pytest.raises(BackendUnavailable, match=r"(?i)no connection available"):
             await backend.hold(ROOM, "s0", passes[0])
         await blocking
         assert (await backend.hold(ROOM, "s0", passes[0])).slot == "s0"
@@ -194,12 +199,17 @@ async def test_a_booking_is_answered_only_once_a_replica_has_it(
     await backend.start()
     await other.start()
     try:
-        passes = await room_with_passes(backend, clock, 2)
+        passes = await room_with_passes(backend, clock, 3)
         booked = await backend.confirm(ROOM, "s0", (await hold(backend, "s0", passes[0])))
         assert replica_has(replica, booked.code)
 
         await hold(backend, "s1", passes[1])
         pause(replica)
+        # Holds and cancels wait for the replica as bookings do.
+        with pytest.raises(BackendUnavailable, match="replicas acknowledged"):
+            await backend.hold(ROOM, "s2", passes[2])
+        with pytest.raises(BackendUnavailable, match="replicas acknowledged"):
+            await backend.cancel(ROOM, booked.code)
         # The replica does not acknowledge: the booking is made on the primary but not
         # answered as confirmed, neither here nor when asked again from another process.
         with pytest.raises(BackendUnavailable, match="replicas acknowledged"):
@@ -211,6 +221,11 @@ async def test_a_booking_is_answered_only_once_a_replica_has_it(
         again = await other.confirm(ROOM, "s1", passes[1])
         assert replica_has(replica, again.code)
         assert (await backend.booking(ROOM, again.code)).slot == "s1"
+        assert (await other.hold(ROOM, "s2", passes[2])).slot == "s2"
+        # The cancel answered 503 was applied: its booking is gone.
+        with pytest.raises(pyqueue.UnknownBooking):
+            await backend.booking(ROOM, booked.code)
+        assert not replica_has(replica, booked.code)
     finally:
         await other.close()
         await backend.close()

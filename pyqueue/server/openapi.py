@@ -421,7 +421,10 @@ RETRY_AFTER: Final = {
     "Retry-After": {"description": "Seconds until the next poll", "schema": {"type": "string"}}
 }
 RETRY_LATER: Final = {
-    "Retry-After": {"description": "Seconds until a retry may succeed", "schema": {"type": "string"}}
+    "Retry-After": {
+        "description": "Seconds until a retry may succeed",
+        "schema": {"type": "string"},
+    }
 }
 Security = list[dict[str, list[str]]]
 VISITOR: Final[Security] = [{"ticketBearer": []}, {"ticketCookie": []}]

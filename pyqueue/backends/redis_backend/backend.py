@@ -151,7 +151,9 @@ class RedisBackend:
             return result
         raise BackendUnavailable("the pre-queue draw did not complete")
 
-    async def _run_replicated(self, name: str, meta: str, args: tuple[str | int | float, ...]) -> Any:
+    async def _run_replicated(
+        self, name: str, meta: str, args: tuple[str | int | float, ...]
+    ) -> Any:
         assert self._replicas is not None
         replicas = await self._replicas.needed()
         try:

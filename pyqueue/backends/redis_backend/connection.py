@@ -60,7 +60,7 @@ class RedisOptions:
         )
 
 
-class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):  # type: ignore[misc]
+class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
     """The primary's connections, found through Sentinel, in a pool that makes a command wait
     for a free connection (redis-py's Sentinel pool fails at once when all are busy)."""
 
@@ -79,7 +79,7 @@ def connect(url: str, options: RedisOptions, cluster: bool = False) -> Connectio
         # RedisCluster has no blocking pool: the connection's gate makes commands wait instead.
         client = RedisCluster.from_url(plain, max_connections=options.pool_size, **sockets)
         return Connection(client, options, gate=asyncio.Semaphore(options.pool_size))
-    pooling = {
+    pooling: dict[str, Any] = {
         "max_connections": options.pool_size,
         "timeout": options.pool_timeout_seconds,
         "health_check_interval": 10,
