@@ -82,9 +82,10 @@ def redis_commands(port: int) -> int:
 
 
 @contextmanager
-def redis_server(durable: bool = False) -> Iterator[int]:
+def redis_server(durable: bool = False, extra: tuple[str, ...] = ()) -> Iterator[int]:
     """A redis-server on a free port in a directory of its own; yields the port. ``durable``
-    turns on the append-only file with ``appendfsync everysec``, as in production."""
+    turns on the append-only file with ``appendfsync everysec``, as in production; ``extra``
+    are more command-line settings (``--replicaof …``)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed")
@@ -93,7 +94,8 @@ def redis_server(durable: bool = False) -> Iterator[int]:
     with tempfile.TemporaryDirectory(prefix="bench-redis-") as directory:
         process = subprocess.Popen(
             [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", directory]
-            + (persistence or ["--appendonly", "no"]),
+            + (persistence or ["--appendonly", "no"])
+            + list(extra),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

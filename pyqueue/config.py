@@ -36,6 +36,13 @@ from pyqueue._core import (
     check_slots,
     input_rules,
 )
+from pyqueue.redis_url import (
+    RedisUrlError,
+    is_cluster_url,
+    is_redis_url,
+    is_sentinel_url,
+    parse_sentinel_url,
+)
 
 ENV_SECRETS: Final = "PYQUEUE_SECRETS"
 ENV_ADMIN_TOKEN: Final = "PYQUEUE_ADMIN_TOKEN"
@@ -47,6 +54,7 @@ MIN_TOKEN_LENGTH: Final = 16
 #: Where a config file's memory backend keeps its state unless ``data_dir`` says otherwise.
 DEFAULT_DATA_DIR: Final = "pyqueue-data"
 FSYNC_POLICIES: Final = ("always", "interval")
+
 
 
 #: The documented range or character set of every room setting and id, as the core applies
@@ -147,9 +155,16 @@ SERVER_RANGES: Final[Mapping[str, Range]] = {
     "keepalive_seconds": Range(0, _HOUR, integer=False),
     "body_timeout_seconds": Range(0, _HOUR, integer=False, above=True),
     "shutdown_timeout_seconds": Range(0, _HOUR, integer=False),
-    "tick_interval_seconds": Range(0, 10, integer=False, above=True),
+    # Shorter ticks would make the ticker a busy loop and admit nobody sooner.
+    "tick_interval_seconds": Range(0.01, 10, integer=False),
     "fsync_interval_ms": Range(0, 60_000, integer=False, above=True),
     "snapshot_interval_seconds": Range(0, 24 * _HOUR, integer=False),
+    # Redis itself takes 10,000 clients by default.
+    "redis_pool_size": Range(1, 10_000),
+    "redis_pool_timeout_seconds": Range(0, 30, integer=False, above=True),
+    "redis_wait_replicas": Range(0, 100),
+    # Below the 2 s after which Redis counts as lost.
+    "redis_wait_timeout_ms": Range(1, 1_000),
 }
 
 
@@ -198,9 +213,23 @@ class ServerSettings:
     tls_key: Path | None = None
     access_log: bool = False
     log_level: str = "info"
+    #: The Redis backend's connections per process; a command finding them all busy waits up
+    #: to ``redis_pool_timeout_seconds`` for one, then counts as Redis being unavailable.
+    redis_pool_size: int = 50
+    redis_pool_timeout_seconds: float = 2.0
+    #: Replicas that must have a hold, booking or cancel before it is answered (``WAIT``), at
+    #: most as many as are connected to the primary. None: 1, and 0 on a Redis Cluster.
+    redis_wait_replicas: int | None = None
+    redis_wait_timeout_ms: int = 500
 
     def signer(self) -> Signer:
         return Signer(dict(self.secrets))
+
+    def wait_replicas(self) -> int:
+        """``redis_wait_replicas`` with its default applied."""
+        if self.redis_wait_replicas is not None:
+            return self.redis_wait_replicas
+        return 0 if is_cluster_url(self.backend) else 1
 
 
 @dataclass(frozen=True)
@@ -323,9 +352,14 @@ def _server_settings(
         raise ConfigError("server.log_level must be debug, info, warning or error")
     values["log_level"] = log_level
     backend = values.get("backend", defaults.backend)
-    redis_schemes = ("redis://", "rediss://", "unix://", "redis+cluster://")
-    if backend != "memory" and not backend.startswith(redis_schemes):
+    if backend != "memory" and not is_redis_url(backend):
         raise ConfigError(f"server.backend must be 'memory' or a redis:// URL, got {backend!r}")
+    if is_sentinel_url(backend):
+        try:
+            parse_sentinel_url(backend)
+        except RedisUrlError as exc:
+            raise ConfigError(f"server.backend: {exc}") from None
+    _redis_settings(values, backend)
 
     for name, variable in (("admin_token", ENV_ADMIN_TOKEN), ("service_token", ENV_SERVICE_TOKEN)):
         token = env.get(variable) or (
@@ -353,6 +387,15 @@ def _server_settings(
     except (InvalidConfig, InvalidArgument) as exc:
         raise ConfigError(f"secrets: {exc}") from exc
     return ServerSettings(**values)
+
+
+def _redis_settings(values: Mapping[str, Any], backend: str) -> None:
+    """The ``redis_*`` rules beyond their ranges."""
+    if values.get("redis_wait_replicas") and is_cluster_url(backend):
+        raise ConfigError(
+            "server.redis_wait_replicas must be 0 with a Redis Cluster (set "
+            "min-replicas-to-write on its nodes instead)"
+        )
 
 
 def parse_secrets(text: str, where: str) -> dict[str, str]:

@@ -18,6 +18,7 @@ from pyqueue.config import (
     room_config_to_mapping,
     slots_from_csv,
 )
+from pyqueue.redis_url import parse_sentinel_url
 
 EXAMPLE = """
 [server]
@@ -223,3 +224,66 @@ def test_the_memory_backend_is_built_from_the_settings():
 def test_an_unknown_backend_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="backend"):
         load_settings(write(tmp_path, "[server]\nbackend = 'postgres://db/1'\n"), env={})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("redis_pool_size = 0", "server.redis_pool_size must be at least 1"),
+        ("redis_pool_size = 10001", "server.redis_pool_size must be at least 1 and at most 10000, got 10001"),
+        ("redis_pool_size = 2.5", "server.redis_pool_size must be an integer"),
+        ("redis_pool_timeout_seconds = 0", "server.redis_pool_timeout_seconds must be above 0"),
+        ("redis_pool_timeout_seconds = 31", "server.redis_pool_timeout_seconds .* at most 30"),
+        ("redis_wait_replicas = -1", "server.redis_wait_replicas must be at least 0"),
+        ("redis_wait_replicas = 101", "server.redis_wait_replicas must be at least 0 and at most 100, got 101"),
+        ("redis_wait_timeout_ms = 0", "server.redis_wait_timeout_ms must be at least 1"),
+        ("redis_wait_timeout_ms = 1001", "server.redis_wait_timeout_ms must be at least 1 and at most 1000, got 1001"),
+    ],
+)
+def test_redis_settings_out_of_range_are_refused_by_name(tmp_path, text, message):
+    path = write(tmp_path, f"[server]\nbackend = 'redis://127.0.0.1:6379/0'\n{text}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path, env={})
+
+
+def test_redis_settings_and_their_defaults(tmp_path):
+    server = load_settings(write(tmp_path, "[server]\nbackend = 'redis://h:1/0'\n"), env={}).server
+    assert (server.redis_pool_size, server.redis_pool_timeout_seconds) == (50, 2.0)
+    assert (server.wait_replicas(), server.redis_wait_timeout_ms) == (1, 500)
+    text = (
+        "[server]\nbackend = 'redis://h:1/0'\nredis_pool_size = 200\n"
+        "redis_pool_timeout_seconds = 0.5\nredis_wait_replicas = 2\nredis_wait_timeout_ms = 50\n"
+    )
+    server = load_settings(write(tmp_path, text), env={}).server
+    assert (server.redis_pool_size, server.redis_pool_timeout_seconds) == (200, 0.5)
+    assert (server.wait_replicas(), server.redis_wait_timeout_ms) == (2, 50)
+    cluster = "[server]\nbackend = 'redis+cluster://h:7000'\n"
+    assert load_settings(write(tmp_path, cluster), env={}).server.wait_replicas() == 0
+    with pytest.raises(ConfigError, match=r"server\.redis_wait_replicas must be 0 with a Redis"):
+        load_settings(write(tmp_path, cluster + "redis_wait_replicas = 1\n"), env={})
+
+
+def test_sentinel_urls(tmp_path):
+    url = "redis+sentinel://:s%40cret@10.0.0.5:26379,[::1]:26380/pyq/2"
+    server = load_settings(write(tmp_path, f"[server]\nbackend = '{url}'\n"), env={}).server
+    assert server.backend == url
+    parts = parse_sentinel_url(url)
+    assert parts.sentinels == (("10.0.0.5", 26379), ("::1", 26380))
+    assert (parts.service_name, parts.db, parts.password, parts.username) == (
+        "pyq",
+        2,
+        "s@cret",
+        None,
+    )
+    assert parse_sentinel_url("redis+sentinel://h:1/pyq").db == 0
+    for bad, why in [
+        ("redis+sentinel://h:1", "service name"),
+        ("redis+sentinel://h:1/", "service name"),
+        ("redis+sentinel://h/pyq", "host:port"),
+        ("redis+sentinel://h:1,/pyq", "host:port"),
+        ("redis+sentinel://h:99999/pyq", "host:port"),
+        ("redis+sentinel://h:1/pyq/x", "database"),
+        ("redis+sentinel://h:1/pyq?db=2", "query"),
+    ]:
+        with pytest.raises(ConfigError, match=f"server.backend: .*{why}"):
+            load_settings(write(tmp_path, f"[server]\nbackend = '{bad}'\n"), env={})

@@ -258,6 +258,8 @@ def test_check_config_names_the_setting(tmp_path: Path, capsys: pytest.CaptureFi
         ("keepalive_seconds", 3601, False),
         ("body_timeout_seconds", 0, False),
         ("tick_interval_seconds", 11, False),
+        ("tick_interval_seconds", 1e-9, False),
+        ("tick_interval_seconds", 0.01, True),
         ("fsync_interval_ms", 60_001, False),
         ("snapshot_interval_seconds", 0, True),
         ("snapshot_journal_bytes", 2**63, False),

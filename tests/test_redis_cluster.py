@@ -3,6 +3,7 @@ shares its hash tag, so each script runs on one node; rooms spread over the node
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from redis.cluster import RedisCluster
 
 import pyqueue
 from pyqueue.backends.redis_backend import RedisBackend
+from pyqueue.backends.redis_backend.connection import RedisOptions
 from pyqueue.backends.redis_backend.keys import RoomKeys
 from tests.redis_fixtures import SIGNER_KEYS
 from tests.redis_support import RedisServer, needs_redis, redis_cluster
@@ -102,5 +104,39 @@ async def test_on_the_wall_clock_the_rooms_run_on_the_clusters_time(
         assert clock.offset_seconds is not None and abs(clock.offset_seconds) < 5
         assert abs(backend.now() - time.time()) < 5
         assert {task.name for task in backend.tasks()} == {"redis-heartbeats", "redis-clock"}
+    finally:
+        await backend.close()
+
+
+@pytest.mark.parametrize("pool_size", [None, 4])
+async def test_three_hundred_concurrent_holds_on_a_cluster_wait_for_connections(
+    cluster: list[RedisServer], pool_size: int | None
+) -> None:
+    # A cluster node allows 100 connections per process and fails at once beyond (redis-py has
+    # no blocking pool for a cluster): here the requests wait for a connection instead.
+    with RedisCluster(host="127.0.0.1", port=cluster[0].port) as client:
+        client.flushall(target_nodes=RedisCluster.PRIMARIES)
+    clock = pyqueue.VirtualClock(OPENS_AT - timedelta(hours=1))
+    url = f"redis+cluster://127.0.0.1:{cluster[0].port}/0"
+    options = RedisOptions() if pool_size is None else RedisOptions(pool_size=pool_size)
+    backend = RedisBackend(url, pyqueue.Signer(SIGNER_KEYS), clock, options=options)
+    await backend.start()
+    try:
+        config = pyqueue.RoomConfig("busy", OPENS_AT, admit_per_minute=60_000, max_active=300)
+        await backend.create_room(config, "test")
+        starts = OPENS_AT + timedelta(days=2)
+        slots = [{"id": f"s{i}", "group": "Kiel", "starts_at": starts} for i in range(300)]
+        await backend.add_slots("busy", slots, "test")
+        clock.set(OPENS_AT + timedelta(seconds=1))
+        await backend.tick("busy")
+        tickets = await asyncio.gather(*(backend.join("busy", None, None) for _ in range(300)))
+        clock.advance(1)
+        await backend.tick("busy")
+        passes = [(await backend.status("busy", t.token)).pass_token for t in tickets]
+        holds = await asyncio.gather(
+            *(backend.hold("busy", f"s{i}", p or "") for i, p in enumerate(passes)),
+            return_exceptions=True,
+        )
+        assert [h for h in holds if isinstance(h, BaseException)] == []
     finally:
         await backend.close()

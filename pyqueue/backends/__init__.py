@@ -30,6 +30,7 @@ from pyqueue.backends.views import (
 )
 from pyqueue.background import Periodic
 from pyqueue.config import ConfigError, Settings
+from pyqueue.redis_url import is_redis_url
 
 
 class UnknownRoom(PyqueueError):
@@ -176,7 +177,7 @@ def open_backend(settings: Settings, clock: VirtualClock | None = None) -> Backe
         from pyqueue.backends.memory import MemoryBackend
 
         return MemoryBackend.from_settings(settings, clock)
-    if url.startswith(("redis://", "rediss://", "unix://", "redis+cluster://")):
+    if is_redis_url(url):
         from pyqueue.backends.redis_backend import RedisBackend
 
         return RedisBackend.from_settings(settings, clock)

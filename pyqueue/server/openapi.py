@@ -387,8 +387,10 @@ _ERROR_TEXT: Final = {
     425: "The room does not take joins yet (Retry-After)",
     429: "Too many joins from this address (Retry-After)",
     503: (
-        "The state store is unavailable (Redis unreachable, or the journal could not be "
-        "written: the change was not made, and changes are refused until a restart); retry"
+        "The state store is unavailable (Redis lost, slow, failing over, or a replica did not "
+        "acknowledge a hold, booking or cancel in time; or the journal could not be written: "
+        "the change was not made, and changes are refused until a restart); retry after "
+        "Retry-After seconds"
     ),
 }
 
@@ -433,6 +435,8 @@ def _op(
     errors = sorted(set(errors))
     for status in errors:
         responses[str(status)] = _json(_ref("Error"), _ERROR_TEXT[status])
+        if status == 503:
+            responses[str(status)]["headers"] = RETRY_LATER
     operation: dict[str, Any] = {
         "summary": summary,
         "tags": [tag],
@@ -474,6 +478,12 @@ def _path(name: str) -> dict[str, Any]:
 
 RETRY_AFTER: Final = {
     "Retry-After": {"description": "Seconds until the next poll", "schema": {"type": "string"}}
+}
+RETRY_LATER: Final = {
+    "Retry-After": {
+        "description": "Seconds until a retry may succeed",
+        "schema": {"type": "string"},
+    }
 }
 Security = list[dict[str, list[str]]]
 VISITOR: Final[Security] = [{"ticketBearer": []}, {"ticketCookie": []}]
@@ -594,7 +604,8 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 params=slot,
                 security=[*ANY_TOKEN, *SERVICE],
                 description="With the visitor's pass (a hold) or ticket (a waiting-list offer), "
-                "or with the service token and the visitor's token as `token`.",
+                "or with the service token and the visitor's token as `token`. A confirmation "
+                "answered 503 may have booked: repeating it answers that booking and its code.",
             )
         },
         "/v1/rooms/{room}/offer/decline": {
@@ -636,7 +647,8 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 params=code,
                 security=NONE,
                 description="The code is the credential. The slot becomes free at the next "
-                "release window, or is offered to the next waiting visitor (waitlist).",
+                "release window, or is offered to the next waiting visitor (waitlist). A cancel "
+                "answered 503 may have been applied: the booking's lookup then answers 404.",
             )
         },
         "/v1/handoff/verify": {

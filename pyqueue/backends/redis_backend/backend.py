@@ -31,11 +31,17 @@ from pyqueue.backends.redis_backend import records as rec
 from pyqueue.backends.redis_backend.batch import JoinBatcher
 from pyqueue.backends.redis_backend.cache import RoomCache, TicketRecord, pairs
 from pyqueue.backends.redis_backend.clock import SYNC_SECONDS, RedisTime
-from pyqueue.backends.redis_backend.connection import Connection, connect
+from pyqueue.backends.redis_backend.connection import (
+    Connection,
+    RedisOptions,
+    ReplicasBehind,
+    connect,
+)
 from pyqueue.backends.redis_backend.draw import draw_prequeue, read_draw
 from pyqueue.backends.redis_backend.inventory import Inventory
 from pyqueue.backends.redis_backend.keys import ROOMS_KEY, RoomKeys
 from pyqueue.backends.redis_backend.records import initial_meta
+from pyqueue.backends.redis_backend.replicas import ReplicaCount
 from pyqueue.backends.redis_backend.scripts import NeedsDraw
 from pyqueue.backends.redis_backend.status import build_status, sign_ticket
 from pyqueue.background import BackgroundTasks, Periodic
@@ -64,14 +70,17 @@ class RedisBackend:
         cluster: bool = False,
         refresh_seconds: float = REFRESH_SECONDS,
         configured: Iterable[tuple[RoomConfig, list[Mapping[str, Any]]]] = (),
+        options: RedisOptions | None = None,
     ) -> None:
         self._url = url
         self._cluster = cluster
+        self._options = options or RedisOptions()
         self._signer = signer
         self._clock = clock
         self._refresh_seconds = refresh_seconds
         self._configured = list(configured)
         self._conn: Connection | None = None
+        self._replicas: ReplicaCount | None = None
         self._configs: dict[str, RoomConfig] = {}
         self._caches: dict[str, RoomCache] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
@@ -91,6 +100,7 @@ class RedisBackend:
             clock,
             cluster=cluster,
             configured=[(r.config, list(r.slots)) for r in settings.rooms],
+            options=RedisOptions.from_settings(settings.server),
         )
 
     # ----- plumbing ---------------------------------------------------------------------------
@@ -120,12 +130,18 @@ class RedisBackend:
     def token_now(self) -> int:
         return int(self.now())
 
-    async def run(self, name: str, room: str, *args: str | int | float) -> Any:
-        """A room script at this backend's time; draws the pre-queue first when it is due."""
+    async def run(
+        self, name: str, room: str, *args: str | int | float, replicated: bool = False
+    ) -> Any:
+        """A room script at this backend's time; draws the pre-queue first when it is due.
+        ``replicated``: answered only once the replicas have it (see :mod:`.replicas`)."""
         keys = RoomKeys(room)
         for _ in range(100):
             try:
-                result = await self.conn.run(name, keys.meta, [self.micros(), *args])
+                if replicated:
+                    result = await self._run_replicated(name, keys.meta, args)
+                else:
+                    result = await self.conn.run(name, keys.meta, [self.micros(), *args])
             except NeedsDraw:
                 await self._draw(room)
                 continue
@@ -134,6 +150,17 @@ class RedisBackend:
                 self.slots.forget_counts(room)
             return result
         raise BackendUnavailable("the pre-queue draw did not complete")
+
+    async def _run_replicated(
+        self, name: str, meta: str, args: tuple[str | int | float, ...]
+    ) -> Any:
+        assert self._replicas is not None
+        replicas = await self._replicas.needed()
+        try:
+            return await self.conn.run_replicated(name, meta, [self.micros(), *args], replicas)
+        except ReplicasBehind:
+            self._replicas.forget()
+            raise
 
     async def config(self, room: str) -> RoomConfig:
         config = self._configs.get(room)
@@ -154,7 +181,8 @@ class RedisBackend:
     # ----- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._conn = Connection(connect(self._url, self._cluster))
+        self._conn = connect(self._url, self._options, self._cluster)
+        self._replicas = ReplicaCount(self._conn, self._options.wait_replicas)
         if self._clock is None:
             await self._time.sync()  # before anything is written at the rooms' time
         for config, slots in self._configured:

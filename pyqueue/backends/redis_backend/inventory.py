@@ -159,7 +159,7 @@ class Inventory:
     async def hold(self, room: str, slot: str, pass_token: str) -> rec.Hold:
         await self._backend.config(room)
         ticket = self._backend.verify(room, pass_token, "pass")
-        reply = await self._backend.run("hold", room, ticket, slot)
+        reply = await self._backend.run("hold", room, ticket, slot, replicated=True)
         return rec.Hold(
             slot=reply[0].decode(),
             group=reply[1].decode(),
@@ -173,7 +173,9 @@ class Inventory:
         ticket = self._backend.verify(room, token, None)
         while True:
             try:
-                reply = await self._backend.run("confirm", room, ticket, slot, new_code())
+                reply = await self._backend.run(
+                    "confirm", room, ticket, slot, new_code(), replicated=True
+                )
             except ResponseError as error:
                 if str(error).startswith("code_clash"):
                     continue  # one in 2^50 per live code: draw again
@@ -218,7 +220,7 @@ class Inventory:
         normal = normal_code(code)
         if normal is None:
             raise core_error(UnknownBooking, "unknown_booking", "no such booking")
-        return _booking(await self._backend.run("cancel", room, normal))
+        return _booking(await self._backend.run("cancel", room, normal, replicated=True))
 
     def due_window(self, room: str, config: RoomConfig, cache: RoomCache) -> int:
         """The first release window after the last one released, if it has come (else 0).

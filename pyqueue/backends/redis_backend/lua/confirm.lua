@@ -7,7 +7,10 @@ local s = sget(id)
 if not s then return redis.error_reply('unknown_slot') end
 if s.state == 'free' or s.state == 'returned' then return redis.error_reply('no_hold') end
 if s.holder ~= tonumber(t) then return redis.error_reply('not_holder') end
-if s.state == 'booked' then return booking_reply(s.code, id, t) end
+if s.state == 'booked' then
+  rewrite(id)
+  return booking_reply(s.code, id, t)
+end
 if s['until'] <= NOW then return redis.error_reply('hold_expired') end
 if redis.call('HEXISTS', CODES, code) == 1 then return redis.error_reply('code_clash') end
 local was_offer = s.state == 'offered'

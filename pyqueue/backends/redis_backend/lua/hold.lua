@@ -16,6 +16,7 @@ if not s then return redis.error_reply('unknown_slot') end
 local group, starts = sinfo(id)
 -- One's own live hold, or live waiting-list offer, is answered as it is (as in the core).
 if (s.state == 'held' or s.state == 'offered') and s.holder == tonumber(t) and live(s) then
+  rewrite(id)
   return { id, group, starts, t, int(s['until']) }
 end
 if not claimable(s) then return redis.error_reply('slot_taken ' .. id .. ' ' .. alternatives(id)) end

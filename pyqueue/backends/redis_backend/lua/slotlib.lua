@@ -71,6 +71,12 @@ local function sput(id, old_state, s)
     redis.call('ZREM', DEADLINES, id)
   end
 end
+-- Writes a slot's word again, unchanged, when a script repeats an earlier answer (a hold or a
+-- booking asked for twice): the repetition is then a write of its connection, so a WAIT after
+-- it also covers the first write, made on another connection (see connection.py).
+local function rewrite(id)
+  redis.call('HSET', SLOTS, id, redis.call('HGET', SLOTS, id))
+end
 local function live(s) return (s.state == 'held' or s.state == 'offered') and s['until'] > NOW end
 -- As in the core: a free slot, or a hold that lapsed and was not swept yet. A lapsed offer
 -- is not: the sweep returns it to the waiting list.
