@@ -36,12 +36,19 @@ class TaskHealth:
     """What ``/readyz`` says of one task."""
 
     name: str
-    #: "running", "failing", "stuck" (a step hung) or "dead" (the task ended).
+    #: "running", "degraded" (part of each step fails, like one room's tick), "failing",
+    #: "stuck" (a step hung) or "dead" (the task ended).
     state: str
     failures: int
     failing_for_seconds: float | None
     last_error: str | None
     last_success_seconds_ago: float | None
+
+    @property
+    def serving(self) -> bool:
+        """False while the task fails as a whole: the node should get no traffic. One room
+        failing does not take the other rooms, nor every node, out of service."""
+        return self.state in ("running", "degraded")
 
     @property
     def alive(self) -> bool:
@@ -84,6 +91,8 @@ class Periodic:
         self._last_error: str | None = None
         self._last_success: float | None = None
         self._step_started: float | None = None
+        #: The last failure was partial: the step did the rest of its work.
+        self._partial = False
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -110,20 +119,25 @@ class Periodic:
             try:
                 await self._step()
             except Exception as exc:
-                self._failed(exc)
-                if getattr(exc, "backoff", True):
-                    delay = min(self.interval * 2**self._consecutive, self._max_backoff)
-                else:
-                    delay = self.interval
+                partial = not getattr(exc, "backoff", True)
+                self._failed(exc, partial)
+                # Doubled from the last pause, not computed from the count of failures: a
+                # count that grows for hours must not overflow the arithmetic of the backoff.
+                delay = (
+                    self.interval
+                    if partial
+                    else min(max(delay, self.interval) * 2, self._max_backoff)
+                )
             else:
                 self._succeeded()
                 delay = max(0.0, self.interval - (time.monotonic() - started))
             finally:
                 self._step_started = None
 
-    def _failed(self, exc: Exception) -> None:
+    def _failed(self, exc: Exception, partial: bool) -> None:
         self.failures += 1
         self._consecutive += 1
+        self._partial = partial
         self._last_error = f"{type(exc).__name__}: {exc}"
         if self._failing_since is None:
             self._failing_since = time.monotonic()
@@ -158,7 +172,7 @@ class Periodic:
         elif self._step_started is not None and now - self._step_started > self._stuck_after:
             state = "stuck"
         elif self._failing_since is not None:
-            state = "failing"
+            state = "degraded" if self._partial else "failing"
         else:
             state = "running"
         return TaskHealth(

@@ -107,7 +107,34 @@ async def test_a_partial_failure_keeps_the_pace() -> None:
         await wait_until(lambda: calls >= 50)
     finally:
         await task.stop()
-    assert task.health().state == "failing"
+    health = task.health()
+    assert health.state == "degraded" and health.serving and health.alive
+
+
+async def test_a_task_failing_for_days_keeps_running() -> None:
+    """Thousands of failures in a row (a Redis outage of hours, at the backoff cap) must not
+    overflow the backoff: the task stays alive and recovers."""
+    calls = 0
+
+    class PartlyDone(Exception):
+        backoff = False
+
+    async def step() -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 1500:
+            raise PartlyDone("one room of two failed")
+        if calls <= 1510:
+            raise RuntimeError("every room failed")
+
+    task = Periodic("long", step, 0.0001, max_backoff=0.0001)
+    task.start()
+    try:
+        await wait_until(lambda: calls > 1510)
+        await wait_until(lambda: task.health().state == "running")
+    finally:
+        await task.stop()
+    assert task.failures == 1510
 
 
 async def test_a_tick_failing_for_one_room_still_ticks_the_others() -> None:
@@ -204,6 +231,27 @@ async def test_the_ticker_survives_an_outage_and_admits_again(
     text = await (await api.client.get("/metrics")).text()
     assert 'pyqueue_background_task_failures_total{task="ticker"}' in text
     assert 'pyqueue_background_task_up{task="ticker"} 1.0' in text
+
+
+async def test_one_broken_room_does_not_take_the_node_out_of_service(
+    aiohttp_client: Any,
+) -> None:
+    """On Redis a room whose tick fails would fail on every node at once: readiness must not
+    drop every node for one room."""
+
+    class OneRoomBroken(MemoryBackend):
+        async def tick(self, room: str) -> Any:
+            if room == "kiel":
+                raise BackendUnavailable("kiel's journal is broken")
+            return await super().tick(room)
+
+    settings = make_settings([room_table("kiel"), room_table("husum")], tick_interval_seconds=0.01)
+    api = await start_ticking(
+        aiohttp_client, OneRoomBroken.from_settings(settings, pyqueue.VirtualClock(OPENS_AT))
+    )
+    body = await _poll(api, lambda b: b["tasks"]["ticker"]["state"] == "degraded")
+    assert body["http_status"] == 200 and body["checks"]["tasks"] is True
+    assert "kiel's journal is broken" in body["tasks"]["ticker"]["last_error"]
 
 
 async def test_a_dead_task_fails_healthz(aiohttp_client: Any) -> None:

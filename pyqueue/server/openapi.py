@@ -349,7 +349,10 @@ def _schemas() -> dict[str, Schema]:
         ),
         "TaskHealth": _object(
             {
-                "state": {"type": "string", "enum": ["running", "failing", "stuck", "dead"]},
+                "state": {
+                    "type": "string",
+                    "enum": ["running", "degraded", "failing", "stuck", "dead"],
+                },
                 "failures": INTEGER,
                 "failing_for_seconds": _nullable(NUMBER),
                 "last_error": _nullable(STRING),

@@ -43,7 +43,7 @@ async def readyz(request: web.Request) -> web.Response:
         "started": state.started,
         "not_shutting_down": not state.shutting_down,
         "backend": state.started and await state.backend.ready(),
-        "tasks": all(t.state == "running" for t in tasks),
+        "tasks": all(t.serving for t in tasks),
         "clock": clock.ok,
     }
     ready = all(checks.values())

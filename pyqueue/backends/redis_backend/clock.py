@@ -24,23 +24,34 @@ log = logging.getLogger("pyqueue.redis")
 
 #: How often Redis's time is read again.
 SYNC_SECONDS: Final = 5.0
-#: A reading older than this makes the node not ready (the monotonic clock may drift a little).
+#: Without a reading of Redis's time for this long, the node is not ready: Redis is lost.
 MAX_AGE_SECONDS: Final = 60.0
-#: A reading whose round trip took longer than this is too uncertain to use.
-MAX_ROUND_TRIP_SECONDS: Final = 0.5
+#: How far the monotonic clock may drift from real time, per second (100 ppm is generous: a
+#: quartz clock keeps within about 20). An old anchor grows this uncertain.
+DRIFT_PER_SECOND: Final = 1e-4
 #: A node clock further off Redis's than this is worth a warning in the log (it is harmless here,
 #: but the same clock may serve other software on the node).
 WARN_OFFSET_SECONDS: Final = 1.0
 
 
 class RedisTime:
-    """Redis's clock, as last read with ``TIME`` and carried forward on the monotonic clock."""
+    """Redis's clock, as read with ``TIME`` and carried forward on the monotonic clock.
+
+    Of the readings, the most certain one anchors the time: a reading is wrong by at most half
+    its round trip, which on a busy node includes the event loop's lag, and an anchor grows
+    less certain only by the monotonic clock's drift. So a node too busy to read Redis's time
+    quickly keeps its earlier, sharper anchor rather than losing the time altogether.
+    """
 
     def __init__(self, call: Callable[..., Awaitable[Any]]) -> None:
         self._call = call
-        #: Redis's time at the anchor, and the monotonic time of the anchor.
+        #: Redis's time at the anchor, the monotonic time of the anchor, and how wrong the
+        #: anchor may have been when it was read.
         self._redis_at_anchor: float | None = None
         self._mono_at_anchor = 0.0
+        self._anchor_error = 0.0
+        #: The monotonic time of the last answer to ``TIME``: Redis is there and agrees.
+        self._last_read: float | None = None
         self._offset: float | None = None
         self._warned_offset = False
 
@@ -49,23 +60,27 @@ class RedisTime:
             raise BackendUnavailable("the time has not been read from Redis yet")
         return self._redis_at_anchor + (time.monotonic() - self._mono_at_anchor)
 
+    def uncertainty(self) -> float:
+        """How far :meth:`now` may be from Redis's clock, seconds."""
+        age = time.monotonic() - self._mono_at_anchor
+        return self._anchor_error + DRIFT_PER_SECOND * age
+
     async def sync(self) -> None:
-        """Reads ``TIME``; raises ``BackendUnavailable`` when Redis cannot be reached or the
-        reading is too uncertain (the previous one stays in use)."""
+        """Reads ``TIME`` and keeps the reading if it is more certain than the anchor; raises
+        ``BackendUnavailable`` when Redis cannot be reached."""
         wall_sent, sent = time.time(), time.monotonic()
         reply = await self._call("TIME")
         wall_received, received = time.time(), time.monotonic()
-        round_trip = received - sent
-        if round_trip > MAX_ROUND_TRIP_SECONDS and self._redis_at_anchor is not None:
-            # The first reading is taken however slow: a node must start somewhere.
-            raise BackendUnavailable(
-                f"reading the time from Redis took {round_trip:.3f} s; the reading is not used"
-            )
+        self._last_read = received
+        error = (received - sent) / 2
+        if self._redis_at_anchor is not None and error > self.uncertainty():
+            return
         seconds, micros = int(reply[0]), int(reply[1])
         # Redis read its clock somewhere within the round trip: the middle is the best guess,
         # wrong by at most half the round trip.
         self._redis_at_anchor = seconds + micros / 1e6
         self._mono_at_anchor = (sent + received) / 2
+        self._anchor_error = error
         self._offset = (wall_sent + wall_received) / 2 - self._redis_at_anchor
         if abs(self._offset) > WARN_OFFSET_SECONDS and not self._warned_offset:
             self._warned_offset = True
@@ -75,9 +90,9 @@ class RedisTime:
             )
 
     def status(self) -> ClockStatus:
-        if self._redis_at_anchor is None:
+        if self._redis_at_anchor is None or self._last_read is None:
             return ClockStatus("redis", ok=False)
-        age = time.monotonic() - self._mono_at_anchor
+        age = time.monotonic() - self._last_read
         return ClockStatus(
             "redis",
             ok=age <= MAX_AGE_SECONDS,
