@@ -37,6 +37,11 @@ MIN_TOKEN_LENGTH: Final = 16
 #: Where a config file's memory backend keeps its state unless ``data_dir`` says otherwise.
 DEFAULT_DATA_DIR: Final = "pyqueue-data"
 FSYNC_POLICIES: Final = ("always", "interval")
+#: Seconds a request head may take: long enough for a slow mobile link, short enough that
+#: slow-sending sockets cannot pile up.
+HEADER_TIMEOUT_RANGE: Final = (1.0, 300.0)
+#: Open connections per process; each needs a file descriptor (see ``ulimit -n``).
+MAX_CONNECTIONS_RANGE: Final = (1, 1_000_000)
 
 
 class ConfigError(ValueError):
@@ -117,6 +122,11 @@ class ServerSettings:
     max_admin_body_bytes: int = 16 * 1024 * 1024
     max_header_bytes: int = 8190
     keepalive_seconds: float = 75.0
+    #: A request head (request line and headers) must arrive within this, counted from the
+    #: connection's start or, on a kept-alive connection, from the next request's first byte.
+    header_timeout_seconds: float = 10.0
+    #: Open connections per server process; more are answered 503 with Retry-After.
+    max_connections: int = 1000
     body_timeout_seconds: float = 30.0
     shutdown_timeout_seconds: float = 10.0
     tick_interval_seconds: float = 0.1
@@ -245,6 +255,15 @@ def _server_settings(
     ):
         if name in data:
             values[name] = _number(data[name], f"server.{name}", minimum=0.0)
+    if "header_timeout_seconds" in data:
+        values["header_timeout_seconds"] = _in_range(
+            data["header_timeout_seconds"], "server.header_timeout_seconds", *HEADER_TIMEOUT_RANGE
+        )
+    if "max_connections" in data:
+        _integer(data["max_connections"], "server.max_connections", minimum=None)
+        values["max_connections"] = int(
+            _in_range(data["max_connections"], "server.max_connections", *MAX_CONNECTIONS_RANGE)
+        )
     if values.get("tick_interval_seconds", defaults.tick_interval_seconds) <= 0:
         raise ConfigError("server.tick_interval_seconds must be > 0")
     for name in ("data_dir", "tls_cert", "tls_key"):
@@ -523,6 +542,18 @@ def _integer(value: Any, where: str, minimum: int | None) -> int:
     if minimum is not None and value < minimum:
         raise ConfigError(f"{where} must be at least {minimum}")
     return value
+
+
+def _in_range(value: Any, where: str, minimum: float, maximum: float) -> float:
+    number = _number(value, where, minimum=None)
+    if not minimum <= number <= maximum:
+        low, high, given = (_plain(n) for n in (minimum, maximum, number))
+        raise ConfigError(f"{where} must be between {low} and {high}, got {given}")
+    return number
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if number == int(number) else str(number)
 
 
 def _number(value: Any, where: str, minimum: float | None) -> float:
