@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.http_exceptions import LineTooLong
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 
 from pyqueue.server.errors import code_for_status, error_body, error_response
 from pyqueue.server.metrics import Metrics
@@ -141,6 +141,16 @@ class GuardedRequestHandler(RequestHandler):
             self.transport.write(_HEAD_TIMEOUT_ANSWER)
         log.debug("request head timed out", extra={"started": self._head_started})
         self.force_close()
+
+    def log_exception(self, *args: Any, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, RequestPayloadError):
+            # A body that cannot be decoded (Content-Encoding: gzip over bytes that are not),
+            # found while aiohttp drains a body the route did not read: the client's mistake.
+            # The answer is sent already and the connection ends.
+            log.debug("unreadable request body", extra={"reason": str(exc)})
+            return
+        super().log_exception(*args, **kwargs)
 
     def handle_error(
         self,
