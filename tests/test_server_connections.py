@@ -142,3 +142,22 @@ def test_idle_kept_alive_connections_are_closed(tmp_path: Path) -> None:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         answer = read_until_closed(sock)
     assert answer.startswith(b"HTTP/1.1 200 "), answer
+
+
+def test_a_body_that_does_not_decompress_is_no_error_where_nobody_reads_it(
+    slow_heads: ServerProcess,
+) -> None:
+    """A route that ignores the body still answers; aiohttp then drains the body, fails to
+    decompress it and ends the connection, which is the client's mistake, not an error."""
+    body = b"this is not gzip"
+    request = (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    with connect(slow_heads) as sock:
+        sock.sendall(request)
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    # The server still serves (and its log line for this, if any, is below error level).
+    assert slow_heads.client().request("GET", "/healthz").status == 200
+    assert not [e for e in slow_heads.logs if e.get("level") in ("error", "critical")]
