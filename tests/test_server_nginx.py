@@ -6,8 +6,8 @@ import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest

@@ -99,7 +99,7 @@ server {{
         default_type application/json;
         add_header Retry-After {retry} always;
         add_header Cache-Control no-store always;
-        return 503 '{{"error":{{"code":"unavailable","message":"the waiting room is unavailable; retry"}}}}';
+        return 503 '{{"error":{{"code":"unavailable","message":"retry shortly"}}}}';
     }}
 }}
 """

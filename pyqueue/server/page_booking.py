@@ -186,9 +186,7 @@ def _held(request: web.Request, page: RoomPage) -> RememberedHold | None:
 
 
 def _is_finite_number(value: object) -> TypeGuard[float]:
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @page_handler
