@@ -5,8 +5,9 @@ with and without the admin token, on the memory backend and on a real Redis. No 
 be a 5xx and nothing may be logged at error level.
 
 The routes are read from the application's router, so a new route is fuzzed without a change
-here. ``PYQUEUE_FUZZ_CASES`` sets the cases per backend (default 1500, a few seconds each);
-a larger run: ``PYQUEUE_FUZZ_CASES=50000 make test PYTEST_ARGS="-k fuzz_routes"``.
+here. ``PYQUEUE_FUZZ_CASES`` sets the cases per backend (default 1500, about ten seconds
+each); a larger run, as the README shows: ``PYQUEUE_FUZZ_CASES=50000 .venv/bin/python -m
+pytest tests/test_server_fuzz_routes.py``.
 """
 
 from __future__ import annotations

@@ -331,7 +331,7 @@ _ERROR_TEXT: Final = {
     415: "Unsupported media type",
     425: "The room does not take joins yet (Retry-After)",
     429: "Too many joins from this address (Retry-After)",
-    503: "The state store is unavailable; retry",
+    503: "The state store is unavailable, or too many connections are open; retry",
 }
 
 _ROOM_PARAM: Final = {
@@ -798,7 +798,12 @@ def openapi_document(*, virtual_clock: bool = False) -> dict[str, Any]:
             "title": "pyqueue",
             "version": __version__,
             "description": "A fair admission queue (virtual waiting room) in front of a "
-            'booking site. Errors are always {"error": {"code", "message"}}.',
+            'booking site. Errors are always {"error": {"code", "message"}}. Any request may '
+            "also meet the connection limits: 408 `timeout` when its head (request line and "
+            "headers) takes longer than server.header_timeout_seconds, and 503 "
+            "`too_many_connections` with Retry-After while server.max_connections are open; "
+            "both close the connection. A body whose Content-Encoding does not decode is a 400 "
+            "`bad_request` that closes the connection.",
         },
         "tags": [
             {"name": "visitor", "description": "The waiting visitor (browser or app)"},
