@@ -309,28 +309,53 @@ def _encoded(body: bytes, encoding: str) -> bytes:
     return body
 
 
-def _cookies(draw: st.DrawFn, tokens: dict[str, str]) -> str | None:
-    room = draw(st.sampled_from(ROOMS))
-    names = [
-        f"pyqueue_ticket_{room}",
-        f"pyqueue_pass_{room}",
-        f"pyqueue_hold_{room}",
-        f"pyqueue_booking_{room}",
-        "pyqueue_lang",
-    ]
-    values = st.one_of(
-        st.sampled_from([*tokens.values(), "de", "en", "xx", "", "AB12C-DE34F"]),
-        _texts(60).filter(lambda v: ";" not in v and "\r" not in v and "\n" not in v),
+_NUMBERS = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1620800000, 1620806400.5, 253402300799, 0, -1]),
+    st.sampled_from([1620800000, 1620806400.5, 253402300799, 0, -1]),
+)
+
+
+def _holds(slot: str) -> st.SearchStrategy[str]:
+    """Hold cookies shaped like the real one (mostly for the slot in the path), with any
+    values; and any JSON object at all."""
+    return st.one_of(
+        st.fixed_dictionaries(
+            {
+                "slot": st.sampled_from([slot, slot, slot, "s0", "nope"]),
+                "group": _texts(),
+                "starts_at": _NUMBERS,
+                "until": _NUMBERS,
+            }
+        ),
         st.dictionaries(
             st.sampled_from(["slot", "group", "starts_at", "until"]), _JSON, max_size=4
-        ).map(encode_cookie),
-        # A real token with one character changed.
-        st.sampled_from(list(tokens.values())).map(lambda t: t[:-3] + "AAA"),
-    )
-    chosen = draw(st.dictionaries(st.sampled_from(names), values, max_size=4))
-    if not chosen:
+        ),
+    ).map(encode_cookie)
+
+
+def _cookies(draw: st.DrawFn, tokens: dict[str, str], room: str, slot: str) -> str | None:
+    if room not in ROOMS:
+        room = draw(st.sampled_from(ROOMS))
+    garbage = _texts(60).filter(lambda v: ";" not in v and "\r" not in v and "\n" not in v)
+    real = st.sampled_from(list(tokens.values()))
+    # A real token with a few characters changed.
+    tampered = real.map(lambda t: t[:-3] + "AAA")
+    by_name = {
+        f"pyqueue_ticket_{room}": st.one_of(real, tampered, garbage),
+        f"pyqueue_pass_{room}": st.one_of(st.just(tokens["pass"]), real, tampered, garbage),
+        f"pyqueue_hold_{room}": st.one_of(_holds(slot), _holds(slot), garbage),
+        f"pyqueue_booking_{room}": st.one_of(st.just("AB12C-DE34F"), garbage),
+        "pyqueue_lang": st.one_of(st.sampled_from(["de", "en", "xx", ""]), garbage),
+    }
+    # The pass most of the time: most pages need it.
+    names = [f"pyqueue_pass_{room}"] if draw(st.integers(0, 9)) < 6 else []
+    names += draw(st.lists(st.sampled_from(sorted(by_name)), max_size=3, unique=True))
+    names = list(dict.fromkeys(names))
+    if not names:
         return None
-    return "; ".join(f"{name}={value}" for name, value in chosen.items())
+    return "; ".join(f"{name}={draw(by_name[name])}" for name in names)
 
 
 def _header_safe(value: str) -> str:
@@ -344,12 +369,16 @@ def requests(draw: st.DrawFn, target: Target) -> Request:
     if method == "*" or draw(st.integers(0, 9)) == 0:
         method = draw(st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]))
 
+    filled: dict[str, str] = {}
+
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         strategy = _PATH_VALUES.get(name, _SAFE_SEGMENT)
         if draw(st.integers(0, 9)) < 8:
-            return draw(strategy)
-        return draw(st.one_of(_SAFE_SEGMENT, _ESCAPED_SEGMENT))
+            filled[name] = draw(strategy)
+        else:
+            filled[name] = draw(st.one_of(_SAFE_SEGMENT, _ESCAPED_SEGMENT))
+        return filled[name]
 
     path = re.sub(r"\{(\w+)(?::[^}]*)?\}", fill, canonical)
     query = draw(st.dictionaries(_FIELD_NAMES, _FIELD_VALUES, max_size=4))
@@ -367,7 +396,7 @@ def requests(draw: st.DrawFn, target: Target) -> Request:
         headers["Authorization"] = "Bearer k1.AQIAAAAA.AAAAAAAAAAAAAAAAAAAAAA"
     elif auth == "garbage":
         headers["Authorization"] = _header_safe(draw(_texts(80)))
-    cookie = _cookies(draw, target.tokens)
+    cookie = _cookies(draw, target.tokens, filled.get("room", ""), filled.get("slot", "s1"))
     if cookie is not None:
         headers["Cookie"] = _header_safe(cookie)
     for name in draw(

@@ -135,6 +135,9 @@ TAMPERED_HOLDS: list[dict[str, Any]] = [
     {"slot": "s1", "group": "g", "starts_at": "tomorrow", "until": 10**10},
     {"slot": "s1", "group": "g", "starts_at": 1e300, "until": 10**10},
     {"slot": "s1", "group": "g", "starts_at": -1e300, "until": 10**10},
+    # The last second of year 9999: no time zone east of UTC can show it.
+    {"slot": "s1", "group": "g", "starts_at": 253402300799, "until": 10**10},
+    {"slot": "s1", "group": "g", "starts_at": 1620800000, "until": 1e300},
     {"slot": "s1", "group": "g", "until": 10**10},
     {"slot": "s1", "starts_at": 1620800000, "until": 10**10},
     {"slot": "s1", "group": "g", "starts_at": 1620800000, "until": "later"},

@@ -174,19 +174,25 @@ def _held(request: web.Request, page: RoomPage) -> RememberedHold | None:
     starts_at, until = data.get("starts_at"), data.get("until")
     if not (isinstance(slot, str) and isinstance(group, str)):
         return None
-    if not (_is_finite_number(starts_at) and _is_finite_number(until)):
+    if not (_is_timestamp(starts_at) and _is_timestamp(until)):
         return None
     if until <= page.state.now():
         return None
-    try:
-        start = datetime.fromtimestamp(starts_at, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-    return RememberedHold(slot, group, start, float(until))
+    return RememberedHold(slot, group, datetime.fromtimestamp(starts_at, UTC), float(until))
 
 
-def _is_finite_number(value: object) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+#: Times in the hold cookie must lie between 1970 and the year 9000, so that every time zone
+#: and every countdown can show them.
+_LATEST_TIMESTAMP: Final = 221_845_392_000.0
+
+
+def _is_timestamp(value: object) -> TypeGuard[float]:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= _LATEST_TIMESTAMP
+    )
 
 
 @page_handler
