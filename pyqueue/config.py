@@ -159,6 +159,10 @@ SERVER_RANGES: Final[Mapping[str, Range]] = {
     "fsync_interval_ms": Range(0, 60_000, integer=False, above=True),
     "snapshot_interval_seconds": Range(0, 24 * _HOUR, integer=False),
     # Redis itself takes 10,000 clients by default.
+    # Long enough for a slow mobile link, short enough that slow-sending sockets cannot pile up.
+    "header_timeout_seconds": Range(1, 300, integer=False),
+    # Each connection needs a file descriptor (see ``ulimit -n``).
+    "max_connections": Range(1, 1_000_000),
     "redis_pool_size": Range(1, 10_000),
     "redis_pool_timeout_seconds": Range(0, 30, integer=False, above=True),
     "redis_wait_replicas": Range(0, 100),
@@ -205,6 +209,11 @@ class ServerSettings:
     max_admin_body_bytes: int = 16 * 1024 * 1024
     max_header_bytes: int = 8190
     keepalive_seconds: float = 75.0
+    #: A request head (request line and headers) must arrive within this, counted from the
+    #: connection's start or, on a kept-alive connection, from the next request's first byte.
+    header_timeout_seconds: float = 10.0
+    #: Open connections per server process; more are answered 503 with Retry-After.
+    max_connections: int = 1000
     body_timeout_seconds: float = 30.0
     shutdown_timeout_seconds: float = 10.0
     tick_interval_seconds: float = 0.1

@@ -74,6 +74,7 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     # ours
     "internal": 500,
     "unavailable": 503,
+    "too_many_connections": 503,
     "timeout": 408,
 }
 

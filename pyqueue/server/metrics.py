@@ -47,6 +47,10 @@ class Metrics(Collector):
             lambda: dict.fromkeys(_TICK_FIELDS, 0)
         )
         self.tick_errors = 0
+        #: Kept by the connection layer (:mod:`pyqueue.server.connections`).
+        self.connections_open = 0
+        self.connections_refused = 0
+        self.header_timeouts = 0
         self.rooms: Mapping[str, RoomSnapshot] = {}
         #: The background tasks and the rooms' clock, as the scrape found them.
         self.tasks: Sequence[TaskHealth] = ()
@@ -108,6 +112,7 @@ class Metrics(Collector):
         errors.add_metric([], self.tick_errors)
         yield errors
 
+        yield from self._connection_metrics()
         yield from self._room_gauges()
         yield from self._task_metrics()
 
@@ -135,6 +140,23 @@ class Metrics(Collector):
             )
             offset.add_metric([], clock.offset_seconds)
             yield offset
+
+    def _connection_metrics(self) -> Iterable[Metric]:
+        open_now = GaugeMetricFamily("pyqueue_http_connections", "Open HTTP connections")
+        open_now.add_metric([], self.connections_open)
+        yield open_now
+        refused = CounterMetricFamily(
+            "pyqueue_http_connections_refused",
+            "Connections answered 503 because server.max_connections were open",
+        )
+        refused.add_metric([], self.connections_refused)
+        yield refused
+        late = CounterMetricFamily(
+            "pyqueue_http_header_timeouts",
+            "Connections closed because the request head took over server.header_timeout_seconds",
+        )
+        late.add_metric([], self.header_timeouts)
+        yield late
 
     def _room_gauges(self) -> Iterable[Metric]:
         gauges: dict[str, tuple[str, Callable[[RoomSnapshot], float]]] = {

@@ -392,8 +392,8 @@ _ERROR_TEXT: Final = {
     503: (
         "The state store is unavailable (Redis lost, slow, failing over, or a replica did not "
         "acknowledge a hold, booking or cancel in time; or the journal could not be written: "
-        "the change was not made, and changes are refused until a restart); retry after "
-        "Retry-After seconds"
+        "the change was not made, and changes are refused until a restart), or too many "
+        "connections are open; retry after Retry-After seconds"
     ),
 }
 
@@ -885,7 +885,12 @@ def openapi_document(*, virtual_clock: bool = False) -> dict[str, Any]:
             "title": "pyqueue",
             "version": __version__,
             "description": "A fair admission queue (virtual waiting room) in front of a "
-            'booking site. Errors are always {"error": {"code", "message"}}.',
+            'booking site. Errors are always {"error": {"code", "message"}}. Any request may '
+            "also meet the connection limits: 408 `timeout` when its head (request line and "
+            "headers) takes longer than server.header_timeout_seconds, and 503 "
+            "`too_many_connections` with Retry-After while server.max_connections are open; "
+            "both close the connection. A body whose Content-Encoding does not decode is a 400 "
+            "`bad_request` that closes the connection.",
         },
         "tags": [
             {"name": "visitor", "description": "The waiting visitor (browser or app)"},

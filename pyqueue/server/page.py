@@ -44,6 +44,7 @@ from pyqueue.server.page_http import (
     set_cookie,
     take_join_slot,
 )
+from pyqueue.server.state import STATE
 from pyqueue.server.visitor import IDENTITY_MAX, TICKET_COOKIE_SECONDS
 from pyqueue.web.appearance import look_from_mapping
 from pyqueue.web.assets import STATIC_PREFIX
@@ -246,7 +247,8 @@ async def decline_offer(request: web.Request) -> web.StreamResponse:
 
 
 async def theme(request: web.Request) -> web.StreamResponse:
-    room = request.match_info["room"]
+    """The room's colours; a room that does not exist is a 404 (``UnknownRoom``)."""
+    room = (await request.app[STATE].room(request.match_info["room"])).id
     body, version = request.app[PAGES].theme(room)
     cache = _IMMUTABLE if request.query.get("v") == version else _SHORT
     return web.Response(

@@ -85,8 +85,9 @@ def document(
         '<meta name="robots" content="noindex">',
         f"<title>{esc(title)}</title>",
         f'<link rel="stylesheet" href="{esc(ctx.assets["page.css"])}">',
-        f'<link rel="stylesheet" href="{esc(ctx.assets["theme.css"])}">',
     ]
+    if "theme.css" in ctx.assets:
+        head.append(f'<link rel="stylesheet" href="{esc(ctx.assets["theme.css"])}">')
     if refresh is not None:
         content = str(max(1, refresh.seconds))
         if refresh.url is not None:
