@@ -193,7 +193,7 @@ pub fn next_frame(data: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, BadF
     if at == data.len() {
         return Ok(None);
     }
-    if data[at..].iter().all(|&byte| byte == 0) {
+    if data.get(at..).is_some_and(|rest| rest.iter().all(|&byte| byte == 0)) {
         return Err(BadFrame::unfinished(format!(
             "the last {} bytes are zeros (space the file system had not filled)",
             data.len() - at
