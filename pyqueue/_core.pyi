@@ -354,21 +354,31 @@ class JournalCut:
         """Journals after the bad one, which were not applied either."""
     @property
     def torn_tail(self) -> bool:
-        """True when nothing whole follows the damage: what a crash leaves, safe to cut. False
-        when whole records follow it (damage in the middle), which a cut would drop."""
+        """True for what a crash leaves: an unfinished last record (its frame runs past the end
+        of the file, or the file is zeros from it on) and nothing whole after it, safe to cut.
+        False for damage (a whole record or a header that fails its checksum, whole records
+        after it), which a cut would drop."""
     @property
     def unapplied(self) -> UnappliedRecords:
-        """The whole records after the damage, which were not applied."""
+        """The records from the damaged one on, which were not applied."""
 
 @final
 class UnappliedRecords:
-    """Whole journal records that were not applied, read as far as they go."""
+    """Journal records that were not applied, read as far as they go."""
 
     @property
-    def records(self) -> int: ...
+    def records(self) -> int:
+        """Every record left out, the unreadable ones included."""
+    @property
+    def unreadable(self) -> int:
+        """Records written whole once that fail their checksum now."""
     @property
     def bookings(self) -> list[tuple[str, str | None]]:
         """(booking code, slot id or None when unknown) of each booking they made."""
+    @property
+    def possible_bookings(self) -> list[tuple[str, str | None]]:
+        """(booking code, slot id or None) that an unreadable record seems to make: its
+        payload decodes, but its checksum fails, so either may be garbled."""
     @property
     def cancelled(self) -> list[str]:
         """Slots whose booking they cancelled."""
