@@ -56,7 +56,6 @@ DEFAULT_DATA_DIR: Final = "pyqueue-data"
 FSYNC_POLICIES: Final = ("always", "interval")
 
 
-
 #: The documented range or character set of every room setting and id, as the core applies
 #: them (see the README's table): shown in the OpenAPI document, never copied.
 INPUT_RULES: Final[Mapping[str, InputRule]] = input_rules()

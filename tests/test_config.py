@@ -230,14 +230,23 @@ def test_an_unknown_backend_is_refused(tmp_path):
     ("text", "message"),
     [
         ("redis_pool_size = 0", "server.redis_pool_size must be at least 1"),
-        ("redis_pool_size = 10001", "server.redis_pool_size must be at least 1 and at most 10000, got 10001"),
+        (
+            "redis_pool_size = 10001",
+            "server.redis_pool_size must be at least 1 and at most 10000, got 10001",
+        ),
         ("redis_pool_size = 2.5", "server.redis_pool_size must be an integer"),
         ("redis_pool_timeout_seconds = 0", "server.redis_pool_timeout_seconds must be above 0"),
         ("redis_pool_timeout_seconds = 31", "server.redis_pool_timeout_seconds .* at most 30"),
         ("redis_wait_replicas = -1", "server.redis_wait_replicas must be at least 0"),
-        ("redis_wait_replicas = 101", "server.redis_wait_replicas must be at least 0 and at most 100, got 101"),
+        (
+            "redis_wait_replicas = 101",
+            "server.redis_wait_replicas must be at least 0 and at most 100, got 101",
+        ),
         ("redis_wait_timeout_ms = 0", "server.redis_wait_timeout_ms must be at least 1"),
-        ("redis_wait_timeout_ms = 1001", "server.redis_wait_timeout_ms must be at least 1 and at most 1000, got 1001"),
+        (
+            "redis_wait_timeout_ms = 1001",
+            "server.redis_wait_timeout_ms must be at least 1 and at most 1000, got 1001",
+        ),
     ],
 )
 def test_redis_settings_out_of_range_are_refused_by_name(tmp_path, text, message):
