@@ -99,6 +99,15 @@ class RoomConfig:
         handoff_url: str | None = None,
         seed: int | None = None,
     ) -> Self: ...
+    @staticmethod
+    def saved(settings: Mapping[str, Any]) -> RoomConfig:
+        """A config from settings saved earlier (every setting by name, times as RFC 3339
+        strings), held only to what the core relies on, not today's ranges: a room saved before
+        a range was narrowed keeps its settings. ``InvalidConfig`` for a missing, unknown or
+        unusable setting."""
+    def outside_ranges(self) -> list[str]:
+        """A message for each setting outside today's documented range; empty for any config
+        the constructor accepts (one from ``saved`` may have some)."""
     @property
     def id(self) -> str: ...
     @property
@@ -453,7 +462,9 @@ class Room:
     def tick(self) -> int:
         """Admits who may come in now; returns how many."""
     def tick_report(self) -> TickReport: ...
-    def pause(self, actor: str = "operator") -> None: ...
+    def pause(self, actor: str = "operator") -> None:
+        """Admits nobody until ``resume``. Every change of the operator's names its ``actor``
+        in the audit log; ``InvalidArgument`` for an actor outside its rule (``check_audit``)."""
     def resume(self, actor: str = "operator") -> None: ...
     def queue_all(self, on: bool = True, actor: str = "operator") -> None:
         """With ``on``, every join waits in the queue even without a crowd."""
@@ -545,6 +556,11 @@ def check_slots(slots: Iterable[_SlotInput]) -> list[tuple[str, str, int]]:
 
 def check_identity(identity: str) -> None:
     """Checks an identity as ``Room.join`` does; ``InvalidArgument`` (without echoing it)."""
+
+def check_audit(actor: str, reason: str | None = None) -> None:
+    """Checks the actor and the reason of an operator's change as the room's audited changes
+    do (one printable line each, ``input_rules()["actor"]`` and ``["reason"]``);
+    ``InvalidArgument`` naming which is wrong."""
 
 class PyqueueError(Exception):
     """Base of every pyqueue error; ``code`` is the stable error code."""

@@ -37,11 +37,23 @@ from pyqueue.backends.saved_state import (
     repair,
     room_directories,
 )
+from pyqueue.config import INPUT_RULES
 
 EXIT_DAMAGED: Final = 4  # as `serve` refusing damaged saved state
 EXIT_UNUSABLE: Final = 3
 EXIT_USAGE: Final = 2
 REPAIR_ACTOR: Final = "pyqueue journal repair"
+
+
+def audit_reason(reason: str) -> str:
+    """A repair's reason as the audit log takes it: within the core's rule for a reason. A
+    long list of dropped booking codes is cut there; the command printed it whole before."""
+    limit = INPUT_RULES["reason"].max_bytes or 0
+    if len(reason.encode()) <= limit:
+        return reason
+    suffix = " … (cut here; pyqueue journal repair printed the whole list)"
+    kept = reason.encode()[: limit - len(suffix.encode())].decode(errors="ignore")
+    return kept.rstrip() + suffix
 
 
 def _throwaway_signer() -> Signer:
@@ -226,7 +238,7 @@ def _repair_room(store: JournalStore, inspection: Inspection, out: TextIO) -> bo
             file=out,
         )
         return True
-    room.record_repair(damage.dropped.records, reason, actor=REPAIR_ACTOR)
+    room.record_repair(damage.dropped.records, audit_reason(reason), actor=REPAIR_ACTOR)
     journal = store.journal(room.id)
     journal.write()
     journal.sync_now()

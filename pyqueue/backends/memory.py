@@ -41,6 +41,7 @@ from pyqueue._core import (
 )
 from pyqueue.backends import BackendUnavailable, ClockStatus, UnknownRoom
 from pyqueue.backends.durable import Durability, JournalBroken, JournalStore
+from pyqueue.backends.saved_ranges import warn_if_outside_ranges
 from pyqueue.backends.views import TickReportView
 from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.config import (
@@ -103,6 +104,7 @@ class MemoryBackend:
         for room in restored.values():
             backend._rooms[room.id] = room
             backend._configs[room.id] = room.config
+            warn_if_outside_ranges(room.config)
         for room_settings in settings.rooms:
             if room_settings.config.id in restored:
                 backend._apply_file_settings(room_settings)

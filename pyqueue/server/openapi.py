@@ -315,7 +315,7 @@ def _schemas() -> dict[str, Schema]:
         "SlotsAdded": _object({"room": STRING, "added": INTEGER}),
         "ReleaseRequest": {
             "type": "object",
-            "properties": {"override": BOOLEAN, "reason": _nullable(STRING)},
+            "properties": {"override": BOOLEAN, "reason": _nullable(_id("reason"))},
             "additionalProperties": False,
         },
         "Released": _object({"room": STRING, "released": INTEGER, "override": BOOLEAN}),
@@ -403,6 +403,21 @@ _ROOM_PARAM: Final = {
     "required": True,
     "schema": {"type": "string", "minLength": 1, "maxLength": 64},
 }
+
+
+def _actor_header() -> dict[str, Any]:
+    rule = _id("actor")
+    return {
+        "name": "X-Pyqueue-Actor",
+        "in": "header",
+        "required": False,
+        "description": "Who makes the change, as the audit log names it (default admin): "
+        + str(rule["description"]),
+        "schema": rule,
+    }
+
+
+_ACTOR_HEADER: Final = _actor_header()
 
 
 def _json(schema: Schema, description: str) -> dict[str, Any]:
@@ -499,6 +514,7 @@ NONE: Final[Security] = [{}]
 
 def _paths(virtual_clock: bool) -> dict[str, Any]:
     room = [_ROOM_PARAM]
+    audited = [_ROOM_PARAM, _ACTOR_HEADER]
     slot = [_ROOM_PARAM, _path("slot")]
     code = [_ROOM_PARAM, _path("code")]
     paths: dict[str, Any] = {
@@ -700,7 +716,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 [401, 403],
                 body="RoomSettings",
                 body_required=True,
-                params=room,
+                params=audited,
                 security=ADMIN,
             ),
             "patch": _op(
@@ -710,7 +726,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 [401, 403, 404],
                 body="RoomSettingsChange",
                 body_required=True,
-                params=room,
+                params=audited,
                 security=ADMIN,
             ),
         },
@@ -720,7 +736,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "admin",
                 {200: ("Paused", "Paused")},
                 [401, 403, 404],
-                params=room,
+                params=audited,
                 security=ADMIN,
             )
         },
@@ -730,7 +746,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "admin",
                 {200: ("Paused", "Resumed")},
                 [401, 403, 404],
-                params=room,
+                params=audited,
                 security=ADMIN,
             )
         },
@@ -741,7 +757,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 {200: ("QueueAll", "Changed")},
                 [401, 403, 404],
                 body="QueueAllRequest",
-                params=room,
+                params=audited,
                 security=ADMIN,
             )
         },
@@ -753,7 +769,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 [401, 403, 404, 409, 415],
                 body="SlotsRequest",
                 body_required=True,
-                params=room,
+                params=audited,
                 security=ADMIN,
                 extra_content={
                     "text/csv": {
@@ -772,7 +788,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 {200: ("Released", "Released (audited)")},
                 [401, 403, 404, 409],
                 body="ReleaseRequest",
-                params=room,
+                params=audited,
                 security=ADMIN,
                 description="Refused (409 release_refused) before the next release window unless "
                 "`override` is true and a `reason` is given; every release is audited.",

@@ -212,15 +212,38 @@ pub const GROUP: TextRule = TextRule { name: "group", max: 128, charset: Charset
 pub const IDENTITY: TextRule = TextRule { name: "identity", max: 256, charset: Charset::Printable };
 /// The handoff URL ends up in a Location header and in pages.
 pub const HANDOFF_URL: TextRule = TextRule { name: "handoff_url", max: 2048, charset: Charset::Printable };
+/// An IANA timezone name; the longest real one has 32 bytes.
+pub const TIMEZONE: TextRule = TextRule { name: "timezone", max: 64, charset: Charset::Printable };
+/// Who made a change, as the audit log names it.
+pub const ACTOR: TextRule = TextRule { name: "actor", max: 64, charset: Charset::Printable };
+/// Why an operator made a change out of the ordinary (an early release, a repair of saved
+/// state). One line: audit entries are shown and logged a line each, and a newline in a reason
+/// would let it pass for further entries.
+pub const REASON: TextRule = TextRule { name: "reason", max: 2000, charset: Charset::Printable };
 
-/// A handoff URL: an http(s) URL or a path on this site, printable, at most 2048 bytes.
+/// A handoff URL: an http(s) URL or a path on this site, printable, at most 2048 bytes. A path
+/// is one `/` not followed by another `/` or a `\`: browsers read `//host/x` and `/\host/x` as
+/// another host, which would make the handoff an open redirect.
 pub fn check_handoff_url(url: &str) -> Result<(), String> {
     HANDOFF_URL.check(url)?;
-    if url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/') {
+    let is_path = url.starts_with('/') && !url[1..].starts_with(['/', '\\']);
+    if url.starts_with("https://") || url.starts_with("http://") || is_path {
         Ok(())
     } else {
-        Err(format!("handoff_url {} must be an http(s) URL or a path", shown(url)))
+        Err(format!(
+            "handoff_url {} must be an http(s) URL or a path on this site (\"/\" not followed by \"/\" or \"\\\")",
+            shown(url)
+        ))
     }
+}
+
+/// The actor and the reason of an audit entry, against their rules (`InvalidArgument`).
+pub fn check_audit(actor: &str, reason: Option<&str>) -> Result<(), String> {
+    ACTOR.check(actor)?;
+    if let Some(reason) = reason {
+        REASON.check(reason)?;
+    }
+    Ok(())
 }
 
 /// What a rule bounds, for the Python layer (OpenAPI schemas, README) to show.
@@ -243,11 +266,14 @@ pub fn rules() -> Vec<(&'static str, Bound)> {
         rules.push((name, Bound::Time(TIMES)));
     }
     rules.push(("release_windows", Bound::Count(RELEASE_WINDOWS)));
+    rules.push(("timezone", Bound::Text(TIMEZONE)));
     rules.push(("handoff_url", Bound::Text(HANDOFF_URL)));
     for (name, rule) in [("room_id", ROOM_ID), ("key_id", KEY_ID), ("slot_id", SLOT_ID), ("group", GROUP)] {
         rules.push((name, Bound::Text(rule)));
     }
     rules.push(("identity", Bound::Text(IDENTITY)));
+    rules.push(("actor", Bound::Text(ACTOR)));
+    rules.push(("reason", Bound::Text(REASON)));
     rules
 }
 
@@ -341,6 +367,33 @@ mod tests {
         assert!(check_handoff_url("https://book.example/\n").unwrap_err().starts_with("handoff_url"));
         assert!(check_handoff_url(&format!("https://{}", "x".repeat(2041))).is_err());
         assert!(check_handoff_url(&format!("https://{}", "x".repeat(2040))).is_ok());
+    }
+
+    #[test]
+    fn a_handoff_path_cannot_name_another_host() {
+        for other_host in ["//evil.example/x", "/\\evil.example/x", "//", "/\\"] {
+            let message = check_handoff_url(other_host).unwrap_err();
+            assert!(message.contains("a path on this site"), "{other_host}: {message}");
+        }
+        for path in ["/", "/book", "/book//start", "/a\\b"] {
+            assert!(check_handoff_url(path).is_ok(), "{path}");
+        }
+    }
+
+    #[test]
+    fn audit_actors_and_reasons_are_one_printable_line_of_bounded_length() {
+        assert!(check_audit("ops team", Some("storm over Kiel, 3 centres closed")).is_ok());
+        assert!(check_audit("ops", None).is_ok());
+        for (actor, reason) in [("", None), ("a\0", None), ("a\nb", None), (" ops", None)] {
+            assert!(check_audit(actor, reason).unwrap_err().starts_with("actor"), "{actor:?}");
+        }
+        assert!(check_audit(&"a".repeat(64), None).is_ok() && check_audit(&"a".repeat(65), None).is_err());
+        for reason in ["", "storm\nrelease_override by admin", "storm\0", "storm\u{202E}"] {
+            assert!(check_audit("ops", Some(reason)).unwrap_err().starts_with("reason"), "{reason:?}");
+        }
+        assert!(check_audit("ops", Some(&"r".repeat(2000))).is_ok());
+        let message = check_audit("ops", Some(&"r".repeat(2001))).unwrap_err();
+        assert!(message.len() < 300 && message.contains('…'), "{message}");
     }
 
     #[test]

@@ -136,8 +136,10 @@ pub struct QueueState {
 }
 
 impl QueueState {
+    /// A queue for `config`, new or restored; `config` must be sound (`check_sound`). Today's
+    /// ranges are the business of whoever takes the config as input (`Room::create`).
     pub fn new(config: RoomConfig) -> CoreResult<Self> {
-        config.validate()?;
+        config.check_sound()?;
         let speed = CursorSpeed::new(config.admit_per_second());
         Ok(Self {
             accrued_until: config.opens_at,

@@ -31,6 +31,7 @@ use crate::errors::{CoreError, CoreResult};
 use crate::events::Event;
 use crate::inventory::{GroupAvailability, Inventory, SlotState};
 use crate::journal::JournalSink;
+use crate::limits;
 use crate::queue::{Counters, Draw, QueueState, StatusView, TicketState};
 use crate::room_config::{ReturnedSlots, RoomConfig, TICKET_TOKEN_SECONDS};
 use crate::schedule::ReleaseSchedule;
@@ -108,6 +109,7 @@ impl Room {
         clock: SharedClock,
         journaled: bool,
     ) -> CoreResult<Self> {
+        config.validate()?;
         let schedule = ReleaseSchedule::parse(&config.release_windows, &config.timezone)?;
         let now = clock.now_micros();
         let epoch = config.opens_at.min(now) - INVENTORY_EPOCH_MARGIN;
@@ -314,26 +316,33 @@ impl Room {
 
     // ----- operator -----------------------------------------------------------------------------
 
-    pub fn pause(&self, actor: &str) {
+    pub fn pause(&self, actor: &str) -> CoreResult<()> {
+        check_audit(actor, None)?;
         self.queue.lock().pause();
         self.audit("pause", actor, 0, None);
+        Ok(())
     }
 
-    pub fn resume(&self, actor: &str) {
+    pub fn resume(&self, actor: &str) -> CoreResult<()> {
+        check_audit(actor, None)?;
         let now = self.now();
         self.queue.lock().resume(now);
         self.audit("resume", actor, 0, None);
+        Ok(())
     }
 
-    pub fn set_queue_all(&self, on: bool, actor: &str) {
+    pub fn set_queue_all(&self, on: bool, actor: &str) -> CoreResult<()> {
+        check_audit(actor, None)?;
         self.queue.lock().set_queue_all(on);
         self.audit(if on { "queue_all_on" } else { "queue_all_off" }, actor, 0, None);
+        Ok(())
     }
 
     /// Changes what may change while a room runs: rates, capacity, durations, closing time and
     /// booking rules, and the handoff URL. `opens_at`, the pre-queue mode and the seed are fixed
     /// once the room opened.
     pub fn update_config(&self, config: RoomConfig, handoff_url: Option<String>, actor: &str) -> CoreResult<()> {
+        check_audit(actor, None)?;
         config.validate()?;
         let schedule = ReleaseSchedule::parse(&config.release_windows, &config.timezone)?;
         let now = self.now();
@@ -414,14 +423,22 @@ impl Room {
 
     /// Records in the audit log that an operator repaired the room's saved state: `dropped`
     /// records were left out, for `reason`. Journaled like every audit entry.
-    pub fn record_repair(&self, actor: &str, dropped: u64, reason: &str) {
+    pub fn record_repair(&self, actor: &str, dropped: u64, reason: &str) -> CoreResult<()> {
+        check_audit(actor, Some(reason))?;
         self.audit("journal_repair", actor, dropped, Some(reason.to_owned()));
+        Ok(())
     }
 
+    /// Adds an audit entry; its actor and reason were checked (`check_audit`) where they came in.
     fn audit(&self, action: &str, actor: &str, count: u64, reason: Option<String>) {
         let entry = AuditEntry { at: self.now(), action: action.into(), actor: actor.into(), count, reason };
         self.booking.lock().push_audit(entry);
     }
+}
+
+/// The actor and reason of an operator's change against their rules, before anything changes.
+pub(crate) fn check_audit(actor: &str, reason: Option<&str>) -> CoreResult<()> {
+    limits::check_audit(actor, reason).map_err(CoreError::InvalidArgument)
 }
 
 /// Whether a token with a valid signature was issued to the ticket as it is now: a ticket token

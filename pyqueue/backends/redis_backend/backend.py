@@ -24,6 +24,7 @@ from pyqueue._core import (
     Signer,
     UnknownTicket,
     VirtualClock,
+    check_audit,
     check_identity,
 )
 from pyqueue.backends import BackendUnavailable, ClockStatus, UnknownRoom
@@ -44,6 +45,7 @@ from pyqueue.backends.redis_backend.records import initial_meta
 from pyqueue.backends.redis_backend.replicas import ReplicaCount
 from pyqueue.backends.redis_backend.scripts import NeedsDraw
 from pyqueue.backends.redis_backend.status import build_status, sign_ticket
+from pyqueue.backends.saved_ranges import warn_if_outside_ranges
 from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.config import Settings
 
@@ -82,6 +84,8 @@ class RedisBackend:
         self._conn: Connection | None = None
         self._replicas: ReplicaCount | None = None
         self._configs: dict[str, RoomConfig] = {}
+        #: Rooms whose saved settings were found outside today's ranges (warned once each).
+        self._outside_ranges: set[str] = set()
         self._caches: dict[str, RoomCache] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._background = BackgroundTasks()
@@ -170,6 +174,8 @@ class RedisBackend:
                 raise UnknownRoom(f"no room {room!r}")
             config = rec.config_from_json(raw)
             self._configs[room] = config
+            if room not in self._outside_ranges and warn_if_outside_ranges(config):
+                self._outside_ranges.add(room)
         return config
 
     def cache(self, room: str) -> RoomCache:
@@ -243,12 +249,14 @@ class RedisBackend:
         return await self.config(room)
 
     async def create_room(self, config: RoomConfig, actor: str) -> None:
+        check_audit(actor)  # as the memory backend's rooms check every actor
         if not await self._create(config):
             raise InvalidConfig(f"room {config.id!r} exists already")
         self._room_ids = (-math.inf, [])
         self._configs[config.id] = config
 
     async def update_room(self, config: RoomConfig, actor: str) -> None:
+        check_audit(actor)
         old = await self.room_config(config.id)
         cache = await self.fresh(config.id)
         if cache.flag("drawn") and (
@@ -327,12 +335,15 @@ class RedisBackend:
         )
 
     async def pause(self, room: str, actor: str) -> None:
+        check_audit(actor)
         await self.run("control", room, "pause", actor)
 
     async def resume(self, room: str, actor: str) -> None:
+        check_audit(actor)
         await self.run("control", room, "resume", actor)
 
     async def queue_all(self, room: str, on: bool, actor: str) -> None:
+        check_audit(actor)
         await self.run("control", room, "queue_all_on" if on else "queue_all_off", actor)
 
     async def audit_log(self, room: str) -> list[rec.AuditEntry]:

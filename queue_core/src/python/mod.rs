@@ -40,6 +40,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(limits::input_rules, m)?)?;
     m.add_function(wrap_pyfunction!(limits::check_slots, m)?)?;
     m.add_function(wrap_pyfunction!(limits::check_identity, m)?)?;
+    m.add_function(wrap_pyfunction!(limits::check_audit, m)?)?;
     journal::register(m)?;
     errors::register(m)
 }

@@ -237,7 +237,7 @@ fn unapplied_whole_journals_are_read_too() {
 #[test]
 fn a_repair_is_audited() {
     let (fixture, _, _) = journal_with_boundaries();
-    fixture.room.record_repair("operator", 12, "journal-00000000.pqj damaged at byte 80");
+    fixture.room.record_repair("operator", 12, "journal-00000000.pqj damaged at byte 80").unwrap();
     let entry = fixture.room.audit_log().pop().unwrap();
     assert_eq!((entry.action.as_str(), entry.count), ("journal_repair", 12));
     assert_eq!(entry.reason.as_deref(), Some("journal-00000000.pqj damaged at byte 80"));

@@ -244,7 +244,9 @@ fn apply(parts: &mut Option<Parts>, event: Event<'_>, room: &str) -> CoreResult<
     match event {
         Event::Config { at, allowance, config, handoff_url } => {
             let config = config.into_owned();
-            config.validate()?;
+            // What the core relies on, not today's ranges: the change was input when it was
+            // made, and a range narrowed since must not make the room unrestorable.
+            config.check_sound()?;
             if config.id != parts.queue.config.id {
                 return Err(CoreError::JournalCorrupt("a config change names another room".into()));
             }
@@ -265,7 +267,7 @@ fn apply(parts: &mut Option<Parts>, event: Event<'_>, room: &str) -> CoreResult<
             parts.handoff_url = handoff_url.map(str::to_owned);
         }
         Event::SlotsAdded { slots } => {
-            parts.inventory.add_slots(slots.into_owned())?;
+            parts.inventory.replay_slots_added(slots.into_owned())?;
         }
         Event::SlotSet { index, word, code } => parts.inventory.set_word(index, word, code)?,
         Event::Created { .. } => return Err(CoreError::JournalCorrupt("the room was created twice".into())),
