@@ -1,6 +1,6 @@
 """Rooms saved before the ranges of the input rules were narrowed keep running.
 
-An earlier version took ``session_seconds = 172800`` or ``max_bookings_per_identity = 500``.
+An earlier version took ``session_seconds = 1209600`` or ``max_bookings_per_identity = 500``.
 Its journals, snapshots and Redis records hold them in the same format as today's, so the
 tests write the rooms with today's code and values at the edge of today's ranges, then put the
 older values into the saved bytes exactly where that version wrote them (checksums
@@ -30,10 +30,10 @@ from tests.redis_fixtures import SIGNER_KEYS, flush, redis_url  # noqa: F401 - f
 from tests.test_journal_store import OPENS_AT, SLOTS, Server
 
 #: Today's largest values, as saved, and what an earlier version saved in their place.
-TODAY: dict[str, int] = {"session_seconds": 86_400, "max_bookings_per_identity": 100}
-EARLIER: dict[str, int] = {"session_seconds": 172_800, "max_bookings_per_identity": 500}
+TODAY: dict[str, int] = {"session_seconds": 604_800, "max_bookings_per_identity": 100}
+EARLIER: dict[str, int] = {"session_seconds": 1_209_600, "max_bookings_per_identity": 500}
 OUT_OF_RANGE = [
-    "session_seconds must be between 1 and 86400, got 172800",
+    "session_seconds must be between 1 and 604800, got 1209600",
     "max_bookings_per_identity must be between 1 and 100, got 500",
 ]
 #: A slot group of today's rules, and the same with a tab, which the earlier version took.
@@ -141,7 +141,7 @@ async def test_a_room_saved_with_values_out_of_todays_range_restores(
     caplog.set_level(logging.WARNING, logger="pyqueue.rooms")
     backend = await server.start()
     config = await backend.room_config("husum")
-    assert (config.session_seconds, config.max_bookings_per_identity) == (172_800, 500)
+    assert (config.session_seconds, config.max_bookings_per_identity) == (1_209_600, 500)
     assert config.outside_ranges() == OUT_OF_RANGE
     assert (await backend.booking("husum", code)).slot == "s1"
     groups = {g.group: g.free for g in await backend.availability("husum")}
@@ -152,7 +152,7 @@ async def test_a_room_saved_with_values_out_of_todays_range_restores(
     assert range_warnings(caplog, "kiel") == []
 
     # A change is input: it must bring the saved values into range, and then it is taken.
-    with pytest.raises(ConfigError, match="session_seconds must be between 1 and 86400"):
+    with pytest.raises(ConfigError, match="session_seconds must be between 1 and 604800"):
         merged_room_config(config, {"max_active": 5})
     await backend.update_room(husum(**TODAY), "anna")
     assert (await backend.room_config("husum")).outside_ranges() == []
@@ -188,7 +188,7 @@ async def test_a_room_stored_in_redis_with_values_out_of_todays_range_serves(
     try:
         for _ in range(3):
             config = await backend.room_config("husum")
-            assert (config.session_seconds, config.max_bookings_per_identity) == (172_800, 500)
+            assert (config.session_seconds, config.max_bookings_per_identity) == (1_209_600, 500)
         ticket = await backend.join("husum", None, None)
         clock.set(OPENS_AT + timedelta(seconds=5))
         await backend.tick("husum")

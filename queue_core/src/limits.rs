@@ -185,12 +185,15 @@ pub fn rfc3339(micros: i64) -> String {
 }
 
 const DAY_SECONDS: u64 = 86_400;
+/// A session or a wait without heartbeats may last as long as a ticket token, and no longer:
+/// past that the visitor's token has expired anyway.
+const TICKET_SECONDS: u64 = crate::room_config::TICKET_TOKEN_SECONDS as u64;
 
 pub const ADMIT_PER_MINUTE: RateRange = RateRange { name: "admit_per_minute", max: 1_000_000.0 };
 pub const MAX_ACTIVE: IntRange = IntRange { name: "max_active", min: 1, max: 1_000_000 };
-pub const SESSION_SECONDS: IntRange = IntRange { name: "session_seconds", min: 1, max: DAY_SECONDS };
+pub const SESSION_SECONDS: IntRange = IntRange { name: "session_seconds", min: 1, max: TICKET_SECONDS };
 pub const HEARTBEAT_TIMEOUT_SECONDS: IntRange =
-    IntRange { name: "heartbeat_timeout_seconds", min: 1, max: DAY_SECONDS };
+    IntRange { name: "heartbeat_timeout_seconds", min: 1, max: TICKET_SECONDS };
 pub const HOLD_SECONDS: IntRange = IntRange { name: "hold_seconds", min: 1, max: DAY_SECONDS };
 pub const OFFER_SECONDS: IntRange = IntRange { name: "offer_seconds", min: 1, max: DAY_SECONDS };
 pub const MAX_BOOKINGS_PER_IDENTITY: IntRange = IntRange { name: "max_bookings_per_identity", min: 1, max: 100 };

@@ -273,8 +273,8 @@ mod tests {
         type Field = fn(&mut RoomConfig) -> &mut u32;
         let fields: [(Field, &str); 6] = [
             (|c| &mut c.max_active, "max_active must be between 1 and 1000000"),
-            (|c| &mut c.session_seconds, "session_seconds must be between 1 and 86400"),
-            (|c| &mut c.heartbeat_timeout_seconds, "heartbeat_timeout_seconds must be between 1 and 86400"),
+            (|c| &mut c.session_seconds, "session_seconds must be between 1 and 604800"),
+            (|c| &mut c.heartbeat_timeout_seconds, "heartbeat_timeout_seconds must be between 1 and 604800"),
             (|c| &mut c.hold_seconds, "hold_seconds must be between 1 and 86400"),
             (|c| &mut c.offer_seconds, "offer_seconds must be between 1 and 86400"),
             (|c| &mut c.max_bookings_per_identity, "max_bookings_per_identity must be between 1 and 100"),
@@ -307,17 +307,17 @@ mod tests {
     #[test]
     fn a_config_saved_before_the_ranges_is_sound_and_says_what_is_out_of_range() {
         let mut c = test_config(OPEN);
-        c.session_seconds = 172_800;
+        c.session_seconds = 1_209_600;
         c.max_bookings_per_identity = 500;
         assert!(c.check_sound().is_ok());
         assert_eq!(
             c.outside_ranges(),
             [
-                "session_seconds must be between 1 and 86400, got 172800",
+                "session_seconds must be between 1 and 604800, got 1209600",
                 "max_bookings_per_identity must be between 1 and 100, got 500"
             ]
         );
-        assert!(refusal(|c| c.session_seconds = 172_800).starts_with("session_seconds"));
+        assert!(refusal(|c| c.session_seconds = 1_209_600).starts_with("session_seconds"));
         assert!(test_config(OPEN).outside_ranges().is_empty());
     }
 

@@ -400,7 +400,7 @@ fn journal_of_an_earlier_version(config: &RoomConfig, changed: &RoomConfig) -> V
 #[test]
 fn a_room_saved_before_the_ranges_restores_with_its_settings_and_slots() {
     let mut earlier = config(ReturnedSlots::Windows, 5);
-    earlier.session_seconds = 172_800;
+    earlier.session_seconds = 1_209_600;
     let mut changed = earlier.clone();
     changed.max_bookings_per_identity = 500;
     changed.admit_per_minute = 1e9;
@@ -411,7 +411,7 @@ fn a_room_saved_before_the_ranges_restores_with_its_settings_and_slots() {
     let room = room.expect("the room comes back");
     assert_eq!((report.records, report.cut), (3, None));
     let restored = room.config();
-    assert_eq!((restored.session_seconds, restored.max_bookings_per_identity), (172_800, 500));
+    assert_eq!((restored.session_seconds, restored.max_bookings_per_identity), (1_209_600, 500));
     assert_eq!(restored.outside_ranges().len(), 3, "{:?}", restored.outside_ranges());
     assert_eq!(room.handoff_url().as_deref(), Some("//old"));
     assert_eq!(room.inventory().slot("s1 ").unwrap().group, "Kiel\tNord");
