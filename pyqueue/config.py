@@ -94,6 +94,7 @@ ROOM_FIELDS: Final[Mapping[str, str]] = {
     "offer_seconds": "integer",
     "handoff_url": "string?",
     "seed": "integer?",
+    "challenge_max_number": "integer",
 }
 
 ROOM_ENUMS: Final[Mapping[str, tuple[str, ...]]] = {

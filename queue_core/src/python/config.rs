@@ -82,14 +82,14 @@ impl PyRoomConfig {
         session_seconds=Given::Int(900), heartbeat_timeout_seconds=Given::Int(120), closes_at=None,
         prequeue_opens_at=None, prequeue="shuffle", identity="optional", returned_slots="windows",
         release_windows=Vec::new(), timezone="UTC", max_bookings_per_identity=Given::Int(1),
-        hold_seconds=Given::Int(300), offer_seconds=Given::Int(600), handoff_url=None, seed=None,
+        hold_seconds=Given::Int(300), offer_seconds=Given::Int(600), handoff_url=None, seed=None, challenge_max_number=Given::Int(0),
     ))]
     // The defaults as Python shows them (PyO3 shows `...` for a default that is not a literal).
     #[pyo3(text_signature = "(id, opens_at, *, admit_per_minute=600.0, max_active=500, \
         session_seconds=900, heartbeat_timeout_seconds=120, closes_at=None, prequeue_opens_at=None, \
         prequeue='shuffle', identity='optional', returned_slots='windows', release_windows=..., \
         timezone='UTC', max_bookings_per_identity=1, hold_seconds=300, offer_seconds=600, \
-        handoff_url=None, seed=None)")]
+        handoff_url=None, seed=None, challenge_max_number=0)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         id: String,
@@ -110,6 +110,7 @@ impl PyRoomConfig {
         offer_seconds: Given,
         handoff_url: Option<String>,
         seed: Option<Given>,
+        challenge_max_number: Given,
     ) -> PyResult<Self> {
         let seed = match seed {
             Some(seed) => seed.whole(&limits::SEED)?,
@@ -134,6 +135,14 @@ impl PyRoomConfig {
             hold_seconds: hold_seconds.whole(&limits::HOLD_SECONDS)?,
             offer_seconds: offer_seconds.whole(&limits::OFFER_SECONDS)?,
             seed,
+            challenge_max_number: match challenge_max_number {
+                // Its range has a hole (0, or from the floor), which its own check names.
+                Given::Int(value) => {
+                    limits::check_challenge_max_number(value).map_err(CoreError::InvalidConfig)?;
+                    value as u32
+                }
+                other => other.whole(&limits::CHALLENGE_MAX_NUMBER)?,
+            },
         };
         inner.validate()?;
         ReleaseSchedule::parse(&inner.release_windows, &inner.timezone)?;
@@ -214,6 +223,10 @@ impl PyRoomConfig {
     #[getter]
     fn seed(&self) -> u64 {
         self.inner.seed
+    }
+    #[getter]
+    fn challenge_max_number(&self) -> u32 {
+        self.inner.challenge_max_number
     }
 
     fn __repr__(&self) -> String {
