@@ -93,7 +93,7 @@ async def test_a_join_without_a_solution_gets_a_signed_short_lived_challenge(api
 
 async def test_a_solution_joins_once(api: Api) -> None:
     payload = solve(await a_challenge(api))
-    response, joined = await api.json("POST", JOIN, 201, json={"challenge": payload})
+    _, joined = await api.json("POST", JOIN, 201, json={"challenge": payload})
     assert joined["state"] == "prequeue"
     # Its holder comes back (reload, cookie) without new work, to the same place.
     _, again = await api.json("POST", JOIN, 200)
@@ -187,8 +187,9 @@ async def test_the_difficulty_has_a_floor(api: Api) -> None:
 
 @pytest.mark.redis
 async def test_a_solution_is_spent_for_every_process_on_the_same_redis(
-    aiohttp_client: Any, redis_url: str
+    aiohttp_client: Any, request: pytest.FixtureRequest
 ) -> None:
+    redis_url = request.getfixturevalue("redis_url")
     clock = pyqueue.VirtualClock(START)
     first = await start_api(aiohttp_client, [], backend=new_backend("redis", clock, redis_url))
     first.clock = clock

@@ -77,7 +77,8 @@ async def pay_for_join(
         solution = decode(payload)
         until = verify_challenge(state.signer, solution, meta.id, state.token_now())
     except ChallengeError as exc:
-        raise refusal(state, meta, str(getattr(exc, "code", "challenge_malformed")), str(exc))
+        code = str(getattr(exc, "code", "challenge_malformed"))
+        raise refusal(state, meta, code, str(exc)) from None
     except ApiError as exc:
         raise refusal(state, meta, exc.code, exc.message) from None
     if not await state.backend.use_challenge(meta.id, str(solution["challenge"]), until):
