@@ -189,13 +189,13 @@ async def test_the_difficulty_has_a_floor(api: Api) -> None:
 async def test_a_solution_is_spent_for_every_process_on_the_same_redis(
     aiohttp_client: Any, request: pytest.FixtureRequest
 ) -> None:
-    redis_url = request.getfixturevalue("redis_url")
+    url = request.getfixturevalue("redis_url")
     clock = pyqueue.VirtualClock(START)
-    first = await start_api(aiohttp_client, [], backend=new_backend("redis", clock, redis_url))
+    first = await start_api(aiohttp_client, [], backend=new_backend("redis", clock, url))
     first.clock = clock
     await first.json("PUT", "/v1/admin/rooms/kiel", 201, headers=ADMIN, json=settings())
     # A second process: its own backend and server on the same Redis (not emptied).
-    other = RedisBackend(redis_url, pyqueue.Signer(SIGNER_KEYS), clock, refresh_seconds=0.0)
+    other = RedisBackend(url, pyqueue.Signer(SIGNER_KEYS), clock, refresh_seconds=0.0)
     second = await start_api(aiohttp_client, [], backend=other)
     second.clock = clock
     payload = solve(await a_challenge(first))
