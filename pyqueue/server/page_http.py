@@ -127,6 +127,8 @@ def context(request: web.Request, room: str, zone: ZoneInfo) -> PageContext:
     assets = {
         "page.css": site.assets.url("page.css"),
         "page.js": site.assets.url("page.js"),
+        "challenge.js": site.assets.url("challenge.js"),
+        "challenge-worker.js": site.assets.url("challenge-worker.js"),
         "theme.css": f"/rooms/{room}/theme.css?v={theme_version}",
     }
     return PageContext(
