@@ -252,6 +252,8 @@ pub enum Bound {
     Text(TextRule),
     /// A list of at most `max` entries.
     Count(IntRange),
+    /// 0 (off), or from the floor to the range's maximum.
+    OffOrFrom(IntRange, u64),
 }
 
 /// Every rule by the name of the setting or id it governs.
@@ -259,7 +261,7 @@ pub fn rules() -> Vec<(&'static str, Bound)> {
     let mut rules = vec![("admit_per_minute", Bound::Rate(ADMIT_PER_MINUTE))];
     rules.extend(INT_SETTINGS.iter().map(|r| (r.name, Bound::Int(*r))));
     rules.push(("seed", Bound::Int(SEED)));
-    rules.push(("challenge_max_number", Bound::Int(CHALLENGE_MAX_NUMBER)));
+    rules.push(("challenge_max_number", Bound::OffOrFrom(CHALLENGE_MAX_NUMBER, CHALLENGE_FLOOR)));
     for name in ["opens_at", "closes_at", "prequeue_opens_at", "starts_at"] {
         rules.push((name, Bound::Time(TIMES)));
     }
