@@ -212,10 +212,7 @@ pub fn check_challenge_max_number(value: i128) -> Result<(), String> {
     if value == 0 || (i128::from(CHALLENGE_FLOOR)..=i128::from(range.max)).contains(&value) {
         return Ok(());
     }
-    Err(format!(
-        "{} must be 0 (off) or between {CHALLENGE_FLOOR} and {}, got {value}",
-        range.name, range.max
-    ))
+    Err(format!("{} must be 0 (off) or between {CHALLENGE_FLOOR} and {}, got {value}", range.name, range.max))
 }
 
 /// Every whole-number setting of a room, by name.

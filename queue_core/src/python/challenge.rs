@@ -46,12 +46,7 @@ pub fn new_challenge<'py>(
 /// as used; raises a `ChallengeError` subclass for each kind of failure.
 #[pyfunction]
 #[pyo3(signature = (signer, solution, room, now=None))]
-pub fn verify_challenge(
-    signer: &PySigner,
-    solution: &Bound<'_, PyAny>,
-    room: &str,
-    now: Option<i64>,
-) -> PyResult<i64> {
+pub fn verify_challenge(signer: &PySigner, solution: &Bound<'_, PyAny>, room: &str, now: Option<i64>) -> PyResult<i64> {
     let malformed = |m: &str| PyErr::from(CoreError::ChallengeMalformed(m.to_owned()));
     let fields = solution.cast::<PyDict>().map_err(|_| malformed("the solution must be a JSON object"))?;
     let text = |name: &str| -> PyResult<String> {
@@ -59,12 +54,14 @@ pub fn verify_challenge(
         let value = value.cast::<PyString>().map_err(|_| malformed(&format!("{name} must be a string")))?;
         Ok(value.to_str()?.to_owned())
     };
-    let (algorithm, challenge, salt, signature) = (text("algorithm")?, text("challenge")?, text("salt")?, text("signature")?);
+    let (algorithm, challenge, salt, signature) =
+        (text("algorithm")?, text("challenge")?, text("salt")?, text("signature")?);
     let number = fields.get_item("number")?.ok_or_else(|| malformed("number is missing"))?;
     if number.is_instance_of::<pyo3::types::PyBool>() {
         return Err(malformed("number must be a whole number"));
     }
     let number: u64 = number.extract().map_err(|_| malformed("number must be a whole number from 0"))?;
-    let solution = Solution { algorithm: &algorithm, challenge: &challenge, number, salt: &salt, signature: &signature };
+    let solution =
+        Solution { algorithm: &algorithm, challenge: &challenge, number, salt: &salt, signature: &signature };
     Ok(challenge::verify(&signer.inner, &solution, room, now.unwrap_or_else(now_seconds))?)
 }
