@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +22,8 @@ import pytest
 import pyqueue
 from pyqueue.backends.redis_backend import RedisBackend
 from tests.helpers.api import ADMIN, OPENS_AT, SECRET, START, Api, room_table, start_api
+from tests.page_support import make_site
+from tests.page_support import room as page_room
 from tests.redis_fixtures import SIGNER_KEYS, new_backend, redis_url  # noqa: F401 (a fixture)
 
 #: The documented minimum difficulty, and the difficulty of these tests: the work is real
@@ -215,3 +218,34 @@ def test_the_core_and_the_library_agree_on_the_key() -> None:
     assert (
         altcha.verify_solution_v1(solve(challenge), "another-key", check_expires=False)[0] is False
     )
+
+
+# ----- the page's forms (the browser itself: tests/test_web_challenge.py) ----------------------
+
+
+def _page_challenge(html: str) -> dict[str, Any]:
+    match = re.search(r'<script type="application/json" id="pq-challenge">(.*?)</script>', html)
+    assert match, "no challenge on the page"
+    challenge: dict[str, Any] = json.loads(match.group(1))["challenge"]
+    return challenge
+
+
+async def test_the_page_joins_only_with_a_solution(aiohttp_client: Any) -> None:
+    site = await make_site(aiohttp_client, [page_room(challenge_max_number=FLOOR)])
+    visitor = site.visitor("en-GB")
+    page = await visitor.get("/rooms/kiel")
+    assert page.view == "challenge" and "pyqueue_ticket_kiel" not in visitor.cookies
+    assert page.has("<noscript>") and page.has("needs JavaScript")
+    # A form sent without the work (no JavaScript, or a script of its own) gets no place.
+    refused = await visitor.post("/rooms/kiel", {"challenge": "not base64!"})
+    assert refused.status == 400 and refused.view == "challenge"
+    assert refused.has("was not accepted") and "pyqueue_ticket_kiel" not in visitor.cookies
+    challenge = _page_challenge(refused.text)
+    joined = await visitor.follow(
+        await visitor.post("/rooms/kiel", {"challenge": solve(challenge)})
+    )
+    assert joined.view == "prequeue" and "pyqueue_ticket_kiel" in visitor.cookies
+    # A place that ended costs new work: "join again" leads back to a challenge.
+    await visitor.api("POST", "/v1/rooms/kiel/leave")
+    again = await visitor.follow(await visitor.post("/rooms/kiel/rejoin"))
+    assert again.view == "challenge"
