@@ -7,6 +7,12 @@ this package re-exports its public API and adds the server, the backends and the
 from pyqueue._core import (
     AuditEntry,
     Booking,
+    ChallengeBadSignature,
+    ChallengeError,
+    ChallengeExpired,
+    ChallengeMalformed,
+    ChallengeUnsolved,
+    ChallengeWrongRoom,
     Draw,
     DuplicateSlot,
     Eta,
@@ -57,13 +63,21 @@ from pyqueue._core import (
     __version__,
     draw_order,
     input_rules,
+    new_challenge,
     status_poll,
+    verify_challenge,
     verify_pass,
 )
 
 __all__ = [
     "AuditEntry",
     "Booking",
+    "ChallengeBadSignature",
+    "ChallengeError",
+    "ChallengeExpired",
+    "ChallengeMalformed",
+    "ChallengeUnsolved",
+    "ChallengeWrongRoom",
     "Draw",
     "DuplicateSlot",
     "Eta",
@@ -114,6 +128,8 @@ __all__ = [
     "__version__",
     "draw_order",
     "input_rules",
+    "new_challenge",
     "status_poll",
+    "verify_challenge",
     "verify_pass",
 ]

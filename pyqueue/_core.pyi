@@ -98,6 +98,7 @@ class RoomConfig:
         offer_seconds: int = 600,
         handoff_url: str | None = None,
         seed: int | None = None,
+        challenge_max_number: int = 0,
     ) -> Self: ...
     @staticmethod
     def saved(settings: Mapping[str, Any]) -> RoomConfig:
@@ -145,6 +146,9 @@ class RoomConfig:
     @property
     def seed(self) -> int:
         """Seed of the pre-queue draw (random unless given); recorded for audits."""
+    @property
+    def challenge_max_number(self) -> int:
+        """Proof-of-work difficulty of a join (ALTCHA's ``maxnumber``); 0: no challenge."""
 
 @final
 class Ticket:
@@ -501,6 +505,18 @@ class Room:
 def verify_pass(token: str, signer: Signer, room: str) -> PassInfo:
     """Checks a pass in process (booking sites); raises a ``TokenError`` subclass."""
 
+def new_challenge(
+    signer: Signer, room: str, max_number: int, now: int | None = None
+) -> dict[str, Any]:
+    """A new proof-of-work challenge for ``room`` as ALTCHA's JSON object (``algorithm``,
+    ``challenge``, ``maxnumber``, ``salt``, ``signature``), valid for 5 minutes from ``now``
+    (Unix seconds; default the wall clock)."""
+
+def verify_challenge(signer: Signer, solution: object, room: str, now: int | None = None) -> int:
+    """Checks a decoded ALTCHA solution for ``room``; returns the challenge's expiry (Unix
+    seconds), until which it must be remembered as used. Raises a ``ChallengeError``
+    subclass."""
+
 def journal_header(room: str, generation: int) -> bytes:
     """The header that starts a new journal file of ``room``."""
 
@@ -579,6 +595,12 @@ class TokenUnknownKey(TokenError):
 class TokenExpired(TokenError): ...
 class TokenWrongRoom(TokenError): ...
 class TokenWrongKind(TokenError): ...
+class ChallengeError(PyqueueError): ...
+class ChallengeMalformed(ChallengeError): ...
+class ChallengeBadSignature(ChallengeError): ...
+class ChallengeUnsolved(ChallengeError): ...
+class ChallengeWrongRoom(ChallengeError): ...
+class ChallengeExpired(ChallengeError): ...
 
 class NotOpenYet(PyqueueError):
     opens_in_seconds: float

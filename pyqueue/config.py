@@ -94,6 +94,7 @@ ROOM_FIELDS: Final[Mapping[str, str]] = {
     "offer_seconds": "integer",
     "handoff_url": "string?",
     "seed": "integer?",
+    "challenge_max_number": "integer",
 }
 
 ROOM_ENUMS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -202,9 +203,12 @@ class ServerSettings:
     #: A header set by a trusted proxy that carries the client address (e.g. X-Forwarded-For);
     #: unset, the peer address counts, so clients cannot choose their own address.
     trusted_proxy_header: str | None = None
-    #: Joins per minute per client address; 0 turns the limit off.
+    #: Joins per minute per client address; 0 turns the limit off. Off by default: behind a
+    #: proxy whose header is not configured, every visitor would share the proxy's address.
     join_rate_per_minute: float = 0.0
-    join_rate_burst: int = 20
+    #: Joins one address may make at once. Sized for carrier-grade NAT, where hundreds of
+    #: people share one public address and many of them join in the minute a room opens.
+    join_rate_burst: int = 500
     max_body_bytes: int = 16 * 1024
     max_admin_body_bytes: int = 16 * 1024 * 1024
     max_header_bytes: int = 8190

@@ -128,6 +128,10 @@ class Backend(Protocol):
     async def join(self, room: str, identity: str | None, resume: str | None) -> TicketView:
         """Joins, or resumes the place of ``identity`` or of the ticket token ``resume``."""
 
+    async def use_challenge(self, room: str, challenge: str, until: float) -> bool:
+        """True the first time a proof-of-work ``challenge`` (its hex hash) is spent, in any
+        process; it is remembered until ``until`` (Unix seconds, the challenge's expiry)."""
+
     async def status(self, room: str, ticket: str) -> StatusView:
         """The status of a ticket token (a pass is refused); counts as its heartbeat."""
 

@@ -42,6 +42,7 @@ from pyqueue._core import (
 from pyqueue.backends import BackendUnavailable, ClockStatus, UnknownRoom
 from pyqueue.backends.durable import Durability, JournalBroken, JournalStore
 from pyqueue.backends.saved_ranges import warn_if_outside_ranges
+from pyqueue.backends.used_once import StoreFull, UsedOnce
 from pyqueue.backends.views import TickReportView
 from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.config import (
@@ -88,6 +89,7 @@ class MemoryBackend:
         self._configs: dict[str, RoomConfig] = {}
         self._store = store
         self._background = BackgroundTasks()
+        self._used_challenges = UsedOnce()
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: VirtualClock | None = None) -> MemoryBackend:
@@ -273,6 +275,15 @@ class MemoryBackend:
         ticket = target.join(identity=identity, ticket=resume)
         await self._persist(room)
         return ticket
+
+    async def use_challenge(self, room: str, challenge: str, until: float) -> bool:
+        self._room(room)  # an unknown room is refused as everywhere
+        # Kept in this process only: a restart forgets what was used, for at most the 5 minutes
+        # a challenge lives (see the README).
+        try:
+            return self._used_challenges.use(challenge.encode(), until, self.now())
+        except StoreFull as exc:
+            raise BackendUnavailable(str(exc)) from exc
 
     async def status(self, room: str, ticket: str) -> Status:
         # The HTTP API keeps the ticket for the queue and the pass for booking.

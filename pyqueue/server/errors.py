@@ -46,6 +46,14 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "token_wrong_kind": 403,
     "not_admitted": 403,
     "forbidden": 403,
+    # proof of work on join: every refusal carries a fresh challenge to solve
+    "challenge_required": 428,
+    "challenge_malformed": 400,
+    "challenge_bad_signature": 403,
+    "challenge_unsolved": 403,
+    "challenge_wrong_room": 403,
+    "challenge_expired": 410,
+    "challenge_replayed": 409,
     # unknown things
     "not_found": 404,
     "unknown_room": 404,

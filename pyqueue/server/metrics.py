@@ -43,6 +43,9 @@ class Metrics(Collector):
         self.cancellations: defaultdict[str, int] = defaultdict(int)
         self.token_failures: defaultdict[str, int] = defaultdict(int)
         self.rate_limited = 0
+        #: Proof-of-work solutions spent on joins, and refusals by code.
+        self.challenges_solved = 0
+        self.challenge_refusals: defaultdict[str, int] = defaultdict(int)
         self.ticks: defaultdict[str, dict[str, int]] = defaultdict(
             lambda: dict.fromkeys(_TICK_FIELDS, 0)
         )
@@ -99,6 +102,17 @@ class Metrics(Collector):
         limited = CounterMetricFamily("pyqueue_rate_limited", "Joins refused by the rate limit")
         limited.add_metric([], self.rate_limited)
         yield limited
+        solved = CounterMetricFamily(
+            "pyqueue_challenges_solved", "Joins that spent a valid proof-of-work solution"
+        )
+        solved.add_metric([], self.challenges_solved)
+        yield solved
+        yield _counter(
+            "pyqueue_challenge_refusals",
+            "Joins refused for their proof of work (none, or invalid), by code",
+            ["code"],
+            _single(self.challenge_refusals),
+        )
 
         for room in self.rooms:
             # Known rooms show their counters from the start, at zero.

@@ -108,11 +108,13 @@ def _schemas() -> dict[str, Schema]:
                     "properties": {
                         "code": {"type": "string", "enum": sorted(STATUS_BY_CODE)},
                         "message": STRING,
+                        "challenge": _ref("Challenge"),
                     },
                     "required": ["code", "message"],
                     "description": "Some codes add details: slot_taken has slot and "
                     "alternatives, limit_reached has limit, not_open_yet has "
-                    "opens_in_seconds, release_refused has next_window.",
+                    "opens_in_seconds, release_refused has next_window, and every "
+                    "challenge_* code has challenge (a fresh Challenge to solve).",
                 }
             }
         ),
@@ -143,8 +145,31 @@ def _schemas() -> dict[str, Schema]:
         },
         "JoinRequest": {
             "type": "object",
-            "properties": {"identity": _id("identity")},
+            "properties": {
+                "identity": _id("identity"),
+                "challenge": {
+                    "type": "string",
+                    "maxLength": 2048,
+                    "description": "In a room with challenge_max_number above 0: the solved "
+                    "proof-of-work challenge as ALTCHA's payload, base64 of the JSON "
+                    "{algorithm, challenge, number, salt, signature}. Each solution joins once.",
+                },
+            },
             "additionalProperties": False,
+        },
+        "Challenge": {
+            "type": "object",
+            "description": "A proof-of-work challenge in ALTCHA's format (version 1): find the "
+            "number in 0..maxnumber whose SHA-256 of salt + number (decimal) is challenge. "
+            "Valid for 5 minutes, for this room only.",
+            "properties": {
+                "algorithm": {"const": "SHA-256"},
+                "challenge": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "maxnumber": INTEGER,
+                "salt": STRING,
+                "signature": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            },
+            "required": ["algorithm", "challenge", "maxnumber", "salt", "signature"],
         },
         "Left": _object(
             {
@@ -380,14 +405,17 @@ def _schemas() -> dict[str, Schema]:
 _ERROR_TEXT: Final = {
     400: "Malformed input",
     401: "Missing or invalid token",
-    403: "Token of another room or kind, or not admitted",
+    403: "Token of another room or kind, or not admitted; or a proof-of-work solution that is "
+    "forged, unsolved or of another room",
     404: "Unknown room, slot, ticket or booking",
     408: "The body did not arrive in time",
-    409: "Conflict (slot_taken, limit_reached, hold_expired, …)",
-    410: "Expired token, or the room is closed",
+    409: "Conflict (slot_taken, limit_reached, hold_expired, challenge_replayed, …)",
+    410: "Expired token or challenge, or the room is closed",
     413: "Body too large",
     415: "Unsupported media type",
     425: "The room does not take joins yet (Retry-After)",
+    428: "challenge_required: this room asks for a solved proof-of-work challenge to join; "
+    "error.challenge is the challenge to solve",
     429: "Too many joins from this address (Retry-After)",
     503: (
         "The state store is unavailable (Redis lost, slow, failing over, or a replica did not "
@@ -526,13 +554,16 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                     201: ("Joined", "A new place; sets the ticket cookie"),
                     200: ("Joined", "The place this identity or ticket already had"),
                 },
-                [401, 403, 404, 410, 425, 429],
+                [400, 401, 403, 404, 409, 410, 425, 428, 429],
                 body="JoinRequest",
                 params=room,
                 security=[*VISITOR, {}],
                 headers={201: RETRY_AFTER, 200: RETRY_AFTER},
                 description="Idempotent for a ticket (cookie or bearer) and for an identity: "
-                "reloads and second devices keep the place. The answer carries the ticket "
+                "reloads and second devices keep the place. In a room with a proof-of-work "
+                "challenge, a join that takes a new place sends a solution as `challenge`; "
+                "without one it is answered 428 with the challenge to solve. The holder of a "
+                "valid ticket resumes without new work. The answer carries the ticket "
                 "token as `ticket` for apps.",
             )
         },

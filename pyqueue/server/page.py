@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -30,6 +31,8 @@ from pyqueue._core import (
 from pyqueue.backends.views import StatusView
 from pyqueue.config import Settings
 from pyqueue.server import page_booking, render
+from pyqueue.server.challenge import fresh_challenge, pay_for_join
+from pyqueue.server.errors import ApiError
 from pyqueue.server.httpio import cookie
 from pyqueue.server.page_http import (
     PAGES,
@@ -48,7 +51,15 @@ from pyqueue.server.state import STATE
 from pyqueue.server.visitor import IDENTITY_MAX, TICKET_COOKIE_SECONDS
 from pyqueue.web.appearance import look_from_mapping
 from pyqueue.web.assets import STATIC_PREFIX
-from pyqueue.web.views import RoomFacts, identity_form, landing, not_open_yet, waiting_room
+from pyqueue.web.views import (
+    Rendered,
+    RoomFacts,
+    challenge_view,
+    identity_form,
+    landing,
+    not_open_yet,
+    waiting_room,
+)
 
 log = logging.getLogger("pyqueue.page")
 
@@ -123,8 +134,8 @@ async def show_room(request: web.Request) -> web.StreamResponse:
     if st is None:
         if _joins_nobody(request):
             return html_response(request, ctx, landing(ctx))
-        if page.config.identity == "required":
-            return html_response(request, ctx, identity_form(ctx))
+        if page.config.identity == "required" or meta.challenge_max_number:
+            return html_response(request, ctx, _join_form(page))
         facts = await _facts(page)
         try:
             take_join_slot(request, state)
@@ -139,6 +150,19 @@ async def show_room(request: web.Request) -> web.StreamResponse:
         return await _status_page(request, page, ticket.token, st)
     assert token is not None  # a status was read with it
     return await _status_page(request, page, token, st)
+
+
+def _join_form(
+    page: RoomPage, error: str | None = None, challenge: Mapping[str, Any] | None = None
+) -> Rendered:
+    """The form a visitor joins with: the portal's code, a proof-of-work challenge, or both."""
+    meta, ctx = page.meta, page.ctx
+    identity = page.config.identity == "required"
+    if not meta.challenge_max_number:
+        return identity_form(ctx, error)
+    if challenge is None:
+        challenge = fresh_challenge(page.state, meta)
+    return challenge_view(ctx, challenge, identity=identity, error=error)
 
 
 async def _status_page(
@@ -180,17 +204,24 @@ async def join_with_form(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     identity = (form.get("identity") or "").strip() or None
     if identity is not None and len(identity) > IDENTITY_MAX:
-        return html_response(request, ctx, identity_form(ctx, ctx.texts("identity_too_long")))
+        return html_response(request, ctx, _join_form(page, ctx.texts("identity_too_long")))
     if identity is None and page.config.identity == "required":
-        return html_response(request, ctx, identity_form(ctx, ctx.texts("identity_missing")))
+        return html_response(request, ctx, _join_form(page, ctx.texts("identity_missing")))
     resume = cookie(request, meta.ticket_cookie)
     take_join_slot(request, state)
+    try:
+        await pay_for_join(state, meta, form.get("challenge") or None, resume)
+    except ApiError as exc:
+        if not exc.code.startswith("challenge_") or exc.details is None:
+            raise
+        refused = ctx.texts("challenge_refused")
+        return html_response(request, ctx, _join_form(page, refused, exc.details["challenge"]))
     try:
         ticket = await state.backend.join(meta.id, identity, resume)
     except (TokenError, UnknownTicket):
         ticket = await state.backend.join(meta.id, identity, None)
     except IdentityRequired:
-        return html_response(request, ctx, identity_form(ctx, ctx.texts("identity_missing")))
+        return html_response(request, ctx, _join_form(page, ctx.texts("identity_missing")))
     state.metrics.count_join(meta.id, ticket.new)
     response = redirect(ctx.room_path)
     set_cookie(request, response, meta.ticket_cookie, ticket.token, TICKET_COOKIE_SECONDS)
@@ -204,8 +235,9 @@ async def rejoin(request: web.Request) -> web.StreamResponse:
     state, meta, ctx = page.state, page.meta, page.ctx
     await read_form(request)
     response = redirect(ctx.room_path)
-    if page.config.identity == "required":
-        # The code decides the place: the visitor gives it again on the form.
+    if page.config.identity == "required" or meta.challenge_max_number:
+        # The code decides the place, or a new place costs new work: the visitor gives the code
+        # again, or solves a new challenge, on the join form.
         response.del_cookie(meta.ticket_cookie, path="/")
         return response
     take_join_slot(request, state)

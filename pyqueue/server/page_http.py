@@ -152,6 +152,8 @@ def context(
     assets = {
         "page.css": site.assets.url("page.css"),
         "page.js": site.assets.url("page.js"),
+        "challenge.js": site.assets.url("challenge.js"),
+        "challenge-worker.js": site.assets.url("challenge-worker.js"),
     }
     if known_room:
         _, theme_version = site.theme(room)

@@ -28,6 +28,8 @@ class RoomMeta:
     poll_cap_ms: int
     handoff_url: str | None
     waiting_room_path: str
+    #: The proof-of-work difficulty of a join; 0: none.
+    challenge_max_number: int = 0
 
 
 @dataclass
@@ -63,6 +65,7 @@ class ServerState:
             poll_cap_ms=heartbeat_cap_ms(config.heartbeat_timeout_seconds),
             handoff_url=config.handoff_url,
             waiting_room_path=f"/rooms/{room_id}",
+            challenge_max_number=config.challenge_max_number,
         )
         self.rooms[room_id] = meta
         return meta

@@ -18,6 +18,7 @@ from pyqueue._core import TokenError, UnknownTicket
 from pyqueue.backends.views import StatusView
 from pyqueue.config import text_rule
 from pyqueue.server import polling, render
+from pyqueue.server.challenge import pay_for_join
 from pyqueue.server.errors import ApiError, response_for_exception
 from pyqueue.server.httpio import (
     bearer,
@@ -149,12 +150,13 @@ async def join(request: web.Request) -> web.Response:
     meta = await state.room(room)
     take_join_slot(request, state)
     data = await read_json_object(request, state.server)
-    reject_unknown(data, {"identity"})
+    reject_unknown(data, {"identity", "challenge"})
     identity = optional_string(data, "identity", IDENTITY_MAX)
     if identity is not None and not identity.strip():
         raise ApiError("invalid_argument", "identity must not be blank")
     explicit = bearer(request)
     from_cookie = cookie(request, meta.ticket_cookie)
+    await pay_for_join(state, meta, data.get("challenge"), explicit or from_cookie)
     try:
         ticket = await state.backend.join(room, identity, explicit or from_cookie)
     except (TokenError, UnknownTicket):

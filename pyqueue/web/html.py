@@ -95,6 +95,8 @@ def document(
         # Only without JavaScript: with it, the script polls and reloads when the state changes.
         head.append(f'<noscript><meta http-equiv="refresh" content="{esc(content)}"></noscript>')
     head.append(f'<script src="{esc(ctx.assets["page.js"])}" defer></script>')
+    if view == "challenge":
+        head.append(f'<script src="{esc(ctx.assets["challenge.js"])}" defer></script>')
     head.append("</head>")
     body = [
         f'<body data-view="{esc(view)}">',

@@ -21,6 +21,7 @@ from pyqueue.web.html import (
     Refresh,
     countdown,
     esc,
+    json_for_script,
     link_button,
     notice,
     paragraph,
@@ -341,6 +342,64 @@ def identity_form(ctx: PageContext, error: str | None = None) -> Rendered:
         + "</form>"
     )
     return Rendered(heading, main, view="identity", status=400 if error else 200)
+
+
+def challenge_view(
+    ctx: PageContext,
+    challenge: Mapping[str, Any],
+    *,
+    identity: bool,
+    error: str | None = None,
+) -> Rendered:
+    """Rooms with a proof-of-work challenge: the page solves it (``static/challenge.js``) and
+    sends the join form with the solution; with a code to enter, when the visitor sends it.
+    Without JavaScript nobody can join here, and the page says so."""
+    t = ctx.texts
+    heading = t("challenge_title")
+    problem = notice(error, "error") if error else ""
+    code_field = ""
+    if identity:
+        code_field = (
+            paragraph(t("identity_text"))
+            + f'<label for="pq-identity">{esc(t("identity_label"))}</label>'
+            + '<input id="pq-identity" name="identity" required maxlength="256" autocomplete="off"'
+            + ' autocapitalize="characters" spellcheck="false">'
+        )
+    button = (
+        f'<button type="submit" class="button primary">{esc(t("join_button"))}</button>'
+        if identity
+        else ""
+    )
+    data = {
+        "challenge": dict(challenge),
+        "workerUrl": ctx.assets["challenge-worker.js"],
+        "texts": {
+            name: t(f"challenge_{name}") for name in ("working", "done", "failed", "unsupported")
+        },
+    }
+    main = (
+        f"<h1>{esc(heading)}</h1>{problem}"
+        + paragraph(t("challenge_text"))
+        + f"<noscript>{notice(t('challenge_noscript'), 'error')}</noscript>"
+        # Hidden until the script runs: without it there is no work going on to show.
+        + f'<form class="card" method="post" action="{ctx.room_path}" id="pq-challenge-form"'
+        + ("" if identity else " hidden")
+        + ">"
+        + code_field
+        + '<input type="hidden" name="challenge" id="pq-challenge-solution" value="">'
+        + '<div id="pq-challenge-work" hidden>'
+        + '<progress id="pq-challenge-progress" max="100" value="0"'
+        + f' aria-label="{esc(t("challenge_title"))}"></progress>'
+        + '<p id="pq-challenge-state" class="progress-label" aria-live="polite">'
+        + esc(t("challenge_working", percent="0"))
+        + "</p></div>"
+        + button
+        + "</form>"
+        + '<script type="application/json" id="pq-challenge">'
+        + json_for_script(data)
+        + "</script>"
+    )
+    return Rendered(heading, main, view="challenge", status=400 if error else 200)
 
 
 def landing(ctx: PageContext) -> Rendered:

@@ -17,6 +17,16 @@ pub enum CoreError {
     TokenWrongRoom,
     TokenWrongKind,
 
+    /// A proof-of-work solution that is not one: bad shape, wrong algorithm, a salt we did not
+    /// write (the message says which).
+    ChallengeMalformed(String),
+    /// The challenge was not signed by one of our keys: forged or altered.
+    ChallengeBadSignature,
+    /// The number does not hash to the challenge: the work was not done.
+    ChallengeUnsolved,
+    ChallengeWrongRoom,
+    ChallengeExpired,
+
     /// The room does not take this action yet; `opens_in_seconds` says how long to wait.
     NotOpenYet {
         opens_in_seconds: f64,
@@ -73,6 +83,11 @@ impl CoreError {
             Self::TokenExpired => "token_expired",
             Self::TokenWrongRoom => "token_wrong_room",
             Self::TokenWrongKind => "token_wrong_kind",
+            Self::ChallengeMalformed(_) => "challenge_malformed",
+            Self::ChallengeBadSignature => "challenge_bad_signature",
+            Self::ChallengeUnsolved => "challenge_unsolved",
+            Self::ChallengeWrongRoom => "challenge_wrong_room",
+            Self::ChallengeExpired => "challenge_expired",
             Self::NotOpenYet { .. } => "not_open_yet",
             Self::RoomClosed => "room_closed",
             Self::IdentityRequired => "identity_required",
@@ -106,6 +121,11 @@ impl fmt::Display for CoreError {
             Self::TokenExpired => f.write_str("the token has expired"),
             Self::TokenWrongRoom => f.write_str("the token belongs to another room"),
             Self::TokenWrongKind => f.write_str("the token is of the wrong kind for this action"),
+            Self::ChallengeMalformed(m) => write!(f, "the challenge solution is malformed: {m}"),
+            Self::ChallengeBadSignature => f.write_str("the challenge was not signed by this server"),
+            Self::ChallengeUnsolved => f.write_str("the number does not solve the challenge"),
+            Self::ChallengeWrongRoom => f.write_str("the challenge belongs to another room"),
+            Self::ChallengeExpired => f.write_str("the challenge has expired; solve a new one"),
             Self::NotOpenYet { opens_in_seconds } => {
                 write!(f, "the room is not open yet; it opens in {opens_in_seconds:.0} s")
             }

@@ -201,6 +201,23 @@ pub const SEED: IntRange = IntRange { name: "seed", min: 0, max: u64::MAX };
 /// How many entries `release_windows` may list (a window a day for three months is 90).
 pub const RELEASE_WINDOWS: IntRange = IntRange { name: "release_windows", min: 0, max: 100 };
 
+/// The proof-of-work difficulty of a join: the largest number a challenge may hide, so a client
+/// tries half of it on average. 0 turns the challenge off; otherwise at least
+/// [`CHALLENGE_FLOOR`], below which a phone solves it faster than it draws the page, and at most
+/// ten million, which costs a phone tens of seconds (see the README's measurements).
+pub const CHALLENGE_MAX_NUMBER: IntRange = IntRange { name: "challenge_max_number", min: 0, max: 10_000_000 };
+/// The smallest difficulty a room may ask for when it asks for one.
+pub const CHALLENGE_FLOOR: u64 = 10_000;
+
+/// `challenge_max_number`: 0 (off), or between [`CHALLENGE_FLOOR`] and its maximum.
+pub fn check_challenge_max_number(value: i128) -> Result<(), String> {
+    let range = CHALLENGE_MAX_NUMBER;
+    if value == 0 || (i128::from(CHALLENGE_FLOOR)..=i128::from(range.max)).contains(&value) {
+        return Ok(());
+    }
+    Err(format!("{} must be 0 (off) or between {CHALLENGE_FLOOR} and {}, got {value}", range.name, range.max))
+}
+
 /// Every whole-number setting of a room, by name.
 pub const INT_SETTINGS: [IntRange; 6] =
     [MAX_ACTIVE, SESSION_SECONDS, HEARTBEAT_TIMEOUT_SECONDS, HOLD_SECONDS, OFFER_SECONDS, MAX_BOOKINGS_PER_IDENTITY];
@@ -258,6 +275,8 @@ pub enum Bound {
     Text(TextRule),
     /// A list of at most `max` entries.
     Count(IntRange),
+    /// 0 (off), or from the floor to the range's maximum.
+    OffOrFrom(IntRange, u64),
 }
 
 /// Every rule by the name of the setting or id it governs.
@@ -265,6 +284,7 @@ pub fn rules() -> Vec<(&'static str, Bound)> {
     let mut rules = vec![("admit_per_minute", Bound::Rate(ADMIT_PER_MINUTE))];
     rules.extend(INT_SETTINGS.iter().map(|r| (r.name, Bound::Int(*r))));
     rules.push(("seed", Bound::Int(SEED)));
+    rules.push(("challenge_max_number", Bound::OffOrFrom(CHALLENGE_MAX_NUMBER, CHALLENGE_FLOOR)));
     for name in ["opens_at", "closes_at", "prequeue_opens_at", "starts_at"] {
         rules.push((name, Bound::Time(TIMES)));
     }
@@ -298,6 +318,20 @@ mod tests {
         assert_eq!(
             OFFER_SECONDS.check(1 << 31).unwrap_err(),
             "offer_seconds must be between 1 and 86400, got 2147483648"
+        );
+    }
+
+    #[test]
+    fn the_challenge_is_off_or_above_its_floor() {
+        for ok in [0, 10_000, 100_000, 10_000_000] {
+            assert!(check_challenge_max_number(ok).is_ok(), "{ok}");
+        }
+        for bad in [-1, 1, 9_999, 10_000_001] {
+            assert!(check_challenge_max_number(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            check_challenge_max_number(5).unwrap_err(),
+            "challenge_max_number must be 0 (off) or between 10000 and 10000000, got 5"
         );
     }
 

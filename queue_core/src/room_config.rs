@@ -46,6 +46,8 @@ pub struct RoomConfig {
     pub offer_seconds: u32,
     /// Seed of the pre-queue draw; recorded so the draw can be reproduced.
     pub seed: u64,
+    /// The proof-of-work difficulty a join must pay (see `challenge`); 0: no challenge.
+    pub challenge_max_number: u32,
 }
 
 /// How long a ticket token stays valid: long enough for any queue, short enough to expire.
@@ -99,6 +101,7 @@ impl RoomConfig {
         for (range, value) in limits::INT_SETTINGS.iter().zip(self.whole_settings()) {
             note(range.check(i128::from(value)));
         }
+        note(limits::check_challenge_max_number(i128::from(self.challenge_max_number)));
         note(limits::TIMES.check("opens_at", self.opens_at));
         if let Some(closes) = self.closes_at {
             note(limits::TIMES.check("closes_at", closes));
@@ -216,6 +219,7 @@ pub(crate) fn test_config(opens_at: i64) -> RoomConfig {
         hold_seconds: 300,
         offer_seconds: 600,
         seed: 7,
+        challenge_max_number: 0,
     }
 }
 
@@ -246,6 +250,7 @@ mod tests {
             (Box::new(|c| c.admit_per_minute = -1.0), "admit_per_minute"),
             (Box::new(|c| c.admit_per_minute = f64::NAN), "admit_per_minute"),
             (Box::new(|c| c.max_active = 0), "max_active"),
+            (Box::new(|c| c.challenge_max_number = 9_999), "challenge_max_number"),
             (Box::new(|c| c.closes_at = Some(OPEN - 5)), "closes_at"),
             (Box::new(|c| c.prequeue_opens_at = Some(OPEN + 5)), "prequeue_opens_at"),
         ];

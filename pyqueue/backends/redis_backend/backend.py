@@ -439,6 +439,17 @@ class RedisBackend:
             new=reply[7] == b"1",
         )
 
+    async def use_challenge(self, room: str, challenge: str, until: float) -> bool:
+        await self.config(room)  # an unknown room is refused as everywhere
+        # SET NX is the one atomic step: of any number of processes spending the same solution
+        # at once exactly one sees OK. The key lives until the challenge expires by this
+        # backend's clock (Redis's, anchored), after which the core refuses the solution itself.
+        ttl_ms = max(1, int((until - self.now()) * 1000) + 1)
+        done = await self.conn.call(
+            "SET", RoomKeys(room).used_challenge(challenge), "1", "NX", "PX", ttl_ms
+        )
+        return done is not None
+
     async def status(self, room: str, ticket: str) -> rec.Status:
         config = await self.config(room)
         t = self.verify(room, ticket, "ticket")

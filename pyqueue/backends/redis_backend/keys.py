@@ -97,3 +97,7 @@ class RoomKeys:
         in listing order, one group being one range; kept by every script that changes a slot
         (``sput`` in slotlib.lua), so a listing reads a page, not every slot."""
         return self.prefix + "free"
+
+    def used_challenge(self, challenge: str) -> str:
+        """String with an expiry: a proof-of-work solution spent (``SET NX PX``)."""
+        return self.prefix + "pow:" + challenge

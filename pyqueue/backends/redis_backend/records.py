@@ -192,6 +192,7 @@ _PLAIN: Final = (
     "offer_seconds",
     "handoff_url",
     "seed",
+    "challenge_max_number",
 )
 
 

@@ -98,10 +98,11 @@ struct Settings<'py> {
     offer_seconds: Given,
     handoff_url: Option<String>,
     seed: Option<Given>,
+    challenge_max_number: Given,
 }
 
 /// Every setting of a room by name, as `RoomConfig.saved` takes them.
-const SETTING_NAMES: [&str; 18] = [
+const SETTING_NAMES: [&str; 19] = [
     "id",
     "opens_at",
     "closes_at",
@@ -120,6 +121,7 @@ const SETTING_NAMES: [&str; 18] = [
     "offer_seconds",
     "handoff_url",
     "seed",
+    "challenge_max_number",
 ];
 
 impl<'py> Settings<'py> {
@@ -169,6 +171,11 @@ impl<'py> Settings<'py> {
             offer_seconds: take(saved, "offer_seconds")?,
             handoff_url: take(saved, "handoff_url")?,
             seed: Some(take(saved, "seed")?),
+            // Saved before rooms could ask for a proof of work: none.
+            challenge_max_number: match saved.get_item("challenge_max_number")? {
+                Some(_) => take(saved, "challenge_max_number")?,
+                None => Given::Int(0),
+            },
         })
     }
 
@@ -207,6 +214,14 @@ impl<'py> Settings<'py> {
             hold_seconds: whole(self.hold_seconds, &limits::HOLD_SECONDS)?,
             offer_seconds: whole(self.offer_seconds, &limits::OFFER_SECONDS)?,
             seed,
+            challenge_max_number: match (origin, self.challenge_max_number) {
+                // Its range has a hole (0, or from the floor), which its own check names.
+                (Origin::Input, Given::Int(value)) => {
+                    limits::check_challenge_max_number(value).map_err(CoreError::InvalidConfig)?;
+                    value as u32
+                }
+                (_, given) => whole(given, &limits::CHALLENGE_MAX_NUMBER)?,
+            },
         };
         match origin {
             Origin::Input => inner.validate()?,
@@ -234,14 +249,14 @@ impl PyRoomConfig {
         session_seconds=Given::Int(900), heartbeat_timeout_seconds=Given::Int(120), closes_at=None,
         prequeue_opens_at=None, prequeue="shuffle", identity="optional", returned_slots="windows",
         release_windows=Vec::new(), timezone="UTC", max_bookings_per_identity=Given::Int(1),
-        hold_seconds=Given::Int(300), offer_seconds=Given::Int(600), handoff_url=None, seed=None,
+        hold_seconds=Given::Int(300), offer_seconds=Given::Int(600), handoff_url=None, seed=None, challenge_max_number=Given::Int(0),
     ))]
     // The defaults as Python shows them (PyO3 shows `...` for a default that is not a literal).
     #[pyo3(text_signature = "(id, opens_at, *, admit_per_minute=600.0, max_active=500, \
         session_seconds=900, heartbeat_timeout_seconds=120, closes_at=None, prequeue_opens_at=None, \
         prequeue='shuffle', identity='optional', returned_slots='windows', release_windows=..., \
         timezone='UTC', max_bookings_per_identity=1, hold_seconds=300, offer_seconds=600, \
-        handoff_url=None, seed=None)")]
+        handoff_url=None, seed=None, challenge_max_number=0)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         id: String,
@@ -262,6 +277,7 @@ impl PyRoomConfig {
         offer_seconds: Given,
         handoff_url: Option<String>,
         seed: Option<Given>,
+        challenge_max_number: Given,
     ) -> PyResult<Self> {
         Settings {
             id,
@@ -282,6 +298,7 @@ impl PyRoomConfig {
             offer_seconds,
             handoff_url,
             seed,
+            challenge_max_number,
         }
         .build(Origin::Input)
     }
@@ -375,6 +392,10 @@ impl PyRoomConfig {
     #[getter]
     fn seed(&self) -> u64 {
         self.inner.seed
+    }
+    #[getter]
+    fn challenge_max_number(&self) -> u32 {
+        self.inner.challenge_max_number
     }
 
     fn __repr__(&self) -> String {

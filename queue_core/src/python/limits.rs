@@ -77,6 +77,10 @@ fn rule(py: Python<'_>, bound: Rule) -> PyResult<PyInputRule> {
                 Charset::Printable => format!("1 to {} bytes of printable text", r.max),
             };
         }
+        Rule::OffOrFrom(r, floor) => {
+            (out.minimum, out.maximum) = (num(r.min)?, num(r.max)?);
+            out.text = format!("0 (off), or {floor} to {}", r.max);
+        }
         Rule::Count(r) => {
             out.kind = "list";
             (out.minimum, out.maximum) = (num(r.min)?, num(r.max)?);

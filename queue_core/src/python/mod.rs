@@ -1,5 +1,6 @@
 //! The `pyqueue._core` module: classes, functions and exceptions, registered in one place.
 
+mod challenge;
 mod clock;
 mod config;
 pub mod errors;
@@ -35,6 +36,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<views::PyDraw>()?;
     m.add_class::<limits::PyInputRule>()?;
     m.add_function(wrap_pyfunction!(signer::verify_pass, m)?)?;
+    m.add_function(wrap_pyfunction!(challenge::new_challenge, m)?)?;
+    m.add_function(wrap_pyfunction!(challenge::verify_challenge, m)?)?;
     m.add_function(wrap_pyfunction!(signer::draw_order, m)?)?;
     m.add_function(wrap_pyfunction!(status_poll::status_poll, m)?)?;
     m.add_function(wrap_pyfunction!(limits::input_rules, m)?)?;
