@@ -178,17 +178,19 @@ async def join_with_form(request: web.Request) -> web.StreamResponse:
     page = await room_page(request)
     state, meta, ctx = page.state, page.meta, page.ctx
     form = await read_form(request)
-    identity = (form.get("identity") or "").strip() or None
-    if identity is not None and len(identity) > IDENTITY_MAX:
+    # The code a visitor types proves nothing (anyone may type anyone's): it is the new
+    # ticket's label, never a way to an existing place. Only the ticket cookie resumes one.
+    label = (form.get("identity") or "").strip() or None
+    if label is not None and len(label) > IDENTITY_MAX:
         return html_response(request, ctx, identity_form(ctx, ctx.texts("identity_too_long")))
-    if identity is None and page.config.identity == "required":
+    if label is None and page.config.identity == "required":
         return html_response(request, ctx, identity_form(ctx, ctx.texts("identity_missing")))
     resume = cookie(request, meta.ticket_cookie)
     take_join_slot(request, state)
     try:
-        ticket = await state.backend.join(meta.id, identity, resume)
+        ticket = await state.backend.join(meta.id, None, resume, label=label)
     except (TokenError, UnknownTicket):
-        ticket = await state.backend.join(meta.id, identity, None)
+        ticket = await state.backend.join(meta.id, None, None, label=label)
     except IdentityRequired:
         return html_response(request, ctx, identity_form(ctx, ctx.texts("identity_missing")))
     state.metrics.count_join(meta.id, ticket.new)
@@ -205,7 +207,7 @@ async def rejoin(request: web.Request) -> web.StreamResponse:
     await read_form(request)
     response = redirect(ctx.room_path)
     if page.config.identity == "required":
-        # The code decides the place: the visitor gives it again on the form.
+        # A new place needs a label again: the visitor gives it on the form.
         response.del_cookie(meta.ticket_cookie, path="/")
         return response
     take_join_slot(request, state)
