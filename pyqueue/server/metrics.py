@@ -43,6 +43,9 @@ class Metrics(Collector):
         self.cancellations: defaultdict[str, int] = defaultdict(int)
         self.token_failures: defaultdict[str, int] = defaultdict(int)
         self.rate_limited = 0
+        #: Look-ups and cancels by booking code: refused by the rate limit; finding nothing.
+        self.code_rate_limited = 0
+        self.code_misses: defaultdict[str, int] = defaultdict(int)
         self.ticks: defaultdict[str, dict[str, int]] = defaultdict(
             lambda: dict.fromkeys(_TICK_FIELDS, 0)
         )
@@ -99,6 +102,18 @@ class Metrics(Collector):
         limited = CounterMetricFamily("pyqueue_rate_limited", "Joins refused by the rate limit")
         limited.add_metric([], self.rate_limited)
         yield limited
+        code_limited = CounterMetricFamily(
+            "pyqueue_booking_code_rate_limited",
+            "Look-ups and cancels by booking code refused by the per-address limit",
+        )
+        code_limited.add_metric([], self.code_rate_limited)
+        yield code_limited
+        yield _counter(
+            "pyqueue_booking_code_lookups_failed",
+            "Look-ups and cancels by booking code that found no booking",
+            ["room"],
+            _single(self.code_misses),
+        )
 
         for room in self.rooms:
             # Known rooms show their counters from the start, at zero.
