@@ -143,7 +143,15 @@ def _schemas() -> dict[str, Schema]:
         },
         "JoinRequest": {
             "type": "object",
-            "properties": {"identity": _id("identity")},
+            "properties": {
+                "identity": {
+                    **_id("identity"),
+                    "description": "A label kept with a new ticket for the portal's own "
+                    "correlation. Whoever knows it can send it, so it proves nothing: it never "
+                    "resumes, hands out or blocks a place. Needed in rooms with "
+                    "identity = required.",
+                }
+            },
             "additionalProperties": False,
         },
         "Left": _object(
@@ -388,7 +396,7 @@ _ERROR_TEXT: Final = {
     413: "Body too large",
     415: "Unsupported media type",
     425: "The room does not take joins yet (Retry-After)",
-    429: "Too many joins from this address (Retry-After)",
+    429: "Too many joins, or look-ups and cancels by booking code, from this address (Retry-After)",
     503: (
         "The state store is unavailable (Redis lost, slow, failing over, or a replica did not "
         "acknowledge a hold, booking or cancel in time; or the journal could not be written: "
@@ -438,7 +446,7 @@ def _op(
     errors = sorted(set(errors))
     for status in errors:
         responses[str(status)] = _json(_ref("Error"), _ERROR_TEXT[status])
-        if status == 503:
+        if status in (429, 503):
             responses[str(status)]["headers"] = RETRY_LATER
     operation: dict[str, Any] = {
         "summary": summary,
@@ -508,16 +516,17 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "visitor",
                 {
                     201: ("Joined", "A new place; sets the ticket cookie"),
-                    200: ("Joined", "The place this identity or ticket already had"),
+                    200: ("Joined", "The place this ticket already had"),
                 },
                 [401, 403, 404, 410, 425, 429],
                 body="JoinRequest",
                 params=room,
                 security=[*VISITOR, {}],
                 headers={201: RETRY_AFTER, 200: RETRY_AFTER},
-                description="Idempotent for a ticket (cookie or bearer) and for an identity: "
-                "reloads and second devices keep the place. The answer carries the ticket "
-                "token as `ticket` for apps.",
+                description="Idempotent for a ticket (cookie or bearer): reloads keep the "
+                "place. An `identity` in the body is only the new ticket's label: another "
+                "client sending the same one gets a place of its own, never this one. The "
+                "answer carries the ticket token as `ticket` for apps.",
             )
         },
         "/v1/rooms/{room}/status": {
@@ -636,7 +645,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "Get a booking",
                 "booking",
                 {200: ("Booking", "The booking of this code")},
-                [404],
+                [404, 429],
                 params=code,
                 security=NONE,
             )
@@ -646,12 +655,14 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "Cancel a booking",
                 "booking",
                 {200: ("Booking", "Cancelled; the slot returns by the room's rule")},
-                [404],
+                [404, 429],
                 params=code,
                 security=NONE,
-                description="The code is the credential. The slot becomes free at the next "
-                "release window, or is offered to the next waiting visitor (waitlist). A cancel "
-                "answered 503 may have been applied: the booking's lookup then answers 404.",
+                description="The code is the credential, so look-ups and cancels by code are "
+                "limited per client address (`code_rate_per_minute`). The slot becomes free at "
+                "the next release window, or is offered to the next waiting visitor (waitlist). "
+                "A cancel answered 503 may have been applied: the booking's lookup then answers "
+                "404.",
             )
         },
         "/v1/handoff/verify": {
