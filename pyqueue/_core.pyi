@@ -454,8 +454,13 @@ class Room:
         drained yet, which the snapshot includes: they end the previous journal file."""
     @property
     def handoff_url(self) -> str | None: ...
-    def join(self, identity: str | None = None, ticket: str | None = None) -> Ticket:
-        """Joins, or resumes the ticket of this identity or token."""
+    def join(
+        self, identity: str | None = None, ticket: str | None = None, label: str | None = None
+    ) -> Ticket:
+        """Joins, or resumes the ticket of this identity or token. The caller vouches for
+        ``identity``: it finds the ticket it had. A new ticket gets ``label``, which finds none."""
+    def label(self, ticket: int) -> str | None:
+        """The label ticket id ``ticket`` was given when it joined, if any."""
     def status(self, token: str, kind: str | None = None) -> Status:
         """The ticket's place, estimate and pass; also its heartbeat. ``kind`` ("ticket" or
         "pass") refuses the other kind with ``TokenWrongKind``."""

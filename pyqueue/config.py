@@ -148,6 +148,8 @@ _HOUR: Final = 3600.0
 SERVER_RANGES: Final[Mapping[str, Range]] = {
     "join_rate_per_minute": Range(0, 1_000_000, integer=False),
     "join_rate_burst": Range(1, 1_000_000),
+    "code_rate_per_minute": Range(0, 1_000_000, integer=False),
+    "code_rate_burst": Range(1, 1_000_000),
     "max_body_bytes": Range(1, _MIB),
     "max_admin_body_bytes": Range(1, 1024 * _MIB),
     "max_header_bytes": Range(1024, 64 * 1024),
@@ -209,6 +211,10 @@ class ServerSettings:
     #: Joins one address may make at once. Sized for carrier-grade NAT, where hundreds of
     #: people share one public address and many of them join in the minute a room opens.
     join_rate_burst: int = 500
+    #: Look-ups and cancels by booking code per minute per client address (API and pages);
+    #: 0 turns the limit off. A person needs a few; guessing needs millions.
+    code_rate_per_minute: float = 30.0
+    code_rate_burst: int = 10
     max_body_bytes: int = 16 * 1024
     max_admin_body_bytes: int = 16 * 1024 * 1024
     max_header_bytes: int = 8190

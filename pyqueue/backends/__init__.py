@@ -125,8 +125,13 @@ class Backend(Protocol):
 
     # ----- visitors ---------------------------------------------------------------------------
 
-    async def join(self, room: str, identity: str | None, resume: str | None) -> TicketView:
-        """Joins, or resumes the place of ``identity`` or of the ticket token ``resume``."""
+    async def join(
+        self, room: str, identity: str | None, resume: str | None, label: str | None = None
+    ) -> TicketView:
+        """Joins, or resumes the place of ``identity`` or of the ticket token ``resume``.
+
+        ``identity`` is one the caller vouches for; ``label`` is text a visitor's client sent
+        (the HTTP routes' ``identity``): a new ticket keeps it, but it finds no ticket."""
 
     async def use_challenge(self, room: str, challenge: str, until: float) -> bool:
         """True the first time a proof-of-work ``challenge`` (its hex hash) is spent, in any

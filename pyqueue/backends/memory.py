@@ -268,11 +268,13 @@ class MemoryBackend:
 
     # ----- visitors ---------------------------------------------------------------------------
 
-    async def join(self, room: str, identity: str | None, resume: str | None) -> Ticket:
+    async def join(
+        self, room: str, identity: str | None, resume: str | None, label: str | None = None
+    ) -> Ticket:
         target = self._writable(room)
         if resume is not None:
             self._signer.verify(resume, room, "ticket", self._now_seconds())
-        ticket = target.join(identity=identity, ticket=resume)
+        ticket = target.join(identity=identity, ticket=resume, label=label)
         await self._persist(room)
         return ticket
 

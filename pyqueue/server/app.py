@@ -48,6 +48,7 @@ def create_app(
         signer=server.signer(),
         metrics=metrics,
         limiter=JoinRateLimiter(server.join_rate_per_minute, server.join_rate_burst),
+        code_limiter=JoinRateLimiter(server.code_rate_per_minute, server.code_rate_burst),
         clock=clock,
         clock_speed=clock_speed,
     )

@@ -46,6 +46,9 @@ class Metrics(Collector):
         #: Proof-of-work solutions spent on joins, and refusals by code.
         self.challenges_solved = 0
         self.challenge_refusals: defaultdict[str, int] = defaultdict(int)
+        #: Look-ups and cancels by booking code: refused by the rate limit; finding nothing.
+        self.code_rate_limited = 0
+        self.code_misses: defaultdict[str, int] = defaultdict(int)
         self.ticks: defaultdict[str, dict[str, int]] = defaultdict(
             lambda: dict.fromkeys(_TICK_FIELDS, 0)
         )
@@ -112,6 +115,18 @@ class Metrics(Collector):
             "Joins refused for their proof of work (none, or invalid), by code",
             ["code"],
             _single(self.challenge_refusals),
+        )
+        code_limited = CounterMetricFamily(
+            "pyqueue_booking_code_rate_limited",
+            "Look-ups and cancels by booking code refused by the per-address limit",
+        )
+        code_limited.add_metric([], self.code_rate_limited)
+        yield code_limited
+        yield _counter(
+            "pyqueue_booking_code_lookups_failed",
+            "Look-ups and cancels by booking code that found no booking",
+            ["room"],
+            _single(self.code_misses),
         )
 
         for room in self.rooms:

@@ -146,7 +146,13 @@ def _schemas() -> dict[str, Schema]:
         "JoinRequest": {
             "type": "object",
             "properties": {
-                "identity": _id("identity"),
+                "identity": {
+                    **_id("identity"),
+                    "description": "A label kept with a new ticket for the portal's own "
+                    "correlation. Whoever knows it can send it, so it proves nothing: it never "
+                    "resumes, hands out or blocks a place. Needed in rooms with "
+                    "identity = required.",
+                },
                 "challenge": {
                     "type": "string",
                     "maxLength": 2048,
@@ -416,7 +422,7 @@ _ERROR_TEXT: Final = {
     425: "The room does not take joins yet (Retry-After)",
     428: "challenge_required: this room asks for a solved proof-of-work challenge to join; "
     "error.challenge is the challenge to solve",
-    429: "Too many joins from this address (Retry-After)",
+    429: "Too many joins, or look-ups and cancels by booking code, from this address (Retry-After)",
     503: (
         "The state store is unavailable (Redis lost, slow, failing over, or a replica did not "
         "acknowledge a hold, booking or cancel in time; or the journal could not be written: "
@@ -481,7 +487,7 @@ def _op(
     errors = sorted(set(errors))
     for status in errors:
         responses[str(status)] = _json(_ref("Error"), _ERROR_TEXT[status])
-        if status == 503:
+        if status in (429, 503):
             responses[str(status)]["headers"] = RETRY_LATER
     operation: dict[str, Any] = {
         "summary": summary,
@@ -552,19 +558,20 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "visitor",
                 {
                     201: ("Joined", "A new place; sets the ticket cookie"),
-                    200: ("Joined", "The place this identity or ticket already had"),
+                    200: ("Joined", "The place this ticket already had"),
                 },
                 [400, 401, 403, 404, 409, 410, 425, 428, 429],
                 body="JoinRequest",
                 params=room,
                 security=[*VISITOR, {}],
                 headers={201: RETRY_AFTER, 200: RETRY_AFTER},
-                description="Idempotent for a ticket (cookie or bearer) and for an identity: "
-                "reloads and second devices keep the place. In a room with a proof-of-work "
-                "challenge, a join that takes a new place sends a solution as `challenge`; "
-                "without one it is answered 428 with the challenge to solve. The holder of a "
-                "valid ticket resumes without new work. The answer carries the ticket "
-                "token as `ticket` for apps.",
+                description="Idempotent for a ticket (cookie or bearer): reloads keep the "
+                "place. An `identity` in the body is only the new ticket's label: another "
+                "client sending the same one gets a place of its own, never this one. In a room "
+                "with a proof-of-work challenge, a join that takes a new place sends a solution "
+                "as `challenge`; without one it is answered 428 with the challenge to solve. The "
+                "holder of a valid ticket resumes without new work. The answer carries the "
+                "ticket token as `ticket` for apps.",
             )
         },
         "/v1/rooms/{room}/status": {
@@ -683,7 +690,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "Get a booking",
                 "booking",
                 {200: ("Booking", "The booking of this code")},
-                [404],
+                [404, 429],
                 params=code,
                 security=NONE,
             )
@@ -693,12 +700,14 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "Cancel a booking",
                 "booking",
                 {200: ("Booking", "Cancelled; the slot returns by the room's rule")},
-                [404],
+                [404, 429],
                 params=code,
                 security=NONE,
-                description="The code is the credential. The slot becomes free at the next "
-                "release window, or is offered to the next waiting visitor (waitlist). A cancel "
-                "answered 503 may have been applied: the booking's lookup then answers 404.",
+                description="The code is the credential, so look-ups and cancels by code are "
+                "limited per client address (`code_rate_per_minute`). The slot becomes free at "
+                "the next release window, or is offered to the next waiting visitor (waitlist). "
+                "A cancel answered 503 may have been applied: the booking's lookup then answers "
+                "404.",
             )
         },
         "/v1/handoff/verify": {

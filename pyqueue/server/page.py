@@ -202,10 +202,12 @@ async def join_with_form(request: web.Request) -> web.StreamResponse:
     page = await room_page(request)
     state, meta, ctx = page.state, page.meta, page.ctx
     form = await read_form(request)
-    identity = (form.get("identity") or "").strip() or None
-    if identity is not None and len(identity) > IDENTITY_MAX:
+    # The code a visitor types proves nothing (anyone may type anyone's): it is the new
+    # ticket's label, never a way to an existing place. Only the ticket cookie resumes one.
+    label = (form.get("identity") or "").strip() or None
+    if label is not None and len(label) > IDENTITY_MAX:
         return html_response(request, ctx, _join_form(page, ctx.texts("identity_too_long")))
-    if identity is None and page.config.identity == "required":
+    if label is None and page.config.identity == "required":
         return html_response(request, ctx, _join_form(page, ctx.texts("identity_missing")))
     resume = cookie(request, meta.ticket_cookie)
     take_join_slot(request, state)
@@ -217,9 +219,9 @@ async def join_with_form(request: web.Request) -> web.StreamResponse:
         refused = ctx.texts("challenge_refused")
         return html_response(request, ctx, _join_form(page, refused, exc.details["challenge"]))
     try:
-        ticket = await state.backend.join(meta.id, identity, resume)
+        ticket = await state.backend.join(meta.id, None, resume, label=label)
     except (TokenError, UnknownTicket):
-        ticket = await state.backend.join(meta.id, identity, None)
+        ticket = await state.backend.join(meta.id, None, None, label=label)
     except IdentityRequired:
         return html_response(request, ctx, _join_form(page, ctx.texts("identity_missing")))
     state.metrics.count_join(meta.id, ticket.new)
@@ -236,7 +238,7 @@ async def rejoin(request: web.Request) -> web.StreamResponse:
     await read_form(request)
     response = redirect(ctx.room_path)
     if page.config.identity == "required" or meta.challenge_max_number:
-        # The code decides the place, or a new place costs new work: the visitor gives the code
+        # A new place needs a label again, or costs new work: the visitor gives the label
         # again, or solves a new challenge, on the join form.
         response.del_cookie(meta.ticket_cookie, path="/")
         return response

@@ -28,6 +28,7 @@ from pyqueue._core import (
     UnknownBooking,
     UnknownTicket,
 )
+from pyqueue.server.code_limit import by_code
 from pyqueue.server.httpio import cookie, query_int
 from pyqueue.server.page_http import (
     BOOKING_COOKIE_SECONDS,
@@ -294,9 +295,10 @@ async def release_slot(request: web.Request) -> web.StreamResponse:
 @page_handler
 async def show_booking(request: web.Request) -> web.StreamResponse:
     page = await room_page(request)
-    code = request.match_info["code"]
+    code = request.match_info["code"][:MAX_CODE]
+    state, room = page.state, page.meta.id
     try:
-        found = await page.state.backend.booking(page.meta.id, code[:MAX_CODE])
+        found = await by_code(request, state, room, lambda: state.backend.booking(room, code))
     except UnknownBooking:
         rendered = cancel_form(page.ctx, "", page.ctx.texts("cancel_unknown"))
         return html_response(request, page.ctx, rendered)
@@ -314,8 +316,9 @@ async def show_cancel(request: web.Request) -> web.StreamResponse:
     code = request.query.get("code", "").strip().upper()[:MAX_CODE]
     if not code:
         return html_response(request, ctx, cancel_form(ctx))
+    state, room = page.state, page.meta.id
     try:
-        found = await page.state.backend.booking(page.meta.id, code)
+        found = await by_code(request, state, room, lambda: state.backend.booking(room, code))
     except UnknownBooking:
         return html_response(request, ctx, cancel_form(ctx, code, ctx.texts("cancel_unknown")))
     return html_response(
@@ -329,8 +332,9 @@ async def cancel_booking(request: web.Request) -> web.StreamResponse:
     ctx = page.ctx
     form = await read_form(request)
     code = form.get("code", "").strip().upper()[:MAX_CODE]
+    state, room = page.state, page.meta.id
     try:
-        await page.state.backend.cancel(page.meta.id, code)
+        await by_code(request, state, room, lambda: state.backend.cancel(room, code))
     except UnknownBooking:
         return html_response(request, ctx, cancel_form(ctx, code, ctx.texts("cancel_unknown")))
     page.state.metrics.cancellations[page.meta.id] += 1

@@ -42,6 +42,7 @@ from pyqueue.web.appearance import PageLook, theme_css
 from pyqueue.web.assets import Assets, version_of
 from pyqueue.web.html import PageContext, document
 from pyqueue.web.i18n import LANGUAGES, negotiate, texts
+from pyqueue.web.promises import limit_key
 from pyqueue.web.views import Rendered, message
 
 log = logging.getLogger("pyqueue.page")
@@ -295,12 +296,14 @@ def page_handler(handler: Handler) -> Handler:
             return html_response(request, ctx, rendered)
         except (PyqueueError, ApiError) as exc:
             room = request.match_info.get("room", "")
+            identity = "optional"  # a room that cannot be read vouches for nobody
             try:
-                ctx = (await room_page(request)).ctx
+                page = await room_page(request)
+                ctx, identity = page.ctx, page.config.identity
             except PyqueueError:
                 known = room in request.app[STATE].rooms
                 ctx = context(request, room, ZoneInfo("UTC"), known_room=known)
-            response = html_response(request, ctx, error_view(ctx, exc))
+            response = html_response(request, ctx, error_view(ctx, exc, identity))
             if isinstance(exc, ApiError) and exc.headers:
                 response.headers.update(exc.headers)
             return response
@@ -308,15 +311,16 @@ def page_handler(handler: Handler) -> Handler:
     return handle
 
 
-def error_view(ctx: PageContext, exc: Exception) -> Rendered:
-    """The page for an error a visitor can meet, with what to do next."""
+def error_view(ctx: PageContext, exc: Exception, identity: str = "optional") -> Rendered:
+    """The page for an error a visitor can meet, with what to do next; ``identity`` is the
+    room's identity mode (whom a booking limit counts)."""
     t = ctx.texts
     if isinstance(exc, TokenExpired):
         return message(ctx, "expired_title", t("pass_expired_text"), status=410)
     if isinstance(exc, TokenError | NotAdmitted):
         return message(ctx, "no_pass_title", t("no_pass_text"), status=403)
     if isinstance(exc, LimitReached):
-        return message(ctx, "limit_title", t("limit_text", limit=exc.limit), status=409)
+        return message(ctx, "limit_title", t(limit_key(identity), limit=exc.limit), status=409)
     if isinstance(exc, RoomClosed):
         return message(ctx, "closed_title", t("closed_text"), status=410)
     if isinstance(exc, NotOpenYet):

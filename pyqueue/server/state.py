@@ -41,6 +41,8 @@ class ServerState:
     signer: Signer
     metrics: Metrics
     limiter: JoinRateLimiter
+    #: Look-ups and cancels by booking code per client address (see ``code_limit``).
+    code_limiter: JoinRateLimiter
     clock: VirtualClock | None = None
     clock_speed: float = 0.0
     rooms: dict[str, RoomMeta] = field(default_factory=dict)

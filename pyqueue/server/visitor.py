@@ -151,20 +151,22 @@ async def join(request: web.Request) -> web.Response:
     take_join_slot(request, state)
     data = await read_json_object(request, state.server)
     reject_unknown(data, {"identity", "challenge"})
-    identity = optional_string(data, "identity", IDENTITY_MAX)
-    if identity is not None and not identity.strip():
+    # Whoever knows an identity can send it: over HTTP it proves nothing, so it is only the
+    # new ticket's label and never hands out (or blocks) another client's place.
+    label = optional_string(data, "identity", IDENTITY_MAX)
+    if label is not None and not label.strip():
         raise ApiError("invalid_argument", "identity must not be blank")
     explicit = bearer(request)
     from_cookie = cookie(request, meta.ticket_cookie)
     await pay_for_join(state, meta, data.get("challenge"), explicit or from_cookie)
     try:
-        ticket = await state.backend.join(room, identity, explicit or from_cookie)
+        ticket = await state.backend.join(room, None, explicit or from_cookie, label=label)
     except (TokenError, UnknownTicket):
         # A stale cookie (a restart with new keys, another deployment) must not lock the
         # browser out: it simply gets a new place. A token the app sent explicitly is an error.
         if explicit is not None or from_cookie is None:
             raise
-        ticket = await state.backend.join(room, identity, None)
+        ticket = await state.backend.join(room, None, None, label=label)
     st = await state.backend.status(room, ticket.token)
     body, poll_ms = render.status(room, st, meta.poll_cap_ms, state.now, meta.handoff_url)
     body["ticket"] = ticket.token

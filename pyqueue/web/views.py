@@ -2,9 +2,9 @@
 lapsed, left and closed, plus the pages shown before a visitor has a place.
 
 Every view answers the visitors' questions from the field reports on screen: whether reloading
-is a mistake (no), whether several devices help (no), whether coming early helps (no, the order
-is drawn at opening), how long the wait is (a range, with the time of the last update) and how
-long they have to book (a visible clock). The views read the same status object the JSON API
+is a mistake (no), whether several devices help and whether coming early helps (as true in the
+room's mode: see ``promises``), how long the wait is (a range, with the time of the last update)
+and how long they have to book (a visible clock). The views read the same status object the JSON API
 sends, so the page and the script that re-renders it after each poll agree.
 """
 
@@ -27,6 +27,7 @@ from pyqueue.web.html import (
     paragraph,
     post_button,
 )
+from pyqueue.web.promises import arriving_key, devices_key, ended_key, not_open_key
 
 #: States in which the page keeps polling (and reloads itself without JavaScript).
 POLLING_STATES: Final = frozenset({"prequeue", "waiting", "admitted"})
@@ -86,7 +87,7 @@ def waiting_room(
     elif state == "closed":
         heading, main = _closed(ctx, facts)
     else:  # expired, abandoned, left
-        heading, main = _ended(ctx, state)
+        heading, main = _ended(ctx, facts, state)
     if state not in POLLING_STATES:
         return Rendered(heading, main, view=state)
     poll_ms = int(status["poll_after_ms"])
@@ -110,7 +111,7 @@ def waiting_room(
 
 def _prequeue(ctx: PageContext, facts: RoomFacts, status: Mapping[str, Any]) -> tuple[str, str]:
     t = ctx.texts
-    fair = t("prequeue_fair_shuffle") if facts.prequeue == "shuffle" else t("prequeue_fair_fifo")
+    fair = t(arriving_key(facts.prequeue))
     parts = [
         f"<h1>{esc(t('prequeue_title'))}</h1>",
         _room_intro(ctx),
@@ -124,7 +125,7 @@ def _prequeue(ctx: PageContext, facts: RoomFacts, status: Mapping[str, Any]) -> 
         paragraph(t("prequeue_opens_at", time=t.moment(facts.opens_at, ctx.zone))),
         "</section>",
         notice(fair, "fair"),
-        _keep_place(ctx, facts),
+        _keep_place(ctx, facts, before_draw=True),
     ]
     return t("prequeue_title"), "\n".join(parts)
 
@@ -144,7 +145,7 @@ def _waiting(ctx: PageContext, facts: RoomFacts, status: Mapping[str, Any]) -> t
     if status.get("offer"):
         parts.append(_offer(ctx, status["offer"]))
     parts.append(_place(ctx, status))
-    parts.append(_keep_place(ctx, facts))
+    parts.append(_keep_place(ctx, facts, before_draw=False))
     return heading, "\n".join(parts)
 
 
@@ -231,13 +232,14 @@ def _completed(ctx: PageContext, booking_code: str | None) -> tuple[str, str]:
     return heading, "\n".join(parts)
 
 
-def _ended(ctx: PageContext, state: str) -> tuple[str, str]:
+def _ended(ctx: PageContext, facts: RoomFacts, state: str) -> tuple[str, str]:
     """Expired, lapsed (``abandoned``) or left: say why, and offer a new place."""
     t = ctx.texts
     heading = t(f"{state}_title")
+    why = t(ended_key(state, facts.prequeue, before_draw=facts.state == "prequeue"))
     main = (
         f"<h1>{esc(heading)}</h1>"
-        + notice(t(f"{state}_text"), "ended")
+        + notice(why, "ended")
         + post_button(f"{ctx.room_path}/rejoin", t("rejoin_button"))
     )
     return heading, main
@@ -287,10 +289,10 @@ def _offer(ctx: PageContext, offer: Mapping[str, Any]) -> str:
     )
 
 
-def _keep_place(ctx: PageContext, facts: RoomFacts) -> str:
+def _keep_place(ctx: PageContext, facts: RoomFacts, *, before_draw: bool) -> str:
     """The answers to "is reloading a mistake?" and "do several devices help?"."""
     t = ctx.texts
-    devices = t("devices_same_place") if facts.identity == "required" else t("devices_no_help")
+    devices = t(devices_key(facts.identity, facts.prequeue, before_draw))
     return (
         '<section class="facts" aria-label="'
         + esc(t("facts_label"))
@@ -318,7 +320,7 @@ def not_open_yet(ctx: PageContext, facts: RoomFacts, opens_in_seconds: float) ->
         f"<h1>{esc(heading)}</h1>"
         + '<section class="card">'
         + countdown(opens_in_seconds, t.clock(opens_in_seconds), label=t("not_open_label"))
-        + paragraph(t("not_open_text", time=t.moment(facts.opens_at, ctx.zone)))
+        + paragraph(t(not_open_key(facts.prequeue), time=t.moment(facts.opens_at, ctx.zone)))
         + "</section>"
     )
     seconds = max(5, min(300, math.ceil(opens_in_seconds / 4)))

@@ -190,6 +190,16 @@ impl Room {
     /// Joins, or resumes the ticket of this identity or of `resume_token` (a ticket or pass of
     /// this room). A resumed ticket that lost its turn goes to the end of the line.
     pub fn join(&self, identity: Option<&str>, resume_token: Option<&str>) -> CoreResult<JoinOutcome> {
+        self.join_labelled(identity, None, resume_token)
+    }
+
+    /// `join`, where a new ticket also gets `label` (see `QueueState::join_labelled`).
+    pub fn join_labelled(
+        &self,
+        identity: Option<&str>,
+        label: Option<&str>,
+        resume_token: Option<&str>,
+    ) -> CoreResult<JoinOutcome> {
         let now = self.now();
         let resume = match resume_token {
             Some(token) => Some(self.verify(token, None, now)?.1),
@@ -197,10 +207,15 @@ impl Room {
         };
         let (ticket, new, record) = {
             let mut queue = self.queue.lock();
-            let (ticket, new) = queue.join(now, identity, resume)?;
+            let (ticket, new) = queue.join_labelled(now, identity, label, resume)?;
             (ticket, new, queue.tickets[ticket as usize].clone())
         };
         Ok(JoinOutcome { ticket, token: self.ticket_token(ticket, record.joined_at), new, state: record.state })
+    }
+
+    /// The label the ticket was given when it joined, if any.
+    pub fn label(&self, ticket: u32) -> Option<String> {
+        self.queue.lock().labels.get(&ticket).map(|label| label.to_string())
     }
 
     fn ticket_token(&self, ticket: u32, joined_at: i64) -> String {

@@ -413,16 +413,19 @@ class RedisBackend:
     def verify(self, room: str, token: str, kind: str | None) -> int:
         return self._signer.verify(token, room=room, kind=kind, now=self.token_now()).ticket
 
-    async def join(self, room: str, identity: str | None, resume: str | None) -> rec.Ticket:
+    async def join(
+        self, room: str, identity: str | None, resume: str | None, label: str | None = None
+    ) -> rec.Ticket:
         config = await self.config(room)
         resumed = "" if resume is None else str(self.verify(room, resume, "ticket"))
-        if identity is not None:
-            check_identity(identity)  # the core's rule, as the memory backend's join applies it
-        elif config.identity == "required":
+        for text in (identity, label):
+            if text is not None:
+                check_identity(text)  # the core's rule, as the memory backend's join applies it
+        if identity is None and label is None and config.identity == "required":
             error = IdentityRequired("this room requires an identity")
             error.code = "identity_required"
             raise error
-        reply = await self._joins.join(room, identity or "", resumed)
+        reply = await self._joins.join(room, identity or "", label or "", resumed)
         if reply[0] == b"!unknown_ticket":
             unknown = UnknownTicket("no such ticket in this room")
             unknown.code = "unknown_ticket"

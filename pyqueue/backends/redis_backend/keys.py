@@ -57,6 +57,12 @@ class RoomKeys:
         return self.prefix + "seen"
 
     @property
+    def labels(self) -> str:
+        """Hash: ticket id -> the label its visitor's client sent; unlike the identity index
+        (``ids``) it finds no ticket."""
+        return self.prefix + "labels"
+
+    @property
     def draw(self) -> str:
         """Hash: the recorded draw (seed, at, mode)."""
         return self.prefix + "draw"

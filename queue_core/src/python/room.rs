@@ -123,11 +123,16 @@ impl PyRoom {
     }
 
     /// Joins the queue, or resumes: the same identity, or a valid `ticket` token of this room,
-    /// always gets the same ticket.
-    #[pyo3(signature = (identity=None, ticket=None))]
-    fn join(&self, identity: Option<&str>, ticket: Option<&str>) -> PyResult<PyTicket> {
-        let outcome = self.inner.join(identity, ticket)?;
+    /// always gets the same ticket. A new ticket gets `label`, which finds no ticket.
+    #[pyo3(signature = (identity=None, ticket=None, label=None))]
+    fn join(&self, identity: Option<&str>, ticket: Option<&str>, label: Option<&str>) -> PyResult<PyTicket> {
+        let outcome = self.inner.join_labelled(identity, label, ticket)?;
         Ok(PyTicket { id: outcome.ticket, token: outcome.token, state: outcome.state.as_str(), new: outcome.new })
+    }
+
+    /// The label ticket `ticket` was given when it joined, if any.
+    fn label(&self, ticket: u32) -> Option<String> {
+        self.inner.label(ticket)
     }
 
     /// The ticket's place, wait estimate and pass; also its heartbeat. `kind` ("ticket" or

@@ -84,6 +84,7 @@ pub(super) fn assert_same(original: &Room, restored: &Room) {
             assert_eq!(strip(x), strip(y));
         }
         assert_eq!(a.identities, b.identities);
+        assert_eq!(a.labels, b.labels);
         assert_eq!((&a.order, &a.prequeue, a.prequeue_left), (&b.order, &b.prequeue, b.prequeue_left));
         assert_eq!((a.cursor, a.active, a.counters), (b.cursor, b.active, b.counters));
         assert_eq!((a.paused, a.queue_all, a.closed), (b.paused, b.queue_all, b.closed));
@@ -160,7 +161,11 @@ impl Driver {
             0..=24 => {
                 let identity = (self.below(3) == 0).then(|| format!("id-{}", self.below(40)));
                 let resume = if self.below(8) == 0 { self.any_token() } else { None };
-                if let Ok(outcome) = room.join(identity.as_deref(), resume.as_deref()) {
+                // Every other join without an identity has a label (no draw of its own, so the
+                // operations stay as they were).
+                let label =
+                    (identity.is_none() && self.tokens.len() % 2 == 1).then(|| format!("label-{}", self.tokens.len()));
+                if let Ok(outcome) = room.join_labelled(identity.as_deref(), label.as_deref(), resume.as_deref()) {
                     if outcome.new {
                         self.tokens.push(outcome.token);
                     }
@@ -320,6 +325,29 @@ fn a_snapshot_takes_the_records_not_yet_drained() {
     // Either way gives the same room: the old journal with the pending records, or the snapshot.
     assert_same(&fixture.room, &fixture.restore(None, &[&fixture.journal]));
     assert_same(&fixture.room, &fixture.restore(Some(&file), &[]));
+}
+
+#[test]
+fn a_label_finds_no_ticket_and_survives_a_restore() {
+    let mut fixture = Fixture::new(config(ReturnedSlots::Windows, 1), OPEN - 10 * S);
+    let first = fixture.room.join_labelled(None, Some("REG-4711"), None).unwrap();
+    let second = fixture.room.join_labelled(None, Some("REG-4711"), None).unwrap();
+    assert!(first.new && second.new && first.ticket != second.ticket);
+    assert!(fixture.room.queue.lock().identities.is_empty(), "a label entered the identity index");
+    // The identity the caller vouches for still finds its ticket; its label stays the first one.
+    let vouched = fixture.room.join_labelled(Some("sub-1"), Some("a"), None).unwrap();
+    let again = fixture.room.join_labelled(Some("sub-1"), Some("b"), None).unwrap();
+    assert_eq!((again.ticket, again.new), (vouched.ticket, false));
+    assert_eq!(fixture.room.label(vouched.ticket).as_deref(), Some("a"));
+    fixture.drain();
+    let from_journal = fixture.restore(None, &[&fixture.journal]);
+    let (file, _) = fixture.room.snapshot(1);
+    let from_snapshot = fixture.restore(Some(&file), &[]);
+    for restored in [&from_journal, &from_snapshot] {
+        assert_same(&fixture.room, restored);
+        assert_eq!(restored.label(first.ticket).as_deref(), Some("REG-4711"));
+        assert_eq!(restored.label(second.ticket).as_deref(), Some("REG-4711"));
+    }
 }
 
 #[test]
