@@ -127,8 +127,9 @@ test: system-deps deps cargo-test build-dev pytest ## Install what is missing, b
 
 # First checks that the plain-Python reference follows the core's rules (else the ratios mean
 # nothing), then times both side by side, then the Rust-only figures; bench/report.py sums up
-# into bench/results/micro.md. Last, the surge replays of the field reports (bench/surge) on
-# the memory and the Redis backend write bench/results/surge*.md and their plots.
+# into bench/results/micro.md. Last, the surge replays of the field reports (`pyqueue bench
+# surge`, from pyqueue/surge) on the memory and the Redis backend write bench/results/surge*.md
+# and their plots.
 .PHONY: bench
 bench: build-dev ## Run the benchmarks: make bench BENCH_ARGS="-k status"
 	mkdir -p bench/results
@@ -141,7 +142,7 @@ bench: build-dev ## Run the benchmarks: make bench BENCH_ARGS="-k status"
 	$(PY) -m pytest bench/test_journal.py -p no:cacheprovider --benchmark-only -q
 	$(PY) -m bench.http.run --json bench/results/http.json $(BENCH_HTTP_ARGS)
 	$(PY) -m bench.redis_bench --json bench/results/redis.json
-	$(PY) -m bench.surge --backend both $(SURGE_ARGS)
+	$(PY) -m pyqueue bench surge --backend both --output bench/results $(SURGE_ARGS)
 
 # ---------------------------------------------------------------------------- lint
 

@@ -81,16 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
                 "--yes", action="store_true", help="confirm without asking (non-interactive)"
             )
 
-    bench = commands.add_parser("bench", help="run benchmarks from a source checkout")
+    bench = commands.add_parser("bench", help="load a server with a replay of the field reports")
     kinds = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
     surge = kinds.add_parser(
         "surge",
         help="replay the field reports against the real server",
         description="pyqueue bench surge [SCENARIO ...] [--backend memory|redis|both] "
-        "[--scale X]; see bench/surge/run.py",
+        "[--scale X]; 'pyqueue bench surge --help' lists its options",
         add_help=False,
     )
-    # The bench package parses its own options; it is imported only when asked for.
+    # pyqueue.surge parses its own options; it is imported only when asked for.
     surge.add_argument("options", nargs=argparse.REMAINDER)
     return parser
 
@@ -288,15 +288,10 @@ def _nginx_config(args: argparse.Namespace) -> int:
 
 
 def _bench_surge(options: list[str]) -> int:
-    import importlib
+    # Imported only when asked for: `serve` need not load the load driver.
+    from pyqueue.surge.run import main as surge_main
 
-    try:
-        # By name, so that the package never depends on bench/ (absent from a wheel).
-        surge = importlib.import_module("bench.surge.run")
-    except ImportError:
-        print("pyqueue: bench surge runs from a source checkout (bench/surge)", file=sys.stderr)
-        return 2
-    return int(surge.main(options))
+    return surge_main(options)
 
 
 def _openapi(output: Path | None) -> int:

@@ -36,6 +36,9 @@ from pyqueue._core import (
     check_slots,
     input_rules,
 )
+
+# Re-exported: the configuration's callers catch its errors from here.
+from pyqueue.errors import ConfigError as ConfigError
 from pyqueue.redis_url import (
     RedisUrlError,
     is_cluster_url,
@@ -43,6 +46,7 @@ from pyqueue.redis_url import (
     is_sentinel_url,
     parse_sentinel_url,
 )
+from pyqueue.web.appearance import look_from_mapping
 
 ENV_SECRETS: Final = "PYQUEUE_SECRETS"
 ENV_ADMIN_TOKEN: Final = "PYQUEUE_ADMIN_TOKEN"
@@ -66,12 +70,6 @@ def text_rule(name: str) -> tuple[int, re.Pattern[str]]:
     rule = INPUT_RULES[name]
     assert rule.max_bytes is not None and rule.pattern is not None
     return rule.max_bytes, re.compile(rule.pattern)
-
-
-class ConfigError(ValueError):
-    """A setting that cannot work; the message names it."""
-
-    code = "invalid_config"
 
 
 # The settings of a room and the JSON/TOML type each takes. "time" is an RFC 3339 string with
@@ -461,10 +459,7 @@ def _room_settings(data: Any, index: int, base_dir: Path) -> RoomSettings:
     except (InvalidArgument, DuplicateSlot) as exc:
         raise ConfigError(f"{where}: {exc}") from exc
     page = _table(data.get("page", {}), f"{where}.page")
-    # Checked here too, so `pyqueue check-config` reports a bad look. Imported here because
-    # pyqueue.web.appearance imports ConfigError from this module.
-    from pyqueue.web.appearance import look_from_mapping
-
+    # Checked here too, so `pyqueue check-config` reports a bad look.
     look_from_mapping(page, f"{where}.page")
     return RoomSettings(config=config, slots=tuple(slots), page=page)
 

@@ -6,15 +6,17 @@ No timing is asserted: only what must hold on any machine.
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
 import pytest
 
-from bench.surge.compare import compare
-from bench.surge.metrics import kendall_tau_distance, percentile
-from bench.surge.report import write_reports
-from bench.surge.run import check, run_scenario
-from bench.surge.scenario import load_scenario
+from pyqueue.surge.compare import compare
+from pyqueue.surge.metrics import kendall_tau_distance, percentile
+from pyqueue.surge.report import write_reports
+from pyqueue.surge.run import add_arguments, check, run_cli, run_scenario
+from pyqueue.surge.scenario import load_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -133,3 +135,43 @@ def test_a_tiny_surge_keeps_every_invariant(tmp_path: Path):
     assert summary.count("| tiny |") == 1 + len(comparisons)
     for plot in ("timeline", "estimates"):
         assert (tmp_path / "results" / f"surge-tiny-{plot}.png").stat().st_size > 1000
+
+
+def surge(*argv: str) -> int:
+    """``pyqueue bench surge ARGV`` in this process (without its SIGTERM handler)."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return run_cli(parser.parse_args(argv))
+
+
+def test_an_unknown_scenario_is_refused_with_the_shipped_names(capsys: pytest.CaptureFixture[str]):
+    assert surge("lower-saxon") == 2
+    error = capsys.readouterr().err
+    assert "no scenario named 'lower-saxon'" in error
+    assert "lower-saxony, saarland, saxony, schleswig-holstein" in error
+
+
+def test_a_broken_scenario_file_is_refused_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = tmp_path / "broken.toml"
+    path.write_text(TINY.replace("[crowd]\nvisitors = 250\n", "[crowd]\n"))
+    assert surge(str(path)) == 2
+    assert f"{path}: the setting 'visitors' is missing" in capsys.readouterr().err
+
+
+def test_without_matplotlib_a_run_writes_markdown_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    # As in an installation without the `surge` extra: importing matplotlib fails.
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    output = tmp_path / "results"
+    # 50 visitors: too few for the estimate's rule (exit 1), enough for a report.
+    surge(str(path), "--scale", "0.2", "--capacity-bookings", "20", "--output", str(output))
+    printed = capsys.readouterr()
+    assert "the plots need matplotlib (pip install 'pyqueue[surge]')" in printed.err
+    assert "tiny [memory, scale 0.2]: 50 visitors" in printed.out
+    assert (output / "surge-tiny.md").is_file()
+    assert not list(output.glob("*.png"))

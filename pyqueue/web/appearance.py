@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from pyqueue.config import ConfigError
+from pyqueue.errors import ConfigError
 from pyqueue.web.i18n import LANGUAGES
 
 DEFAULT_ACCENT: Final = "#1d4f91"

@@ -1,4 +1,5 @@
-"""Surge scenarios: one TOML file per field report in ``bench/scenarios/``.
+"""Surge scenarios: one TOML file per field report in ``pyqueue/surge/scenarios/`` (shipped
+with the package), or a file of the operator's own in the same shape.
 
 A scenario holds the report's figures at full scale (``[figures]``, quoted in the report), the
 room as the server runs it (``[room]``) and how the crowd behaves (``[crowd]``). A replay runs
@@ -15,7 +16,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+#: The field reports' scenarios, package data beside this module.
+SCENARIO_DIR = Path(__file__).resolve().with_name("scenarios")
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be found or read; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -70,11 +76,17 @@ class Scenario:
 
 
 def scenario_path(name: str) -> Path:
-    """A scenario by name (``saxony``) or by path."""
+    """A scenario by name (``saxony``) or by the path of a ``.toml`` file."""
     path = Path(name)
-    if path.suffix == ".toml" and path.exists():
+    if path.suffix == ".toml":
+        if not path.is_file():
+            raise ScenarioError(f"no scenario file {path}")
         return path
-    return SCENARIO_DIR / f"{name}.toml"
+    shipped = SCENARIO_DIR / f"{name}.toml"
+    if "/" in name or not shipped.is_file():
+        names = ", ".join(p.stem for p in all_scenarios())
+        raise ScenarioError(f"no scenario named {name!r} (the shipped ones: {names})")
+    return shipped
 
 
 def all_scenarios() -> list[Path]:
@@ -104,11 +116,26 @@ def _range(pair: list[int]) -> tuple[int, int]:
 
 
 def load_scenario(path: Path, scale: float | None = None) -> Scenario:
-    """Reads a scenario file and applies the scale (the file's own unless given)."""
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    """Reads a scenario file and applies the scale (the file's own unless given); raises
+    ScenarioError naming the file for one it cannot read or use."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path} is not valid TOML: {exc}") from exc
+    try:
+        return _scenario(path, data, scale)
+    except KeyError as exc:
+        raise ScenarioError(f"{path}: the setting {exc} is missing") from exc
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(f"{path}: {exc}") from exc
+
+
+def _scenario(path: Path, data: dict[str, Any], scale: float | None) -> Scenario:
     factor = float(scale if scale is not None else data.get("scale", 1.0))
     if not 0 < factor <= 1:
-        raise ValueError(f"{path.name}: scale must be in (0, 1], not {factor}")
+        raise ValueError(f"scale must be in (0, 1], not {factor}")
     room = dict(data["room"])
     opens_at = room["opens_at"]
     if isinstance(opens_at, str):

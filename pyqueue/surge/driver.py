@@ -6,7 +6,7 @@ what the visitors due in that second would send. One second is the step because 
 at most one second of admissions: larger steps would slow the queue down. Only while nobody
 waits in the queue does it step over the idle seconds to the next thing due. The real-time cost
 of a replay is the HTTP throughput: requests go through a small keep-alive client
-(:mod:`bench.surge.http`, 64 in flight) that costs the driver less CPU per request than the
+(:mod:`pyqueue.surge.http`, 64 in flight) that costs the driver less CPU per request than the
 server spends answering, so the server sets the pace.
 
 Visitors behave as the waiting-room page does: join (many before opening), poll exactly when
@@ -31,9 +31,9 @@ from typing import Any
 
 import orjson
 
-from bench.surge.http import HttpPool
-from bench.surge.scenario import Scenario, slots_csv
-from bench.surge.servers import ADMIN_TOKEN
+from pyqueue.surge.http import HttpPool
+from pyqueue.surge.scenario import Scenario, slots_csv
+from pyqueue.surge.servers import ADMIN_TOKEN
 
 #: Virtual seconds between samples of the room's queue length.
 SAMPLE_EVERY = 10
@@ -77,7 +77,7 @@ class Visitor:
 # it restores the SIGINT handler, and the repr of a whole replay took seconds.
 @dataclass(repr=False)
 class RunData:
-    """Everything a replay observed; :mod:`bench.surge.metrics` turns it into figures."""
+    """Everything a replay observed; :mod:`pyqueue.surge.metrics` turns it into figures."""
 
     visitors: list[Visitor]
     latencies: dict[str, list[float]]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyqueue
-from bench.surge.driver import RunData, Visitor
+from pyqueue.surge.driver import RunData, Visitor
 
 #: Below this real wait (seconds) a relative error says nothing (the next poll alone is 2 s).
 MIN_WAIT_FOR_ERROR = 30.0

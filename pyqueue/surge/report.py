@@ -2,7 +2,7 @@
 with the table of all runs.
 
 Plots use matplotlib's Agg backend (no display); times on the x axis are virtual seconds from
-the opening.
+the opening. matplotlib is optional (the ``surge`` extra): it is imported only to plot.
 """
 
 from __future__ import annotations
@@ -10,13 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from bench.surge.compare import compare, met_cell
-from bench.surge.metrics import MIN_WAIT_FOR_ERROR, Figures
-
-if TYPE_CHECKING:
-    from bench.surge.run import Run
+from pyqueue.surge.compare import compare, met_cell
+from pyqueue.surge.metrics import MIN_WAIT_FOR_ERROR, Figures
+from pyqueue.surge.outcome import Run
 
 
 def _pct(value: float | None) -> str:
@@ -153,6 +150,15 @@ def scenario_report(run: Run, plots: bool) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def plots_available() -> bool:
+    """Whether matplotlib can be imported (``pip install 'pyqueue[surge]'``)."""
+    try:
+        import matplotlib  # noqa: F401 - imported to see whether it can be
+    except ImportError:
+        return False
+    return True
 
 
 def plot_run(run: Run, directory: Path) -> None:

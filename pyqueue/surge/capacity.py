@@ -21,10 +21,10 @@ from typing import Any
 
 import orjson
 
-from bench.surge.http import HttpPool
-from bench.surge.metrics import percentile
-from bench.surge.scenario import Scenario, capacity_room_id, capacity_slot_ids
-from bench.surge.servers import ADMIN_TOKEN
+from pyqueue.surge.http import HttpPool
+from pyqueue.surge.metrics import percentile
+from pyqueue.surge.scenario import Scenario, capacity_room_id, capacity_slot_ids
+from pyqueue.surge.servers import ADMIN_TOKEN
 
 #: Bookings of the phase in a full run: a few seconds of real time on two cores.
 BOOKINGS = 10000

@@ -2,7 +2,7 @@
 
 Two kinds of figure. A bar the server must reach is absolute and measured in real time: the
 requests per second of the busiest real second, and the booking capacity per hour (see
-:mod:`bench.surge.capacity`). A figure of the event (requests, slots, bookings) is scaled like
+:mod:`pyqueue.surge.capacity`). A figure of the event (requests, slots, bookings) is scaled like
 the crowd and compared with the replay's count in virtual time; it is "met" when the replay is
 at least as large, i.e. the replay carried the event's load. Descriptive figures are shown as
 they are.
@@ -11,10 +11,8 @@ they are.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from bench.surge.run import Run
+from pyqueue.surge.outcome import Run
 
 #: Virtual seconds of Saarland's "first 30 minutes".
 FIRST_HALF_HOUR = 1800

@@ -1,9 +1,10 @@
 """Runs surge scenarios against the real server, each followed by the booking-capacity phase
-on the same server (:mod:`bench.surge.capacity`), and writes their reports.
+on the same server (:mod:`pyqueue.surge.capacity`), and writes their reports.
 
-``python -m bench.surge [SCENARIO ...] [--backend memory|redis|both] [--scale X]``, or
-``pyqueue bench surge …``. Reports go to ``bench/results/``: ``surge-<scenario>[-redis].md``,
-PNG plots beside them, and ``surge.md`` with the table of every run.
+``pyqueue bench surge [SCENARIO ...] [--backend memory|redis|both] [--scale X]`` (or
+``python -m pyqueue.surge …``). Reports go to ``--output`` (default ``surge-results/`` in the
+current directory): ``surge-<scenario>[-redis].md``, PNG plots beside them (with matplotlib,
+the ``surge`` extra), and ``surge.md`` with the table of every run.
 """
 
 from __future__ import annotations
@@ -14,32 +15,27 @@ import signal
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 import uvloop
 
-from bench.procs import redis_available, redis_commands, redis_server
-from bench.surge.capacity import BOOKINGS, Capacity, measure_booking_capacity
-from bench.surge.driver import Driver, RunData
-from bench.surge.metrics import Figures, summarise
-from bench.surge.scenario import Scenario, all_scenarios, load_scenario, scenario_path
-from bench.surge.servers import pyqueue_server
+from pyqueue.surge.capacity import BOOKINGS, measure_booking_capacity
+from pyqueue.surge.driver import Driver
+from pyqueue.surge.metrics import summarise
+from pyqueue.surge.outcome import Run
+from pyqueue.surge.redis_process import redis_available, redis_commands, redis_server
+from pyqueue.surge.report import plots_available, write_reports
+from pyqueue.surge.scenario import (
+    Scenario,
+    ScenarioError,
+    all_scenarios,
+    load_scenario,
+    scenario_path,
+)
+from pyqueue.surge.servers import pyqueue_server
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
-
-
-@dataclass(frozen=True)
-class Run:
-    scenario: Scenario
-    backend: str
-    data: RunData
-    figures: Figures
-    capacity: Capacity
-    redis_per_request: float | None
-    #: The machine's 1-minute load average at the end of the replay (its own processes
-    #: included): real-time figures depend on what else ran on the two cores.
-    load_average: float
+#: Relative to the current directory: an installed package has no place of its own to write.
+RESULTS = Path("surge-results")
 
 
 def run_scenario(
@@ -96,30 +92,60 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("scenarios", nargs="*", help="names or files (default: all)")
+    names = ", ".join(path.stem for path in all_scenarios())
+    parser.add_argument(
+        "scenarios", nargs="*", help=f"names ({names}) or .toml files (default: all)"
+    )
     parser.add_argument("--backend", choices=["memory", "redis", "both"], default="memory")
     parser.add_argument("--scale", type=float, help="override the scenarios' scale (0, 1]")
     parser.add_argument("--seed", type=int, default=1, help="the crowd's random seed")
-    parser.add_argument("--output", type=Path, default=RESULTS, help="the report directory")
-    parser.add_argument("--no-plots", action="store_true", help="Markdown only")
+    parser.add_argument(
+        "--capacity-bookings",
+        type=int,
+        default=BOOKINGS,
+        metavar="N",
+        help=f"bookings of the booking-capacity phase after each replay (default {BOOKINGS:,})",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=RESULTS,
+        help=f"the report directory (default: {RESULTS}/ in the current directory)",
+    )
+    parser.add_argument(
+        "--no-plots", action="store_true", help="Markdown only (plots need matplotlib)"
+    )
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from bench.surge.report import write_reports
-
-    paths = [scenario_path(n) for n in args.scenarios] or all_scenarios()
+    try:
+        paths = [scenario_path(n) for n in args.scenarios] or all_scenarios()
+        scenarios = [load_scenario(path, args.scale) for path in paths]
+    except ScenarioError as exc:
+        print(f"surge: {exc}", file=sys.stderr)
+        return 2
+    if args.capacity_bookings < 1:
+        print("surge: --capacity-bookings must be at least 1", file=sys.stderr)
+        return 2
+    plots = not args.no_plots
+    if plots and not plots_available():
+        print(
+            "surge: the plots need matplotlib (pip install 'pyqueue[surge]'); "
+            "writing the Markdown reports only (--no-plots says so)",
+            file=sys.stderr,
+        )
+        plots = False
     backends = ["memory", "redis"] if args.backend == "both" else [args.backend]
     if "redis" in backends and not redis_available():
         print("surge: redis-server is not installed; running on memory only", file=sys.stderr)
         backends = [b for b in backends if b != "redis"] or ["memory"]
     runs = []
     failed = False
-    scenarios = [load_scenario(path, args.scale) for path in paths]
     # Backend by backend, and the reports rewritten after every run: a long Redis series
     # that is stopped still leaves the memory figures and the Redis ones done so far.
     for backend in backends:
         for scenario in scenarios:
-            run = run_scenario(scenario, backend, args.seed)
+            run = run_scenario(scenario, backend, args.seed, args.capacity_bookings)
             runs.append(run)
             problems = check(run)
             failed = failed or bool(problems)
@@ -133,9 +159,6 @@ def run_cli(args: argparse.Namespace) -> int:
                 + ("OK" if not problems else "FAILED: " + "; ".join(problems)),
                 flush=True,
             )
-            write_reports(runs, args.output, plots=not args.no_plots)
+            write_reports(runs, args.output, plots=plots)
+    print(f"surge: reports in {args.output}/", flush=True)
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

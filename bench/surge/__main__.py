@@ -1,3 +1,0 @@
-from bench.surge.run import main
-
-raise SystemExit(main())

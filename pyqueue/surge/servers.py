@@ -1,0 +1,151 @@
+"""The server a replay runs against: the real pyqueue server on a virtual clock (a Redis for
+the Redis backend comes from :mod:`pyqueue.surge.redis_process`).
+
+The server is the installed ``pyqueue serve`` in a process of its own (``python -m pyqueue``
+with this interpreter, so the replay measures the same pyqueue that drives it), started as the
+project's tests start theirs: ``--port 0`` and the port read from its "listening" log line, so
+there is no race for a port, then readiness by ``/readyz``. ``--virtual-clock START
+--virtual-clock-speed 0`` makes time move only when the driver says so.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+from pyqueue.surge.scenario import Scenario, capacity_slots_csv, server_config, slots_csv
+
+ADMIN_TOKEN = "surge-admin-token-0123456789"
+SERVICE_TOKEN = "surge-service-token-0123456789"
+#: Generous: the replays run on small, busy machines.
+START_TIMEOUT = 90.0
+STOP_TIMEOUT = 60.0
+
+
+class ServerProcess:
+    """``python -m pyqueue serve ARGS --host 127.0.0.1 --port 0`` in ``cwd``; a context
+    manager that stops the server (SIGTERM, then SIGKILL) on exit."""
+
+    def __init__(self, args: Sequence[str], cwd: Path) -> None:
+        self.args = list(args)
+        self.cwd = cwd
+        self.port = 0
+        self.raw: list[str] = []
+        self._listening = threading.Event()
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ServerProcess:
+        command = [sys.executable, "-m", "pyqueue", "serve", "--host", "127.0.0.1", "--port", "0"]
+        self.process = subprocess.Popen(
+            [*command, *self.args],
+            cwd=self.cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        threading.Thread(target=self._read_logs, daemon=True).start()
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _read_logs(self) -> None:
+        assert self.process is not None and self.process.stderr is not None
+        for line in self.process.stderr:
+            self.raw.append(line)
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and entry.get("message") == "listening":
+                self.port = int(entry["port"])
+                self._listening.set()
+
+    def _wait_until_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._listening.wait(0.1):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start:\n" + "".join(self.raw))
+        while not self._ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not get ready:\n" + "".join(self.raw))
+            time.sleep(0.1)
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.base_url + "/readyz", timeout=10) as answer:
+                return int(answer.status) == 200
+        except OSError:  # refused, or an HTTPError (503) while it starts
+            return False
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextmanager
+def pyqueue_server(
+    scenario: Scenario, backend_url: str, capacity_bookings: int
+) -> Iterator[ServerProcess]:
+    """The real server with a stopped clock, the scenario's room and its opening slots, and
+    the room of the booking-capacity phase with ``capacity_bookings`` slots. Its files (the
+    configuration, the slots, the memory backend's journal) live in a temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="surge-") as name:
+        directory = Path(name)
+        slots = directory / "slots.csv"
+        slots.write_text(slots_csv(scenario, 0), encoding="utf-8")
+        capacity_slots = directory / "capacity-slots.csv"
+        capacity_slots.write_text(capacity_slots_csv(scenario, capacity_bookings), encoding="utf-8")
+        config = directory / "pyqueue.toml"
+        config.write_text(
+            server_config(
+                scenario,
+                backend_url,
+                (slots, capacity_slots),
+                capacity_bookings,
+                ADMIN_TOKEN,
+                SERVICE_TOKEN,
+            ),
+            encoding="utf-8",
+        )
+        args = [
+            "--config",
+            str(config),
+            "--virtual-clock",
+            scenario.starts_at.isoformat(),
+            "--virtual-clock-speed",
+            "0",
+        ]
+        with ServerProcess(args, cwd=directory) as server:
+            yield server
