@@ -110,6 +110,9 @@ pub struct QueueState {
     pub config: RoomConfig,
     pub tickets: Vec<Ticket>,
     pub identities: HashMap<Box<str>, u32>,
+    /// The vouched identity of each ticket that joined while the room was an entry room, so
+    /// that its ticket and pass can carry it (see `token`).
+    pub subjects: HashMap<u32, Box<str>>,
     /// Ticket ids in join order until the room opens (those who left stay, marked `Left`).
     pub prequeue: Vec<u32>,
     pub prequeue_left: u64,
@@ -145,6 +148,7 @@ impl QueueState {
             config,
             tickets: Vec::new(),
             identities: HashMap::new(),
+            subjects: HashMap::new(),
             prequeue: Vec::new(),
             prequeue_left: 0,
             draw: None,
@@ -189,6 +193,10 @@ impl QueueState {
             limits::IDENTITY.check_unshown(identity).map_err(CoreError::InvalidArgument)?;
         } else if self.config.identity == IdentityMode::Required {
             return Err(CoreError::IdentityRequired);
+        } else if self.config.identity == IdentityMode::Entry && resume.is_none() {
+            // The caller turns a verified entry token into the identity; without one, only a
+            // ticket this visitor holds already lets them back in.
+            return Err(CoreError::EntryRequired);
         }
         let existing = match identity {
             Some(identity) => self.identities.get(identity).copied(),
@@ -238,6 +246,9 @@ impl QueueState {
         });
         if let Some(identity) = identity {
             self.identities.insert(identity.into(), t);
+            if self.config.identity == IdentityMode::Entry {
+                self.subjects.insert(t, identity.into());
+            }
         }
         self.counters.joined += 1;
         if self.draw.is_some() {
@@ -413,6 +424,11 @@ impl QueueState {
 
     pub fn ticket(&self, t: u32) -> CoreResult<&Ticket> {
         self.tickets.get(t as usize).ok_or(CoreError::UnknownTicket)
+    }
+
+    /// The vouched identity of a ticket of an entry room.
+    pub fn subject(&self, t: u32) -> Option<&str> {
+        self.subjects.get(&t).map(|s| &**s)
     }
 
     /// Ends an admitted session whose pass has run out, so capacity is right even between ticks.
