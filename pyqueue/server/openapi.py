@@ -13,6 +13,7 @@ from pyqueue import __version__
 from pyqueue._core import InputRule
 from pyqueue.config import INPUT_RULES, ROOM_ENUMS, ROOM_FIELDS
 from pyqueue.server.errors import STATUS_BY_CODE
+from pyqueue.server.httpio import MAX_ENTRY_TOKEN_CHARS
 
 Schema = dict[str, Any]
 
@@ -143,7 +144,19 @@ def _schemas() -> dict[str, Schema]:
         },
         "JoinRequest": {
             "type": "object",
-            "properties": {"identity": _id("identity")},
+            "properties": {
+                "identity": _id("identity"),
+                "entry": {
+                    "type": "string",
+                    "maxLength": MAX_ENTRY_TOKEN_CHARS,
+                    "description": "The portal's entry token: a JWT (JWS compact) with aud = "
+                    "the room, sub, iat, exp (at most 1 h after iat) and jti, signed with the "
+                    "server's pinned algorithm (EdDSA by default). Its sub is the identity. "
+                    "Rooms with identity = entry take joins only with one (or with the "
+                    "ticket of an earlier join); a plain identity there is refused "
+                    "(entry_required). Never in the query string.",
+                },
+            },
             "additionalProperties": False,
         },
         "Left": _object(
@@ -247,6 +260,11 @@ def _schemas() -> dict[str, Schema]:
                 "valid": {"const": True},
                 "room": STRING,
                 "ticket_id": INTEGER,
+                "sub": {
+                    **_nullable(STRING),
+                    "description": "The person the pass was issued to: the entry token's sub "
+                    "in rooms with identity = entry, else null. Bind the booking to it.",
+                },
                 "issued_at": TIME,
                 "expires_at": TIME,
                 "expires_in_seconds": INTEGER,
@@ -510,14 +528,19 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                     201: ("Joined", "A new place; sets the ticket cookie"),
                     200: ("Joined", "The place this identity or ticket already had"),
                 },
-                [401, 403, 404, 410, 425, 429],
+                [401, 403, 404, 409, 410, 425, 429],
                 body="JoinRequest",
                 params=room,
                 security=[*VISITOR, {}],
                 headers={201: RETRY_AFTER, 200: RETRY_AFTER},
                 description="Idempotent for a ticket (cookie or bearer) and for an identity: "
                 "reloads and second devices keep the place. The answer carries the ticket "
-                "token as `ticket` for apps.",
+                "token as `ticket` for apps. In entry rooms the place belongs to the entry "
+                "token's sub: a new entry token of the same person (another device) gets the "
+                "same place; each token is accepted once (entry_replayed, 409). Entry token "
+                "failures: entry_malformed, entry_wrong_algorithm, entry_unknown_key, "
+                "entry_bad_signature, entry_expired, entry_lifetime_too_long (401), "
+                "entry_wrong_audience (403), entry_replayed (409).",
             )
         },
         "/v1/rooms/{room}/status": {
@@ -664,7 +687,8 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 body_required=True,
                 security=SERVICE,
                 description="For booking sites, server to server, with the service token. "
-                "An invalid pass answers with its error (401/403/410).",
+                "An invalid pass answers with its error (401/403/410); a pass whose session "
+                "ended (the visitor left or completed) answers session_ended (410).",
             )
         },
         "/v1/check": {
@@ -675,8 +699,10 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 [400, 401],
                 params=[_query("room", STRING, "The room the pass must be of", required=True)],
                 security=[*PASS, {"passHeader": []}, {}],
-                description="For nginx auth_request and forward auth. Reads no state. A 401 "
-                "carries the waiting room in Location and X-Pyqueue-Location.",
+                description="For nginx auth_request and forward auth. No I/O: the pass, and "
+                "this process's memory of whether its session is still on (a visitor who left "
+                "or completed gets session_ended). A 401 carries the waiting room in Location "
+                "and X-Pyqueue-Location.",
             )
         },
         "/v1/admin/rooms": {

@@ -19,6 +19,7 @@ from typing import Final
 from aiohttp import web
 
 from pyqueue._core import (
+    EntryError,
     HoldExpired,
     IdentityRequired,
     NoOffer,
@@ -30,7 +31,7 @@ from pyqueue._core import (
 from pyqueue.backends.views import StatusView
 from pyqueue.config import Settings
 from pyqueue.server import page_booking, render
-from pyqueue.server.httpio import cookie
+from pyqueue.server.httpio import MAX_ENTRY_TOKEN_CHARS, cookie
 from pyqueue.server.page_http import (
     PAGES,
     PageSite,
@@ -47,7 +48,14 @@ from pyqueue.server.page_http import (
 from pyqueue.server.visitor import IDENTITY_MAX, TICKET_COOKIE_SECONDS
 from pyqueue.web.appearance import look_from_mapping
 from pyqueue.web.assets import STATIC_PREFIX
-from pyqueue.web.views import RoomFacts, identity_form, landing, not_open_yet, waiting_room
+from pyqueue.web.views import (
+    RoomFacts,
+    entry_form,
+    identity_form,
+    landing,
+    not_open_yet,
+    waiting_room,
+)
 
 log = logging.getLogger("pyqueue.page")
 
@@ -124,6 +132,10 @@ async def show_room(request: web.Request) -> web.StreamResponse:
             return html_response(request, ctx, landing(ctx))
         if page.config.identity == "required":
             return html_response(request, ctx, identity_form(ctx))
+        if page.config.identity == "entry":
+            # Joins come from the portal: its link's #entry= fragment (page.js posts it) or
+            # its form post.
+            return html_response(request, ctx, entry_form(ctx))
         facts = await _facts(page)
         try:
             take_join_slot(request, state)
@@ -176,6 +188,8 @@ async def join_with_form(request: web.Request) -> web.StreamResponse:
     """The join form: with the portal's code (rooms that require one), or from the landing."""
     page = await room_page(request)
     state, meta, ctx = page.state, page.meta, page.ctx
+    if page.config.identity == "entry":
+        return await _join_with_entry(request, page)
     form = await read_form(request)
     identity = (form.get("identity") or "").strip() or None
     if identity is not None and len(identity) > IDENTITY_MAX:
@@ -196,6 +210,28 @@ async def join_with_form(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def _join_with_entry(request: web.Request, page: RoomPage) -> web.StreamResponse:
+    """An entry room's join: the portal's entry token from the form, never a typed identity."""
+    state, meta, ctx = page.state, page.meta, page.ctx
+    form = await read_form(request, any_origin=True)
+    entry = (form.get("entry") or "").strip()
+    if not entry or len(entry) > MAX_ENTRY_TOKEN_CHARS:
+        return html_response(request, ctx, entry_form(ctx, ctx.texts("entry_missing")))
+    take_join_slot(request, state)
+    resume = cookie(request, meta.ticket_cookie)
+    try:
+        try:
+            ticket = await state.backend.join(meta.id, None, resume, entry)
+        except (TokenError, UnknownTicket):
+            ticket = await state.backend.join(meta.id, None, None, entry)
+    except EntryError:
+        return html_response(request, ctx, entry_form(ctx, ctx.texts("entry_refused")))
+    state.metrics.count_join(meta.id, ticket.new)
+    response = redirect(ctx.room_path)
+    set_cookie(request, response, meta.ticket_cookie, ticket.token, TICKET_COOKIE_SECONDS)
+    return response
+
+
 @page_handler
 async def rejoin(request: web.Request) -> web.StreamResponse:
     """A new place after the old one expired, lapsed or was left."""
@@ -208,7 +244,14 @@ async def rejoin(request: web.Request) -> web.StreamResponse:
         response.del_cookie(meta.ticket_cookie, path="/")
         return response
     take_join_slot(request, state)
-    ticket = await state.backend.join(meta.id, None, None)
+    if page.config.identity == "entry":
+        # The vouched person's own ticket goes back in line; without it, the entry form.
+        resume = cookie(request, meta.ticket_cookie)
+        if resume is None:
+            return response
+        ticket = await state.backend.join(meta.id, None, resume)
+    else:
+        ticket = await state.backend.join(meta.id, None, None)
     state.metrics.count_join(meta.id, ticket.new)
     set_cookie(request, response, meta.ticket_cookie, ticket.token, TICKET_COOKIE_SECONDS)
     return response

@@ -198,9 +198,12 @@ def decode_cookie(value: str | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-async def read_form(request: web.Request) -> Mapping[str, str]:
-    """A small urlencoded form from this site; refuses other origins and large bodies."""
-    check_origin(request)
+async def read_form(request: web.Request, *, any_origin: bool = False) -> Mapping[str, str]:
+    """A small urlencoded form from this site; refuses other origins and large bodies.
+    ``any_origin`` takes it from anywhere: for the entry form, which the portal's own page
+    posts (the entry token in it is the credential, as a sign-in link is)."""
+    if not any_origin:
+        check_origin(request)
     length = request.content_length
     if length is not None and length > MAX_FORM_BYTES:
         raise ApiError("body_too_large", f"a form may have at most {MAX_FORM_BYTES} bytes")

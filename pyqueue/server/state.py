@@ -28,6 +28,8 @@ class RoomMeta:
     poll_cap_ms: int
     handoff_url: str | None
     waiting_room_path: str
+    #: ``identity = "entry"``: joins need the portal's entry token.
+    entry_only: bool = False
 
 
 @dataclass
@@ -63,6 +65,7 @@ class ServerState:
             poll_cap_ms=heartbeat_cap_ms(config.heartbeat_timeout_seconds),
             handoff_url=config.handoff_url,
             waiting_room_path=f"/rooms/{room_id}",
+            entry_only=config.identity == "entry",
         )
         self.rooms[room_id] = meta
         return meta

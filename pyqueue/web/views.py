@@ -343,6 +343,23 @@ def identity_form(ctx: PageContext, error: str | None = None) -> Rendered:
     return Rendered(heading, main, view="identity", status=400 if error else 200)
 
 
+def entry_form(ctx: PageContext, error: str | None = None) -> Rendered:
+    """Rooms with ``identity = "entry"``: the place comes with the portal's entry token. The
+    portal links here with ``#entry=<token>`` (``static/page.js`` posts it with this form and
+    removes it from the address) or posts the ``entry`` field itself; nobody types it."""
+    t = ctx.texts
+    heading = t("entry_title")
+    problem = notice(error, "error") if error else ""
+    main = (
+        f"<h1>{esc(heading)}</h1>{problem}"
+        + paragraph(t("entry_text"))
+        + f'<form id="pq-entry-form" method="post" action="{ctx.room_path}">'
+        + '<input type="hidden" id="pq-entry" name="entry" value="">'
+        + "</form>"
+    )
+    return Rendered(heading, main, view="entry", status=401 if error else 200)
+
+
 def landing(ctx: PageContext) -> Rendered:
     """For link previews and prefetches: describes the room and joins nobody."""
     t = ctx.texts
