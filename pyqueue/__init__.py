@@ -53,8 +53,8 @@ from pyqueue._core import (
     SlotInfo,
     SlotTaken,
     Status,
-    TickReport,
     Ticket,
+    TickReport,
     TokenBadSignature,
     TokenError,
     TokenExpired,
@@ -68,13 +68,13 @@ from pyqueue._core import (
     UnknownSlot,
     UnknownTicket,
     VirtualClock,
+    __version__,
     draw_order,
     entry_public_key,
     input_rules,
     sign_entry,
     status_poll,
     verify_pass,
-    __version__,
 )
 
 __all__ = [

@@ -28,11 +28,11 @@ import orjson
 
 from pyqueue._core import (
     DuplicateSlot,
+    EntryVerifier,
     InputRule,
     InvalidArgument,
     InvalidConfig,
     RoomConfig,
-    EntryVerifier,
     Signer,
     check_slots,
     input_rules,
@@ -324,7 +324,7 @@ def settings_from_mapping(
     entry_rooms = [r.config.id for r in rooms if r.config.identity == "entry"]
     if entry_rooms and not server.entry_keys:
         raise ConfigError(
-            f"room(s) {', '.join(entry_rooms)} have identity = \"entry\" and need the portal's "
+            f'room(s) {", ".join(entry_rooms)} have identity = "entry" and need the portal\'s '
             "keys in [server.entry_keys]"
         )
     ids = [r.config.id for r in rooms]

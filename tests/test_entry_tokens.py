@@ -97,7 +97,10 @@ def failures() -> list[tuple[str, str]]:
         (entry(lifetime=3601), "entry_lifetime_too_long"),
         (entry(aud="husum"), "entry_wrong_audience"),
         (entry(key=HS_SECRET, algorithm="HS256"), "entry_wrong_algorithm"),
-        (unsigned({"aud": ROOM, "sub": "x", "iat": NOW, "exp": NOW + 60, "jti": "n"}), "entry_wrong_algorithm"),
+        (
+            unsigned({"aud": ROOM, "sub": "x", "iat": NOW, "exp": NOW + 60, "jti": "n"}),
+            "entry_wrong_algorithm",
+        ),
     ]
 
 
@@ -236,9 +239,7 @@ def test_sign_entry_makes_standard_jwts_that_pyjwt_reads() -> None:
     )
     assert pyqueue.entry_public_key(private) == raw_public(PORTAL_KEY)
     token = pyqueue.sign_entry(private, "portal-2", ROOM, "person-42", lifetime_seconds=120)
-    claims = jwt.decode(
-        token, PORTAL_KEY.public_key(), algorithms=["EdDSA"], audience=ROOM
-    )
+    claims = jwt.decode(token, PORTAL_KEY.public_key(), algorithms=["EdDSA"], audience=ROOM)
     assert claims["sub"] == "person-42" and claims["exp"] - claims["iat"] == 120
     assert len(claims["jti"]) == 32
     assert jwt.get_unverified_header(token) == {"alg": "EdDSA", "typ": "JWT", "kid": "portal-2"}
@@ -251,7 +252,7 @@ def test_sign_entry_makes_standard_jwts_that_pyjwt_reads() -> None:
 
 
 def test_entry_keys_are_refused_by_name() -> None:
-    with pytest.raises(pyqueue.InvalidConfig, match="entry_keys.k"):
+    with pytest.raises(pyqueue.InvalidConfig, match=r"entry_keys\.k"):
         pyqueue.EntryVerifier({"k": "not-a-key"})
     with pytest.raises(pyqueue.InvalidConfig, match="entry_algorithm"):
         pyqueue.EntryVerifier(ENTRY_KEYS, "RS256")
@@ -386,12 +387,16 @@ async def test_the_page_joins_with_the_portals_entry_token_only(aiohttp_client) 
     assert refused.status == 401 and "expired or was used already" in refused.text
     # The portal's own page may post the form (no JavaScript needed).
     token = entry(iat=now)
-    joined = await phone.post("/rooms/kiel", {"entry": token}, headers={"Origin": "https://portal.example"})
+    joined = await phone.post(
+        "/rooms/kiel", {"entry": token}, headers={"Origin": "https://portal.example"}
+    )
     assert joined.status == 303 and "pyqueue_ticket_kiel" in phone.cookies
     on_phone = await phone.follow(joined)
     replayed = await laptop.post("/rooms/kiel", {"entry": token})
     assert replayed.status == 401 and "pyqueue_ticket_kiel" not in laptop.cookies
-    on_laptop = await laptop.follow(await laptop.post("/rooms/kiel", {"entry": entry(iat=now, jti="laptop")}))
+    on_laptop = await laptop.follow(
+        await laptop.post("/rooms/kiel", {"entry": entry(iat=now, jti="laptop")})
+    )
     assert on_phone.data["status"]["ticket_id"] == on_laptop.data["status"]["ticket_id"]
 
 

@@ -32,7 +32,6 @@ from pyqueue.background import Periodic
 from pyqueue.config import ConfigError, Settings
 from pyqueue.redis_url import is_redis_url
 
-
 #: The proxy check of a pass: ``(room, token, now)`` -> the ticket id, or a ``TokenError``
 #: (``SessionEnded`` for a pass whose session is over). ``now`` is unix seconds, or None for
 #: the rooms' own clock. Synchronous and from this process's memory: it runs on every request

@@ -23,8 +23,8 @@
 //! (`EntryLifetimeTooLong`), the expiry (`EntryExpired`) and, in [`EntryVerifier::accept`],
 //! the `jti` (`EntryReplayed`). Nothing panics on any input.
 
-use std::collections::{BinaryHeap, HashMap};
 use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -134,9 +134,9 @@ impl EntryVerifier {
                 return Err(CoreError::InvalidConfig(format!("entry_keys: key id {kid:?} is given twice")));
             }
             let key = match algorithm {
-                EntryAlgorithm::EdDsa => VerifyKey::Ed25519(public_key(&material).map_err(|m| {
-                    CoreError::InvalidConfig(format!("entry_keys.{kid}: {m}"))
-                })?),
+                EntryAlgorithm::EdDsa => VerifyKey::Ed25519(
+                    public_key(&material).map_err(|m| CoreError::InvalidConfig(format!("entry_keys.{kid}: {m}")))?,
+                ),
                 EntryAlgorithm::Hs256 => {
                     if material.len() < MIN_HS256_SECRET_LEN {
                         return Err(CoreError::InvalidConfig(format!(
@@ -179,7 +179,8 @@ impl EntryVerifier {
             .find(|(k, _)| k == kid)
             .map(|(_, key)| key)
             .ok_or_else(|| CoreError::EntryUnknownKey(truncated(kid)))?;
-        let signature = URL_SAFE_NO_PAD.decode(parts.signature).map_err(|_| malformed("the signature is not base64url"))?;
+        let signature =
+            URL_SAFE_NO_PAD.decode(parts.signature).map_err(|_| malformed("the signature is not base64url"))?;
         if !signature_matches(key, parts.signed.as_bytes(), &signature) {
             return Err(CoreError::EntryBadSignature);
         }
@@ -279,7 +280,8 @@ fn split(token: &str) -> CoreResult<Parts<'_>> {
         return Err(malformed(&format!("longer than {MAX_ENTRY_TOKEN_LEN} characters")));
     }
     let mut pieces = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) = (pieces.next(), pieces.next(), pieces.next(), pieces.next())
+    let (Some(header), Some(payload), Some(signature), None) =
+        (pieces.next(), pieces.next(), pieces.next(), pieces.next())
     else {
         return Err(malformed("not three dot-separated parts (JWS compact form)"));
     };
@@ -384,9 +386,7 @@ fn key_bytes(material: &[u8], pem_label: &str, der_prefix: &[u8]) -> Result<[u8;
             .filter(|c| !c.is_whitespace())
             .collect();
         let der = STANDARD.decode(body).map_err(|_| "the PEM body is not base64".to_owned())?;
-        der.strip_prefix(der_prefix)
-            .ok_or_else(|| format!("the PEM {pem_label} is not an Ed25519 key"))?
-            .to_vec()
+        der.strip_prefix(der_prefix).ok_or_else(|| format!("the PEM {pem_label} is not an Ed25519 key"))?.to_vec()
     } else {
         let trimmed = text.trim_end_matches('=');
         URL_SAFE_NO_PAD

@@ -20,9 +20,7 @@ def sign_ticket(signer: Signer, room: str, ticket: int, joined: int, sub: str | 
     return signer.sign("ticket", room, ticket, issued, issued + TICKET_TOKEN_SECONDS, sub)
 
 
-def sign_pass(
-    signer: Signer, room: str, ticket: int, record: TicketRecord, sub: str | None
-) -> str:
+def sign_pass(signer: Signer, room: str, ticket: int, record: TicketRecord, sub: str | None) -> str:
     """The pass of an admitted ticket: from its admission second to its session's end. It
     carries the vouched identity of an entry room's ticket, which its ticket token carries."""
     return signer.sign(

@@ -20,7 +20,10 @@ pub struct PyEntryClaims {
 #[pymethods]
 impl PyEntryClaims {
     fn __repr__(&self) -> String {
-        format!("EntryClaims(sub={:?}, jti={:?}, kid={:?}, expires_at={})", self.sub, self.jti, self.kid, self.expires_at)
+        format!(
+            "EntryClaims(sub={:?}, jti={:?}, kid={:?}, expires_at={})",
+            self.sub, self.jti, self.kid, self.expires_at
+        )
     }
 }
 

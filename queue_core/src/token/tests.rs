@@ -15,7 +15,14 @@ fn signer() -> Signer {
 }
 
 fn pass_claims() -> Claims {
-    Claims { kind: TokenKind::Pass, room: ROOM.to_owned(), ticket: 4_711, issued_at: NOW, expires_at: NOW + 900, subject: None }
+    Claims {
+        kind: TokenKind::Pass,
+        room: ROOM.to_owned(),
+        ticket: 4_711,
+        issued_at: NOW,
+        expires_at: NOW + 900,
+        subject: None,
+    }
 }
 
 /// A token with a valid MAC over any payload, to show that the parser, not the MAC, rejects
@@ -405,7 +412,14 @@ fn any_claims() -> impl Strategy<Value = Claims> {
     ];
     let subject = proptest::option::of("[ -~]{1,256}");
     (any_kind(), room, any::<u32>(), any::<i64>(), any::<i64>(), subject).prop_map(
-        |(kind, room, ticket, issued_at, expires_at, subject)| Claims { kind, room, ticket, issued_at, expires_at, subject },
+        |(kind, room, ticket, issued_at, expires_at, subject)| Claims {
+            kind,
+            room,
+            ticket,
+            issued_at,
+            expires_at,
+            subject,
+        },
     )
 }
 
