@@ -289,7 +289,9 @@ def _offer(ctx: PageContext, offer: Mapping[str, Any]) -> str:
 def _keep_place(ctx: PageContext, facts: RoomFacts) -> str:
     """The answers to "is reloading a mistake?" and "do several devices help?"."""
     t = ctx.texts
-    devices = t("devices_same_place") if facts.identity == "required" else t("devices_no_help")
+    devices = {"required": t("devices_same_place"), "entry": t("devices_entry")}.get(
+        facts.identity, t("devices_no_help")
+    )
     return (
         '<section class="facts" aria-label="'
         + esc(t("facts_label"))
