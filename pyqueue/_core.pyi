@@ -168,7 +168,17 @@ class RoomConfig:
         offer_seconds: int = 600,
         handoff_url: str | None = None,
         seed: int | None = None,
+        challenge_max_number: int = 0,
     ) -> Self: ...
+    @staticmethod
+    def saved(settings: Mapping[str, Any]) -> RoomConfig:
+        """A config from settings saved earlier (every setting by name, times as RFC 3339
+        strings), held only to what the core relies on, not today's ranges: a room saved before
+        a range was narrowed keeps its settings. ``InvalidConfig`` for a missing, unknown or
+        unusable setting."""
+    def outside_ranges(self) -> list[str]:
+        """A message for each setting outside today's documented range; empty for any config
+        the constructor accepts (one from ``saved`` may have some)."""
     @property
     def id(self) -> str: ...
     @property
@@ -206,6 +216,9 @@ class RoomConfig:
     @property
     def seed(self) -> int:
         """Seed of the pre-queue draw (random unless given); recorded for audits."""
+    @property
+    def challenge_max_number(self) -> int:
+        """Proof-of-work difficulty of a join (ALTCHA's ``maxnumber``); 0: no challenge."""
 
 @final
 class Ticket:
@@ -424,21 +437,31 @@ class JournalCut:
         """Journals after the bad one, which were not applied either."""
     @property
     def torn_tail(self) -> bool:
-        """True when nothing whole follows the damage: what a crash leaves, safe to cut. False
-        when whole records follow it (damage in the middle), which a cut would drop."""
+        """True for what a crash leaves: an unfinished last record (its frame runs past the end
+        of the file, or the file is zeros from it on) and nothing whole after it, safe to cut.
+        False for damage (a whole record or a header that fails its checksum, whole records
+        after it), which a cut would drop."""
     @property
     def unapplied(self) -> UnappliedRecords:
-        """The whole records after the damage, which were not applied."""
+        """The records from the damaged one on, which were not applied."""
 
 @final
 class UnappliedRecords:
-    """Whole journal records that were not applied, read as far as they go."""
+    """Journal records that were not applied, read as far as they go."""
 
     @property
-    def records(self) -> int: ...
+    def records(self) -> int:
+        """Every record left out, the unreadable ones included."""
+    @property
+    def unreadable(self) -> int:
+        """Records written whole once that fail their checksum now."""
     @property
     def bookings(self) -> list[tuple[str, str | None]]:
         """(booking code, slot id or None when unknown) of each booking they made."""
+    @property
+    def possible_bookings(self) -> list[tuple[str, str | None]]:
+        """(booking code, slot id or None) that an unreadable record seems to make: its
+        payload decodes, but its checksum fails, so either may be garbled."""
     @property
     def cancelled(self) -> list[str]:
         """Slots whose booking they cancelled."""
@@ -501,8 +524,13 @@ class Room:
         drained yet, which the snapshot includes: they end the previous journal file."""
     @property
     def handoff_url(self) -> str | None: ...
-    def join(self, identity: str | None = None, ticket: str | None = None) -> Ticket:
-        """Joins, or resumes the ticket of this identity or token."""
+    def join(
+        self, identity: str | None = None, ticket: str | None = None, label: str | None = None
+    ) -> Ticket:
+        """Joins, or resumes the ticket of this identity or token. The caller vouches for
+        ``identity``: it finds the ticket it had. A new ticket gets ``label``, which finds none."""
+    def label(self, ticket: int) -> str | None:
+        """The label ticket id ``ticket`` was given when it joined, if any."""
     def status(self, token: str, kind: str | None = None) -> Status:
         """The ticket's place, estimate and pass; also its heartbeat. ``kind`` ("ticket" or
         "pass") refuses the other kind with ``TokenWrongKind``."""
@@ -513,7 +541,9 @@ class Room:
     def tick(self) -> int:
         """Admits who may come in now; returns how many."""
     def tick_report(self) -> TickReport: ...
-    def pause(self, actor: str = "operator") -> None: ...
+    def pause(self, actor: str = "operator") -> None:
+        """Admits nobody until ``resume``. Every change of the operator's names its ``actor``
+        in the audit log; ``InvalidArgument`` for an actor outside its rule (``check_audit``)."""
     def resume(self, actor: str = "operator") -> None: ...
     def queue_all(self, on: bool = True, actor: str = "operator") -> None:
         """With ``on``, every join waits in the queue even without a crowd."""
@@ -555,6 +585,18 @@ def verify_pass(token: str, signer: Signer, room: str) -> PassInfo:
     """Checks a pass in process (booking sites); raises a ``TokenError`` subclass. It reads
     the token alone, so it cannot know that a session ended early (left or completed): use
     ``Room.verify_pass`` or ``POST /v1/handoff/verify`` for that."""
+
+def new_challenge(
+    signer: Signer, room: str, max_number: int, now: int | None = None
+) -> dict[str, Any]:
+    """A new proof-of-work challenge for ``room`` as ALTCHA's JSON object (``algorithm``,
+    ``challenge``, ``maxnumber``, ``salt``, ``signature``), valid for 5 minutes from ``now``
+    (Unix seconds; default the wall clock)."""
+
+def verify_challenge(signer: Signer, solution: object, room: str, now: int | None = None) -> int:
+    """Checks a decoded ALTCHA solution for ``room``; returns the challenge's expiry (Unix
+    seconds), until which it must be remembered as used. Raises a ``ChallengeError``
+    subclass."""
 
 def journal_header(room: str, generation: int) -> bytes:
     """The header that starts a new journal file of ``room``."""
@@ -612,6 +654,11 @@ def check_slots(slots: Iterable[_SlotInput]) -> list[tuple[str, str, int]]:
 def check_identity(identity: str) -> None:
     """Checks an identity as ``Room.join`` does; ``InvalidArgument`` (without echoing it)."""
 
+def check_audit(actor: str, reason: str | None = None) -> None:
+    """Checks the actor and the reason of an operator's change as the room's audited changes
+    do (one printable line each, ``input_rules()["actor"]`` and ``["reason"]``);
+    ``InvalidArgument`` naming which is wrong."""
+
 class PyqueueError(Exception):
     """Base of every pyqueue error; ``code`` is the stable error code."""
 
@@ -644,6 +691,12 @@ class EntryWrongAudience(EntryError): ...
 class EntryReplayed(EntryError): ...
 class EntryRequired(EntryError): ...
 class EntryStoreFull(EntryError): ...
+class ChallengeError(PyqueueError): ...
+class ChallengeMalformed(ChallengeError): ...
+class ChallengeBadSignature(ChallengeError): ...
+class ChallengeUnsolved(ChallengeError): ...
+class ChallengeWrongRoom(ChallengeError): ...
+class ChallengeExpired(ChallengeError): ...
 
 class NotOpenYet(PyqueueError):
     opens_in_seconds: float

@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     nginx.add_argument("--booking", default="127.0.0.1:9000", help="the booking site's host:port")
     nginx.add_argument("--listen", default="80", help="what nginx listens on")
     nginx.add_argument("--server-name", default="_", help="nginx server_name")
+    nginx.add_argument(
+        "--on-unavailable",
+        choices=("closed", "open"),
+        default="closed",
+        help="when pyqueue cannot answer: closed shows a 'please retry' page (503, Retry-After);"
+        " open lets visitors through to the booking site (default: closed)",
+    )
 
     journal = commands.add_parser(
         "journal", help="check or repair the saved state of the rooms (memory backend)"
@@ -272,6 +279,7 @@ def _nginx_config(args: argparse.Namespace) -> int:
             booking=args.booking,
             listen=args.listen,
             server_name=args.server_name,
+            on_unavailable=args.on_unavailable,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc

@@ -99,6 +99,7 @@ ROOM_FIELDS: Final[Mapping[str, str]] = {
     "offer_seconds": "integer",
     "handoff_url": "string?",
     "seed": "integer?",
+    "challenge_max_number": "integer",
 }
 
 ROOM_ENUMS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -152,6 +153,8 @@ _HOUR: Final = 3600.0
 SERVER_RANGES: Final[Mapping[str, Range]] = {
     "join_rate_per_minute": Range(0, 1_000_000, integer=False),
     "join_rate_burst": Range(1, 1_000_000),
+    "code_rate_per_minute": Range(0, 1_000_000, integer=False),
+    "code_rate_burst": Range(1, 1_000_000),
     "max_body_bytes": Range(1, _MIB),
     "max_admin_body_bytes": Range(1, 1024 * _MIB),
     "max_header_bytes": Range(1024, 64 * 1024),
@@ -164,6 +167,10 @@ SERVER_RANGES: Final[Mapping[str, Range]] = {
     "fsync_interval_ms": Range(0, 60_000, integer=False, above=True),
     "snapshot_interval_seconds": Range(0, 24 * _HOUR, integer=False),
     # Redis itself takes 10,000 clients by default.
+    # Long enough for a slow mobile link, short enough that slow-sending sockets cannot pile up.
+    "header_timeout_seconds": Range(1, 300, integer=False),
+    # Each connection needs a file descriptor (see ``ulimit -n``).
+    "max_connections": Range(1, 1_000_000),
     "redis_pool_size": Range(1, 10_000),
     "redis_pool_timeout_seconds": Range(0, 30, integer=False, above=True),
     "redis_wait_replicas": Range(0, 100),
@@ -203,13 +210,25 @@ class ServerSettings:
     #: A header set by a trusted proxy that carries the client address (e.g. X-Forwarded-For);
     #: unset, the peer address counts, so clients cannot choose their own address.
     trusted_proxy_header: str | None = None
-    #: Joins per minute per client address; 0 turns the limit off.
+    #: Joins per minute per client address; 0 turns the limit off. Off by default: behind a
+    #: proxy whose header is not configured, every visitor would share the proxy's address.
     join_rate_per_minute: float = 0.0
-    join_rate_burst: int = 20
+    #: Joins one address may make at once. Sized for carrier-grade NAT, where hundreds of
+    #: people share one public address and many of them join in the minute a room opens.
+    join_rate_burst: int = 500
+    #: Look-ups and cancels by booking code per minute per client address (API and pages);
+    #: 0 turns the limit off. A person needs a few; guessing needs millions.
+    code_rate_per_minute: float = 30.0
+    code_rate_burst: int = 10
     max_body_bytes: int = 16 * 1024
     max_admin_body_bytes: int = 16 * 1024 * 1024
     max_header_bytes: int = 8190
     keepalive_seconds: float = 75.0
+    #: A request head (request line and headers) must arrive within this, counted from the
+    #: connection's start or, on a kept-alive connection, from the next request's first byte.
+    header_timeout_seconds: float = 10.0
+    #: Open connections per server process; more are answered 503 with Retry-After.
+    max_connections: int = 1000
     body_timeout_seconds: float = 30.0
     shutdown_timeout_seconds: float = 10.0
     tick_interval_seconds: float = 0.1

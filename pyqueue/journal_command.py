@@ -8,9 +8,12 @@ renames what cannot be applied, keeping a whole copy of every damaged file besid
 notes the repair in the room's audit log (action ``journal_repair``). A server must not run
 on the data_dir meanwhile: ``repair`` takes its lock.
 
-Exit status: 0 clean (or repaired), 4 damage found (check) or left unrepaired, 3 saved state
-that no repair here can use (another format version, records that do not fit the room), 2 a
-usage mistake (DIR is not a data_dir, ``repair`` without ``--yes`` and no terminal to ask).
+Every room is read and shown, whatever an earlier one holds; ``repair`` repairs every room it
+can. Exit status: 0 clean (or repaired), 4 damage found (check) or left unrepaired (among it
+damage no repair here can undo: every snapshot damaged, as ``serve`` exits with 4 for it), 3
+saved state that no repair here can use (another format version, records that do not fit the
+room), which wins over 4 when rooms hold both, 2 a usage mistake (DIR is not a data_dir,
+``repair`` without ``--yes`` and no terminal to ask).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import secrets
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, TextIO
 
@@ -25,6 +29,7 @@ from pyqueue._core import Signer
 from pyqueue.backends.durable import Durability, JournalStore
 from pyqueue.backends.journal_file import RoomFiles
 from pyqueue.backends.saved_state import (
+    UNREPAIRABLE,
     Damage,
     Inspection,
     SavedStateError,
@@ -32,11 +37,23 @@ from pyqueue.backends.saved_state import (
     repair,
     room_directories,
 )
+from pyqueue.config import INPUT_RULES
 
 EXIT_DAMAGED: Final = 4  # as `serve` refusing damaged saved state
 EXIT_UNUSABLE: Final = 3
 EXIT_USAGE: Final = 2
 REPAIR_ACTOR: Final = "pyqueue journal repair"
+
+
+def audit_reason(reason: str) -> str:
+    """A repair's reason as the audit log takes it: within the core's rule for a reason. A
+    long list of dropped booking codes is cut there; the command printed it whole before."""
+    limit = INPUT_RULES["reason"].max_bytes or 0
+    if len(reason.encode()) <= limit:
+        return reason
+    suffix = " … (cut here; pyqueue journal repair printed the whole list)"
+    kept = reason.encode()[: limit - len(suffix.encode())].decode(errors="ignore")
+    return kept.rstrip() + suffix
 
 
 def _throwaway_signer() -> Signer:
@@ -85,6 +102,9 @@ def describe(found: Inspection, out: TextIO) -> None:
         return
     print(f"room {name}: DAMAGED", file=out)
     print(f"  {_where(damage)}: {damage.what}", file=out)
+    if not damage.repairable:
+        print(f"  {UNREPAIRABLE}", file=out)
+        return
     _describe_dropped(damage, out)
 
 
@@ -95,11 +115,23 @@ def _where(damage: Damage) -> str:
 
 def _describe_dropped(damage: Damage, out: TextIO) -> None:
     dropped = damage.dropped
-    print(f"  a repair drops {dropped.records} whole records ({dropped.counts()}):", file=out)
-    if dropped.bookings:
+    print(f"  a repair drops {dropped.records} records ({dropped.counts()}):", file=out)
+    if dropped.unreadable:
+        print(
+            f"    {dropped.unreadable} of them unreadable: written whole, but their checksum "
+            "fails now",
+            file=out,
+        )
+    if dropped.bookings or dropped.possible_bookings:
         print("    bookings (code, slot):", file=out)
         for code, slot in dropped.bookings:
             print(f"      {code}  {slot or '(slot unknown)'}", file=out)
+        for code, slot in dropped.possible_bookings:
+            print(
+                f"      {code}  {slot or '(slot unknown)'}  (possibly: read from the damaged "
+                "record, whose checksum fails, so it may be garbled)",
+                file=out,
+            )
     if dropped.cancelled:
         print(f"    cancellations of slots: {', '.join(dropped.cancelled)}", file=out)
     print(f"    tickets joined: {ranges(dropped.joined)}", file=out)
@@ -112,18 +144,33 @@ def _describe_dropped(damage: Damage, out: TextIO) -> None:
         print(f"  it sets aside (renames to skipped-…): {names}", file=out)
 
 
-def _inspect(directories: list[Path], out: TextIO) -> list[Inspection] | None:
+@dataclass
+class Rooms:
+    """Every room of a check or repair, read."""
+
+    inspected: list[Inspection] = field(default_factory=list)
+    #: Rooms that no repair here can use (see ``EXIT_UNUSABLE``).
+    unusable: int = 0
+
+    def exit_status(self, damaged: int) -> int:
+        if self.unusable:
+            return EXIT_UNUSABLE
+        return EXIT_DAMAGED if damaged else 0
+
+
+def _inspect(directories: list[Path], out: TextIO) -> Rooms:
     signer = _throwaway_signer()
-    found = []
+    rooms = Rooms()
     for directory in directories:
         try:
             inspection = inspect_room(RoomFiles(directory), signer)
         except SavedStateError as exc:
             print(f"room {directory.name}: cannot be used: {exc}", file=out)
-            return None
+            rooms.unusable += 1
+            continue
         describe(inspection, out)
-        found.append(inspection)
-    return found
+        rooms.inspected.append(inspection)
+    return rooms
 
 
 def check(path: Path, out: TextIO | None = None) -> int:
@@ -133,10 +180,8 @@ def check(path: Path, out: TextIO | None = None) -> int:
     except SavedStateError as exc:
         print(f"pyqueue: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    found = _inspect(directories, out)
-    if found is None:
-        return EXIT_UNUSABLE
-    return EXIT_DAMAGED if any(f.damage for f in found) else 0
+    rooms = _inspect(directories, out)
+    return rooms.exit_status(sum(1 for f in rooms.inspected if f.damage is not None))
 
 
 def repair_command(path: Path, yes: bool, out: TextIO | None = None) -> int:
@@ -159,41 +204,50 @@ def repair_command(path: Path, yes: bool, out: TextIO | None = None) -> int:
 
 
 def _repair_locked(store: JournalStore, directories: list[Path], yes: bool, out: TextIO) -> int:
-    found = _inspect(directories, out)
-    if found is None:
-        return EXIT_UNUSABLE
-    damaged = [f for f in found if f.damage is not None]
-    if not damaged:
-        print("nothing to repair", file=out)
-        return 0
+    rooms = _inspect(directories, out)
+    damaged = [f for f in rooms.inspected if f.damage is not None]
+    repairable = [f for f in damaged if f.damage is not None and f.damage.repairable]
+    left = len(damaged) - len(repairable)
+    if not repairable:
+        print("nothing to repair" if not damaged else "nothing this command can repair", file=out)
+        return rooms.exit_status(left)
     if not yes and not _confirmed(out):
         return EXIT_DAMAGED if sys.stdin.isatty() else EXIT_USAGE
-    for inspection in damaged:
-        assert inspection.damage is not None
-        files = inspection.files
-        reason, kept = repair(inspection.damage, files)
-        try:
-            room = store.restore_room(files)
-        except SavedStateError as exc:
-            print(f"room {files.directory.name}: still cannot be restored: {exc}", file=out)
-            return EXIT_DAMAGED
-        if room is None:
-            print(
-                f"room {files.directory.name}: repaired; it holds no room now (the room of "
-                f"the config file starts anew). Kept aside: {', '.join(p.name for p in kept)}",
-                file=out,
-            )
-            continue
-        room.record_repair(inspection.damage.dropped.records, reason, actor=REPAIR_ACTOR)
-        journal = store.journal(room.id)
-        journal.write()
-        journal.sync_now()
+    for inspection in repairable:
+        if not _repair_room(store, inspection, out):
+            left += 1
+    return rooms.exit_status(left)
+
+
+def _repair_room(store: JournalStore, inspection: Inspection, out: TextIO) -> bool:
+    """Repairs one damaged room and notes it in its audit log; False if it still cannot be
+    restored."""
+    damage = inspection.damage
+    assert damage is not None
+    files = inspection.files
+    reason, kept = repair(damage, files)
+    try:
+        room = store.restore_room(files)
+    except SavedStateError as exc:
+        print(f"room {files.directory.name}: still cannot be restored: {exc}", file=out)
+        return False
+    if room is None:
         print(
-            f"room {room.id}: repaired, {inspection.damage.dropped.records} records dropped "
-            f"(noted in its audit log). Kept aside: {', '.join(p.name for p in kept)}",
+            f"room {files.directory.name}: repaired; it holds no room now (the room of "
+            f"the config file starts anew). Kept aside: {', '.join(p.name for p in kept)}",
             file=out,
         )
-    return 0
+        return True
+    room.record_repair(damage.dropped.records, audit_reason(reason), actor=REPAIR_ACTOR)
+    journal = store.journal(room.id)
+    journal.write()
+    journal.sync_now()
+    print(
+        f"room {room.id}: repaired, {damage.dropped.records} records dropped "
+        f"(noted in its audit log). Kept aside: {', '.join(p.name for p in kept)}",
+        file=out,
+    )
+    return True
 
 
 def _confirmed(out: TextIO) -> bool:

@@ -16,7 +16,7 @@ from aiohttp import DummyCookieJar, web
 from aiohttp.test_utils import TestClient
 
 import pyqueue
-from pyqueue.backends.memory import MemoryBackend
+from pyqueue.backends import Backend, open_backend
 from pyqueue.config import settings_from_mapping
 from pyqueue.server.app import create_app
 
@@ -57,7 +57,7 @@ class Site:
     """The app and the handles a test moves time with."""
 
     app: web.Application
-    backend: MemoryBackend
+    backend: Backend
     clock: pyqueue.VirtualClock
     client: TestClient[web.Request, web.Application]
 
@@ -75,7 +75,7 @@ async def make_site(
     clock = pyqueue.VirtualClock(NOW)
     data = {"server": {"admin_token": ADMIN, "secrets": {"k1": SECRET}, **server}, "rooms": rooms}
     settings = settings_from_mapping(data, base_dir=Path.cwd(), env={})
-    backend = MemoryBackend.from_settings(settings, clock)
+    backend = open_backend(settings, clock)  # the memory backend unless `backend` names Redis
     app = create_app(settings, backend, clock=clock, run_ticker=False)
     client = await aiohttp_client(app, cookie_jar=DummyCookieJar())
     return Site(app, backend, clock, client)

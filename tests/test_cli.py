@@ -61,6 +61,20 @@ def test_nginx_config(capsys):
     assert main(["nginx-config", "--room", "kiel", "--booking", "x;y"]) == 2
 
 
+def test_nginx_config_fails_closed_unless_told_to_fail_open(capsys):
+    assert main(["nginx-config", "--room", "kiel"]) == 0
+    closed = capsys.readouterr().out
+    assert "fail closed" in closed and "return 503" in closed
+    assert main(["nginx-config", "--room", "kiel", "--on-unavailable", "open"]) == 0
+    opened = capsys.readouterr().out
+    assert opened == nginx_sidecar_config("kiel", on_unavailable="open")
+    assert "fail open" in opened
+    with pytest.raises(SystemExit) as refused:
+        main(["nginx-config", "--room", "kiel", "--on-unavailable", "ajar"])
+    assert refused.value.code == 2
+    assert "--on-unavailable" in capsys.readouterr().err
+
+
 def test_serve_refuses_bad_arguments(tmp_path, capsys):
     path = tmp_path / "bad.toml"
     path.write_text("[server]\nport = 'x'\n")

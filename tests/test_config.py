@@ -139,6 +139,13 @@ def test_no_file_is_all_defaults():
         ("[server]\ntls_cert = 'c.pem'\n", "tls"),
         ("[server]\ncookie_secure = 'yes'\n", "cookie_secure"),
         ("[server]\nmax_body_bytes = 0\n", "max_body_bytes"),
+        (
+            "[server]\nheader_timeout_seconds = 0.5\n",
+            "header_timeout_seconds.*at least 1 and at most 300",
+        ),
+        ("[server]\nheader_timeout_seconds = 'soon'\n", "header_timeout_seconds"),
+        ("[server]\nmax_connections = 0\n", "max_connections.*at least 1 and at most 1000000"),
+        ("[server]\nmax_connections = 10.5\n", "max_connections must be an integer"),
         ("rooms = 5\n", "rooms"),
         ("[[rooms]]\nopens_at = 2021-05-10T07:00:00+02:00\n", "id"),
         ("[[rooms]]\nid = 'k'\n", "opens_at"),

@@ -398,7 +398,7 @@ async def test_the_page_joins_with_the_portals_entry_token_only(aiohttp_client) 
         await laptop.post("/rooms/kiel", {"entry": entry(iat=now, jti="laptop")})
     )
     assert on_phone.data["status"]["ticket_id"] == on_laptop.data["status"]["ticket_id"]
-    assert "A second device opened through the portal shows this same place" in on_laptop.text
+    assert "another device signed in as you gets this same place" in on_laptop.text
 
 
 # ----- configuration ------------------------------------------------------------------------

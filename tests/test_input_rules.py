@@ -402,3 +402,109 @@ def test_the_readme_shows_every_rule_as_the_core_says_it() -> None:
         assert f"| {rule.text}" in row, row
     for name, limits in SERVER_RANGES.items():
         assert f"| `{name}` | {limits.describe()} |" in readme, name
+
+
+# ----- handoff paths, audit actors and reasons, timezones -----------------------------------
+
+
+@pytest.mark.parametrize("url", ["//evil.example/x", "/\\evil.example/x", "//"])
+def test_a_handoff_path_cannot_name_another_host(url: str) -> None:
+    with pytest.raises(pyqueue.InvalidConfig, match="a path on this site"):
+        pyqueue.RoomConfig("kiel", OPENS_AT, handoff_url=url)
+    assert pyqueue.RoomConfig("kiel", OPENS_AT, handoff_url="/book//start").handoff_url
+
+
+def _room() -> pyqueue.Room:
+    return pyqueue.Room(
+        pyqueue.RoomConfig("kiel", OPENS_AT, seed=7),
+        pyqueue.Signer({"k1": "a-test-secret-of-32-bytes-length!"}),
+        clock=pyqueue.VirtualClock(START),
+    )
+
+
+@pytest.mark.parametrize("actor", ["ops\x00", "ops\nrelease by admin", "", " ops", "o" * 65])
+def test_the_core_refuses_a_bad_actor_in_every_audited_change(actor: str) -> None:
+    room = _room()
+    slot = {"id": "s1", "group": "Kiel", "starts_at": SLOT_STARTS}
+    changes = [
+        lambda: room.pause(actor),
+        lambda: room.resume(actor),
+        lambda: room.queue_all(True, actor),
+        lambda: room.update(pyqueue.RoomConfig("kiel", OPENS_AT, seed=7), actor),
+        lambda: room.add_slots([slot], actor),
+        lambda: room.release(True, "storm", actor),
+        lambda: room.record_repair(3, "journal damaged", actor),
+    ]
+    for change in changes:
+        with pytest.raises(pyqueue.InvalidArgument, match=r"^invalid argument: actor"):
+            change()
+    assert room.audit_log() == [] and room.availability() == []
+    assert not room.info().queue_all
+
+
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        ("storm\x00", '"storm\\0"'),
+        ("storm\nrelease_override by anna", '"storm\\nrelease_override by anna"'),
+        ("r" * 2001, "…"),
+    ],
+)
+def test_the_core_refuses_a_bad_reason(reason: str, shown: str) -> None:
+    room = _room()
+    for change in (
+        lambda: room.release(True, reason, "ops"),
+        lambda: room.record_repair(3, reason, "ops"),
+    ):
+        with pytest.raises(pyqueue.InvalidArgument, match=r"^invalid argument: reason") as refused:
+            change()
+        assert shown in str(refused.value) and len(str(refused.value)) < 300
+    assert room.audit_log() == []
+    room.record_repair(3, "r" * 2000, "ops")
+    assert room.audit_log()[0].reason == "r" * 2000
+
+
+def test_a_long_repair_reason_is_cut_to_the_rule() -> None:
+    from pyqueue.journal_command import audit_reason
+
+    codes = ", ".join(f"{i:05d}-ABCDE" for i in range(1000))
+    reason = audit_reason(f"journal-00000001.pqj damaged: booking codes dropped: {codes}")
+    assert len(reason.encode()) <= RULES["reason"].max_bytes  # type: ignore[operator]
+    assert reason.endswith("printed the whole list)")
+    _room().record_repair(1000, reason, "pyqueue journal repair")
+    assert audit_reason("short") == "short"
+
+
+async def test_the_admin_api_and_both_backends_refuse_a_bad_actor_or_reason(api: Api) -> None:
+    _, answer = await api.json(
+        "POST",
+        "/v1/admin/rooms/kiel/release",
+        400,
+        headers=ADMIN,
+        json={"override": True, "reason": "storm\nrelease_override by anna"},
+    )
+    assert answer["error"]["code"] == "invalid_argument"
+    assert answer["error"]["message"].startswith("invalid argument: reason"), answer
+    _, answer = await api.json(
+        "POST", "/v1/admin/rooms/kiel/pause", 400, headers={**ADMIN, "X-Pyqueue-Actor": "a\u202eb"}
+    )
+    assert answer["error"]["message"].startswith("X-Pyqueue-Actor: invalid argument: actor")
+    for change in (
+        api.backend.pause("kiel", "ops\x00"),
+        api.backend.queue_all("kiel", True, "ops\n"),
+        api.backend.release("kiel", True, "storm\x00", "ops"),
+        api.backend.add_slots("kiel", [], "\x00"),
+    ):
+        with pytest.raises(pyqueue.InvalidArgument):
+            await change
+    assert [e.action for e in await api.backend.audit_log("kiel")] == []
+
+
+def test_a_long_timezone_is_refused_by_its_length_without_repeating_it() -> None:
+    with pytest.raises(pyqueue.InvalidConfig) as refused:
+        pyqueue.RoomConfig("kiel", OPENS_AT, timezone="Europe/" * 100_000)
+    message = str(refused.value)
+    assert "timezone" in message and "1 to 64 bytes" in message and len(message) < 400, message
+    with pytest.raises(pyqueue.InvalidConfig, match="unknown timezone") as refused:
+        pyqueue.RoomConfig("kiel", OPENS_AT, timezone="Europe/Berlin" * 4)
+    assert "…" in str(refused.value) and len(str(refused.value)) < 250

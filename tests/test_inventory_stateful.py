@@ -46,7 +46,7 @@ SECOND = 1_000_000
 DAY = 24 * 3600 * SECOND
 UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Passes and heartbeats outlast every run, so that only the slot rules decide.
-LONG_SECONDS = 30 * 24 * 3600
+LONG_SECONDS = 7 * 24 * 3600  # the longest session a room may have
 # Ticket tokens last seven days; runs stay within six and a bit.
 MAX_RUN = 6 * DAY
 VISITORS = 6

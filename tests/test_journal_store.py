@@ -5,6 +5,7 @@ disk."""
 from __future__ import annotations
 
 import asyncio
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -275,14 +276,23 @@ async def test_an_incompatible_journal_is_refused_with_what_to_do(data_dir):
     await server.start()
     server.crash()
     journal = data_dir / "rooms" / "kiel" / "journal-00000000.pqj"
-    data = bytearray(journal.read_bytes())
-    data[4:6] = (pyqueue._core.JOURNAL_FORMAT_VERSION + 1).to_bytes(2, "little")
-    journal.write_bytes(bytes(data))
+    newer = pyqueue._core.JOURNAL_FORMAT_VERSION + 1
+    journal.write_bytes(written_as_version(journal.read_bytes(), "kiel", newer))
     with pytest.raises(SavedStateError, match="move the room's data directory away"):
         await server.start()
 
 
 # ----- damage that is not a torn tail, check and repair ---------------------------------------
+
+
+def written_as_version(data: bytes, room: str, version: int) -> bytes:
+    """A journal of `room` as a writer of format `version` would have written it: the version
+    in its header, and the header's checksum over that (a flipped byte is damage instead)."""
+    header = len(journal_header(room, 0))
+    changed = bytearray(data)
+    changed[4:6] = version.to_bytes(2, "little")
+    changed[header - 4 : header] = zlib.crc32(changed[: header - 4]).to_bytes(4, "little")
+    return bytes(changed)
 
 
 def kiel_dir(data_dir: Path) -> Path:
@@ -335,7 +345,8 @@ async def test_a_flipped_byte_mid_journal_refuses_the_start_naming_file_offset_a
         await server.start()
     message = str(refused.value)
     assert str(journal) in message and f"at byte {offset}" in message, message
-    assert f"{following} whole records follow" in message and "3 bookings" in message, message
+    # The damaged record is dropped too, and counted as unreadable.
+    assert f"drop {following + 1} records (1 unreadable; 3 bookings" in message, message
     assert "pyqueue journal repair" in message
     assert journal.read_bytes() == damaged, "the journal was cut although records follow"
 
@@ -346,7 +357,7 @@ async def test_check_lists_what_a_repair_drops_and_repair_audits_it(data_dir, ca
     damaged, _, following = flip_first_record_after(journal, before)
     assert journal_command.check(data_dir) == 4
     shown = capsys.readouterr().out
-    assert "room kiel: DAMAGED" in shown and f"drops {following} whole records" in shown
+    assert "room kiel: DAMAGED" in shown and f"drops {following + 1} records" in shown
     for i, code in enumerate(codes):
         assert f"{code}  s{i}" in shown, shown
     assert "tickets joined: 0-2" in shown and "tickets admitted: 0-2" in shown, shown
@@ -365,7 +376,7 @@ async def test_check_lists_what_a_repair_drops_and_repair_audits_it(data_dir, ca
     assert (repair.action, repair.actor, repair.count) == (
         "journal_repair",
         "pyqueue journal repair",
-        following,
+        following + 1,
     )
     assert repair.reason is not None and all(code in repair.reason for code in codes)
     for code in codes:
@@ -494,3 +505,242 @@ async def test_a_full_disk_answers_503_saying_the_change_was_not_made(
     assert api.state.metrics.tick_errors == 0
     assert not [r for r in caplog.records if r.exc_info]
     await api.json("POST", "/v1/rooms/kiel/join", 503, json={})
+
+
+# ----- what a review of the damage handling found ----------------------------------------------
+
+SLOT_SET_TAG = 17
+#: A SlotSet payload without a booking code: tag, index (u32), word (u64), code 0 (varint).
+SLOT_SET_WITHOUT_CODE = 14
+
+
+def booking_record_starts(data: bytes, after: int) -> list[int]:
+    """The records after byte `after` that book a slot (a SlotSet carrying a code)."""
+    return [
+        at
+        for at in record_starts(data)
+        if at >= after
+        and data[at + 8] == SLOT_SET_TAG
+        and int.from_bytes(data[at : at + 4], "little") > SLOT_SET_WITHOUT_CODE
+    ]
+
+
+async def test_the_damaged_record_itself_is_counted_and_its_booking_named(data_dir, capsys):
+    server = Server(data_dir)
+    journal, before, codes = await booked(server, 3)
+    data = journal.read_bytes()
+    starts = record_starts(data)
+    first_booking = booking_record_starts(data, before)[0]
+    following = len(starts) - starts.index(first_booking) - 1
+    damaged = bytearray(data)
+    damaged[first_booking + 8 + 6] ^= 0x01  # in the slot's state word: the code still reads
+    journal.write_bytes(bytes(damaged))
+
+    with pytest.raises(SavedStateDamaged) as refused:
+        await server.start()
+    message = str(refused.value)
+    assert f"{following + 1} records" in message and "1 unreadable" in message, message
+    assert f"possibly booking {codes[0]}" in message, message
+    assert journal_command.check(data_dir) == 4
+    shown = capsys.readouterr().out
+    assert f"drops {following + 1} records" in shown, shown
+    assert f"{codes[0]}  s0  (possibly: read from the damaged record" in shown, shown
+    for i, code in enumerate(codes[1:], 1):
+        assert f"{code}  s{i}\n" in shown, shown
+    assert journal_command.repair_command(data_dir, yes=True) == 0
+    backend = await server.start()
+    repair = (await backend.audit_log("kiel"))[-1]
+    assert repair.count == following + 1
+    assert repair.reason is not None and f"possibly {codes[0]}" in repair.reason, repair.reason
+    await server.stop()
+
+
+async def test_a_flipped_byte_in_the_last_whole_record_is_damage_not_a_torn_tail(data_dir, capsys):
+    server = Server(data_dir)
+    journal, _, codes = await booked(server, 2)
+    data = journal.read_bytes()
+    last = record_starts(data)[-1]
+    damaged = bytearray(data)
+    damaged[last + 9] ^= 0x20
+    journal.write_bytes(bytes(damaged))
+    with pytest.raises(SavedStateDamaged, match=f"at byte {last}"):
+        await server.start()
+    assert journal.read_bytes() == bytes(damaged), "the damaged record was cut silently"
+    assert journal_command.check(data_dir) == 4
+    assert "drops 1 records (1 unreadable" in capsys.readouterr().out
+    assert journal_command.repair_command(data_dir, yes=True) == 0
+    backend = await server.start()
+    assert (await backend.booking("kiel", codes[1])).slot == "s1"
+    await server.stop()
+
+
+async def test_zeros_after_the_last_record_are_a_torn_tail(data_dir):
+    server = Server(data_dir)
+    journal, _, codes = await booked(server, 2)
+    data = journal.read_bytes()
+    journal.write_bytes(data + bytes(4096))
+    assert journal_command.check(data_dir) == 0
+    backend = await server.start()
+    assert (await backend.booking("kiel", codes[1])).slot == "s1"
+    assert journal.read_bytes() == data
+    await server.stop()
+
+
+def listing(directory: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(directory)): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+async def test_a_refused_start_changes_no_file_of_any_room(data_dir):
+    rooms = [room(id="husum"), room()]
+    server = Server(data_dir, rooms=rooms)
+    await server.start()
+    await server.stop()
+    journal, before, _ = await booked(server, 2)
+    # A torn tail in the healthy room, which a start that went ahead would cut.
+    husum = data_dir / "rooms" / "husum"
+    newest = max(husum.glob("journal-*.pqj"))
+    newest.write_bytes(newest.read_bytes() + b"\x07\x00")
+    flip_first_record_after(journal, before)
+    files = listing(data_dir / "rooms")
+    with pytest.raises(SavedStateDamaged):
+        await server.start()
+    assert listing(data_dir / "rooms") == files
+
+
+@pytest.mark.parametrize("byte", [1, 4, 5, 9, 15, 19, 22])
+async def test_a_flipped_byte_in_a_journal_header_is_damage_to_repair(data_dir, capsys, byte):
+    server = Server(data_dir)
+    await server.start()
+    await server.stop()
+    journal, _, codes = await booked(server, 2)
+    assert journal.name != "journal-00000000.pqj"
+    data = journal.read_bytes()
+    records = len(record_starts(data))
+    damaged = bytearray(data)
+    damaged[byte] ^= 0x02
+    journal.write_bytes(bytes(damaged))
+    with pytest.raises(SavedStateDamaged, match="header") as refused:
+        await server.start()
+    assert f"{records} records" in str(refused.value), str(refused.value)
+    assert journal_command.check(data_dir) == 4
+    shown = capsys.readouterr().out
+    assert all(f"{code}  s{i}" in shown for i, code in enumerate(codes)), shown
+    assert journal_command.repair_command(data_dir, yes=True) == 0
+    backend = await server.start()
+    assert (await backend.audit_log("kiel"))[-1].count == records
+    with pytest.raises(pyqueue.UnknownBooking):
+        await backend.booking("kiel", codes[0])
+    await server.stop()
+
+
+class CountingRestores:
+    """Stands in for ``Room`` in the saved-state module and counts restores from a snapshot."""
+
+    def __init__(self) -> None:
+        self.from_snapshot = 0
+
+    def restore(
+        self, signer: Any, snapshot: bytes | None, journals: list[bytes], clock: Any
+    ) -> Any:
+        self.from_snapshot += snapshot is not None
+        return pyqueue.Room.restore(signer, snapshot, journals, clock)
+
+
+async def test_each_snapshot_is_restored_once_per_start(data_dir, monkeypatch):
+    from pyqueue.backends import saved_state
+
+    server = Server(data_dir)
+    await server.start()
+    await server.stop()
+    counting = CountingRestores()
+    monkeypatch.setattr(saved_state, "Room", counting)
+    await server.start()
+    assert counting.from_snapshot == 1
+    await server.stop()
+
+
+def every_snapshot_damaged(data_dir: Path) -> None:
+    for snapshot in kiel_dir(data_dir).glob("snapshot-*.pqs"):
+        snapshot.write_bytes(snapshot.read_bytes()[:-5])
+
+
+async def test_check_and_serve_agree_when_every_snapshot_is_damaged(data_dir, capsys):
+    server = Server(data_dir)
+    for _ in range(3):
+        await server.start()
+        await server.stop()
+    assert not (kiel_dir(data_dir) / "journal-00000000.pqj").exists()
+    every_snapshot_damaged(data_dir)
+    with pytest.raises(SavedStateDamaged, match="every snapshot is damaged"):
+        await server.start()
+    assert journal_command.check(data_dir) == journal_command.EXIT_DAMAGED
+    assert "room kiel: DAMAGED" in capsys.readouterr().out
+    assert journal_command.repair_command(data_dir, yes=True) == journal_command.EXIT_DAMAGED
+    assert "move its directory out of the data_dir" in capsys.readouterr().out
+
+
+async def test_check_and_repair_go_on_past_an_unusable_room(data_dir, capsys):
+    rooms = [room(id="husum"), room()]
+    server = Server(data_dir, rooms=rooms)
+    journal, before, codes = await booked(server, 2)
+    husum = max((data_dir / "rooms" / "husum").glob("journal-*.pqj"))
+    newer = pyqueue._core.JOURNAL_FORMAT_VERSION + 1
+    husum.write_bytes(written_as_version(husum.read_bytes(), "husum", newer))
+    flip_first_record_after(journal, before)
+    assert journal_command.check(data_dir) == journal_command.EXIT_UNUSABLE
+    shown = capsys.readouterr().out
+    assert "room husum: cannot be used" in shown and "room kiel: DAMAGED" in shown, shown
+    assert f"{codes[0]}  s0" in shown
+    assert journal_command.repair_command(data_dir, yes=True) == journal_command.EXIT_UNUSABLE
+    assert "room kiel: repaired" in capsys.readouterr().out
+    assert list(kiel_dir(data_dir).glob("damaged-*"))
+    assert journal_command.check(data_dir) == journal_command.EXIT_UNUSABLE
+    assert "room kiel: clean" in capsys.readouterr().out
+
+
+def test_copies_kept_aside_in_the_same_second_do_not_overwrite_each_other(tmp_path, monkeypatch):
+    from pyqueue.backends import journal_file, saved_state
+
+    monkeypatch.setattr(journal_file.time, "time", lambda: 1_700_000_000.0)
+    files = journal_file.RoomFiles(tmp_path)
+    journal = tmp_path / "journal-00000003.pqj"
+    kept = []
+    for content in (b"first damage", b"second damage"):
+        journal.write_bytes(content)
+        kept.append(saved_state.keep_aside(files, journal, "damaged"))
+    assert [path.read_bytes() for path in kept] == [b"first damage", b"second damage"]
+    for content in (b"first cut", b"second cut"):
+        journal.write_bytes(b"head" + content)
+        kept.append(files.cut(journal, 4))  # type: ignore[arg-type]
+    set_aside = []
+    for content in (b"first skipped", b"second skipped"):
+        journal.write_bytes(content)
+        set_aside.append(files.set_aside(journal))
+    assert [path.read_bytes() for path in kept[2:]] == [b"first cut", b"second cut"]
+    assert [path.read_bytes() for path in set_aside] == [b"first skipped", b"second skipped"]
+
+
+async def test_a_damaged_header_of_the_first_journal_empties_the_room_on_repair(data_dir, capsys):
+    server = Server(data_dir)
+    journal, _, codes = await booked(server, 1)
+    assert journal.name == "journal-00000000.pqj"
+    damaged = bytearray(journal.read_bytes())
+    damaged[10] ^= 0x01
+    journal.write_bytes(bytes(damaged))
+    with pytest.raises(SavedStateDamaged, match="header is damaged"):
+        await server.start()
+    assert journal_command.check(data_dir) == 4
+    assert f"{codes[0]}  s0" in capsys.readouterr().out
+    assert journal_command.repair_command(data_dir, yes=True) == 0
+    assert "it holds no room now" in capsys.readouterr().out
+    skipped = list(kiel_dir(data_dir).glob("skipped-journal-00000000.pqj-*"))
+    assert [path.read_bytes() for path in skipped] == [bytes(damaged)]
+    backend = await server.start()
+    with pytest.raises(pyqueue.UnknownBooking):
+        await backend.booking("kiel", codes[0])
+    assert (await backend.room_info("kiel")).counters["joined"] == 0
+    await server.stop()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +100,105 @@ def test_the_readme_shows_the_generated_configuration():
     if not blocks:
         pytest.skip("the README has no nginx example yet")
     assert nginx_sidecar_config("kiel") in blocks
+
+
+class AnswersUnavailable:
+    """Stands in for a pyqueue whose store is down: every request is a 503."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                data = b'{"error":{"code":"unavailable","message":"store down"}}'
+                self.send_response(503)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+
+    def __enter__(self) -> AnswersUnavailable:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def assert_fails_as_chosen(front: str, mode: str) -> None:
+    """What a visitor without a pass meets while pyqueue cannot answer."""
+    answer = Client(front).request("GET", "/booking/start")
+    if mode == "open":
+        assert answer.status == 200, answer.body
+        assert answer.body.decode() == "booking /booking/start ticket=None"
+        return
+    assert answer.status == 503, answer.body
+    assert int(answer.headers["Retry-After"]) > 0
+    assert answer.headers["Content-Type"].startswith("text/html")
+    assert b"Waiting room unavailable, please retry" in answer.body
+    # The waiting room's own page says the same instead of nginx's 502.
+    page = Client(front).request("GET", "/rooms/kiel")
+    assert page.status == 503 and b"please retry" in page.body
+    api = Client(front).request("GET", "/v1/rooms/kiel")
+    assert api.status == 503 and api.json()["error"]["code"] == "unavailable"
+    assert int(api.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("mode", ["closed", "open"])
+def test_when_pyqueue_is_stopped_nginx_fails_as_chosen(tmp_path, mode):
+    nginx_binary()
+    port = free_port()
+    with BookingSite() as site:
+        server = ServerProcess(["--config", str(pyqueue_config(tmp_path))]).__enter__()
+        try:
+            snippet = nginx_sidecar_config(
+                "kiel",
+                pyqueue=f"127.0.0.1:{server.port}",
+                booking=f"127.0.0.1:{site.port}",
+                listen=f"127.0.0.1:{port}",
+                on_unavailable=mode,
+            )
+            (tmp_path / "nginx").mkdir()
+            with Nginx(snippet, tmp_path / "nginx") as nginx:
+                nginx.wait_listening(port)
+                front = f"http://127.0.0.1:{port}"
+                # While pyqueue answers, a stranger is sent to the waiting room in both modes.
+                assert Client(front).request("GET", "/booking/start").status == 302
+                server.stop()
+                assert_fails_as_chosen(front, mode)
+        finally:
+            server.stop()
+
+
+@pytest.mark.parametrize("mode", ["closed", "open"])
+def test_when_pyqueue_answers_5xx_nginx_fails_as_chosen(tmp_path, mode):
+    nginx_binary()
+    port = free_port()
+    with BookingSite() as site, AnswersUnavailable() as broken:
+        snippet = nginx_sidecar_config(
+            "kiel",
+            pyqueue=f"127.0.0.1:{broken.port}",
+            booking=f"127.0.0.1:{site.port}",
+            listen=f"127.0.0.1:{port}",
+            on_unavailable=mode,
+        )
+        (tmp_path / "nginx").mkdir()
+        with Nginx(snippet, tmp_path / "nginx") as nginx:
+            nginx.wait_listening(port)
+            answer = Client(f"http://127.0.0.1:{port}").request("GET", "/booking/start")
+            if mode == "open":
+                assert answer.status == 200, answer.body
+            else:
+                assert answer.status == 503, answer.body
+                assert int(answer.headers["Retry-After"]) > 0
+                assert b"please retry" in answer.body
+
+
+def test_an_unknown_failure_mode_is_refused():
+    with pytest.raises(ValueError, match="on_unavailable"):
+        nginx_sidecar_config("kiel", on_unavailable="ajar")

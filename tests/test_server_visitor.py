@@ -66,15 +66,6 @@ async def test_reload_keeps_the_place(aiohttp_client):
     assert status["ticket_id"] == first["ticket_id"]
 
 
-async def test_second_device_with_the_same_identity_gets_the_same_place(aiohttp_client):
-    api = await start_api(aiohttp_client)
-    phone = await api.join(identity="sha256:abc")
-    laptop = await api.join(identity="sha256:abc")
-    other = await api.join(identity="sha256:def")
-    assert phone["ticket_id"] == laptop["ticket_id"] != other["ticket_id"]
-    assert phone["ticket"] == laptop["ticket"]
-
-
 async def test_bearer_join_resumes_and_status_takes_bearer(aiohttp_client):
     api = await start_api(aiohttp_client)
     joined = await api.join()

@@ -152,7 +152,7 @@ async def test_prefetches_and_link_previews_join_nobody(
     assert joined.status == 303 and "pyqueue_ticket_kiel" in visitor.cookies
 
 
-async def test_a_room_that_requires_a_code_asks_for_it_and_one_code_is_one_place(
+async def test_a_room_that_requires_a_code_asks_for_it_and_the_code_is_only_a_label(
     aiohttp_client: ClientFactory,
 ) -> None:
     site = await make_site(aiohttp_client, [room(identity="required")])
@@ -160,13 +160,63 @@ async def test_a_room_that_requires_a_code_asks_for_it_and_one_code_is_one_place
     form = await phone.get("/rooms/kiel")
     assert form.view == "identity"
     assert "pyqueue_ticket_kiel" not in phone.cookies
+    # The form promises nothing the code cannot keep: anyone may type anyone's code.
+    assert "der Platz selbst bleibt in diesem Browser" in form.text
+    assert "denselben Platz" not in form.text
     blank = await phone.post("/rooms/kiel", {"identity": "   "})
     assert blank.status == 400 and 'aria-invalid="true"' in blank.text
     on_phone = await phone.follow(await phone.post("/rooms/kiel", {"identity": "REG-4711"}))
     on_laptop = await laptop.follow(await laptop.post("/rooms/kiel", {"identity": "REG-4711"}))
     assert on_phone.view == on_laptop.view == "prequeue"
-    assert on_phone.data["status"]["ticket_id"] == on_laptop.data["status"]["ticket_id"]
-    assert "mit demselben Code zeigt genau diesen Platz" in on_laptop.text
+    assert on_phone.data["status"]["ticket_id"] != on_laptop.data["status"]["ticket_id"]
+    # Before the draw, each browser is a draw of its own, and the page says so.
+    assert "mit einem eigenen Platz an der Auslosung teil" in on_laptop.text
+    assert "genau diesen Platz" not in on_laptop.text
+
+
+async def test_a_second_device_is_described_as_it_is_before_and_after_the_draw(
+    aiohttp_client: ClientFactory,
+) -> None:
+    for prequeue, before in (
+        ("shuffle", "Every device that joins before the opening takes part in the draw"),
+        ("fifo", "A second device gets a place of its own behind everyone who is here before"),
+    ):
+        site = await make_site(aiohttp_client, [room(prequeue=prequeue)])
+        visitor = site.visitor(lang="en")
+        early = await visitor.get("/rooms/kiel")
+        assert early.view == "prequeue"
+        assert before in early.text
+        # Untrue before the draw, where a second device is another place in it.
+        assert "only get a new place at the end" not in early.text
+        await site.advance(600)
+        late = await site.visitor(lang="en").get("/rooms/kiel")
+        assert late.view == "waiting"
+        assert "A second device does not help: it would only get a new place at the end" in (
+            late.text
+        )
+
+
+async def test_leaving_before_the_draw_offers_the_draw_again(site: Site) -> None:
+    visitor = site.visitor()
+    await visitor.get("/rooms/kiel")
+    ticket = visitor.cookies["pyqueue_ticket_kiel"]
+    status, _ = await visitor.api("POST", "/v1/rooms/kiel/leave")
+    assert status == 200
+    visitor.cookies["pyqueue_ticket_kiel"] = ticket  # another tab still holds the ticket
+    page = await visitor.get("/rooms/kiel")
+    assert page.view == "left"
+    assert "Bis zur Öffnung nehmen Sie wieder an der Auslosung teil" in page.text
+    assert "am Ende" not in page.text
+
+
+async def test_a_fifo_room_that_is_not_open_yet_promises_no_draw(
+    aiohttp_client: ClientFactory,
+) -> None:
+    opens = (NOW + timedelta(minutes=5)).isoformat()
+    site = await make_site(aiohttp_client, [room(prequeue="fifo", prequeue_opens_at=opens)])
+    page = await site.visitor().get("/rooms/kiel")
+    assert page.view == "not-open"
+    assert "in der Reihenfolge der Ankunft" in page.text and "ausgelost" not in page.text
 
 
 async def test_forms_from_other_sites_are_refused(site: Site) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,8 +20,10 @@ from pyqueue.web.appearance import (
     readable_on,
     theme_css,
 )
-from pyqueue.web.html import PageContext, document, json_for_script
+from pyqueue.web.html import PageContext, document, esc, json_for_script
 from pyqueue.web.i18n import LANGUAGES, negotiate, texts
+from pyqueue.web.promises import limit_key
+from pyqueue.web.views import RoomFacts, not_open_yet, waiting_room
 
 TEXTS = Path(__file__).resolve().parents[1] / "pyqueue" / "web" / "texts"
 
@@ -149,3 +152,101 @@ def test_room_texts_are_escaped_and_script_data_cannot_break_out() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     data = json_for_script({"s": "</script>&"})
     assert "</script>" not in data and json.loads(data) == {"s": "</script>&"}
+
+
+# ----- what the page says in each mode ----------------------------------------------------------
+
+#: The room modes: pre-queue (shuffle, fifo) x identity (plain, a required label, vouched).
+MODES = [(p, i) for p in ("shuffle", "fifo") for i in ("optional", "required", "entry")]
+
+
+def _ctx(lang: str) -> PageContext:
+    return PageContext(
+        room="kiel",
+        texts=texts(lang),
+        look=PageLook(),
+        zone=ZoneInfo("Europe/Berlin"),
+        language_links={},
+        assets={},
+    )
+
+
+def _facts(prequeue: str, identity: str, state: str) -> RoomFacts:
+    return RoomFacts(
+        state=state,
+        opens_at=datetime(2021, 5, 10, 5, 0, tzinfo=UTC),
+        prequeue=prequeue,
+        identity=identity,
+        returned_slots="windows",
+        next_release_window=None,
+    )
+
+
+def _status(state: str) -> dict[str, object]:
+    eta = {"low": 60, "seconds": 90, "high": 120, "known": True}
+    return {
+        "state": state,
+        "ahead": 3,
+        "ahead_at_start": 5,
+        "eta": eta,
+        "opens_in_seconds": 600,
+        "paused": False,
+        "offer": None,
+        "poll_after_ms": 5000,
+    }
+
+
+def _said(lang: str, prequeue: str, identity: str, ticket: str, room_state: str) -> str:
+    page = waiting_room(_ctx(lang), _facts(prequeue, identity, room_state), _status(ticket))
+    return page.main
+
+
+@pytest.mark.parametrize(("prequeue", "identity"), MODES)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_what_the_page_says_about_devices_and_arriving_is_true_in_each_mode(
+    lang: str, prequeue: str, identity: str
+) -> None:
+    t = texts(lang)
+    before = _said(lang, prequeue, identity, "prequeue", "prequeue")
+    after = _said(lang, prequeue, identity, "waiting", "open")
+    for page in (before, after):
+        assert esc(t("reload_keeps")) in page  # the ticket cookie keeps the place in every mode
+    if identity == "entry":  # vouched: the same person is the same place on any device
+        assert esc(t("devices_vouched")) in before and esc(t("devices_vouched")) in after
+    else:  # a label proves nothing: each browser has a place of its own
+        expected = "devices_draw" if prequeue == "shuffle" else "devices_fifo_prequeue"
+        assert esc(t(expected)) in before and esc(t("devices_queue")) in after
+        for page in (before, after):
+            assert esc(t("devices_vouched")) not in page
+    # Before the draw a second device is another draw: no claim that it would land at the end.
+    if prequeue == "shuffle":
+        assert esc(t("devices_queue")) not in before
+        assert esc(t("prequeue_fair_shuffle")) in before
+    else:
+        assert esc(t("prequeue_fair_fifo")) in before
+    not_open = not_open_yet(_ctx(lang), _facts(prequeue, identity, "prequeue"), 300).main
+    drawn = ("ausgelost", "drawn")
+    assert any(word in not_open for word in drawn) == (prequeue == "shuffle")
+    assert any(word in before for word in drawn) == (prequeue == "shuffle")
+
+
+@pytest.mark.parametrize("prequeue", ["shuffle", "fifo"])
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_leaving_before_the_draw_says_where_a_new_place_would_be(lang: str, prequeue: str) -> None:
+    t = texts(lang)
+    before = _said(lang, prequeue, "optional", "left", "prequeue")
+    after = _said(lang, prequeue, "optional", "left", "open")
+    assert esc(t("left_text")) in after
+    expected = "left_text_draw" if prequeue == "shuffle" else "left_text"
+    assert esc(t(expected)) in before
+
+
+def test_booking_limits_count_places_unless_people_are_vouched_for() -> None:
+    for lang in LANGUAGES:
+        t = texts(lang)
+        assert t(limit_key("optional"), limit=1) == t(limit_key("required"), limit=1)
+        assert t(limit_key("optional"), limit=1) != t(limit_key("entry"), limit=1)
+    assert "Jeder Platz" in texts("de")(limit_key("required"), limit=1)
+    assert "Each person" in texts("en")(limit_key("entry"), limit=1)
+    identity_form_text = texts("en")("identity_text")
+    assert "same place" not in identity_form_text and "every device" not in identity_form_text

@@ -12,8 +12,9 @@ server spends answering, so the server sets the pace.
 Visitors behave as the waiting-room page does: join (many before opening), poll exactly when
 ``poll_after_ms`` says (rounded up to the next step, never earlier), and once admitted list the
 free slots, hold one (on ``slot_taken`` take an alternative), think, confirm and end their
-session. Some abandon (stop polling), some reload (join again with their cookie), some use a
-second device (same identity), some give up at the slot list, and with a waiting list some
+session. Some abandon (stop polling), some reload (join again with their cookie), some try a
+second device (same identity, which over HTTP is only a label: the device gets a place of its
+own, and the person closes it), some give up at the slot list, and with a waiting list some
 cancel their booking later, whose slot is offered to a waiting visitor who accepts it.
 """
 
@@ -52,9 +53,11 @@ class Visitor:
     gives_up: bool
     cancels: bool
     token: str | None = None
-    second_token: str | None = None
     ticket_id: int | None = None
     first_state: str | None = None
+    #: The second device's own place (ticket id, state at joining): part of the queue's order.
+    second_ticket_id: int | None = None
+    second_first_state: str | None = None
     estimate_at: int | None = None
     estimate: float | None = None
     admitted_at: float | None = None
@@ -65,6 +68,8 @@ class Visitor:
     by_offer: bool = False
     cancelled: bool = False
     outcome: str = "waiting"
+    #: Reloads that got another place, and second devices that got this one (see
+    #: `_second_device`): both must stay 0.
     place_changes: int = 0
 
 
@@ -342,8 +347,8 @@ class Driver:
                 self._on_status(v, body)
             else:
                 v.outcome = f"status {status}"
-        elif kind in ("join2", "poll2") and v.outcome == "waiting":
-            await self._second_device(kind, v, path)
+        elif kind == "join2" and v.outcome == "waiting":
+            await self._second_device(v, path)
         elif kind == "slots":
             await self._choose(v, path)
         elif kind == "confirm":
@@ -391,23 +396,21 @@ class Driver:
         else:
             v.outcome = state
 
-    async def _second_device(self, kind: str, v: Visitor, path: str) -> None:
-        if kind == "join2":
-            self.counts["second_device"] += 1
-            status, body = await self.call(
-                "join", "POST", path + "/join", body={"identity": v.identity}
-            )
-        else:
-            status, body = await self.call("status", "GET", path + "/status", v.second_token)
+    async def _second_device(self, v: Visitor, path: str) -> None:
+        """A second device joins with the same identity and no cookie. The identity is only a
+        label, so it must get a place of its own, never this person's (that would let anyone
+        who knows an identity take the place). The person sees a new place and closes the
+        device: its place lapses and uses no capacity."""
+        self.counts["second_device"] += 1
+        status, body = await self.call(
+            "join", "POST", path + "/join", body={"identity": v.identity}
+        )
         if status not in (200, 201):
             return
-        if kind == "join2":
-            # The other device has its own cookie: the token of its own join.
-            v.second_token = body["ticket"]
-        if v.ticket_id is not None and body["ticket_id"] != v.ticket_id:
+        if v.ticket_id is not None and body["ticket_id"] == v.ticket_id:
             v.place_changes += 1
-        if body["state"] in ("prequeue", "waiting"):
-            self._at(self.now + math.ceil(body["poll_after_ms"] / 1000), "poll2", v.index)
+        else:
+            v.second_ticket_id, v.second_first_state = body["ticket_id"], body["state"]
 
     async def _choose(self, v: Visitor, path: str) -> None:
         status, body = await self.call("slots", "GET", path + "/slots?limit=10", v.pass_token)

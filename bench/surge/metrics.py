@@ -107,11 +107,12 @@ def kendall_tau_distance(ranks: list[float]) -> float:
 
 
 def queue_order(visitors: list[Visitor], draw: dict[str, Any] | None) -> dict[int, int]:
-    """Ticket id -> place in the queue: the drawn pre-queue first, then later joins by id."""
-    tickets = sorted({v.ticket_id for v in visitors if v.ticket_id is not None})
-    pre = sorted(
-        {v.ticket_id for v in visitors if v.first_state == "prequeue" and v.ticket_id is not None}
-    )
+    """Ticket id -> place in the queue: the drawn pre-queue first, then later joins by id.
+    Second devices' places count too: they were drawn and queued like every other."""
+    joined = [(v.ticket_id, v.first_state) for v in visitors]
+    joined += [(v.second_ticket_id, v.second_first_state) for v in visitors]
+    tickets = sorted({t for t, _ in joined if t is not None})
+    pre = sorted({t for t, state in joined if state == "prequeue" and t is not None})
     if draw is not None and draw.get("mode") == "shuffle" and pre:
         if draw["size"] != len(pre):
             raise ValueError(f"the draw has {draw['size']} tickets, the crowd {len(pre)}")

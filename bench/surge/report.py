@@ -118,7 +118,8 @@ def scenario_report(run: Run, plots: bool) -> str:
         f"after opening, for real waits of at least {MIN_WAIT_FOR_ERROR:.0f} s "
         f"({f.estimates:,} visitors): median {_pct(f.estimate_error_median)}, "
         f"p90 {_pct(f.estimate_error_p90)}.",
-        f"- Reloads and second devices that got a different place: {f.place_changes}.",
+        f"- Reloads that got a different place, and second devices (same identity, no cookie) "
+        f"that got the first device's place: {f.place_changes}.",
         f"- Holds lost to someone faster (`slot_taken`, retried with an alternative): "
         f"{f.slot_taken:,}.",
         "",

@@ -75,7 +75,9 @@ def check(run: Run) -> list[str]:
     if f.estimate_error_median is not None and f.estimate_error_median >= 0.15:
         problems.append(f"median estimate error {f.estimate_error_median:.1%}")
     if f.place_changes:
-        problems.append(f"{f.place_changes} reloads or second devices got another place")
+        problems.append(
+            f"{f.place_changes} reloads got another place or second devices the first one's"
+        )
     if f.server_errors:
         problems.append(f"{f.server_errors} answers 5xx")
     if run.capacity.double_bookings:

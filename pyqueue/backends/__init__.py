@@ -141,13 +141,24 @@ class Backend(Protocol):
     # ----- visitors ---------------------------------------------------------------------------
 
     async def join(
-        self, room: str, identity: str | None, resume: str | None, entry: str | None = None
+        self,
+        room: str,
+        identity: str | None,
+        resume: str | None,
+        entry: str | None = None,
+        label: str | None = None,
     ) -> TicketView:
         """Joins, or resumes the place of ``identity`` or of the ticket token ``resume``.
 
+        ``identity`` is one the caller vouches for; ``label`` is text a visitor's client sent
+        (the HTTP routes' ``identity``): a new ticket keeps it, but it finds no ticket.
         ``entry`` is the portal's entry token: checked, its ``jti`` used up (once across every
         process of the backend), and its ``sub`` taken as the identity. A room with identity
-        "entry" refuses joins with neither (``EntryRequired``)."""
+        "entry" refuses joins with neither an entry token nor a ticket (``EntryRequired``)."""
+
+    async def use_challenge(self, room: str, challenge: str, until: float) -> bool:
+        """True the first time a proof-of-work ``challenge`` (its hex hash) is spent, in any
+        process; it is remembered until ``until`` (Unix seconds, the challenge's expiry)."""
 
     async def status(self, room: str, ticket: str) -> StatusView:
         """The status of a ticket token (a pass is refused); counts as its heartbeat."""

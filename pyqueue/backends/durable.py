@@ -23,7 +23,13 @@ from typing import Final
 from pyqueue._core import Room, Signer, VirtualClock
 from pyqueue.backends.journal_file import Chain, RoomFiles
 from pyqueue.backends.room_journal import JournalBroken, RoomJournal
-from pyqueue.backends.saved_state import SavedStateDamaged, SavedStateError, inspect_room
+from pyqueue.backends.saved_state import (
+    Inspection,
+    SavedStateDamaged,
+    SavedStateError,
+    inspect_room,
+    refuse_damaged,
+)
 from pyqueue.config import ServerSettings
 
 log = logging.getLogger("pyqueue.journal")
@@ -69,12 +75,18 @@ class JournalStore:
     # ----- start ------------------------------------------------------------------------------
 
     def open(self) -> dict[str, Room]:
-        """Locks the data directory and restores every room saved in it."""
+        """Locks the data directory and restores every room saved in it. Every room is read
+        first, changing no file; only when all of them can start does any room's journal start
+        (a new generation, a snapshot, pruning, a torn tail cut). So a start refused for one
+        room leaves every room's files as they were."""
         self.lock()
-        rooms = {}
         try:
-            for directory in sorted(p for p in (self.data_dir / ROOMS_DIR).iterdir() if p.is_dir()):
-                room = self.restore_room(RoomFiles(directory))
+            directories = sorted(p for p in (self.data_dir / ROOMS_DIR).iterdir() if p.is_dir())
+            found = [self._inspect(RoomFiles(directory)) for directory in directories]
+            refuse_damaged(found)
+            rooms = {}
+            for inspection in found:
+                room = self._start_room(inspection)
                 if room is not None:
                     rooms[room.id] = room
         except BaseException:
@@ -115,10 +127,20 @@ class JournalStore:
         """Restores one room and starts its journal; None when the directory holds no room.
         Raises ``SavedStateDamaged`` for damage that is not a torn tail: starting would drop
         what follows it (see :mod:`pyqueue.backends.saved_state`)."""
+        found = self._inspect(files)
+        refuse_damaged([found])
+        return self._start_room(found)
+
+    def _inspect(self, files: RoomFiles) -> Inspection:
         started = time.perf_counter()
         found = inspect_room(files, self._signer, self._clock)
-        if found.damage is not None:
-            raise SavedStateDamaged(found.damage.message())
+        found.seconds = time.perf_counter() - started
+        return found
+
+    def _start_room(self, found: Inspection) -> Room | None:
+        """Acts on what an inspection without damage found: sets aside the snapshots an older
+        generation replaces, cuts a torn tail, starts the room's journal."""
+        files = found.files
         for path, why in found.replaced_snapshots:
             kept = files.set_aside(path)
             log.warning(
@@ -130,18 +152,13 @@ class JournalStore:
             self._cut(files, chain, cut.segment, cut.offset, cut.reason)
         if room is None or report is None:
             return None
-        if room.id != files.directory.name:
-            raise SavedStateError(
-                f"{files.directory} holds the state of room {room.id!r}: a room's directory "
-                "must be named after the room; rename it or move it out of the data_dir"
-            )
         log.info(
             "room restored",
             extra={
                 "room": room.id,
                 "snapshot_generation": report.snapshot_generation,
                 "journal_records": report.records,
-                "seconds": round(time.perf_counter() - started, 3),
+                "seconds": round(found.seconds, 3),
             },
         )
         self._start_journal(room, files, files.newest_generation() + 1)

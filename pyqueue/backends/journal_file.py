@@ -21,6 +21,7 @@ on disk.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
@@ -178,14 +179,37 @@ class RoomFiles:
         if removed:
             sync_directory(self.directory)
 
+    # ----- evidence: what is cut or set aside is kept beside the room's files --------------
+
+    def _new_evidence_file(self, prefix: str, path: Path) -> tuple[Path, int]:
+        """Creates ``<prefix>-<name>-<time>`` beside ``path`` (``…-<time>-2``, ``-3``, … when
+        that is taken: two repairs in one second), never an existing file, so that no piece of
+        evidence replaces another. Returns it and its open descriptor."""
+        stem = f"{prefix}-{path.name}-{int(time.time())}"
+        for number in itertools.count(1):
+            target = self.directory / (stem if number == 1 else f"{stem}-{number}")
+            try:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+                return target, os.open(target, flags, 0o600)
+            except FileExistsError:
+                continue
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def keep_copy(self, path: Path, prefix: str, data: bytes) -> Path:
+        """Writes ``data`` (of ``path``) to a new evidence file, synced; returns it."""
+        target, fd = self._new_evidence_file(prefix, path)
+        try:
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return target
+
     def cut(self, path: Path, offset: int) -> Path | None:
         """Truncates a damaged journal to its good part. The bytes cut off are kept beside it
         (``dropped-…``), so that nothing is destroyed that someone might want to look at."""
         data = path.read_bytes()
-        kept = None
-        if len(data) > offset:
-            kept = self.directory / f"dropped-{path.name}-{int(time.time())}"
-            kept.write_bytes(data[offset:])
+        kept = self.keep_copy(path, "dropped", data[offset:]) if len(data) > offset else None
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
         try:
             os.ftruncate(fd, offset)
@@ -196,8 +220,12 @@ class RoomFiles:
         return kept
 
     def set_aside(self, path: Path) -> Path:
-        """Renames a journal that must not be replayed (it follows a damaged one)."""
-        target = self.directory / f"skipped-{path.name}-{int(time.time())}"
+        """Renames a file that must not be read again (``skipped-…``): a journal after a
+        damaged one, a damaged snapshot."""
+        target, fd = self._new_evidence_file("skipped", path)
+        os.close(fd)
+        # Replaces only the empty file just created for it (the data_dir's lock keeps
+        # everybody else out).
         os.replace(path, target)
         sync_directory(self.directory)
         return target

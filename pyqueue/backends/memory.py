@@ -48,6 +48,8 @@ from pyqueue.backends import (
     entry_verifier,
 )
 from pyqueue.backends.durable import Durability, JournalBroken, JournalStore
+from pyqueue.backends.saved_ranges import warn_if_outside_ranges
+from pyqueue.backends.used_once import StoreFull, UsedOnce
 from pyqueue.backends.views import TickReportView
 from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.config import (
@@ -96,6 +98,7 @@ class MemoryBackend:
         self._configs: dict[str, RoomConfig] = {}
         self._store = store
         self._background = BackgroundTasks()
+        self._used_challenges = UsedOnce()
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: VirtualClock | None = None) -> MemoryBackend:
@@ -112,6 +115,7 @@ class MemoryBackend:
         for room in restored.values():
             backend._rooms[room.id] = room
             backend._configs[room.id] = room.config
+            warn_if_outside_ranges(room.config)
         for room_settings in settings.rooms:
             if room_settings.config.id in restored:
                 backend._apply_file_settings(room_settings)
@@ -274,7 +278,12 @@ class MemoryBackend:
     # ----- visitors ---------------------------------------------------------------------------
 
     async def join(
-        self, room: str, identity: str | None, resume: str | None, entry: str | None = None
+        self,
+        room: str,
+        identity: str | None,
+        resume: str | None,
+        entry: str | None = None,
+        label: str | None = None,
     ) -> Ticket:
         target = self._writable(room)
         if entry is not None:
@@ -282,9 +291,18 @@ class MemoryBackend:
             identity = entry_verifier(self._entry).accept(entry, room, self._now_seconds()).sub
         if resume is not None:
             self._signer.verify(resume, room, "ticket", self._now_seconds())
-        ticket = target.join(identity=identity, ticket=resume)
+        ticket = target.join(identity=identity, ticket=resume, label=label)
         await self._persist(room)
         return ticket
+
+    async def use_challenge(self, room: str, challenge: str, until: float) -> bool:
+        self._room(room)  # an unknown room is refused as everywhere
+        # Kept in this process only: a restart forgets what was used, for at most the 5 minutes
+        # a challenge lives (see the README).
+        try:
+            return self._used_challenges.use(challenge.encode(), until, self.now())
+        except StoreFull as exc:
+            raise BackendUnavailable(str(exc)) from exc
 
     async def status(self, room: str, ticket: str) -> Status:
         # The HTTP API keeps the ticket for the queue and the pass for booking.

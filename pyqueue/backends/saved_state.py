@@ -12,6 +12,8 @@ Snapshots: a damaged snapshot is replaced by the generation before it only when 
 provably complete: its snapshot reads, and its journals run without a gap up to the newest
 journal on disk and replay to their end (a torn tail at most). It then holds everything the
 damaged snapshot held and all that came after. Otherwise the room is refused the same way.
+When every snapshot is damaged and no journal chain runs from the room's creation, nothing
+here can rebuild the room: that damage is shown but not repaired.
 
 This module only reads; :func:`repair` changes files, keeping every damaged file aside.
 """
@@ -19,7 +21,6 @@ This module only reads; :func:`repair` changes files, keeping every damaged file
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,12 +49,17 @@ class SavedStateDamaged(SavedStateError):
 
 @dataclass(frozen=True)
 class Dropped:
-    """Whole records that a repair leaves out, read as far as they go (see
+    """Records that a repair leaves out, read as far as they go (see
     :class:`pyqueue._core.UnappliedRecords`)."""
 
+    #: Every record left out, the unreadable ones included.
     records: int = 0
+    #: Records written whole once that fail their checksum now.
+    unreadable: int = 0
     #: (booking code, slot id or None)
     bookings: tuple[tuple[str, str | None], ...] = ()
+    #: What unreadable records seem to book: their checksum fails, so it may be garbled.
+    possible_bookings: tuple[tuple[str, str | None], ...] = ()
     cancelled: tuple[str, ...] = ()
     joined: tuple[int, ...] = ()
     admitted: tuple[int, ...] = ()
@@ -63,17 +69,25 @@ class Dropped:
         parts = [f for f in found if f is not None]
         return cls(
             records=sum(f.records for f in parts),
+            unreadable=sum(f.unreadable for f in parts),
             bookings=tuple(b for f in parts for b in f.bookings),
+            possible_bookings=tuple(b for f in parts for b in f.possible_bookings),
             cancelled=tuple(c for f in parts for c in f.cancelled),
             joined=tuple(t for f in parts for t in f.joined),
             admitted=tuple(t for f in parts for t in f.admitted),
         )
 
     def counts(self) -> str:
-        return (
+        counts = (
             f"{len(self.bookings)} bookings, {len(self.cancelled)} cancellations, "
             f"{len(self.joined)} joins, {len(self.admitted)} admissions"
         )
+        if self.unreadable:
+            counts = f"{self.unreadable} unreadable; {counts}"
+        if self.possible_bookings:
+            codes = ", ".join(code for code, _ in self.possible_bookings)
+            counts = f"{counts}; possibly booking {codes}"
+        return counts
 
 
 @dataclass(frozen=True)
@@ -86,21 +100,32 @@ class Damage:
     offset: int | None
     #: What is wrong, in words.
     what: str
-    #: The whole records a repair leaves out.
+    #: The records a repair leaves out.
     dropped: Dropped
     #: A journal to truncate at the damage, if any.
     cut: tuple[Path, int] | None = None
     #: Files a repair renames so that they are not read again.
     set_aside: tuple[Path, ...] = ()
+    #: False when no repair here can rebuild the room (every snapshot damaged).
+    repairable: bool = True
 
     def message(self) -> str:
         where = f" at byte {self.offset}" if self.offset is not None else ""
+        if not self.repairable:
+            return f"{self.path} is damaged{where}: {self.what}. {UNREPAIRABLE}"
         return (
-            f"{self.path} is damaged{where}: {self.what}; {self.dropped.records} whole records "
-            f"follow the damage ({self.dropped.counts()}). Starting would drop them. See them "
+            f"{self.path} is damaged{where}: {self.what}; starting would drop "
+            f"{self.dropped.records} records ({self.dropped.counts()}). See them "
             f"with `pyqueue journal check {self.path.parent}`; drop them with `pyqueue journal "
             f"repair {self.path.parent}` (the damaged files are kept aside)"
         )
+
+
+#: What to do about damage that no repair here can undo.
+UNREPAIRABLE = (
+    "No repair here can rebuild the room: move its directory out of the data_dir to start "
+    "the room anew; its files stay there."
+)
 
 
 @dataclass
@@ -114,6 +139,8 @@ class Inspection:
     damage: Damage | None = None
     #: Damaged snapshots, with why; a provably complete older chain replaces them.
     replaced_snapshots: list[tuple[Path, str]] = field(default_factory=list)
+    #: How long reading took, for the log.
+    seconds: float = 0.0
 
     @property
     def torn_tail(self) -> JournalCut | None:
@@ -121,10 +148,11 @@ class Inspection:
         return cut if cut is not None and cut.torn_tail else None
 
 
-def _snapshot_damage(signer: Signer, path: Path, clock: VirtualClock | None) -> str | None:
-    """None when the snapshot alone restores, else why not."""
+def _snapshot_damage(signer: Signer, snapshot: bytes, clock: VirtualClock | None) -> str | None:
+    """None when the snapshot alone restores, else why not. Asked only after a chain failed to
+    restore: it tells a damaged snapshot from journals that do not fit it."""
     try:
-        Room.restore(signer, path.read_bytes(), [], clock)
+        Room.restore(signer, snapshot, [], clock)
     except JournalCorrupt as exc:
         return str(exc)
     return None
@@ -132,19 +160,22 @@ def _snapshot_damage(signer: Signer, path: Path, clock: VirtualClock | None) -> 
 
 def inspect_room(files: RoomFiles, signer: Signer, clock: VirtualClock | None = None) -> Inspection:
     """Reads a room's directory: restores it as far as the files allow and says whether that is
-    everything. Raises ``SavedStateError`` for files of another format, or records that pass
-    their checksum but do not fit the room (guessing could book a slot twice)."""
+    everything. Changes no file. Raises ``SavedStateError`` for files of another format,
+    records that pass their checksum but do not fit the room (guessing could book a slot
+    twice), or the state of another room."""
     found = Inspection(files)
     journals = files.journals()
     for chain in files.chains():
         try:
-            if chain.snapshot is not None:
-                why = _snapshot_damage(signer, chain.snapshot, clock)
-                if why is not None:
-                    found.replaced_snapshots.append((chain.snapshot, why))
-                    continue
             snapshot, segments = chain.read()
-            room, report = Room.restore(signer, snapshot, segments, clock)
+            try:
+                room, report = Room.restore(signer, snapshot, segments, clock)
+            except JournalCorrupt:
+                why = _snapshot_damage(signer, snapshot, clock) if snapshot is not None else None
+                if why is None or chain.snapshot is None:
+                    raise
+                found.replaced_snapshots.append((chain.snapshot, why))
+                continue
         except JournalIncompatible as exc:
             raise SavedStateError(f"{files.directory}: {exc}") from exc
         except JournalCorrupt as exc:
@@ -153,16 +184,25 @@ def inspect_room(files: RoomFiles, signer: Signer, clock: VirtualClock | None = 
                 f"{files.directory} ({named}): {exc}. Move the directory out of the data_dir "
                 "to start the room anew; its files stay there."
             ) from exc
+        if room is not None and room.id != files.directory.name:
+            raise SavedStateError(
+                f"{files.directory} holds the state of room {room.id!r}: a room's directory "
+                "must be named after the room; rename it or move it out of the data_dir"
+            )
         found.room, found.report, found.chain = room, report, chain
         found.damage = _damage(found, journals)
         return found
     if found.replaced_snapshots:
-        snapshots = "; ".join(f"{path}: {why}" for path, why in found.replaced_snapshots)
-        raise SavedStateDamaged(
-            f"{files.directory} cannot be restored: every snapshot is damaged and no complete "
-            f"chain of journals from the room's creation is there ({snapshots}). Move the "
-            "directory out of the data_dir to start the room anew; its files stay there."
+        snapshots = "; ".join(f"{path.name}: {why}" for path, why in found.replaced_snapshots)
+        found.damage = Damage(
+            path=found.replaced_snapshots[0][0],
+            offset=None,
+            what=f"every snapshot is damaged ({snapshots}) and no complete chain of journals "
+            "from the room's creation is there",
+            dropped=Dropped(),
+            repairable=False,
         )
+        return found
     if journals:
         ordered = tuple(path for _, path in sorted(journals.items()))
         found.damage = Damage(
@@ -176,20 +216,41 @@ def inspect_room(files: RoomFiles, signer: Signer, clock: VirtualClock | None = 
     return found
 
 
+def refuse_damaged(found: list[Inspection]) -> None:
+    """Raises ``SavedStateDamaged`` naming every damaged room, if any is."""
+    damaged = [f.damage.message() for f in found if f.damage is not None]
+    if damaged:
+        raise SavedStateDamaged("\n".join(damaged))
+
+
 def _damage(found: Inspection, journals: dict[int, Path]) -> Damage | None:
     chain, report = found.chain, found.report
     assert chain is not None and report is not None
     cut = report.cut
     damaged_cut = cut is not None and not cut.torn_tail
-    applied_to = _generation(chain.journals[-1]) if chain.journals else -1
+    # The last generation the chain holds: a snapshot holds the journals before its own.
+    if chain.journals:
+        applied_to = _generation(chain.journals[-1])
+    else:
+        applied_to = _generation(chain.snapshot) - 1 if chain.snapshot is not None else -1
     # Journals the chain does not reach: after a gap, they cannot be applied.
     beyond = tuple(path for number, path in sorted(journals.items()) if number > applied_to)
     dropped = Dropped.of(
         cut.unapplied if cut is not None else None,
         unapplied_records([p.read_bytes() for p in beyond]) if beyond else None,
     )
-    cut_at = (chain.journals[cut.segment], cut.offset) if cut is not None and damaged_cut else None
+    cut_at: tuple[Path, int] | None = None
     set_aside = (*_after_cut(chain, cut), *beyond)
+    if cut is not None and damaged_cut:
+        damaged = chain.journals[cut.segment]
+        if found.room is None:
+            # The room's creation is lost: nothing before the damage stands either.
+            set_aside = (*chain.journals, *beyond)
+        elif cut.offset == 0:
+            # Its header is damaged: nothing of the file can be replayed.
+            set_aside = (damaged, *set_aside)
+        else:
+            cut_at = (damaged, cut.offset)
     if found.replaced_snapshots and (beyond or damaged_cut):
         damaged, why = found.replaced_snapshots[0]
         return Damage(
@@ -200,8 +261,9 @@ def _damage(found: Inspection, journals: dict[int, Path]) -> Damage | None:
             cut=cut_at,
             set_aside=(*(path for path, _ in found.replaced_snapshots), *set_aside),
         )
-    if cut is not None and cut_at is not None:
-        return Damage(cut_at[0], cut.offset, cut.reason, dropped, cut_at, set_aside)
+    if cut is not None and damaged_cut:
+        damaged = chain.journals[cut.segment]
+        return Damage(damaged, cut.offset, cut.reason, dropped, cut_at, set_aside)
     if beyond:
         return Damage(
             path=beyond[0],
@@ -241,17 +303,16 @@ def _generation(path: Path) -> int:
 
 
 def keep_aside(files: RoomFiles, path: Path, prefix: str) -> Path:
-    """A copy of a damaged file beside it, named ``<prefix>-<name>-<time>``: evidence is never
-    destroyed."""
-    target = files.directory / f"{prefix}-{path.name}-{int(time.time())}"
-    target.write_bytes(path.read_bytes())
-    return target
+    """A copy of a damaged file beside it, named ``<prefix>-<name>-<time>`` (numbered when
+    that is taken): evidence is never destroyed, nor replaced by later evidence."""
+    return files.keep_copy(path, prefix, path.read_bytes())
 
 
 def repair(damage: Damage, files: RoomFiles) -> tuple[str, list[Path]]:
     """Drops what the damage makes unreadable: truncates the damaged journal (a whole copy is
-    kept as ``damaged-…``) and renames the files after it (``skipped-…``). Returns the reason
-    for the audit log and the files kept aside."""
+    kept as ``damaged-…``) and renames the files it cannot apply (``skipped-…``). Returns the
+    reason for the audit log and the files kept aside."""
+    assert damage.repairable, "shown, never repaired"
     kept: list[Path] = []
     if damage.cut is not None:
         path, offset = damage.cut
@@ -267,6 +328,9 @@ def repair(damage: Damage, files: RoomFiles) -> tuple[str, list[Path]]:
     sync_directory(files.directory)
     found = damage.dropped
     codes = ", ".join(code for code, _ in found.bookings) or "none"
+    if found.possible_bookings:
+        possibly = ", ".join(code for code, _ in found.possible_bookings)
+        codes = f"{codes}; possibly {possibly} (read from a damaged record)"
     where = f" at byte {damage.offset}" if damage.offset is not None else ""
     reason = (
         f"{damage.path.name} damaged{where} ({damage.what}): dropped {found.records} records"

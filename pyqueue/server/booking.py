@@ -14,6 +14,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from pyqueue.server import render
+from pyqueue.server.code_limit import by_code
 from pyqueue.server.errors import ApiError
 from pyqueue.server.httpio import (
     MAX_ROOM_ID_CHARS,
@@ -154,14 +155,16 @@ async def complete(request: web.Request) -> web.Response:
 async def get_booking(request: web.Request) -> web.Response:
     state = request.app[STATE]
     room = request.match_info["room"]
-    found = await state.backend.booking(room, request.match_info["code"])
+    code = request.match_info["code"]
+    found = await by_code(request, state, room, lambda: state.backend.booking(room, code))
     return json_response(render.booking(found))
 
 
 async def cancel(request: web.Request) -> web.Response:
     state = request.app[STATE]
     room = request.match_info["room"]
-    cancelled = await state.backend.cancel(room, request.match_info["code"])
+    code = request.match_info["code"]
+    cancelled = await by_code(request, state, room, lambda: state.backend.cancel(room, code))
     state.metrics.cancellations[room] += 1
     return json_response(render.booking(cancelled, state="cancelled"))
 

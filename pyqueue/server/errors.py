@@ -59,6 +59,14 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "entry_store_full": 503,
     "not_admitted": 403,
     "forbidden": 403,
+    # proof of work on join: every refusal carries a fresh challenge to solve
+    "challenge_required": 428,
+    "challenge_malformed": 400,
+    "challenge_bad_signature": 403,
+    "challenge_unsolved": 403,
+    "challenge_wrong_room": 403,
+    "challenge_expired": 410,
+    "challenge_replayed": 409,
     # unknown things
     "not_found": 404,
     "unknown_room": 404,
@@ -87,6 +95,7 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     # ours
     "internal": 500,
     "unavailable": 503,
+    "too_many_connections": 503,
     "timeout": 408,
 }
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from multidict import CIMultiDict
 
 from pyqueue.config import INPUT_RULES, ServerSettings, text_rule
@@ -137,7 +138,23 @@ async def read_body(request: web.Request, limit: int, timeout: float) -> bytes:
                 chunks.append(chunk)
     except TimeoutError:
         raise ApiError("timeout", "the body did not arrive in time") from None
+    except RequestPayloadError as exc:
+        # Typically Content-Encoding: gzip over bytes that are not gzip. Where this request
+        # ends in the stream is unknown now, so the connection ends with the answer; the body
+        # is marked finished so that aiohttp does not read (and log) its broken rest first.
+        request.content.feed_eof()
+        request.protocol.close()
+        raise ApiError(
+            "bad_request",
+            f"the body cannot be read: {_reason(exc)}",
+            headers={"Connection": "close"},
+        ) from None
     return b"".join(chunks)
+
+
+def _reason(exc: RequestPayloadError) -> str:
+    cause = exc.__cause__
+    return str(getattr(cause, "message", None) or cause or "malformed").strip()
 
 
 async def read_json_object(request: web.Request, settings: ServerSettings) -> dict[str, Any]:

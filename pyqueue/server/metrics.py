@@ -43,10 +43,20 @@ class Metrics(Collector):
         self.cancellations: defaultdict[str, int] = defaultdict(int)
         self.token_failures: defaultdict[str, int] = defaultdict(int)
         self.rate_limited = 0
+        #: Proof-of-work solutions spent on joins, and refusals by code.
+        self.challenges_solved = 0
+        self.challenge_refusals: defaultdict[str, int] = defaultdict(int)
+        #: Look-ups and cancels by booking code: refused by the rate limit; finding nothing.
+        self.code_rate_limited = 0
+        self.code_misses: defaultdict[str, int] = defaultdict(int)
         self.ticks: defaultdict[str, dict[str, int]] = defaultdict(
             lambda: dict.fromkeys(_TICK_FIELDS, 0)
         )
         self.tick_errors = 0
+        #: Kept by the connection layer (:mod:`pyqueue.server.connections`).
+        self.connections_open = 0
+        self.connections_refused = 0
+        self.header_timeouts = 0
         self.rooms: Mapping[str, RoomSnapshot] = {}
         #: The background tasks and the rooms' clock, as the scrape found them.
         self.tasks: Sequence[TaskHealth] = ()
@@ -95,6 +105,29 @@ class Metrics(Collector):
         limited = CounterMetricFamily("pyqueue_rate_limited", "Joins refused by the rate limit")
         limited.add_metric([], self.rate_limited)
         yield limited
+        solved = CounterMetricFamily(
+            "pyqueue_challenges_solved", "Joins that spent a valid proof-of-work solution"
+        )
+        solved.add_metric([], self.challenges_solved)
+        yield solved
+        yield _counter(
+            "pyqueue_challenge_refusals",
+            "Joins refused for their proof of work (none, or invalid), by code",
+            ["code"],
+            _single(self.challenge_refusals),
+        )
+        code_limited = CounterMetricFamily(
+            "pyqueue_booking_code_rate_limited",
+            "Look-ups and cancels by booking code refused by the per-address limit",
+        )
+        code_limited.add_metric([], self.code_rate_limited)
+        yield code_limited
+        yield _counter(
+            "pyqueue_booking_code_lookups_failed",
+            "Look-ups and cancels by booking code that found no booking",
+            ["room"],
+            _single(self.code_misses),
+        )
 
         for room in self.rooms:
             # Known rooms show their counters from the start, at zero.
@@ -108,6 +141,7 @@ class Metrics(Collector):
         errors.add_metric([], self.tick_errors)
         yield errors
 
+        yield from self._connection_metrics()
         yield from self._room_gauges()
         yield from self._task_metrics()
 
@@ -135,6 +169,23 @@ class Metrics(Collector):
             )
             offset.add_metric([], clock.offset_seconds)
             yield offset
+
+    def _connection_metrics(self) -> Iterable[Metric]:
+        open_now = GaugeMetricFamily("pyqueue_http_connections", "Open HTTP connections")
+        open_now.add_metric([], self.connections_open)
+        yield open_now
+        refused = CounterMetricFamily(
+            "pyqueue_http_connections_refused",
+            "Connections answered 503 because server.max_connections were open",
+        )
+        refused.add_metric([], self.connections_refused)
+        yield refused
+        late = CounterMetricFamily(
+            "pyqueue_http_header_timeouts",
+            "Connections closed because the request head took over server.header_timeout_seconds",
+        )
+        late.add_metric([], self.header_timeouts)
+        yield late
 
     def _room_gauges(self) -> Iterable[Metric]:
         gauges: dict[str, tuple[str, Callable[[RoomSnapshot], float]]] = {

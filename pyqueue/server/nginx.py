@@ -12,8 +12,14 @@ import re
 
 from pyqueue.server.httpio import ROOM_ID_RULE, is_room_id
 
+#: What nginx does when pyqueue cannot answer the check: the operator's choice.
+ON_UNAVAILABLE = ("closed", "open")
+#: Seconds a visitor is asked to wait before retrying while the waiting room is unavailable.
+UNAVAILABLE_RETRY_SECONDS = 30
+
 _TEMPLATE = """\
 # pyqueue in front of a booking site (http context, e.g. /etc/nginx/conf.d/pyqueue.conf).
+# When pyqueue cannot answer: fail {on_unavailable} (pyqueue nginx-config --on-unavailable).
 upstream pyqueue {{
     server {pyqueue};
     keepalive 64;
@@ -23,9 +29,22 @@ upstream booking_site {{
     server {booking};
 }}
 
+# Connections per client address. Many visitors may share one address (mobile networks,
+# offices): keep this well above a browser's 6-8 connections.
+limit_conn_zone $binary_remote_addr zone=pyqueue_per_address:10m;
+
 server {{
     listen {listen};
     server_name {server_name};
+
+    # Slow or idle clients are cut here, before they reach pyqueue or the booking site.
+    limit_conn pyqueue_per_address 100;
+    limit_conn_status 429;
+    client_header_timeout 10s;
+    client_body_timeout 10s;
+    send_timeout 30s;
+    keepalive_timeout 75s;
+    large_client_header_buffers 4 8k;
 
     # The waiting room: the visitor API and the page, served by pyqueue.
     location /v1/ {{
@@ -34,6 +53,7 @@ server {{
         proxy_set_header Connection "";
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto $scheme;
+        error_page 502 504 = @pyqueue_api_unavailable;
     }}
     location /rooms/ {{
         proxy_pass http://pyqueue;
@@ -41,6 +61,7 @@ server {{
         proxy_set_header Connection "";
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto $scheme;
+        error_page 502 504 = @pyqueue_unavailable;
     }}
 
     # Asked before every request of the booking site: does the visitor hold a valid pass?
@@ -52,6 +73,9 @@ server {{
         proxy_set_header Content-Length "";
         proxy_http_version 1.1;
         proxy_set_header Connection "";
+        # A pyqueue that hangs counts as unavailable soon, not after nginx's default minute.
+        proxy_connect_timeout 2s;
+        proxy_read_timeout 5s;
     }}
 
     # The booking site: only with a pass; everybody else goes to the waiting room.
@@ -60,6 +84,9 @@ server {{
         auth_request_set $pyqueue_location $upstream_http_x_pyqueue_location;
         auth_request_set $pyqueue_ticket $upstream_http_x_pyqueue_ticket;
         error_page 401 = @waiting_room;
+        # auth_request turns a check that fails (pyqueue or its store down, a 5xx, a timeout)
+        # into a 500 of its own; the booking site's own errors pass through untouched.
+        error_page 500 = @pyqueue_unavailable;
         proxy_set_header X-Pyqueue-Ticket $pyqueue_ticket;
         proxy_pass http://booking_site;
     }}
@@ -67,8 +94,49 @@ server {{
     location @waiting_room {{
         return 302 $pyqueue_location;
     }}
+{fallback}
+    location @pyqueue_api_unavailable {{
+        default_type application/json;
+        add_header Retry-After {retry} always;
+        add_header Cache-Control no-store always;
+        return 503 '{{"error":{{"code":"unavailable","message":"retry shortly"}}}}';
+    }}
 }}
 """
+
+# Fail closed: nobody reaches the booking site unchecked; visitors see a page that says so.
+_FALLBACK_CLOSED = """
+    # Fail closed: the waiting room cannot be asked, so nobody passes; visitors are told to
+    # retry (the page reloads itself).
+    location @pyqueue_unavailable {{
+        default_type text/html;
+        add_header Retry-After {retry} always;
+        add_header Cache-Control no-store always;
+        return 503 '{page}';
+    }}
+"""
+
+# Fail open: overload at the booking site is preferred to locking everybody out.
+_FALLBACK_OPEN = """
+    # Fail open: the waiting room cannot be asked, so visitors go to the booking site
+    # unchecked (without X-Pyqueue-Ticket).
+    location @pyqueue_unavailable {{
+        proxy_set_header X-Pyqueue-Ticket "";
+        proxy_pass http://booking_site;
+    }}
+"""
+
+_UNAVAILABLE_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    '<meta http-equiv="refresh" content="{retry}">'
+    "<title>Waiting room unavailable</title></head><body>"
+    "<h1>Waiting room unavailable, please retry</h1>"
+    "<p>The waiting room cannot be reached right now. This page tries again in {retry} seconds."
+    "</p>"
+    '<p lang="de">Der Warteraum ist gerade nicht erreichbar. Diese Seite versucht es in {retry} '
+    "Sekunden erneut.</p></body></html>"
+)
 
 _ADDRESS = re.compile(r"^[A-Za-z0-9.\-\[\]:]+$")
 
@@ -80,10 +148,17 @@ def nginx_sidecar_config(
     booking: str = "127.0.0.1:9000",
     listen: str = "80",
     server_name: str = "_",
+    on_unavailable: str = "closed",
 ) -> str:
-    """The configuration for ``room``; addresses are ``host:port``."""
+    """The configuration for ``room``; addresses are ``host:port``. ``on_unavailable`` is what
+    nginx does when pyqueue cannot answer the check: "closed" shows a page asking to retry
+    (503 with Retry-After), "open" lets visitors through to the booking site."""
     if not is_room_id(room):
         raise ValueError(ROOM_ID_RULE)
+    if on_unavailable not in ON_UNAVAILABLE:
+        raise ValueError(
+            f"on_unavailable: {on_unavailable!r} is not one of {', '.join(ON_UNAVAILABLE)}"
+        )
     for name, value in (
         ("pyqueue", pyqueue),
         ("booking", booking),
@@ -92,6 +167,18 @@ def nginx_sidecar_config(
     ):
         if not _ADDRESS.match(value) and not (name == "server_name" and value == "_"):
             raise ValueError(f"{name}: {value!r} is not a plain address")
+    retry = UNAVAILABLE_RETRY_SECONDS
+    if on_unavailable == "closed":
+        fallback = _FALLBACK_CLOSED.format(retry=retry, page=_UNAVAILABLE_PAGE.format(retry=retry))
+    else:
+        fallback = _FALLBACK_OPEN.format()
     return _TEMPLATE.format(
-        room=room, pyqueue=pyqueue, booking=booking, listen=listen, server_name=server_name
+        room=room,
+        pyqueue=pyqueue,
+        booking=booking,
+        listen=listen,
+        server_name=server_name,
+        on_unavailable=on_unavailable,
+        fallback=fallback,
+        retry=retry,
     )

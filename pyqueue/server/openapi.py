@@ -109,11 +109,13 @@ def _schemas() -> dict[str, Schema]:
                     "properties": {
                         "code": {"type": "string", "enum": sorted(STATUS_BY_CODE)},
                         "message": STRING,
+                        "challenge": _ref("Challenge"),
                     },
                     "required": ["code", "message"],
                     "description": "Some codes add details: slot_taken has slot and "
                     "alternatives, limit_reached has limit, not_open_yet has "
-                    "opens_in_seconds, release_refused has next_window.",
+                    "opens_in_seconds, release_refused has next_window, and every "
+                    "challenge_* code has challenge (a fresh Challenge to solve).",
                 }
             }
         ),
@@ -145,19 +147,46 @@ def _schemas() -> dict[str, Schema]:
         "JoinRequest": {
             "type": "object",
             "properties": {
-                "identity": _id("identity"),
+                "identity": {
+                    **_id("identity"),
+                    "description": "A label kept with a new ticket for the portal's own "
+                    "correlation. Whoever knows it can send it, so it proves nothing: it never "
+                    "resumes, hands out or blocks a place. Needed in rooms with "
+                    "identity = required; refused in rooms with identity = entry "
+                    "(entry_required) unless an entry token comes along.",
+                },
                 "entry": {
                     "type": "string",
                     "maxLength": MAX_ENTRY_TOKEN_CHARS,
                     "description": "The portal's entry token: a JWT (JWS compact) with aud = "
                     "the room, sub, iat, exp (at most 1 h after iat) and jti, signed with the "
-                    "server's pinned algorithm (EdDSA by default). Its sub is the identity. "
-                    "Rooms with identity = entry take joins only with one (or with the "
-                    "ticket of an earlier join); a plain identity there is refused "
-                    "(entry_required). Never in the query string.",
+                    "server's pinned algorithm (EdDSA by default). Its sub is the vouched "
+                    "identity. Rooms with identity = entry take joins only with one (or with the "
+                    "ticket of an earlier join). Never in the query string.",
+                },
+                "challenge": {
+                    "type": "string",
+                    "maxLength": 2048,
+                    "description": "In a room with challenge_max_number above 0: the solved "
+                    "proof-of-work challenge as ALTCHA's payload, base64 of the JSON "
+                    "{algorithm, challenge, number, salt, signature}. Each solution joins once.",
                 },
             },
             "additionalProperties": False,
+        },
+        "Challenge": {
+            "type": "object",
+            "description": "A proof-of-work challenge in ALTCHA's format (version 1): find the "
+            "number in 0..maxnumber whose SHA-256 of salt + number (decimal) is challenge. "
+            "Valid for 5 minutes, for this room only.",
+            "properties": {
+                "algorithm": {"const": "SHA-256"},
+                "challenge": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "maxnumber": INTEGER,
+                "salt": STRING,
+                "signature": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            },
+            "required": ["algorithm", "challenge", "maxnumber", "salt", "signature"],
         },
         "Left": _object(
             {
@@ -333,7 +362,7 @@ def _schemas() -> dict[str, Schema]:
         "SlotsAdded": _object({"room": STRING, "added": INTEGER}),
         "ReleaseRequest": {
             "type": "object",
-            "properties": {"override": BOOLEAN, "reason": _nullable(STRING)},
+            "properties": {"override": BOOLEAN, "reason": _nullable(_id("reason"))},
             "additionalProperties": False,
         },
         "Released": _object({"room": STRING, "released": INTEGER, "override": BOOLEAN}),
@@ -398,20 +427,23 @@ def _schemas() -> dict[str, Schema]:
 _ERROR_TEXT: Final = {
     400: "Malformed input",
     401: "Missing or invalid token",
-    403: "Token of another room or kind, or not admitted",
+    403: "Token of another room or kind, or not admitted; or a proof-of-work solution that is "
+    "forged, unsolved or of another room",
     404: "Unknown room, slot, ticket or booking",
     408: "The body did not arrive in time",
-    409: "Conflict (slot_taken, limit_reached, hold_expired, …)",
-    410: "Expired token, or the room is closed",
+    409: "Conflict (slot_taken, limit_reached, hold_expired, challenge_replayed, …)",
+    410: "Expired token or challenge, or the room is closed",
     413: "Body too large",
     415: "Unsupported media type",
     425: "The room does not take joins yet (Retry-After)",
-    429: "Too many joins from this address (Retry-After)",
+    428: "challenge_required: this room asks for a solved proof-of-work challenge to join; "
+    "error.challenge is the challenge to solve",
+    429: "Too many joins, or look-ups and cancels by booking code, from this address (Retry-After)",
     503: (
         "The state store is unavailable (Redis lost, slow, failing over, or a replica did not "
         "acknowledge a hold, booking or cancel in time; or the journal could not be written: "
-        "the change was not made, and changes are refused until a restart); retry after "
-        "Retry-After seconds"
+        "the change was not made, and changes are refused until a restart), or too many "
+        "connections are open; retry after Retry-After seconds"
     ),
 }
 
@@ -421,6 +453,21 @@ _ROOM_PARAM: Final = {
     "required": True,
     "schema": {"type": "string", "minLength": 1, "maxLength": 64},
 }
+
+
+def _actor_header() -> dict[str, Any]:
+    rule = _id("actor")
+    return {
+        "name": "X-Pyqueue-Actor",
+        "in": "header",
+        "required": False,
+        "description": "Who makes the change, as the audit log names it (default admin): "
+        + str(rule["description"]),
+        "schema": rule,
+    }
+
+
+_ACTOR_HEADER: Final = _actor_header()
 
 
 def _json(schema: Schema, description: str) -> dict[str, Any]:
@@ -456,7 +503,7 @@ def _op(
     errors = sorted(set(errors))
     for status in errors:
         responses[str(status)] = _json(_ref("Error"), _ERROR_TEXT[status])
-        if status == 503:
+        if status in (429, 503):
             responses[str(status)]["headers"] = RETRY_LATER
     operation: dict[str, Any] = {
         "summary": summary,
@@ -517,6 +564,7 @@ NONE: Final[Security] = [{}]
 
 def _paths(virtual_clock: bool) -> dict[str, Any]:
     room = [_ROOM_PARAM]
+    audited = [_ROOM_PARAM, _ACTOR_HEADER]
     slot = [_ROOM_PARAM, _path("slot")]
     code = [_ROOM_PARAM, _path("code")]
     paths: dict[str, Any] = {
@@ -526,21 +574,28 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "visitor",
                 {
                     201: ("Joined", "A new place; sets the ticket cookie"),
-                    200: ("Joined", "The place this identity or ticket already had"),
+                    200: ("Joined", "The place this ticket already had"),
                 },
-                [401, 403, 404, 409, 410, 425, 429],
+                [400, 401, 403, 404, 409, 410, 425, 428, 429],
                 body="JoinRequest",
                 params=room,
                 security=[*VISITOR, {}],
                 headers={201: RETRY_AFTER, 200: RETRY_AFTER},
-                description="Idempotent for a ticket (cookie or bearer) and for an identity: "
-                "reloads and second devices keep the place. The answer carries the ticket "
-                "token as `ticket` for apps. In entry rooms the place belongs to the entry "
-                "token's sub: a new entry token of the same person (another device) gets the "
-                "same place; each token is accepted once (entry_replayed, 409). Entry token "
-                "failures: entry_malformed, entry_wrong_algorithm, entry_unknown_key, "
+                description="Idempotent for a ticket (cookie or bearer): reloads keep the "
+                "place. An `identity` in the body is only the new ticket's label: another "
+                "client sending the same one gets a place of its own, never this one. In entry "
+                "rooms (identity = entry) the place belongs to the entry token's sub: a new "
+                "entry token of the same person (another device) gets the same place; each "
+                "token is accepted once (entry_replayed, 409). Entry token failures: "
+                "entry_required, entry_malformed, entry_wrong_algorithm, entry_unknown_key, "
                 "entry_bad_signature, entry_expired, entry_lifetime_too_long (401), "
-                "entry_wrong_audience (403), entry_replayed (409).",
+                "entry_wrong_audience (403), entry_replayed (409), entry_store_full (503). "
+                "In a room with a proof-of-work challenge, a join that takes a new place sends "
+                "a solution as `challenge`; without one it is answered 428 with the challenge "
+                "to solve. The holder of a valid ticket resumes without new work. A room with "
+                "both checks the entry token first, so a refused token costs no work, then "
+                "asks for the challenge. The answer carries the ticket token as `ticket` for "
+                "apps.",
             )
         },
         "/v1/rooms/{room}/status": {
@@ -659,7 +714,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "Get a booking",
                 "booking",
                 {200: ("Booking", "The booking of this code")},
-                [404],
+                [404, 429],
                 params=code,
                 security=NONE,
             )
@@ -669,12 +724,14 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "Cancel a booking",
                 "booking",
                 {200: ("Booking", "Cancelled; the slot returns by the room's rule")},
-                [404],
+                [404, 429],
                 params=code,
                 security=NONE,
-                description="The code is the credential. The slot becomes free at the next "
-                "release window, or is offered to the next waiting visitor (waitlist). A cancel "
-                "answered 503 may have been applied: the booking's lookup then answers 404.",
+                description="The code is the credential, so look-ups and cancels by code are "
+                "limited per client address (`code_rate_per_minute`). The slot becomes free at "
+                "the next release window, or is offered to the next waiting visitor (waitlist). "
+                "A cancel answered 503 may have been applied: the booking's lookup then answers "
+                "404.",
             )
         },
         "/v1/handoff/verify": {
@@ -726,7 +783,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 [401, 403],
                 body="RoomSettings",
                 body_required=True,
-                params=room,
+                params=audited,
                 security=ADMIN,
             ),
             "patch": _op(
@@ -736,7 +793,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 [401, 403, 404],
                 body="RoomSettingsChange",
                 body_required=True,
-                params=room,
+                params=audited,
                 security=ADMIN,
             ),
         },
@@ -746,7 +803,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "admin",
                 {200: ("Paused", "Paused")},
                 [401, 403, 404],
-                params=room,
+                params=audited,
                 security=ADMIN,
             )
         },
@@ -756,7 +813,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "admin",
                 {200: ("Paused", "Resumed")},
                 [401, 403, 404],
-                params=room,
+                params=audited,
                 security=ADMIN,
             )
         },
@@ -767,7 +824,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 {200: ("QueueAll", "Changed")},
                 [401, 403, 404],
                 body="QueueAllRequest",
-                params=room,
+                params=audited,
                 security=ADMIN,
             )
         },
@@ -779,7 +836,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 [401, 403, 404, 409, 415],
                 body="SlotsRequest",
                 body_required=True,
-                params=room,
+                params=audited,
                 security=ADMIN,
                 extra_content={
                     "text/csv": {
@@ -798,7 +855,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 {200: ("Released", "Released (audited)")},
                 [401, 403, 404, 409],
                 body="ReleaseRequest",
-                params=room,
+                params=audited,
                 security=ADMIN,
                 description="Refused (409 release_refused) before the next release window unless "
                 "`override` is true and a `reason` is given; every release is audited.",
@@ -911,7 +968,12 @@ def openapi_document(*, virtual_clock: bool = False) -> dict[str, Any]:
             "title": "pyqueue",
             "version": __version__,
             "description": "A fair admission queue (virtual waiting room) in front of a "
-            'booking site. Errors are always {"error": {"code", "message"}}.',
+            'booking site. Errors are always {"error": {"code", "message"}}. Any request may '
+            "also meet the connection limits: 408 `timeout` when its head (request line and "
+            "headers) takes longer than server.header_timeout_seconds, and 503 "
+            "`too_many_connections` with Retry-After while server.max_connections are open; "
+            "both close the connection. A body whose Content-Encoding does not decode is a 400 "
+            "`bad_request` that closes the connection.",
         },
         "tags": [
             {"name": "visitor", "description": "The waiting visitor (browser or app)"},

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -31,6 +32,9 @@ from pyqueue._core import (
 from pyqueue.backends.views import StatusView
 from pyqueue.config import Settings
 from pyqueue.server import page_booking, render
+from pyqueue.server.challenge import fresh_challenge, pay_for_join
+from pyqueue.server.entry import check_entry
+from pyqueue.server.errors import ApiError
 from pyqueue.server.httpio import MAX_ENTRY_TOKEN_CHARS, cookie
 from pyqueue.server.page_http import (
     PAGES,
@@ -45,11 +49,14 @@ from pyqueue.server.page_http import (
     set_cookie,
     take_join_slot,
 )
+from pyqueue.server.state import STATE
 from pyqueue.server.visitor import IDENTITY_MAX, TICKET_COOKIE_SECONDS
 from pyqueue.web.appearance import look_from_mapping
 from pyqueue.web.assets import STATIC_PREFIX
 from pyqueue.web.views import (
+    Rendered,
     RoomFacts,
+    challenge_view,
     entry_form,
     identity_form,
     landing,
@@ -130,12 +137,12 @@ async def show_room(request: web.Request) -> web.StreamResponse:
     if st is None:
         if _joins_nobody(request):
             return html_response(request, ctx, landing(ctx))
-        if page.config.identity == "required":
-            return html_response(request, ctx, identity_form(ctx))
         if page.config.identity == "entry":
             # Joins come from the portal: its link's #entry= fragment (page.js posts it) or
-            # its form post.
+            # its form post. The challenge, if any, follows once the entry token is checked.
             return html_response(request, ctx, entry_form(ctx))
+        if page.config.identity == "required" or meta.challenge_max_number:
+            return html_response(request, ctx, _join_form(page))
         facts = await _facts(page)
         try:
             take_join_slot(request, state)
@@ -150,6 +157,24 @@ async def show_room(request: web.Request) -> web.StreamResponse:
         return await _status_page(request, page, ticket.token, st)
     assert token is not None  # a status was read with it
     return await _status_page(request, page, token, st)
+
+
+def _join_form(
+    page: RoomPage,
+    error: str | None = None,
+    challenge: Mapping[str, Any] | None = None,
+    *,
+    entry: str | None = None,
+) -> Rendered:
+    """The form a visitor joins with: the portal's code, a proof-of-work challenge, or both;
+    in an entry room, the challenge with the checked ``entry`` token carried along."""
+    meta, ctx = page.meta, page.ctx
+    identity = page.config.identity == "required"
+    if not meta.challenge_max_number:
+        return identity_form(ctx, error)
+    if challenge is None:
+        challenge = fresh_challenge(page.state, meta)
+    return challenge_view(ctx, challenge, identity=identity, error=error, entry=entry)
 
 
 async def _status_page(
@@ -191,19 +216,28 @@ async def join_with_form(request: web.Request) -> web.StreamResponse:
     if page.config.identity == "entry":
         return await _join_with_entry(request, page)
     form = await read_form(request)
-    identity = (form.get("identity") or "").strip() or None
-    if identity is not None and len(identity) > IDENTITY_MAX:
-        return html_response(request, ctx, identity_form(ctx, ctx.texts("identity_too_long")))
-    if identity is None and page.config.identity == "required":
-        return html_response(request, ctx, identity_form(ctx, ctx.texts("identity_missing")))
+    # The code a visitor types proves nothing (anyone may type anyone's): it is the new
+    # ticket's label, never a way to an existing place. Only the ticket cookie resumes one.
+    label = (form.get("identity") or "").strip() or None
+    if label is not None and len(label) > IDENTITY_MAX:
+        return html_response(request, ctx, _join_form(page, ctx.texts("identity_too_long")))
+    if label is None and page.config.identity == "required":
+        return html_response(request, ctx, _join_form(page, ctx.texts("identity_missing")))
     resume = cookie(request, meta.ticket_cookie)
     take_join_slot(request, state)
     try:
-        ticket = await state.backend.join(meta.id, identity, resume)
+        await pay_for_join(state, meta, form.get("challenge") or None, resume)
+    except ApiError as exc:
+        if not exc.code.startswith("challenge_") or exc.details is None:
+            raise
+        refused = ctx.texts("challenge_refused")
+        return html_response(request, ctx, _join_form(page, refused, exc.details["challenge"]))
+    try:
+        ticket = await state.backend.join(meta.id, None, resume, label=label)
     except (TokenError, UnknownTicket):
-        ticket = await state.backend.join(meta.id, identity, None)
+        ticket = await state.backend.join(meta.id, None, None, label=label)
     except IdentityRequired:
-        return html_response(request, ctx, identity_form(ctx, ctx.texts("identity_missing")))
+        return html_response(request, ctx, _join_form(page, ctx.texts("identity_missing")))
     state.metrics.count_join(meta.id, ticket.new)
     response = redirect(ctx.room_path)
     set_cookie(request, response, meta.ticket_cookie, ticket.token, TICKET_COOKIE_SECONDS)
@@ -220,12 +254,24 @@ async def _join_with_entry(request: web.Request, page: RoomPage) -> web.StreamRe
     take_join_slot(request, state)
     resume = cookie(request, meta.ticket_cookie)
     try:
+        # The token first (cheap, and it names the person), then the work, if the room asks
+        # for it: the challenge page sends the same token back with the solution, so its jti
+        # must still be unused here; the join below uses it up.
+        check_entry(state, meta, entry)
+        await pay_for_join(state, meta, form.get("challenge") or None, resume)
         try:
             ticket = await state.backend.join(meta.id, None, resume, entry)
         except (TokenError, UnknownTicket):
             ticket = await state.backend.join(meta.id, None, None, entry)
     except EntryError:
         return html_response(request, ctx, entry_form(ctx, ctx.texts("entry_refused")))
+    except ApiError as exc:
+        if not exc.code.startswith("challenge_") or exc.details is None:
+            raise
+        # The first visit brings no solution: that is the challenge to solve, not an error.
+        refused = None if exc.code == "challenge_required" else ctx.texts("challenge_refused")
+        rendered = _join_form(page, refused, exc.details["challenge"], entry=entry)
+        return html_response(request, ctx, rendered)
     state.metrics.count_join(meta.id, ticket.new)
     response = redirect(ctx.room_path)
     set_cookie(request, response, meta.ticket_cookie, ticket.token, TICKET_COOKIE_SECONDS)
@@ -239,18 +285,21 @@ async def rejoin(request: web.Request) -> web.StreamResponse:
     state, meta, ctx = page.state, page.meta, page.ctx
     await read_form(request)
     response = redirect(ctx.room_path)
-    if page.config.identity == "required":
-        # The code decides the place: the visitor gives it again on the form.
-        response.del_cookie(meta.ticket_cookie, path="/")
-        return response
-    take_join_slot(request, state)
     if page.config.identity == "entry":
-        # The vouched person's own ticket goes back in line; without it, the entry form.
+        # The vouched person's own ticket goes back in line (no new place, so no new work);
+        # without it, the entry form.
         resume = cookie(request, meta.ticket_cookie)
         if resume is None:
             return response
+        take_join_slot(request, state)
         ticket = await state.backend.join(meta.id, None, resume)
+    elif page.config.identity == "required" or meta.challenge_max_number:
+        # A new place needs a label again, or costs new work: the visitor gives the label
+        # again, or solves a new challenge, on the join form.
+        response.del_cookie(meta.ticket_cookie, path="/")
+        return response
     else:
+        take_join_slot(request, state)
         ticket = await state.backend.join(meta.id, None, None)
     state.metrics.count_join(meta.id, ticket.new)
     set_cookie(request, response, meta.ticket_cookie, ticket.token, TICKET_COOKIE_SECONDS)
@@ -289,7 +338,8 @@ async def decline_offer(request: web.Request) -> web.StreamResponse:
 
 
 async def theme(request: web.Request) -> web.StreamResponse:
-    room = request.match_info["room"]
+    """The room's colours; a room that does not exist is a 404 (``UnknownRoom``)."""
+    room = (await request.app[STATE].room(request.match_info["room"])).id
     body, version = request.app[PAGES].theme(room)
     cache = _IMMUTABLE if request.query.get("v") == version else _SHORT
     return web.Response(

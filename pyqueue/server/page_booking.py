@@ -10,8 +10,10 @@ the hold is still this visitor's when it is confirmed.
 from __future__ import annotations
 
 import contextlib
+import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, TypeGuard
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -26,6 +28,7 @@ from pyqueue._core import (
     UnknownBooking,
     UnknownTicket,
 )
+from pyqueue.server.code_limit import by_code
 from pyqueue.server.httpio import cookie, query_int
 from pyqueue.server.page_http import (
     BOOKING_COOKIE_SECONDS,
@@ -106,7 +109,7 @@ async def show_picker(request: web.Request) -> web.StreamResponse:
     held = _held(request, page)
     if held is not None and request.query.get("group") is None:
         # Back in the picker while holding a slot: the hold comes first.
-        return redirect(f"{page.ctx.room_path}/book/{quote(str(held['slot']), safe='')}")
+        return redirect(f"{page.ctx.room_path}/book/{quote(held.slot, safe='')}")
     rendered = await _picker(request, page, seconds, selected=request.query.get("group") or None)
     return _with_pass_cookie(
         request, page, html_response(request, page.ctx, rendered), token, seconds
@@ -152,15 +155,45 @@ async def _picker(
     )
 
 
-def _held(request: web.Request, page: RoomPage) -> dict[str, str | float] | None:
-    """The hold remembered in this browser, while it has not run out."""
+@dataclass(frozen=True)
+class RememberedHold:
+    """The hold remembered in the visitor's cookie, for display only."""
+
+    slot: str
+    group: str
+    starts_at: datetime
+    until: float
+
+
+def _held(request: web.Request, page: RoomPage) -> RememberedHold | None:
+    """The hold remembered in this browser, while it has not run out. The cookie is the
+    client's to change: anything malformed in it counts as no hold."""
     data = decode_cookie(cookie(request, hold_cookie(page.meta.id)))
-    if data is None or not isinstance(data.get("slot"), str):
+    if data is None:
         return None
-    until = data.get("until")
-    if not isinstance(until, int | float) or until <= page.state.now():
+    slot, group = data.get("slot"), data.get("group")
+    starts_at, until = data.get("starts_at"), data.get("until")
+    if not (isinstance(slot, str) and isinstance(group, str)):
         return None
-    return data
+    if not (_is_timestamp(starts_at) and _is_timestamp(until)):
+        return None
+    if until <= page.state.now():
+        return None
+    return RememberedHold(slot, group, datetime.fromtimestamp(starts_at, UTC), float(until))
+
+
+#: Times in the hold cookie must lie between 1970 and the year 9000, so that every time zone
+#: and every countdown can show them.
+_LATEST_TIMESTAMP: Final = 221_845_392_000.0
+
+
+def _is_timestamp(value: object) -> TypeGuard[float]:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= _LATEST_TIMESTAMP
+    )
 
 
 @page_handler
@@ -180,7 +213,7 @@ async def hold_slot(request: web.Request) -> web.StreamResponse:
     except LimitReached:
         current = _held(request, page)
         if current is not None:
-            return redirect(f"{ctx.room_path}/book/{quote(str(current['slot']), safe='')}")
+            return redirect(f"{ctx.room_path}/book/{quote(current.slot, safe='')}")
         raise
     state.metrics.holds[page.meta.id] += 1
     response = redirect(f"{ctx.room_path}/book/{quote(slot, safe='')}")
@@ -206,12 +239,10 @@ async def show_hold(request: web.Request) -> web.StreamResponse:
     await _pass(request, page)
     held = _held(request, page)
     slot = request.match_info["slot"]
-    if held is None or held["slot"] != slot:
+    if held is None or held.slot != slot:
         return redirect(f"{page.ctx.room_path}/book")
-    choice = SlotChoice(
-        slot, str(held["group"]), datetime.fromtimestamp(float(held["starts_at"]), UTC)
-    )
-    rendered = hold(page.ctx, choice, float(held["until"]) - page.state.now())
+    choice = SlotChoice(slot, held.group, held.starts_at)
+    rendered = hold(page.ctx, choice, held.until - page.state.now())
     return html_response(request, page.ctx, rendered)
 
 
@@ -223,7 +254,7 @@ async def confirm_slot(request: web.Request) -> web.StreamResponse:
     slot = request.match_info["slot"]
     token, seconds = await _pass(request, page)
     held = _held(request, page)
-    group = str(held["group"]) if held is not None else None
+    group = held.group if held is not None else None
     try:
         booked = await state.backend.confirm(page.meta.id, slot, token)
     except (HoldExpired, NoHold, NotHolder):
@@ -264,9 +295,10 @@ async def release_slot(request: web.Request) -> web.StreamResponse:
 @page_handler
 async def show_booking(request: web.Request) -> web.StreamResponse:
     page = await room_page(request)
-    code = request.match_info["code"]
+    code = request.match_info["code"][:MAX_CODE]
+    state, room = page.state, page.meta.id
     try:
-        found = await page.state.backend.booking(page.meta.id, code[:MAX_CODE])
+        found = await by_code(request, state, room, lambda: state.backend.booking(room, code))
     except UnknownBooking:
         rendered = cancel_form(page.ctx, "", page.ctx.texts("cancel_unknown"))
         return html_response(request, page.ctx, rendered)
@@ -284,8 +316,9 @@ async def show_cancel(request: web.Request) -> web.StreamResponse:
     code = request.query.get("code", "").strip().upper()[:MAX_CODE]
     if not code:
         return html_response(request, ctx, cancel_form(ctx))
+    state, room = page.state, page.meta.id
     try:
-        found = await page.state.backend.booking(page.meta.id, code)
+        found = await by_code(request, state, room, lambda: state.backend.booking(room, code))
     except UnknownBooking:
         return html_response(request, ctx, cancel_form(ctx, code, ctx.texts("cancel_unknown")))
     return html_response(
@@ -299,8 +332,9 @@ async def cancel_booking(request: web.Request) -> web.StreamResponse:
     ctx = page.ctx
     form = await read_form(request)
     code = form.get("code", "").strip().upper()[:MAX_CODE]
+    state, room = page.state, page.meta.id
     try:
-        await page.state.backend.cancel(page.meta.id, code)
+        await by_code(request, state, room, lambda: state.backend.cancel(room, code))
     except UnknownBooking:
         return html_response(request, ctx, cancel_form(ctx, code, ctx.texts("cancel_unknown")))
     page.state.metrics.cancellations[page.meta.id] += 1

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Final
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -33,7 +33,7 @@ from pyqueue._core import (
 )
 from pyqueue.backends import BackendUnavailable, UnknownRoom
 from pyqueue.server.errors import STATUS_BY_CODE, ApiError
-from pyqueue.server.httpio import cookie, set_visitor_cookie
+from pyqueue.server.httpio import cookie, read_body, set_visitor_cookie
 
 # The join rate limit of the API applies to joins from the page as well.
 from pyqueue.server.httpio import take_join_slot as take_join_slot
@@ -42,6 +42,7 @@ from pyqueue.web.appearance import PageLook, theme_css
 from pyqueue.web.assets import Assets, version_of
 from pyqueue.web.html import PageContext, document
 from pyqueue.web.i18n import LANGUAGES, negotiate, texts
+from pyqueue.web.promises import limit_key
 from pyqueue.web.views import Rendered, message
 
 log = logging.getLogger("pyqueue.page")
@@ -50,7 +51,12 @@ LANG_COOKIE: Final = "pyqueue_lang"
 LANG_COOKIE_SECONDS: Final = 365 * 24 * 3600
 #: The booking code stays in the visitor's browser so the "done" page can show it again.
 BOOKING_COOKIE_SECONDS: Final = 30 * 24 * 3600
-MAX_FORM_BYTES: Final = 4096
+#: Room for the longest entry token (``MAX_ENTRY_TOKEN_CHARS``) and a proof-of-work solution
+#: (``challenge.MAX_PAYLOAD_CHARS``), url-encoded, beside the page's few short fields.
+MAX_FORM_BYTES: Final = 8192
+#: More than any page form has; a limit so that parsing stays cheap.
+MAX_FORM_FIELDS: Final = 16
+FORM_TYPE: Final = "application/x-www-form-urlencoded"
 _SECURITY_HEADERS: Final = {
     # No inline script or style anywhere, so neither is allowed; images may come from the
     # portal's own https host (its logo).
@@ -69,23 +75,42 @@ _SECURITY_HEADERS: Final = {
 
 @dataclass
 class PageSite:
-    """The page's shared state: room looks, static files and prepared theme stylesheets."""
+    """The page's shared state: room looks, static files and prepared theme stylesheets.
+
+    Stylesheets are prepared once per configured look (rooms without one share the default),
+    so what a client puts in a URL never adds an entry: memory stays bounded by the config.
+    """
 
     looks: dict[str, PageLook] = field(default_factory=dict)
     assets: Assets = field(default_factory=Assets.load)
     _themes: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    _default_theme: tuple[bytes, str] | None = None
 
     def look(self, room: str) -> PageLook:
         return self.looks.get(room) or PageLook()
 
     def theme(self, room: str) -> tuple[bytes, str]:
         """The room's theme stylesheet and its version."""
+        look = self.looks.get(room)
+        if look is None:
+            if self._default_theme is None:
+                self._default_theme = _prepared_theme(PageLook())
+            return self._default_theme
         cached = self._themes.get(room)
         if cached is None:
-            body = theme_css(self.look(room)).encode()
-            cached = (body, version_of(body))
+            cached = _prepared_theme(look)
             self._themes[room] = cached
         return cached
+
+    @property
+    def prepared_themes(self) -> int:
+        """How many stylesheets are held in memory (the default counts once)."""
+        return len(self._themes) + (self._default_theme is not None)
+
+
+def _prepared_theme(look: PageLook) -> tuple[bytes, str]:
+    body = theme_css(look).encode()
+    return body, version_of(body)
 
 
 PAGES: Final = web.AppKey("pyqueue_pages", PageSite)
@@ -117,18 +142,25 @@ def zone_of(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def context(request: web.Request, room: str, zone: ZoneInfo) -> PageContext:
+def context(
+    request: web.Request, room: str, zone: ZoneInfo, *, known_room: bool = True
+) -> PageContext:
+    """The view context; for a room that does not exist (``known_room=False``) the page has
+    no room stylesheet, whose URL would only answer 404."""
     site = request.app[PAGES]
     chosen = request.query.get("lang") or cookie(request, LANG_COOKIE)
     lang = negotiate(request.headers.get("Accept-Language"), chosen)
     query = {k: v for k, v in request.query.items() if k != "lang"}
     links = {other: request.path + "?" + urlencode({**query, "lang": other}) for other in LANGUAGES}
-    _, theme_version = site.theme(room)
     assets = {
         "page.css": site.assets.url("page.css"),
         "page.js": site.assets.url("page.js"),
-        "theme.css": f"/rooms/{room}/theme.css?v={theme_version}",
+        "challenge.js": site.assets.url("challenge.js"),
+        "challenge-worker.js": site.assets.url("challenge-worker.js"),
     }
+    if known_room:
+        _, theme_version = site.theme(room)
+        assets["theme.css"] = f"/rooms/{room}/theme.css?v={theme_version}"
     return PageContext(
         room=room,
         texts=texts(lang),
@@ -199,16 +231,41 @@ def decode_cookie(value: str | None) -> dict[str, Any] | None:
 
 
 async def read_form(request: web.Request, *, any_origin: bool = False) -> Mapping[str, str]:
-    """A small urlencoded form from this site; refuses other origins and large bodies.
-    ``any_origin`` takes it from anywhere: for the entry form, which the portal's own page
-    posts (the entry token in it is the credential, as a sign-in link is)."""
+    """A small urlencoded form from this site; refuses other origins, large bodies, other
+    media types and text that is not UTF-8, each with a 4xx. ``any_origin`` takes it from
+    anywhere: for the entry form, which the portal's own page posts (the entry token in it is
+    the credential, as a sign-in link is).
+
+    Every page form is read here, and only here: the body is taken within the server's body
+    limits (decompressed, if it came compressed) and parsed strictly, so no form can reach a
+    handler half-decoded.
+    """
     if not any_origin:
         check_origin(request)
-    length = request.content_length
-    if length is not None and length > MAX_FORM_BYTES:
-        raise ApiError("body_too_large", f"a form may have at most {MAX_FORM_BYTES} bytes")
-    data = await request.post()
-    return {k: v for k, v in data.items() if isinstance(v, str)}
+    server = request.app[STATE].server
+    body = await read_body(request, MAX_FORM_BYTES, server.body_timeout_seconds)
+    if not body:
+        return {}
+    if request.content_type != FORM_TYPE:
+        raise ApiError("unsupported_media_type", f"a form is sent as {FORM_TYPE}")
+    try:
+        fields = parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=False,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except UnicodeDecodeError:
+        raise ApiError("bad_request", "the form is not UTF-8 text") from None
+    except ValueError:
+        raise ApiError("bad_request", f"a form has at most {MAX_FORM_FIELDS} fields") from None
+    form: dict[str, str] = {}
+    for name, value in fields:
+        # The first value of a field counts, as in aiohttp's MultiDict.get.
+        form.setdefault(name, value)
+    return form
 
 
 def check_origin(request: web.Request) -> None:
@@ -236,18 +293,22 @@ def page_handler(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except UnknownRoom:
-            ctx = context(request, request.match_info.get("room", ""), ZoneInfo("UTC"))
+            room = request.match_info.get("room", "")
+            ctx = context(request, room, ZoneInfo("UTC"), known_room=False)
             rendered = message(
                 ctx, "unknown_room_title", ctx.texts("unknown_room_text"), status=404, back=False
             )
             return html_response(request, ctx, rendered)
         except (PyqueueError, ApiError) as exc:
             room = request.match_info.get("room", "")
+            identity = "optional"  # a room that cannot be read vouches for nobody
             try:
-                ctx = (await room_page(request)).ctx
+                page = await room_page(request)
+                ctx, identity = page.ctx, page.config.identity
             except PyqueueError:
-                ctx = context(request, room, ZoneInfo("UTC"))
-            response = html_response(request, ctx, error_view(ctx, exc))
+                known = room in request.app[STATE].rooms
+                ctx = context(request, room, ZoneInfo("UTC"), known_room=known)
+            response = html_response(request, ctx, error_view(ctx, exc, identity))
             if isinstance(exc, ApiError) and exc.headers:
                 response.headers.update(exc.headers)
             return response
@@ -255,15 +316,16 @@ def page_handler(handler: Handler) -> Handler:
     return handle
 
 
-def error_view(ctx: PageContext, exc: Exception) -> Rendered:
-    """The page for an error a visitor can meet, with what to do next."""
+def error_view(ctx: PageContext, exc: Exception, identity: str = "optional") -> Rendered:
+    """The page for an error a visitor can meet, with what to do next; ``identity`` is the
+    room's identity mode (whom a booking limit counts)."""
     t = ctx.texts
     if isinstance(exc, TokenExpired):
         return message(ctx, "expired_title", t("pass_expired_text"), status=410)
     if isinstance(exc, TokenError | NotAdmitted):
         return message(ctx, "no_pass_title", t("no_pass_text"), status=403)
     if isinstance(exc, LimitReached):
-        return message(ctx, "limit_title", t("limit_text", limit=exc.limit), status=409)
+        return message(ctx, "limit_title", t(limit_key(identity), limit=exc.limit), status=409)
     if isinstance(exc, RoomClosed):
         return message(ctx, "closed_title", t("closed_text"), status=410)
     if isinstance(exc, NotOpenYet):

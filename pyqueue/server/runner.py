@@ -8,69 +8,19 @@ import asyncio
 import logging
 import signal
 import ssl
-from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import LineTooLong
-from aiohttp.web_protocol import RequestHandler
 
 from pyqueue._core import VirtualClock
 from pyqueue.backends import open_backend
 from pyqueue.config import Settings, describe_settings
 from pyqueue.server.app import create_app
-from pyqueue.server.errors import code_for_status, error_body
+from pyqueue.server.connections import ConnectionGuard, GuardedAppRunner
 from pyqueue.server.logs import JsonAccessLogger
+from pyqueue.server.state import STATE
 
 log = logging.getLogger("pyqueue.server")
-
-
-class _JsonErrorRequestHandler(RequestHandler):
-    """Answers requests that fail below the application (a malformed request line, a header
-    over the limit) with the same JSON error shape as everything else."""
-
-    def handle_error(
-        self,
-        request: Any,
-        status: int = 500,
-        exc: BaseException | None = None,
-        message: str | None = None,
-    ) -> web.StreamResponse:
-        if request.writer.output_size > 0:
-            raise ConnectionError("the answer was partly sent; the connection is dropped")
-        if isinstance(exc, LineTooLong):
-            status = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
-            # The parser's message quotes the oversized line; not worth echoing back.
-            message = "the request line or a header is larger than the server accepts"
-        if status >= 500:
-            log.error("request failed below the application", exc_info=exc)
-            message = "an internal error occurred; it has been logged"
-        else:
-            # A client's mistake, and common on the open internet: not worth an error line.
-            log.debug("malformed request", extra={"status": status, "remote": request.remote})
-        text = message or (str(exc) if exc else HTTPStatus(status).phrase)
-        response = web.Response(
-            status=status,
-            body=error_body(code_for_status(status), text),
-            content_type="application/json",
-        )
-        response.force_close()
-        return response
-
-
-class _JsonErrorServer(web.Server):
-    def __call__(self) -> RequestHandler:
-        return _JsonErrorRequestHandler(self, loop=self._loop, **self._kwargs)
-
-
-class JsonErrorAppRunner(web.AppRunner):
-    """An AppRunner whose connections answer protocol errors in JSON."""
-
-    async def _make_server(self) -> web.Server:
-        server = await super()._make_server()
-        # aiohttp offers no hook for the connection class; the server it built is adopted.
-        server.__class__ = _JsonErrorServer
-        return server
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -82,10 +32,14 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-def make_runner(app: web.Application, settings: Settings) -> JsonErrorAppRunner:
+def make_runner(app: web.Application, settings: Settings) -> GuardedAppRunner:
     server = settings.server
-    return JsonErrorAppRunner(
+    guard = ConnectionGuard(
+        server.max_connections, server.header_timeout_seconds, app[STATE].metrics
+    )
+    return GuardedAppRunner(
         app,
+        guard,
         access_log=logging.getLogger("pyqueue.access") if server.access_log else None,
         access_log_class=JsonAccessLogger,
         keepalive_timeout=server.keepalive_seconds,

@@ -97,3 +97,4 @@ async def refresh_rooms(state: ServerState) -> None:
 
 async def prune_limiter(state: ServerState) -> None:
     state.limiter.prune()
+    state.code_limiter.prune()

@@ -8,7 +8,7 @@ booking, and each route takes the kind it needs.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -18,9 +18,10 @@ from pyqueue._core import TokenError, UnknownTicket
 from pyqueue.backends.views import StatusView
 from pyqueue.config import text_rule
 from pyqueue.server import polling, render
+from pyqueue.server.challenge import pay_for_join
+from pyqueue.server.entry import check_entry, entry_token
 from pyqueue.server.errors import ApiError, response_for_exception
 from pyqueue.server.httpio import (
-    MAX_ENTRY_TOKEN_CHARS,
     bearer,
     cookie,
     json_response,
@@ -150,23 +151,29 @@ async def join(request: web.Request) -> web.Response:
     meta = await state.room(room)
     take_join_slot(request, state)
     data = await read_json_object(request, state.server)
-    reject_unknown(data, {"identity", "entry"})
-    identity = optional_string(data, "identity", IDENTITY_MAX)
-    if identity is not None and not identity.strip():
+    reject_unknown(data, {"identity", "entry", "challenge"})
+    # Whoever knows an identity can send it: over HTTP it proves nothing, so it is only the
+    # new ticket's label and never hands out (or blocks) another client's place. The portal's
+    # entry token is what vouches for a person (entry rooms).
+    label = optional_string(data, "identity", IDENTITY_MAX)
+    if label is not None and not label.strip():
         raise ApiError("invalid_argument", "identity must not be blank")
-    entry = entry_token(data, meta)
-    if entry is not None:
-        identity = None  # the identity is the entry token's sub
     explicit = bearer(request)
     from_cookie = cookie(request, meta.ticket_cookie)
+    entry = entry_token(data, meta, explicit or from_cookie)
+    if entry is not None:
+        # The cheap check that names the person comes first: a refused token costs the
+        # visitor no work, and the work is asked only of a join that may take a place.
+        check_entry(state, meta, entry)
+    await pay_for_join(state, meta, data.get("challenge"), explicit or from_cookie)
     try:
-        ticket = await state.backend.join(room, identity, explicit or from_cookie, entry)
+        ticket = await state.backend.join(room, None, explicit or from_cookie, entry, label=label)
     except (TokenError, UnknownTicket):
         # A stale cookie (a restart with new keys, another deployment) must not lock the
         # browser out: it simply gets a new place. A token the app sent explicitly is an error.
         if explicit is not None or from_cookie is None:
             raise
-        ticket = await state.backend.join(room, identity, None, entry)
+        ticket = await state.backend.join(room, None, None, entry, label=label)
     st = await state.backend.status(room, ticket.token)
     body, poll_ms = render.status(room, st, meta.poll_cap_ms, state.now, meta.handoff_url)
     body["ticket"] = ticket.token
@@ -180,18 +187,6 @@ async def join(request: web.Request) -> web.Response:
         _set_pass_cookie(request, state, meta, response, st)
     state.metrics.count_join(room, ticket.new)
     return response
-
-
-def entry_token(data: dict[str, Any], meta: RoomMeta) -> str | None:
-    """The portal's entry token of a join body. In an entry room a plain identity is refused:
-    anybody can type one, only the portal can sign one."""
-    entry = optional_string(data, "entry", MAX_ENTRY_TOKEN_CHARS)
-    if meta.entry_only and entry is None and "identity" in data:
-        raise ApiError(
-            "entry_required",
-            'this room takes the portal\'s entry token ({"entry": "..."}), not an identity',
-        )
-    return entry
 
 
 async def leave(request: web.Request) -> web.Response:

@@ -21,7 +21,7 @@ _TYPES: Final = {
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
 }
-FILES: Final = ("page.css", "page.js")
+FILES: Final = ("page.css", "page.js", "challenge.js", "challenge-worker.js")
 
 
 def version_of(body: bytes) -> str:

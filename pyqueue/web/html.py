@@ -85,8 +85,9 @@ def document(
         '<meta name="robots" content="noindex">',
         f"<title>{esc(title)}</title>",
         f'<link rel="stylesheet" href="{esc(ctx.assets["page.css"])}">',
-        f'<link rel="stylesheet" href="{esc(ctx.assets["theme.css"])}">',
     ]
+    if "theme.css" in ctx.assets:
+        head.append(f'<link rel="stylesheet" href="{esc(ctx.assets["theme.css"])}">')
     if refresh is not None:
         content = str(max(1, refresh.seconds))
         if refresh.url is not None:
@@ -94,6 +95,8 @@ def document(
         # Only without JavaScript: with it, the script polls and reloads when the state changes.
         head.append(f'<noscript><meta http-equiv="refresh" content="{esc(content)}"></noscript>')
     head.append(f'<script src="{esc(ctx.assets["page.js"])}" defer></script>')
+    if view == "challenge":
+        head.append(f'<script src="{esc(ctx.assets["challenge.js"])}" defer></script>')
     head.append("</head>")
     body = [
         f'<body data-view="{esc(view)}">',

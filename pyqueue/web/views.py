@@ -2,9 +2,9 @@
 lapsed, left and closed, plus the pages shown before a visitor has a place.
 
 Every view answers the visitors' questions from the field reports on screen: whether reloading
-is a mistake (no), whether several devices help (no), whether coming early helps (no, the order
-is drawn at opening), how long the wait is (a range, with the time of the last update) and how
-long they have to book (a visible clock). The views read the same status object the JSON API
+is a mistake (no), whether several devices help and whether coming early helps (as true in the
+room's mode: see ``promises``), how long the wait is (a range, with the time of the last update)
+and how long they have to book (a visible clock). The views read the same status object the JSON API
 sends, so the page and the script that re-renders it after each poll agree.
 """
 
@@ -21,11 +21,13 @@ from pyqueue.web.html import (
     Refresh,
     countdown,
     esc,
+    json_for_script,
     link_button,
     notice,
     paragraph,
     post_button,
 )
+from pyqueue.web.promises import arriving_key, devices_key, ended_key, not_open_key
 
 #: States in which the page keeps polling (and reloads itself without JavaScript).
 POLLING_STATES: Final = frozenset({"prequeue", "waiting", "admitted"})
@@ -85,7 +87,7 @@ def waiting_room(
     elif state == "closed":
         heading, main = _closed(ctx, facts)
     else:  # expired, abandoned, left
-        heading, main = _ended(ctx, state)
+        heading, main = _ended(ctx, facts, state)
     if state not in POLLING_STATES:
         return Rendered(heading, main, view=state)
     poll_ms = int(status["poll_after_ms"])
@@ -109,7 +111,7 @@ def waiting_room(
 
 def _prequeue(ctx: PageContext, facts: RoomFacts, status: Mapping[str, Any]) -> tuple[str, str]:
     t = ctx.texts
-    fair = t("prequeue_fair_shuffle") if facts.prequeue == "shuffle" else t("prequeue_fair_fifo")
+    fair = t(arriving_key(facts.prequeue))
     parts = [
         f"<h1>{esc(t('prequeue_title'))}</h1>",
         _room_intro(ctx),
@@ -123,7 +125,7 @@ def _prequeue(ctx: PageContext, facts: RoomFacts, status: Mapping[str, Any]) -> 
         paragraph(t("prequeue_opens_at", time=t.moment(facts.opens_at, ctx.zone))),
         "</section>",
         notice(fair, "fair"),
-        _keep_place(ctx, facts),
+        _keep_place(ctx, facts, before_draw=True),
     ]
     return t("prequeue_title"), "\n".join(parts)
 
@@ -143,7 +145,7 @@ def _waiting(ctx: PageContext, facts: RoomFacts, status: Mapping[str, Any]) -> t
     if status.get("offer"):
         parts.append(_offer(ctx, status["offer"]))
     parts.append(_place(ctx, status))
-    parts.append(_keep_place(ctx, facts))
+    parts.append(_keep_place(ctx, facts, before_draw=False))
     return heading, "\n".join(parts)
 
 
@@ -230,13 +232,14 @@ def _completed(ctx: PageContext, booking_code: str | None) -> tuple[str, str]:
     return heading, "\n".join(parts)
 
 
-def _ended(ctx: PageContext, state: str) -> tuple[str, str]:
+def _ended(ctx: PageContext, facts: RoomFacts, state: str) -> tuple[str, str]:
     """Expired, lapsed (``abandoned``) or left: say why, and offer a new place."""
     t = ctx.texts
     heading = t(f"{state}_title")
+    why = t(ended_key(state, facts.prequeue, before_draw=facts.state == "prequeue"))
     main = (
         f"<h1>{esc(heading)}</h1>"
-        + notice(t(f"{state}_text"), "ended")
+        + notice(why, "ended")
         + post_button(f"{ctx.room_path}/rejoin", t("rejoin_button"))
     )
     return heading, main
@@ -286,12 +289,10 @@ def _offer(ctx: PageContext, offer: Mapping[str, Any]) -> str:
     )
 
 
-def _keep_place(ctx: PageContext, facts: RoomFacts) -> str:
+def _keep_place(ctx: PageContext, facts: RoomFacts, *, before_draw: bool) -> str:
     """The answers to "is reloading a mistake?" and "do several devices help?"."""
     t = ctx.texts
-    devices = {"required": t("devices_same_place"), "entry": t("devices_entry")}.get(
-        facts.identity, t("devices_no_help")
-    )
+    devices = t(devices_key(facts.identity, facts.prequeue, before_draw))
     return (
         '<section class="facts" aria-label="'
         + esc(t("facts_label"))
@@ -319,7 +320,7 @@ def not_open_yet(ctx: PageContext, facts: RoomFacts, opens_in_seconds: float) ->
         f"<h1>{esc(heading)}</h1>"
         + '<section class="card">'
         + countdown(opens_in_seconds, t.clock(opens_in_seconds), label=t("not_open_label"))
-        + paragraph(t("not_open_text", time=t.moment(facts.opens_at, ctx.zone)))
+        + paragraph(t(not_open_key(facts.prequeue), time=t.moment(facts.opens_at, ctx.zone)))
         + "</section>"
     )
     seconds = max(5, min(300, math.ceil(opens_in_seconds / 4)))
@@ -360,6 +361,68 @@ def entry_form(ctx: PageContext, error: str | None = None) -> Rendered:
         + "</form>"
     )
     return Rendered(heading, main, view="entry", status=401 if error else 200)
+
+
+def challenge_view(
+    ctx: PageContext,
+    challenge: Mapping[str, Any],
+    *,
+    identity: bool,
+    error: str | None = None,
+    entry: str | None = None,
+) -> Rendered:
+    """Rooms with a proof-of-work challenge: the page solves it (``static/challenge.js``) and
+    sends the join form with the solution; with a code to enter, when the visitor sends it.
+    In an entry room the form carries the visitor's checked entry token (``entry``) along, so
+    the join that follows the work is the vouched one. Without JavaScript nobody can join
+    here, and the page says so."""
+    t = ctx.texts
+    heading = t("challenge_title")
+    problem = notice(error, "error") if error else ""
+    code_field = ""
+    if identity:
+        code_field = (
+            paragraph(t("identity_text"))
+            + f'<label for="pq-identity">{esc(t("identity_label"))}</label>'
+            + '<input id="pq-identity" name="identity" required maxlength="256" autocomplete="off"'
+            + ' autocapitalize="characters" spellcheck="false">'
+        )
+    button = (
+        f'<button type="submit" class="button primary">{esc(t("join_button"))}</button>'
+        if identity
+        else ""
+    )
+    data = {
+        "challenge": dict(challenge),
+        "workerUrl": ctx.assets["challenge-worker.js"],
+        "texts": {
+            name: t(f"challenge_{name}") for name in ("working", "done", "failed", "unsupported")
+        },
+    }
+    main = (
+        f"<h1>{esc(heading)}</h1>{problem}"
+        + paragraph(t("challenge_text"))
+        + f"<noscript>{notice(t('challenge_noscript'), 'error')}</noscript>"
+        # Hidden until the script runs: without it there is no work going on to show.
+        + f'<form class="card" method="post" action="{ctx.room_path}" id="pq-challenge-form"'
+        + ("" if identity else " hidden")
+        + ">"
+        + code_field
+        + ("" if entry is None else f'<input type="hidden" name="entry" value="{esc(entry)}">')
+        + '<input type="hidden" name="challenge" id="pq-challenge-solution" value="">'
+        + '<div id="pq-challenge-work" hidden>'
+        + '<progress id="pq-challenge-progress" max="100" value="0"'
+        + f' aria-label="{esc(t("challenge_title"))}"></progress>'
+        + '<p id="pq-challenge-state" class="progress-label" aria-live="polite">'
+        + esc(t("challenge_working", percent="0"))
+        + "</p></div>"
+        + button
+        + "</form>"
+        + '<script type="application/json" id="pq-challenge">'
+        + json_for_script(data)
+        + "</script>"
+    )
+    return Rendered(heading, main, view="challenge", status=400 if error else 200)
 
 
 def landing(ctx: PageContext) -> Rendered:

@@ -222,6 +222,11 @@ mod tests {
         let mut r = QueueState::new(config).unwrap();
         assert_eq!(r.join(OPEN, None, None), Err(CoreError::IdentityRequired));
         assert!(matches!(r.join(OPEN, Some(""), None), Err(CoreError::InvalidArgument(_))));
+        // A required identity may be a label; the label follows the identity's rule.
+        let (x, _) = r.join_labelled(OPEN, None, Some("code:1"), None).unwrap();
+        let (y, _) = r.join_labelled(OPEN, None, Some("code:1"), None).unwrap();
+        assert_ne!(x, y);
+        assert!(matches!(r.join_labelled(OPEN, None, Some("a\0"), None), Err(CoreError::InvalidArgument(_))));
     }
 
     #[test]

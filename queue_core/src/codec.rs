@@ -189,8 +189,14 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Set on the pre-queue byte when settings added after format version 1 follow the handoff URL.
+/// A room that uses none of them is written exactly as before, so saved state stays readable by
+/// the versions that wrote it.
+const EXTENDED: u8 = 0x80;
+
 /// A room's configuration, with the handoff URL that the bindings keep beside it.
 pub fn put_config(out: &mut Vec<u8>, config: &RoomConfig, handoff_url: Option<&str>) {
+    let extended = config.challenge_max_number != 0;
     out.put_str(&config.id);
     out.put_i64(config.opens_at);
     out.put_opt_i64(config.closes_at);
@@ -206,10 +212,11 @@ pub fn put_config(out: &mut Vec<u8>, config: &RoomConfig, handoff_url: Option<&s
     ] {
         out.put_u32(value);
     }
-    out.put_u8(match config.prequeue {
+    let prequeue = match config.prequeue {
         PrequeueMode::Shuffle => 0,
         PrequeueMode::Fifo => 1,
-    });
+    };
+    out.put_u8(if extended { prequeue | EXTENDED } else { prequeue });
     out.put_u8(match config.identity {
         IdentityMode::Optional => 0,
         IdentityMode::Required => 1,
@@ -226,6 +233,9 @@ pub fn put_config(out: &mut Vec<u8>, config: &RoomConfig, handoff_url: Option<&s
     out.put_str(&config.timezone);
     out.put_varint(config.seed);
     out.put_opt_str(handoff_url);
+    if extended {
+        out.put_varint(u64::from(config.challenge_max_number));
+    }
 }
 
 pub fn read_config<'a>(reader: &mut Reader<'a>) -> CoreResult<(RoomConfig, Option<&'a str>)> {
@@ -240,7 +250,9 @@ pub fn read_config<'a>(reader: &mut Reader<'a>) -> CoreResult<(RoomConfig, Optio
     }
     let [max_active, session_seconds, heartbeat_timeout_seconds, max_bookings_per_identity, hold_seconds, offer_seconds] =
         numbers;
-    let prequeue = match reader.u8()? {
+    let prequeue_byte = reader.u8()?;
+    let extended = prequeue_byte & EXTENDED != 0;
+    let prequeue = match prequeue_byte & !EXTENDED {
         0 => PrequeueMode::Shuffle,
         1 => PrequeueMode::Fifo,
         _ => return Err(damaged("unknown pre-queue mode")),
@@ -261,6 +273,11 @@ pub fn read_config<'a>(reader: &mut Reader<'a>) -> CoreResult<(RoomConfig, Optio
     let timezone = reader.str()?.to_owned();
     let seed = reader.varint()?;
     let handoff_url = reader.opt_str()?;
+    let challenge_max_number = if extended {
+        u32::try_from(reader.varint()?).map_err(|_| damaged("challenge difficulty out of range"))?
+    } else {
+        0
+    };
     let config = RoomConfig {
         id,
         opens_at,
@@ -279,6 +296,7 @@ pub fn read_config<'a>(reader: &mut Reader<'a>) -> CoreResult<(RoomConfig, Optio
         hold_seconds,
         offer_seconds,
         seed,
+        challenge_max_number,
     };
     Ok((config, handoff_url))
 }
@@ -336,5 +354,25 @@ mod tests {
         reader.finish().unwrap();
         assert_eq!(format!("{back:?}"), format!("{config:?}"));
         assert_eq!(url, Some("https://book.example/"));
+    }
+
+    #[test]
+    fn a_challenge_difficulty_reads_back_and_leaves_other_rooms_as_they_were() {
+        let plain = test_config(1_000);
+        let mut before = Vec::new();
+        put_config(&mut before, &plain, None);
+        let mut with_challenge = plain.clone();
+        with_challenge.challenge_max_number = 100_000;
+        let mut out = Vec::new();
+        put_config(&mut out, &with_challenge, None);
+        assert!(out.len() > before.len());
+        let mut reader = Reader::new(&out);
+        let (back, _) = read_config(&mut reader).unwrap();
+        reader.finish().unwrap();
+        assert_eq!(back.challenge_max_number, 100_000);
+        // A room without the challenge is written as version 1 wrote it, byte for byte.
+        let mut reader = Reader::new(&before);
+        assert_eq!(read_config(&mut reader).unwrap().0.challenge_max_number, 0);
+        reader.finish().unwrap();
     }
 }

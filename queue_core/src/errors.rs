@@ -39,6 +39,16 @@ pub enum CoreError {
     /// More entry tokens are live at once than the replay store can remember.
     EntryStoreFull,
 
+    /// A proof-of-work solution that is not one: bad shape, wrong algorithm, a salt we did not
+    /// write (the message says which).
+    ChallengeMalformed(String),
+    /// The challenge was not signed by one of our keys: forged or altered.
+    ChallengeBadSignature,
+    /// The number does not hash to the challenge: the work was not done.
+    ChallengeUnsolved,
+    ChallengeWrongRoom,
+    ChallengeExpired,
+
     /// The room does not take this action yet; `opens_in_seconds` says how long to wait.
     NotOpenYet {
         opens_in_seconds: f64,
@@ -106,6 +116,11 @@ impl CoreError {
             Self::EntryReplayed => "entry_replayed",
             Self::EntryRequired => "entry_required",
             Self::EntryStoreFull => "entry_store_full",
+            Self::ChallengeMalformed(_) => "challenge_malformed",
+            Self::ChallengeBadSignature => "challenge_bad_signature",
+            Self::ChallengeUnsolved => "challenge_unsolved",
+            Self::ChallengeWrongRoom => "challenge_wrong_room",
+            Self::ChallengeExpired => "challenge_expired",
             Self::NotOpenYet { .. } => "not_open_yet",
             Self::RoomClosed => "room_closed",
             Self::IdentityRequired => "identity_required",
@@ -154,6 +169,11 @@ impl fmt::Display for CoreError {
             Self::EntryReplayed => f.write_str("the entry token (its jti) was used already"),
             Self::EntryRequired => f.write_str("this room admits joins only with an entry token from the portal"),
             Self::EntryStoreFull => f.write_str("too many entry tokens are live at once; try again shortly"),
+            Self::ChallengeMalformed(m) => write!(f, "the challenge solution is malformed: {m}"),
+            Self::ChallengeBadSignature => f.write_str("the challenge was not signed by this server"),
+            Self::ChallengeUnsolved => f.write_str("the number does not solve the challenge"),
+            Self::ChallengeWrongRoom => f.write_str("the challenge belongs to another room"),
+            Self::ChallengeExpired => f.write_str("the challenge has expired; solve a new one"),
             Self::NotOpenYet { opens_in_seconds } => {
                 write!(f, "the room is not open yet; it opens in {opens_in_seconds:.0} s")
             }

@@ -38,6 +38,12 @@ pub enum Event<'a> {
         at: i64,
         identity: Option<&'a str>,
     },
+    /// The label a new ticket was given: text the visitor's client sent, kept for the portal's
+    /// own correlation; unlike an identity it finds no ticket (recorded right after `Joined`).
+    Labelled {
+        ticket: u32,
+        label: &'a str,
+    },
     /// A ticket that lost its turn joined again: to the tail of the queue.
     Requeued {
         ticket: u32,
@@ -145,6 +151,7 @@ mod tag {
     pub const TRAIL_CLEARED: u8 = 20;
     pub const WINDOWS_DONE: u8 = 21;
     pub const AUDITED: u8 = 22;
+    pub const LABELLED: u8 = 23;
 }
 
 pub fn put_speed(out: &mut Vec<u8>, speed: &SpeedState) {
@@ -203,6 +210,11 @@ impl Event<'_> {
                 out.put_u32(*ticket);
                 out.put_i64(*at);
                 out.put_opt_str(*identity);
+            }
+            Event::Labelled { ticket, label } => {
+                out.put_u8(tag::LABELLED);
+                out.put_u32(*ticket);
+                out.put_str(label);
             }
             Event::Requeued { ticket, at } => {
                 out.put_u8(tag::REQUEUED);
@@ -300,6 +312,7 @@ impl<'a> Event<'a> {
                 Event::Config { at, allowance, config: Cow::Owned(config), handoff_url }
             }
             tag::JOINED => Event::Joined { ticket: r.u32()?, at: r.i64()?, identity: r.opt_str()? },
+            tag::LABELLED => Event::Labelled { ticket: r.u32()?, label: r.str()? },
             tag::REQUEUED => Event::Requeued { ticket: r.u32()?, at: r.i64()? },
             tag::ADMITTED => Event::Admitted { ticket: r.u32()?, at: r.i64()?, expires: r.i64()?, allowance: r.f64()? },
             tag::ABANDONED => Event::Abandoned { ticket: r.u32()? },
@@ -354,6 +367,7 @@ mod tests {
             Event::Config { at: 2, allowance: 0.5, config: Cow::Borrowed(config), handoff_url: None },
             Event::Joined { ticket: 0, at: 3, identity: Some("phone:1") },
             Event::Joined { ticket: u32::MAX - 1, at: 3, identity: None },
+            Event::Labelled { ticket: 3, label: "phone:1" },
             Event::Requeued { ticket: 4, at: 5 },
             Event::Admitted { ticket: 4, at: 6, expires: 7, allowance: -0.25 },
             Event::Abandoned { ticket: 8 },

@@ -97,6 +97,9 @@ impl Inventory {
     /// Adds slots, all or nothing: `DuplicateSlot(id)` if an id repeats in the batch or exists
     /// already; `InvalidArgument` for an id, group or start outside its rule (`limits`).
     pub fn add_slots(&self, slots: Vec<SlotSpec>) -> CoreResult<usize> {
+        for spec in &slots {
+            spec.validate()?;
+        }
         let Some(journal) = &self.journal else { return self.table.write().add(slots) };
         // Encoded before the slots move into the table; recorded only if they were added, while
         // the table is still locked, so no record of a change to them can come first.
@@ -107,6 +110,12 @@ impl Inventory {
         journal.lock().extend_from_slice(&record);
         drop(table);
         Ok(added)
+    }
+
+    /// Adds slots as a journal recorded them: the rules of `SlotSpec::validate` are the rules
+    /// of input, and a slot loaded before a rule was narrowed must still come back.
+    pub(crate) fn replay_slots_added(&mut self, slots: Vec<SlotSpec>) -> CoreResult<usize> {
+        self.table.get_mut().add(slots)
     }
 
     pub fn len(&self) -> usize {

@@ -6,14 +6,18 @@
 //! - a journal segment is a header, then records. Header: magic `PYQJ`, format version (u16),
 //!   generation (u64), room id (length u8 + bytes), CRC-32 of the header bytes before it.
 //!   Record: payload length (u32) | CRC-32 of the payload (u32) | payload (one event). All
-//!   numbers little-endian. A crash can leave the last record torn; its length or checksum gives
-//!   it away, and replay stops at the last good record.
+//!   numbers little-endian. A crash can leave the last record unfinished: its frame runs past
+//!   the end of the file, or the file is zeros from it on (space the file system had not
+//!   filled). A frame that is all there but fails its checksum was written whole and damaged
+//!   since: that is damage wherever it is, the end of the file included.
 //! - a snapshot is a header (magic `PYQS`, version, generation, room id, body length (u64),
 //!   body CRC-32, header CRC-32) and the encoded state. It is written whole (to a temporary file
 //!   that is then renamed), so any damage means the file cannot be used.
 //!
 //! The version follows the magic directly, so that any later format, however its header looks,
 //! is refused as incompatible rather than misread.
+
+use std::ops::Range;
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -76,11 +80,18 @@ fn read_header(data: &[u8], magic: &[u8; 4], what: &str, extra: usize) -> CoreRe
             Err(CoreError::JournalCorrupt(format!("this is not a pyqueue {what} file")))
         };
     }
-    if &data[..4] != magic {
-        return Err(CoreError::JournalCorrupt(format!("this is not a pyqueue {what} file")));
+    let version = data.get(4..6).map(|v| u16::from_le_bytes([v[0], v[1]]));
+    if &data[..4] != magic || version.is_some_and(|version| version != FORMAT_VERSION) {
+        if ours_but_damaged(data, magic, extra) {
+            return Err(CoreError::JournalCorrupt(format!(
+                "the {what} header is damaged: its magic or format version bytes changed after it was written"
+            )));
+        }
+        if &data[..4] != magic {
+            return Err(CoreError::JournalCorrupt(format!("this is not a pyqueue {what} file")));
+        }
     }
-    let Some(version) = data.get(4..6) else { return Ok(None) };
-    let version = u16::from_le_bytes([version[0], version[1]]);
+    let Some(version) = version else { return Ok(None) };
     if version != FORMAT_VERSION {
         return Err(CoreError::JournalIncompatible { found: version, supported: FORMAT_VERSION });
     }
@@ -88,12 +99,26 @@ fn read_header(data: &[u8], magic: &[u8; 4], what: &str, extra: usize) -> CoreRe
     let end = 15 + usize::from(room_len) + extra;
     let Some(crc) = data.get(end..end + 4) else { return Ok(None) };
     if crc32fast::hash(&data[..end]).to_le_bytes() != crc {
-        return Err(CoreError::JournalCorrupt(format!("the {what} header's checksum does not match")));
+        return Err(CoreError::JournalCorrupt(format!("the {what} header is damaged: its checksum does not match")));
     }
     let generation = u64::from_le_bytes(data[6..14].try_into().unwrap_or([0; 8]));
     let room = std::str::from_utf8(&data[15..15 + usize::from(room_len)])
         .map_err(|_| CoreError::JournalCorrupt(format!("the {what} header's room id is not UTF-8")))?;
     Ok(Some((Header { room: room.to_owned(), generation }, end + 4)))
+}
+
+/// Whether a header whose magic or version is not ours was ours when written: with them put
+/// back, its checksum (which covers them) matches. A flipped byte there is damage to show and
+/// repair; a file of another format or a later version does not pass this (but by a chance of
+/// one in 2^32), and is refused as such.
+fn ours_but_damaged(data: &[u8], magic: &[u8; 4], extra: usize) -> bool {
+    let mut restored = data[..data.len().min(15 + 255 + extra + 4)].to_vec();
+    if restored.len() < 6 {
+        return false;
+    }
+    restored[..4].copy_from_slice(magic);
+    restored[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    matches!(read_header(&restored, magic, "", extra), Ok(Some(_)))
 }
 
 /// The header of a journal segment and where its records start; `None` if it is incomplete.
@@ -140,30 +165,64 @@ pub fn write_frame(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) {
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// Why the data at some offset is not a good record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadFrame {
+    pub reason: String,
+    /// What an append cut short by a crash leaves: the frame runs past the end of the data, or
+    /// the data is zeros from the frame on. Otherwise the frame was written whole and damaged
+    /// since (a checksum that does not match, a length no record has).
+    pub unfinished: bool,
+    /// Where the payload would be, when the data holds all of it: damaged, it may still decode.
+    pub payload: Option<Range<usize>>,
+}
+
+impl BadFrame {
+    fn unfinished(reason: String) -> Self {
+        Self { reason, unfinished: true, payload: None }
+    }
+
+    fn damaged(reason: String, payload: Option<Range<usize>>) -> Self {
+        Self { reason, unfinished: false, payload }
+    }
+}
+
 /// The record at `at` and where the next one starts; `Ok(None)` at the clean end of the data,
-/// `Err(reason)` for a torn or damaged record.
-pub fn next_frame(data: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, String> {
+/// `Err` for an unfinished or damaged record.
+pub fn next_frame(data: &[u8], at: usize) -> Result<Option<(&[u8], usize)>, BadFrame> {
     if at == data.len() {
         return Ok(None);
     }
+    if data.get(at..).is_some_and(|rest| rest.iter().all(|&byte| byte == 0)) {
+        return Err(BadFrame::unfinished(format!(
+            "the last {} bytes are zeros (space the file system had not filled)",
+            data.len() - at
+        )));
+    }
     let Some(head) = data.get(at..at + FRAME_HEADER) else {
-        return Err(format!("the last record is torn: {} of its 8 header bytes were written", data.len() - at));
+        return Err(BadFrame::unfinished(format!(
+            "the last record is torn: {} of its 8 header bytes were written",
+            data.len() - at
+        )));
     };
     let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
     let crc = [head[4], head[5], head[6], head[7]];
     if len == 0 {
-        // Every event has at least its tag; zeros are space the file system had not filled.
-        return Err("a record of length zero (zeroed space)".into());
+        // Every event has at least its tag.
+        return Err(BadFrame::damaged("a record of length zero".into(), None));
     }
     if len > MAX_RECORD {
-        return Err(format!("a record claims an impossible length of {len} bytes"));
+        return Err(BadFrame::damaged(format!("a record claims an impossible length of {len} bytes"), None));
     }
     let start = at + FRAME_HEADER;
     let Some(payload) = data.get(start..start + len) else {
-        return Err(format!("the last record is torn: {} of its {len} bytes were written", data.len() - start));
+        return Err(BadFrame::unfinished(format!(
+            "the last record is torn: {} of its {len} bytes were written",
+            data.len() - start
+        )));
     };
     if crc32fast::hash(payload).to_le_bytes() != crc {
-        return Err("a record's checksum does not match".into());
+        return Err(BadFrame::damaged("a record's checksum does not match".into(), Some(start..start + len)));
     }
     Ok(Some((payload, start + len)))
 }
@@ -243,17 +302,35 @@ mod tests {
         for cut in 0..header.len() {
             assert_eq!(read_journal_header(&header[..cut]).unwrap(), None, "cut at {cut}");
         }
+        // A later version, whose writer computed the header's checksum over its version.
         let mut newer = header.clone();
         newer[4] = 2;
+        let crc = crc32fast::hash(&newer[..header.len() - 4]);
+        let crc_at = header.len() - 4;
+        newer[crc_at..].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(
             read_journal_header(&newer),
             Err(CoreError::JournalIncompatible { found: 2, supported: FORMAT_VERSION })
         );
-        let mut flipped = header.clone();
-        flipped[16] ^= 1;
-        assert!(matches!(read_journal_header(&flipped), Err(CoreError::JournalCorrupt(_))));
+        // A flipped byte anywhere in the header is damage, the magic and version included.
+        let mut journal = header.clone();
+        write_frame(&mut journal, |out| out.extend_from_slice(b"a record"));
+        for byte in 0..header.len() {
+            let mut flipped = journal.clone();
+            flipped[byte] ^= 0x02;
+            let error = read_journal_header(&flipped).err();
+            assert!(
+                matches!(&error, Some(CoreError::JournalCorrupt(m)) if m.contains("header is damaged")),
+                "flip at {byte}: {error:?}"
+            );
+        }
         assert!(matches!(read_journal_header(b"GIF89a"), Err(CoreError::JournalCorrupt(_))));
         assert!(matches!(read_journal_header(b"PYQS"), Err(CoreError::JournalCorrupt(_))));
+        // A snapshot where a journal should be is another kind of file, not damage.
+        let snapshot = snapshot_file("kiel", 7, b"state");
+        assert!(
+            matches!(read_journal_header(&snapshot), Err(CoreError::JournalCorrupt(m)) if m.contains("not a pyqueue"))
+        );
     }
 
     #[test]
@@ -267,14 +344,43 @@ mod tests {
         assert_eq!((second, end), (&b"second"[..], data.len()));
         assert_eq!(next_frame(&data, end).unwrap(), None);
         for cut in next + 1..data.len() {
-            assert!(next_frame(&data[..cut], next).unwrap_err().contains("torn"), "cut at {cut}");
+            let bad = next_frame(&data[..cut], next).unwrap_err();
+            assert!(bad.unfinished && bad.reason.contains("torn"), "cut at {cut}: {bad:?}");
         }
         for byte in next..data.len() {
             let mut damaged = data.clone();
             damaged[byte] ^= 0x10;
             assert!(next_frame(&damaged, next).is_err(), "flip at {byte} not found");
         }
-        assert!(next_frame(&[0u8; 16], 0).unwrap_err().contains("zero"));
+        let zeros = next_frame(&[0u8; 16], 0).unwrap_err();
+        assert!(zeros.unfinished && zeros.reason.contains("zeros"), "{zeros:?}");
+    }
+
+    #[test]
+    fn a_whole_last_frame_with_a_bad_checksum_is_damage_not_unfinished() {
+        let mut data = Vec::new();
+        write_frame(&mut data, |out| out.extend_from_slice(b"one"));
+        let last = data.len();
+        write_frame(&mut data, |out| out.extend_from_slice(b"second"));
+        for byte in last + 4..data.len() {
+            let mut damaged = data.clone();
+            damaged[byte] ^= 0x10;
+            let bad = next_frame(&damaged, last).unwrap_err();
+            assert!(!bad.unfinished, "flip at {byte}: {bad:?}");
+            assert_eq!(bad.payload, Some(last + 8..data.len()));
+        }
+        // A length field flipped to run past the end looks like a torn record.
+        let mut longer = data.clone();
+        longer[last] ^= 0x10;
+        assert!(next_frame(&longer, last).unwrap_err().unfinished);
+        // A length of zero with data after it is no unfilled space.
+        let mut zero = data.clone();
+        zero[last..last + 4].fill(0);
+        assert!(!next_frame(&zero, last).unwrap_err().unfinished);
+        // Zeros after the last whole record are.
+        let mut padded = data.clone();
+        padded.extend_from_slice(&[0; 100]);
+        assert!(next_frame(&padded, data.len()).unwrap_err().unfinished);
     }
 
     #[test]
@@ -307,7 +413,8 @@ mod tests {
         for byte in 0..file.len() {
             let mut damaged = file.clone();
             damaged[byte] ^= 0x01;
-            assert!(read_snapshot_file(&damaged).is_err(), "flip at {byte} not found");
+            let error = read_snapshot_file(&damaged).err();
+            assert!(matches!(error, Some(CoreError::JournalCorrupt(_))), "flip at {byte}: {error:?}");
         }
     }
 }

@@ -2,6 +2,7 @@
 //! from an injected clock. The Python module `pyqueue._core` is defined in `python`.
 
 pub mod admission;
+pub mod challenge;
 pub mod clock;
 pub mod codec;
 pub mod entry;

@@ -185,18 +185,38 @@ pub fn rfc3339(micros: i64) -> String {
 }
 
 const DAY_SECONDS: u64 = 86_400;
+/// A session or a wait without heartbeats may last as long as a ticket token, and no longer:
+/// past that the visitor's token has expired anyway.
+const TICKET_SECONDS: u64 = crate::room_config::TICKET_TOKEN_SECONDS as u64;
 
 pub const ADMIT_PER_MINUTE: RateRange = RateRange { name: "admit_per_minute", max: 1_000_000.0 };
 pub const MAX_ACTIVE: IntRange = IntRange { name: "max_active", min: 1, max: 1_000_000 };
-pub const SESSION_SECONDS: IntRange = IntRange { name: "session_seconds", min: 1, max: DAY_SECONDS };
+pub const SESSION_SECONDS: IntRange = IntRange { name: "session_seconds", min: 1, max: TICKET_SECONDS };
 pub const HEARTBEAT_TIMEOUT_SECONDS: IntRange =
-    IntRange { name: "heartbeat_timeout_seconds", min: 1, max: DAY_SECONDS };
+    IntRange { name: "heartbeat_timeout_seconds", min: 1, max: TICKET_SECONDS };
 pub const HOLD_SECONDS: IntRange = IntRange { name: "hold_seconds", min: 1, max: DAY_SECONDS };
 pub const OFFER_SECONDS: IntRange = IntRange { name: "offer_seconds", min: 1, max: DAY_SECONDS };
 pub const MAX_BOOKINGS_PER_IDENTITY: IntRange = IntRange { name: "max_bookings_per_identity", min: 1, max: 100 };
 pub const SEED: IntRange = IntRange { name: "seed", min: 0, max: u64::MAX };
 /// How many entries `release_windows` may list (a window a day for three months is 90).
 pub const RELEASE_WINDOWS: IntRange = IntRange { name: "release_windows", min: 0, max: 100 };
+
+/// The proof-of-work difficulty of a join: the largest number a challenge may hide, so a client
+/// tries half of it on average. 0 turns the challenge off; otherwise at least
+/// [`CHALLENGE_FLOOR`], below which a phone solves it faster than it draws the page, and at most
+/// ten million, which costs a phone tens of seconds (see the README's measurements).
+pub const CHALLENGE_MAX_NUMBER: IntRange = IntRange { name: "challenge_max_number", min: 0, max: 10_000_000 };
+/// The smallest difficulty a room may ask for when it asks for one.
+pub const CHALLENGE_FLOOR: u64 = 10_000;
+
+/// `challenge_max_number`: 0 (off), or between [`CHALLENGE_FLOOR`] and its maximum.
+pub fn check_challenge_max_number(value: i128) -> Result<(), String> {
+    let range = CHALLENGE_MAX_NUMBER;
+    if value == 0 || (i128::from(CHALLENGE_FLOOR)..=i128::from(range.max)).contains(&value) {
+        return Ok(());
+    }
+    Err(format!("{} must be 0 (off) or between {CHALLENGE_FLOOR} and {}, got {value}", range.name, range.max))
+}
 
 /// Every whole-number setting of a room, by name.
 pub const INT_SETTINGS: [IntRange; 6] =
@@ -212,15 +232,38 @@ pub const GROUP: TextRule = TextRule { name: "group", max: 128, charset: Charset
 pub const IDENTITY: TextRule = TextRule { name: "identity", max: 256, charset: Charset::Printable };
 /// The handoff URL ends up in a Location header and in pages.
 pub const HANDOFF_URL: TextRule = TextRule { name: "handoff_url", max: 2048, charset: Charset::Printable };
+/// An IANA timezone name; the longest real one has 32 bytes.
+pub const TIMEZONE: TextRule = TextRule { name: "timezone", max: 64, charset: Charset::Printable };
+/// Who made a change, as the audit log names it.
+pub const ACTOR: TextRule = TextRule { name: "actor", max: 64, charset: Charset::Printable };
+/// Why an operator made a change out of the ordinary (an early release, a repair of saved
+/// state). One line: audit entries are shown and logged a line each, and a newline in a reason
+/// would let it pass for further entries.
+pub const REASON: TextRule = TextRule { name: "reason", max: 2000, charset: Charset::Printable };
 
-/// A handoff URL: an http(s) URL or a path on this site, printable, at most 2048 bytes.
+/// A handoff URL: an http(s) URL or a path on this site, printable, at most 2048 bytes. A path
+/// is one `/` not followed by another `/` or a `\`: browsers read `//host/x` and `/\host/x` as
+/// another host, which would make the handoff an open redirect.
 pub fn check_handoff_url(url: &str) -> Result<(), String> {
     HANDOFF_URL.check(url)?;
-    if url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/') {
+    let is_path = url.starts_with('/') && !url[1..].starts_with(['/', '\\']);
+    if url.starts_with("https://") || url.starts_with("http://") || is_path {
         Ok(())
     } else {
-        Err(format!("handoff_url {} must be an http(s) URL or a path", shown(url)))
+        Err(format!(
+            "handoff_url {} must be an http(s) URL or a path on this site (\"/\" not followed by \"/\" or \"\\\")",
+            shown(url)
+        ))
     }
+}
+
+/// The actor and the reason of an audit entry, against their rules (`InvalidArgument`).
+pub fn check_audit(actor: &str, reason: Option<&str>) -> Result<(), String> {
+    ACTOR.check(actor)?;
+    if let Some(reason) = reason {
+        REASON.check(reason)?;
+    }
+    Ok(())
 }
 
 /// What a rule bounds, for the Python layer (OpenAPI schemas, README) to show.
@@ -232,6 +275,8 @@ pub enum Bound {
     Text(TextRule),
     /// A list of at most `max` entries.
     Count(IntRange),
+    /// 0 (off), or from the floor to the range's maximum.
+    OffOrFrom(IntRange, u64),
 }
 
 /// Every rule by the name of the setting or id it governs.
@@ -239,15 +284,19 @@ pub fn rules() -> Vec<(&'static str, Bound)> {
     let mut rules = vec![("admit_per_minute", Bound::Rate(ADMIT_PER_MINUTE))];
     rules.extend(INT_SETTINGS.iter().map(|r| (r.name, Bound::Int(*r))));
     rules.push(("seed", Bound::Int(SEED)));
+    rules.push(("challenge_max_number", Bound::OffOrFrom(CHALLENGE_MAX_NUMBER, CHALLENGE_FLOOR)));
     for name in ["opens_at", "closes_at", "prequeue_opens_at", "starts_at"] {
         rules.push((name, Bound::Time(TIMES)));
     }
     rules.push(("release_windows", Bound::Count(RELEASE_WINDOWS)));
+    rules.push(("timezone", Bound::Text(TIMEZONE)));
     rules.push(("handoff_url", Bound::Text(HANDOFF_URL)));
     for (name, rule) in [("room_id", ROOM_ID), ("key_id", KEY_ID), ("slot_id", SLOT_ID), ("group", GROUP)] {
         rules.push((name, Bound::Text(rule)));
     }
     rules.push(("identity", Bound::Text(IDENTITY)));
+    rules.push(("actor", Bound::Text(ACTOR)));
+    rules.push(("reason", Bound::Text(REASON)));
     rules
 }
 
@@ -269,6 +318,20 @@ mod tests {
         assert_eq!(
             OFFER_SECONDS.check(1 << 31).unwrap_err(),
             "offer_seconds must be between 1 and 86400, got 2147483648"
+        );
+    }
+
+    #[test]
+    fn the_challenge_is_off_or_above_its_floor() {
+        for ok in [0, 10_000, 100_000, 10_000_000] {
+            assert!(check_challenge_max_number(ok).is_ok(), "{ok}");
+        }
+        for bad in [-1, 1, 9_999, 10_000_001] {
+            assert!(check_challenge_max_number(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            check_challenge_max_number(5).unwrap_err(),
+            "challenge_max_number must be 0 (off) or between 10000 and 10000000, got 5"
         );
     }
 
@@ -341,6 +404,33 @@ mod tests {
         assert!(check_handoff_url("https://book.example/\n").unwrap_err().starts_with("handoff_url"));
         assert!(check_handoff_url(&format!("https://{}", "x".repeat(2041))).is_err());
         assert!(check_handoff_url(&format!("https://{}", "x".repeat(2040))).is_ok());
+    }
+
+    #[test]
+    fn a_handoff_path_cannot_name_another_host() {
+        for other_host in ["//evil.example/x", "/\\evil.example/x", "//", "/\\"] {
+            let message = check_handoff_url(other_host).unwrap_err();
+            assert!(message.contains("a path on this site"), "{other_host}: {message}");
+        }
+        for path in ["/", "/book", "/book//start", "/a\\b"] {
+            assert!(check_handoff_url(path).is_ok(), "{path}");
+        }
+    }
+
+    #[test]
+    fn audit_actors_and_reasons_are_one_printable_line_of_bounded_length() {
+        assert!(check_audit("ops team", Some("storm over Kiel, 3 centres closed")).is_ok());
+        assert!(check_audit("ops", None).is_ok());
+        for (actor, reason) in [("", None), ("a\0", None), ("a\nb", None), (" ops", None)] {
+            assert!(check_audit(actor, reason).unwrap_err().starts_with("actor"), "{actor:?}");
+        }
+        assert!(check_audit(&"a".repeat(64), None).is_ok() && check_audit(&"a".repeat(65), None).is_err());
+        for reason in ["", "storm\nrelease_override by admin", "storm\0", "storm\u{202E}"] {
+            assert!(check_audit("ops", Some(reason)).unwrap_err().starts_with("reason"), "{reason:?}");
+        }
+        assert!(check_audit("ops", Some(&"r".repeat(2000))).is_ok());
+        let message = check_audit("ops", Some(&"r".repeat(2001))).unwrap_err();
+        assert!(message.len() < 300 && message.contains('…'), "{message}");
     }
 
     #[test]

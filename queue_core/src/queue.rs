@@ -109,10 +109,14 @@ pub struct StatusView {
 pub struct QueueState {
     pub config: RoomConfig,
     pub tickets: Vec<Ticket>,
+    /// The identity index: a vouched identity finds its ticket (one person, one place).
     pub identities: HashMap<Box<str>, u32>,
     /// The vouched identity of each ticket that joined while the room was an entry room, so
     /// that its ticket and pass can carry it (see `token`).
     pub subjects: HashMap<u32, Box<str>>,
+    /// Labels by ticket: what a visitor's client said about itself, kept for the portal's own
+    /// correlation. A label proves nothing, so it never finds a ticket.
+    pub labels: HashMap<u32, Box<str>>,
     /// Ticket ids in join order until the room opens (those who left stay, marked `Left`).
     pub prequeue: Vec<u32>,
     pub prequeue_left: u64,
@@ -139,8 +143,10 @@ pub struct QueueState {
 }
 
 impl QueueState {
+    /// A queue for `config`, new or restored; `config` must be sound (`check_sound`). Today's
+    /// ranges are the business of whoever takes the config as input (`Room::create`).
     pub fn new(config: RoomConfig) -> CoreResult<Self> {
-        config.validate()?;
+        config.check_sound()?;
         let speed = CursorSpeed::new(config.admit_per_second());
         Ok(Self {
             accrued_until: config.opens_at,
@@ -149,6 +155,7 @@ impl QueueState {
             tickets: Vec::new(),
             identities: HashMap::new(),
             subjects: HashMap::new(),
+            labels: HashMap::new(),
             prequeue: Vec::new(),
             prequeue_left: 0,
             draw: None,
@@ -180,6 +187,19 @@ impl QueueState {
     /// Joins the queue, or returns the ticket this identity (or resumed ticket) already has.
     /// Returns the ticket id and whether it is new.
     pub fn join(&mut self, now: i64, identity: Option<&str>, resume: Option<u32>) -> CoreResult<(u32, bool)> {
+        self.join_labelled(now, identity, None, resume)
+    }
+
+    /// `join`, where a new ticket also gets `label`. The label neither finds nor blocks a ticket:
+    /// whoever knows it may send it. A room with `identity = "required"` takes a label for the
+    /// identity it requires.
+    pub fn join_labelled(
+        &mut self,
+        now: i64,
+        identity: Option<&str>,
+        label: Option<&str>,
+        resume: Option<u32>,
+    ) -> CoreResult<(u32, bool)> {
         self.advance_phase(now);
         if self.closed {
             return Err(CoreError::RoomClosed);
@@ -189,11 +209,12 @@ impl QueueState {
                 return Err(CoreError::NotOpenYet { opens_in_seconds: seconds_between(now, pre) });
             }
         }
-        if let Some(identity) = identity {
-            limits::IDENTITY.check_unshown(identity).map_err(CoreError::InvalidArgument)?;
-        } else if self.config.identity == IdentityMode::Required {
+        for text in identity.iter().chain(label.iter()) {
+            limits::IDENTITY.check_unshown(text).map_err(CoreError::InvalidArgument)?;
+        }
+        if identity.is_none() && label.is_none() && self.config.identity == IdentityMode::Required {
             return Err(CoreError::IdentityRequired);
-        } else if self.config.identity == IdentityMode::Entry && resume.is_none() {
+        } else if self.config.identity == IdentityMode::Entry && identity.is_none() && resume.is_none() {
             // The caller turns a verified entry token into the identity; without one, only a
             // ticket this visitor holds already lets them back in.
             return Err(CoreError::EntryRequired);
@@ -226,6 +247,10 @@ impl QueueState {
             .ok_or_else(|| CoreError::InvalidArgument("the room holds the most tickets it can".into()))?;
         self.emit(Event::Joined { ticket: t, at: now, identity });
         self.add_ticket(now, identity);
+        if let Some(label) = label {
+            self.emit(Event::Labelled { ticket: t, label });
+            self.labels.insert(t, label.into());
+        }
         if self.draw.is_some() {
             self.admit_at_once_if_free(t, now);
         }

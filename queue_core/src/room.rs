@@ -31,6 +31,7 @@ use crate::errors::{CoreError, CoreResult};
 use crate::events::Event;
 use crate::inventory::{GroupAvailability, Inventory, SlotState};
 use crate::journal::JournalSink;
+use crate::limits;
 use crate::queue::{Counters, Draw, QueueState, StatusView, TicketState};
 use crate::room_config::{ReturnedSlots, RoomConfig, TICKET_TOKEN_SECONDS};
 use crate::schedule::ReleaseSchedule;
@@ -108,6 +109,7 @@ impl Room {
         clock: SharedClock,
         journaled: bool,
     ) -> CoreResult<Self> {
+        config.validate()?;
         let schedule = ReleaseSchedule::parse(&config.release_windows, &config.timezone)?;
         let now = clock.now_micros();
         let epoch = config.opens_at.min(now) - INVENTORY_EPOCH_MARGIN;
@@ -188,6 +190,16 @@ impl Room {
     /// Joins, or resumes the ticket of this identity or of `resume_token` (a ticket or pass of
     /// this room). A resumed ticket that lost its turn goes to the end of the line.
     pub fn join(&self, identity: Option<&str>, resume_token: Option<&str>) -> CoreResult<JoinOutcome> {
+        self.join_labelled(identity, None, resume_token)
+    }
+
+    /// `join`, where a new ticket also gets `label` (see `QueueState::join_labelled`).
+    pub fn join_labelled(
+        &self,
+        identity: Option<&str>,
+        label: Option<&str>,
+        resume_token: Option<&str>,
+    ) -> CoreResult<JoinOutcome> {
         let now = self.now();
         let resume = match resume_token {
             Some(token) => Some(self.verify(token, None, now)?.1),
@@ -195,11 +207,16 @@ impl Room {
         };
         let (ticket, new, record, subject) = {
             let mut queue = self.queue.lock();
-            let (ticket, new) = queue.join(now, identity, resume)?;
+            let (ticket, new) = queue.join_labelled(now, identity, label, resume)?;
             (ticket, new, queue.tickets[ticket as usize].clone(), queue.subject(ticket).map(str::to_owned))
         };
         let token = self.ticket_token(ticket, record.joined_at, subject);
         Ok(JoinOutcome { ticket, token, new, state: record.state })
+    }
+
+    /// The label the ticket was given when it joined, if any.
+    pub fn label(&self, ticket: u32) -> Option<String> {
+        self.queue.lock().labels.get(&ticket).map(|label| label.to_string())
     }
 
     fn ticket_token(&self, ticket: u32, joined_at: i64, subject: Option<String>) -> String {
@@ -332,26 +349,33 @@ impl Room {
 
     // ----- operator -----------------------------------------------------------------------------
 
-    pub fn pause(&self, actor: &str) {
+    pub fn pause(&self, actor: &str) -> CoreResult<()> {
+        check_audit(actor, None)?;
         self.queue.lock().pause();
         self.audit("pause", actor, 0, None);
+        Ok(())
     }
 
-    pub fn resume(&self, actor: &str) {
+    pub fn resume(&self, actor: &str) -> CoreResult<()> {
+        check_audit(actor, None)?;
         let now = self.now();
         self.queue.lock().resume(now);
         self.audit("resume", actor, 0, None);
+        Ok(())
     }
 
-    pub fn set_queue_all(&self, on: bool, actor: &str) {
+    pub fn set_queue_all(&self, on: bool, actor: &str) -> CoreResult<()> {
+        check_audit(actor, None)?;
         self.queue.lock().set_queue_all(on);
         self.audit(if on { "queue_all_on" } else { "queue_all_off" }, actor, 0, None);
+        Ok(())
     }
 
     /// Changes what may change while a room runs: rates, capacity, durations, closing time and
     /// booking rules, and the handoff URL. `opens_at`, the pre-queue mode and the seed are fixed
     /// once the room opened.
     pub fn update_config(&self, config: RoomConfig, handoff_url: Option<String>, actor: &str) -> CoreResult<()> {
+        check_audit(actor, None)?;
         config.validate()?;
         let schedule = ReleaseSchedule::parse(&config.release_windows, &config.timezone)?;
         let now = self.now();
@@ -432,10 +456,13 @@ impl Room {
 
     /// Records in the audit log that an operator repaired the room's saved state: `dropped`
     /// records were left out, for `reason`. Journaled like every audit entry.
-    pub fn record_repair(&self, actor: &str, dropped: u64, reason: &str) {
+    pub fn record_repair(&self, actor: &str, dropped: u64, reason: &str) -> CoreResult<()> {
+        check_audit(actor, Some(reason))?;
         self.audit("journal_repair", actor, dropped, Some(reason.to_owned()));
+        Ok(())
     }
 
+    /// Adds an audit entry; its actor and reason were checked (`check_audit`) where they came in.
     fn audit(&self, action: &str, actor: &str, count: u64, reason: Option<String>) {
         let entry = AuditEntry { at: self.now(), action: action.into(), actor: actor.into(), count, reason };
         self.booking.lock().push_audit(entry);
@@ -453,6 +480,11 @@ fn session_live(queue: &QueueState, ticket: u32, issued_at: i64) -> CoreResult<(
     } else {
         Err(CoreError::SessionEnded)
     }
+}
+
+/// The actor and reason of an operator's change against their rules, before anything changes.
+pub(crate) fn check_audit(actor: &str, reason: Option<&str>) -> CoreResult<()> {
+    limits::check_audit(actor, reason).map_err(CoreError::InvalidArgument)
 }
 
 /// Whether a token with a valid signature was issued to the ticket as it is now: a ticket token

@@ -49,52 +49,90 @@ pub struct RoomConfig {
     pub offer_seconds: u32,
     /// Seed of the pre-queue draw; recorded so the draw can be reproduced.
     pub seed: u64,
+    /// The proof-of-work difficulty a join must pay (see `challenge`); 0: no challenge.
+    pub challenge_max_number: u32,
 }
 
 /// How long a ticket token stays valid: long enough for any queue, short enough to expire.
 pub const TICKET_TOKEN_SECONDS: i64 = 7 * 24 * 3600;
 
 impl RoomConfig {
-    /// Checks every setting against its documented range (see `limits`); the message names the
-    /// setting, the range and the value given.
+    /// Checks a config given as input (the Python API, a config file, the admin API): what the
+    /// core relies on, and every setting against today's documented range (see `limits`). The
+    /// message names the setting, the range and the value given.
     pub fn validate(&self) -> CoreResult<()> {
-        self.check().map_err(CoreError::InvalidConfig)
+        if let Some(first) = self.outside_ranges().into_iter().next() {
+            return Err(CoreError::InvalidConfig(first));
+        }
+        self.check_sound()
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// Checks what the core relies on whatever the ranges of the day: a room id, a rate above
+    /// zero, no duration or capacity of zero, and times in order. This, not `validate`, is what
+    /// a saved config must pass when a room is restored or its settings are read back: a room
+    /// saved before a range was narrowed keeps running (see `outside_ranges`).
+    pub fn check_sound(&self) -> CoreResult<()> {
+        self.sound().map_err(CoreError::InvalidConfig)
+    }
+
+    fn sound(&self) -> Result<(), String> {
         limits::ROOM_ID.check(&self.id)?;
-        limits::ADMIT_PER_MINUTE.check(self.admit_per_minute)?;
-        for (range, value) in limits::INT_SETTINGS.iter().zip([
+        if !(self.admit_per_minute.is_finite() && self.admit_per_minute > 0.0) {
+            return Err(format!("admit_per_minute must be above 0, got {:?}", self.admit_per_minute));
+        }
+        for (range, value) in limits::INT_SETTINGS.iter().zip(self.whole_settings()) {
+            if value == 0 {
+                return Err(format!("{} must be at least 1", range.name));
+            }
+        }
+        if self.closes_at.is_some_and(|closes| closes <= self.opens_at) {
+            return Err("closes_at must be after opens_at".into());
+        }
+        if self.prequeue_opens_at.is_some_and(|pre| pre > self.opens_at) {
+            return Err("prequeue_opens_at must not be after opens_at".into());
+        }
+        Ok(())
+    }
+
+    /// Every setting outside today's documented range, a message each, in the order of the
+    /// settings. Empty for any config that `validate` accepts.
+    pub fn outside_ranges(&self) -> Vec<String> {
+        let mut refused = Vec::new();
+        let mut note = |checked: Result<(), String>| refused.extend(checked.err());
+        note(limits::ROOM_ID.check(&self.id));
+        note(limits::ADMIT_PER_MINUTE.check(self.admit_per_minute));
+        for (range, value) in limits::INT_SETTINGS.iter().zip(self.whole_settings()) {
+            note(range.check(i128::from(value)));
+        }
+        note(limits::check_challenge_max_number(i128::from(self.challenge_max_number)));
+        note(limits::TIMES.check("opens_at", self.opens_at));
+        if let Some(closes) = self.closes_at {
+            note(limits::TIMES.check("closes_at", closes));
+        }
+        if let Some(pre) = self.prequeue_opens_at {
+            note(limits::TIMES.check("prequeue_opens_at", pre));
+        }
+        note(limits::RELEASE_WINDOWS.check(self.release_windows.len() as i128).map_err(|_| {
+            format!(
+                "release_windows may list at most {} windows, got {}",
+                limits::RELEASE_WINDOWS.max,
+                self.release_windows.len()
+            )
+        }));
+        note(limits::TIMEZONE.check(&self.timezone));
+        refused
+    }
+
+    /// The whole-number settings in the order of `limits::INT_SETTINGS`.
+    fn whole_settings(&self) -> [u32; 6] {
+        [
             self.max_active,
             self.session_seconds,
             self.heartbeat_timeout_seconds,
             self.hold_seconds,
             self.offer_seconds,
             self.max_bookings_per_identity,
-        ]) {
-            range.check(i128::from(value))?;
-        }
-        limits::TIMES.check("opens_at", self.opens_at)?;
-        if let Some(closes) = self.closes_at {
-            limits::TIMES.check("closes_at", closes)?;
-            if closes <= self.opens_at {
-                return Err("closes_at must be after opens_at".into());
-            }
-        }
-        if let Some(pre) = self.prequeue_opens_at {
-            limits::TIMES.check("prequeue_opens_at", pre)?;
-            if pre > self.opens_at {
-                return Err("prequeue_opens_at must not be after opens_at".into());
-            }
-        }
-        limits::RELEASE_WINDOWS.check(self.release_windows.len() as i128).map_err(|_| {
-            format!(
-                "release_windows may list at most {} windows, got {}",
-                limits::RELEASE_WINDOWS.max,
-                self.release_windows.len()
-            )
-        })?;
-        Ok(())
+        ]
     }
 
     pub fn admit_per_second(&self) -> f64 {
@@ -188,6 +226,7 @@ pub(crate) fn test_config(opens_at: i64) -> RoomConfig {
         hold_seconds: 300,
         offer_seconds: 600,
         seed: 7,
+        challenge_max_number: 0,
     }
 }
 
@@ -218,6 +257,7 @@ mod tests {
             (Box::new(|c| c.admit_per_minute = -1.0), "admit_per_minute"),
             (Box::new(|c| c.admit_per_minute = f64::NAN), "admit_per_minute"),
             (Box::new(|c| c.max_active = 0), "max_active"),
+            (Box::new(|c| c.challenge_max_number = 9_999), "challenge_max_number"),
             (Box::new(|c| c.closes_at = Some(OPEN - 5)), "closes_at"),
             (Box::new(|c| c.prequeue_opens_at = Some(OPEN + 5)), "prequeue_opens_at"),
         ];
@@ -245,8 +285,8 @@ mod tests {
         type Field = fn(&mut RoomConfig) -> &mut u32;
         let fields: [(Field, &str); 6] = [
             (|c| &mut c.max_active, "max_active must be between 1 and 1000000"),
-            (|c| &mut c.session_seconds, "session_seconds must be between 1 and 86400"),
-            (|c| &mut c.heartbeat_timeout_seconds, "heartbeat_timeout_seconds must be between 1 and 86400"),
+            (|c| &mut c.session_seconds, "session_seconds must be between 1 and 604800"),
+            (|c| &mut c.heartbeat_timeout_seconds, "heartbeat_timeout_seconds must be between 1 and 604800"),
             (|c| &mut c.hold_seconds, "hold_seconds must be between 1 and 86400"),
             (|c| &mut c.offer_seconds, "offer_seconds must be between 1 and 86400"),
             (|c| &mut c.max_bookings_per_identity, "max_bookings_per_identity must be between 1 and 100"),
@@ -274,6 +314,44 @@ mod tests {
         c.closes_at = Some(late);
         c.prequeue_opens_at = Some(early);
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn a_config_saved_before_the_ranges_is_sound_and_says_what_is_out_of_range() {
+        let mut c = test_config(OPEN);
+        c.session_seconds = 1_209_600;
+        c.max_bookings_per_identity = 500;
+        assert!(c.check_sound().is_ok());
+        assert_eq!(
+            c.outside_ranges(),
+            [
+                "session_seconds must be between 1 and 604800, got 1209600",
+                "max_bookings_per_identity must be between 1 and 100, got 500"
+            ]
+        );
+        assert!(refusal(|c| c.session_seconds = 1_209_600).starts_with("session_seconds"));
+        assert!(test_config(OPEN).outside_ranges().is_empty());
+    }
+
+    #[test]
+    fn what_the_core_relies_on_holds_for_saved_configs_too() {
+        type Change = Box<dyn Fn(&mut RoomConfig)>;
+        let cases: Vec<(Change, &str)> = vec![
+            (Box::new(|c| c.id = "a b".into()), "room id"),
+            (Box::new(|c| c.admit_per_minute = 0.0), "admit_per_minute must be above 0"),
+            (Box::new(|c| c.admit_per_minute = f64::INFINITY), "admit_per_minute must be above 0"),
+            (Box::new(|c| c.hold_seconds = 0), "hold_seconds must be at least 1"),
+            (Box::new(|c| c.closes_at = Some(OPEN)), "closes_at must be after opens_at"),
+            (Box::new(|c| c.prequeue_opens_at = Some(OPEN + 1)), "prequeue_opens_at must not be after"),
+        ];
+        for (change, needle) in cases {
+            let mut c = test_config(OPEN);
+            change(&mut c);
+            match c.check_sound() {
+                Err(CoreError::InvalidConfig(m)) => assert!(m.starts_with(needle), "{m}"),
+                other => panic!("{needle}: {other:?}"),
+            }
+        }
     }
 
     #[test]

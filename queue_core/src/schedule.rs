@@ -15,6 +15,7 @@ use chrono_tz::Tz;
 
 use crate::clock::MICROS_PER_SECOND;
 use crate::errors::{CoreError, CoreResult};
+use crate::limits;
 
 /// `windows_between` lists at most this many instants.
 pub const MAX_LISTED_WINDOWS: usize = 1000;
@@ -69,10 +70,12 @@ impl ReleaseSchedule {
     /// A malformed spec or an unknown timezone is `CoreError::InvalidConfig`, whose message
     /// quotes it.
     pub fn parse(specs: &[String], timezone: &str) -> CoreResult<Self> {
+        // Every IANA name is within the rule, so a saved room's timezone always passes it.
+        limits::TIMEZONE.check(timezone).map_err(CoreError::InvalidConfig)?;
         let timezone = Tz::from_str(timezone).map_err(|_| {
             CoreError::InvalidConfig(format!(
-                "unknown timezone {timezone:?} (expected an IANA name such as \"Europe/Berlin\" \
-                 or \"UTC\")"
+                "unknown timezone {} (expected an IANA name such as \"Europe/Berlin\" or \"UTC\")",
+                limits::shown(timezone)
             ))
         })?;
         let specs = specs
@@ -576,6 +579,15 @@ mod tests {
             let message = parse_error(&["Mon-Fri 07:00", bad], "Europe/Berlin");
             assert!(message.contains(&format!("{bad:?}")), "{message:?} does not quote {bad:?}");
         }
+    }
+
+    #[test]
+    fn a_long_timezone_is_refused_by_its_length_and_not_repeated_whole() {
+        let message = parse_error(&[], &"Europe/".repeat(10_000));
+        assert!(message.starts_with("timezone \"Europe/Europe/") && message.contains("1 to 64 bytes"), "{message}");
+        assert!(message.len() < 300, "{} bytes", message.len());
+        let message = parse_error(&[], &format!("{}x", "Europe/Berlin".repeat(4)));
+        assert!(message.starts_with("unknown timezone") && message.contains('…') && message.len() < 200, "{message}");
     }
 
     #[test]

@@ -160,6 +160,8 @@ struct SigningKey {
     kid: String,
     /// Keyed once; cloning it per token skips re-hashing the padded key for every MAC.
     mac: Hmac<Sha256>,
+    /// The key of proof-of-work challenges, derived from the same secret (see `challenge`).
+    challenge: Hmac<Sha256>,
 }
 
 impl fmt::Debug for Signer {
@@ -196,7 +198,8 @@ impl Signer {
             }
             let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&secret)
                 .map_err(|_| CoreError::InvalidConfig(format!("the secret of token key {kid:?} is unusable")))?;
-            signing_keys.push(SigningKey { kid, mac });
+            let challenge = crate::challenge::derived_key(&mac);
+            signing_keys.push(SigningKey { kid, mac, challenge });
         }
         Ok(Self { keys: signing_keys })
     }
@@ -204,6 +207,16 @@ impl Signer {
     /// The key ids in order, the signing key first.
     pub fn key_ids(&self) -> Vec<&str> {
         self.keys.iter().map(|k| k.kid.as_str()).collect()
+    }
+
+    /// The challenge key of the signing key, with its id: new challenges are signed with it.
+    pub fn current_challenge_key(&self) -> (&str, &Hmac<Sha256>) {
+        (&self.keys[0].kid, &self.keys[0].challenge)
+    }
+
+    /// The challenge key derived from key `kid`, if this signer has that key.
+    pub fn challenge_key(&self, kid: &str) -> Option<&Hmac<Sha256>> {
+        self.keys.iter().find(|k| k.kid == kid).map(|k| &k.challenge)
     }
 
     /// The token for `claims`, signed with the first key.

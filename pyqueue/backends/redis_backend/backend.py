@@ -29,6 +29,7 @@ from pyqueue._core import (
     TokenInfo,
     UnknownTicket,
     VirtualClock,
+    check_audit,
     check_identity,
 )
 from pyqueue.backends import (
@@ -55,6 +56,7 @@ from pyqueue.backends.redis_backend.records import initial_meta
 from pyqueue.backends.redis_backend.replicas import ReplicaCount
 from pyqueue.backends.redis_backend.scripts import NeedsDraw
 from pyqueue.backends.redis_backend.status import build_status, sign_ticket
+from pyqueue.backends.saved_ranges import warn_if_outside_ranges
 from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.config import Settings
 
@@ -95,6 +97,8 @@ class RedisBackend:
         self._conn: Connection | None = None
         self._replicas: ReplicaCount | None = None
         self._configs: dict[str, RoomConfig] = {}
+        #: Rooms whose saved settings were found outside today's ranges (warned once each).
+        self._outside_ranges: set[str] = set()
         self._caches: dict[str, RoomCache] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._background = BackgroundTasks()
@@ -184,6 +188,8 @@ class RedisBackend:
                 raise UnknownRoom(f"no room {room!r}")
             config = rec.config_from_json(raw)
             self._configs[room] = config
+            if room not in self._outside_ranges and warn_if_outside_ranges(config):
+                self._outside_ranges.add(room)
         return config
 
     def cache(self, room: str) -> RoomCache:
@@ -257,12 +263,14 @@ class RedisBackend:
         return await self.config(room)
 
     async def create_room(self, config: RoomConfig, actor: str) -> None:
+        check_audit(actor)  # as the memory backend's rooms check every actor
         if not await self._create(config):
             raise InvalidConfig(f"room {config.id!r} exists already")
         self._room_ids = (-math.inf, [])
         self._configs[config.id] = config
 
     async def update_room(self, config: RoomConfig, actor: str) -> None:
+        check_audit(actor)
         old = await self.room_config(config.id)
         cache = await self.fresh(config.id)
         if cache.flag("drawn") and (
@@ -341,12 +349,15 @@ class RedisBackend:
         )
 
     async def pause(self, room: str, actor: str) -> None:
+        check_audit(actor)
         await self.run("control", room, "pause", actor)
 
     async def resume(self, room: str, actor: str) -> None:
+        check_audit(actor)
         await self.run("control", room, "resume", actor)
 
     async def queue_all(self, room: str, on: bool, actor: str) -> None:
+        check_audit(actor)
         await self.run("control", room, "queue_all_on" if on else "queue_all_off", actor)
 
     async def audit_log(self, room: str) -> list[rec.AuditEntry]:
@@ -433,24 +444,30 @@ class RedisBackend:
         return claims.sub
 
     async def join(
-        self, room: str, identity: str | None, resume: str | None, entry: str | None = None
+        self,
+        room: str,
+        identity: str | None,
+        resume: str | None,
+        entry: str | None = None,
+        label: str | None = None,
     ) -> rec.Ticket:
         config = await self.config(room)
         resumed_info = None if resume is None else self.verify_info(room, resume, "ticket")
         resumed = "" if resumed_info is None else str(resumed_info.ticket)
         if entry is not None:
             identity = await self.accept_entry(room, entry)
-        if identity is not None:
-            check_identity(identity)  # the core's rule, as the memory backend's join applies it
-        elif config.identity == "required":
+        for text in (identity, label):
+            if text is not None:
+                check_identity(text)  # the core's rule, as the memory backend's join applies it
+        if identity is None and label is None and config.identity == "required":
             error = IdentityRequired("this room requires an identity")
             error.code = "identity_required"
             raise error
-        elif config.identity == "entry" and resumed_info is None:
+        if identity is None and resumed_info is None and config.identity == "entry":
             refused = EntryRequired("this room admits joins only with an entry token")
             refused.code = "entry_required"
             raise refused
-        reply = await self._joins.join(room, identity or "", resumed)
+        reply = await self._joins.join(room, identity or "", label or "", resumed)
         if reply[0] == b"!unknown_ticket":
             unknown = UnknownTicket("no such ticket in this room")
             unknown.code = "unknown_ticket"
@@ -473,6 +490,17 @@ class RedisBackend:
             state=record.state,
             new=reply[7] == b"1",
         )
+
+    async def use_challenge(self, room: str, challenge: str, until: float) -> bool:
+        await self.config(room)  # an unknown room is refused as everywhere
+        # SET NX is the one atomic step: of any number of processes spending the same solution
+        # at once exactly one sees OK. The key lives until the challenge expires by this
+        # backend's clock (Redis's, anchored), after which the core refuses the solution itself.
+        ttl_ms = max(1, int((until - self.now()) * 1000) + 1)
+        done = await self.conn.call(
+            "SET", RoomKeys(room).used_challenge(challenge), "1", "NX", "PX", ttl_ms
+        )
+        return done is not None
 
     async def status(self, room: str, ticket: str) -> rec.Status:
         config = await self.config(room)

@@ -14,12 +14,12 @@ from typing import Any, Final
 #: A larger batch would keep Redis busy in one script for too long.
 MAX_BATCH: Final = 256
 
-Join = tuple[str, str, "asyncio.Future[list[bytes]]"]
+Join = tuple[str, str, str, "asyncio.Future[list[bytes]]"]
 Run = Callable[[str, list[str]], Awaitable[list[Any]]]
 
 
 class JoinBatcher:
-    """Collects ``(identity, resumed ticket)`` joins per room; ``run`` applies a batch."""
+    """Collects ``(identity, label, resumed ticket)`` joins per room; ``run`` applies a batch."""
 
     def __init__(self, run: Run) -> None:
         self._run = run
@@ -27,12 +27,12 @@ class JoinBatcher:
         # Referenced until done, so that the loop does not drop a batch in flight.
         self._sending: set[asyncio.Task[None]] = set()
 
-    async def join(self, room: str, identity: str, resume: str) -> list[bytes]:
+    async def join(self, room: str, identity: str, label: str, resume: str) -> list[bytes]:
         """The script's reply for this join: the packed record and the "new" flag."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[bytes]] = loop.create_future()
         pending = self._pending.setdefault(room, [])
-        pending.append((identity, resume, future))
+        pending.append((identity, label, resume, future))
         if len(pending) == 1:
             loop.call_soon(self._start, room)
         return await future
@@ -46,17 +46,17 @@ class JoinBatcher:
 
     async def _send(self, room: str, batch: list[Join]) -> None:
         args: list[str] = []
-        for identity, resume, _ in batch:
-            args += [identity, resume]
+        for identity, label, resume, _ in batch:
+            args += [identity, label, resume]
         try:
             replies = await self._run(room, args)
         except BaseException as error:  # every waiting join gets the room's error
-            for _, _, future in batch:
+            for *_, future in batch:
                 if not future.done():
                     future.set_exception(error)
             if not isinstance(error, Exception):
                 raise
             return
-        for (_, _, future), reply in zip(batch, replies, strict=True):
+        for (*_, future), reply in zip(batch, replies, strict=True):
             if not future.done():
                 future.set_result(reply)

@@ -20,6 +20,7 @@ from pyqueue._core import (
     ReleaseRefused,
     RoomConfig,
     UnknownBooking,
+    check_audit,
     check_slots,
 )
 from pyqueue.backends.redis_backend import records as rec
@@ -123,6 +124,7 @@ class Inventory:
         self._versions[room] = version
 
     async def add(self, room: str, slots: Sequence[Any], actor: str) -> int:
+        check_audit(actor)
         await self._backend.config(room)
         args: list[str | int] = [actor]
         # The core's slot rules, as the memory backend applies them; they also keep NUL out
@@ -237,8 +239,9 @@ class Inventory:
         return None if window is None else rec.from_micros(window)
 
     async def release(self, room: str, override: bool, reason: str | None, actor: str) -> int:
-        due = await self._due_window(room)
         reason = (reason or "").strip()
+        check_audit(actor, reason or None)  # the core's rules, as the memory backend's room
+        due = await self._due_window(room)
         try:
             released = await self._backend.run("release", room, actor, reason, int(override), due)
         except InvalidArgument:

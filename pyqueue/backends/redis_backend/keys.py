@@ -63,6 +63,12 @@ class RoomKeys:
         return self.prefix + "seen"
 
     @property
+    def labels(self) -> str:
+        """Hash: ticket id -> the label its visitor's client sent; unlike the identity index
+        (``ids``) it finds no ticket."""
+        return self.prefix + "labels"
+
+    @property
     def draw(self) -> str:
         """Hash: the recorded draw (seed, at, mode)."""
         return self.prefix + "draw"
@@ -103,3 +109,7 @@ class RoomKeys:
         in listing order, one group being one range; kept by every script that changes a slot
         (``sput`` in slotlib.lua), so a listing reads a page, not every slot."""
         return self.prefix + "free"
+
+    def used_challenge(self, challenge: str) -> str:
+        """String with an expiry: a proof-of-work solution spent (``SET NX PX``)."""
+        return self.prefix + "pow:" + challenge

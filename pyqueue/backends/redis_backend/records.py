@@ -194,6 +194,7 @@ _PLAIN: Final = (
     "offer_seconds",
     "handoff_url",
     "seed",
+    "challenge_max_number",
 )
 
 
@@ -209,10 +210,9 @@ def config_to_json(config: RoomConfig) -> str:
 
 
 def config_from_json(text: str | bytes) -> RoomConfig:
-    data: dict[str, Any] = json.loads(text)
-    room_id = data.pop("id")
-    opens_at = data.pop("opens_at")
-    return RoomConfig(room_id, opens_at, **data)
+    """Saved settings as they were saved: today's ranges apply where settings arrive, and a
+    room saved before one was narrowed keeps running (see ``backends.saved_ranges``)."""
+    return RoomConfig.saved(json.loads(text))
 
 
 def config_meta(config: RoomConfig) -> dict[str, str]:

@@ -145,11 +145,10 @@ impl Table {
         self.group_by_name.get(name).map(|&g| &self.groups[g as usize])
     }
 
-    /// Adds all slots or none. New slots are Free.
+    /// Adds all slots or none. New slots are Free. The slots' ids, groups and starts are
+    /// checked where they arrive (`Inventory::add_slots`), not here: saved slots come back as
+    /// they were saved.
     pub(super) fn add(&mut self, specs: Vec<SlotSpec>) -> CoreResult<usize> {
-        for spec in &specs {
-            spec.validate()?;
-        }
         if self.slots.len() + specs.len() > u32::MAX as usize {
             return Err(CoreError::InvalidArgument("too many slots for one inventory".into()));
         }

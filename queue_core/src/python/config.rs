@@ -1,7 +1,7 @@
 //! `RoomConfig`: validated when built, so a bad config is refused before any room exists.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt};
 
 use super::time::{micros_to_datetime, opt_datetime, opt_to_micros, to_micros};
 use crate::errors::CoreError;
@@ -68,6 +68,173 @@ impl Given {
     }
 }
 
+/// Which rules a config is built under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Input (the constructor): every setting within today's documented range.
+    Input,
+    /// Settings saved earlier (`RoomConfig.saved`): only what the core relies on, so that a
+    /// room saved before a range was narrowed keeps running; `outside_ranges` lists the rest.
+    Saved,
+}
+
+/// The settings as the caller gave them, before any rule.
+struct Settings<'py> {
+    id: String,
+    opens_at: Bound<'py, PyAny>,
+    closes_at: Option<Bound<'py, PyAny>>,
+    prequeue_opens_at: Option<Bound<'py, PyAny>>,
+    admit_per_minute: Given,
+    max_active: Given,
+    session_seconds: Given,
+    heartbeat_timeout_seconds: Given,
+    prequeue: String,
+    identity: String,
+    returned_slots: String,
+    release_windows: Vec<String>,
+    timezone: String,
+    max_bookings_per_identity: Given,
+    hold_seconds: Given,
+    offer_seconds: Given,
+    handoff_url: Option<String>,
+    seed: Option<Given>,
+    challenge_max_number: Given,
+}
+
+/// Every setting of a room by name, as `RoomConfig.saved` takes them.
+const SETTING_NAMES: [&str; 19] = [
+    "id",
+    "opens_at",
+    "closes_at",
+    "prequeue_opens_at",
+    "admit_per_minute",
+    "max_active",
+    "session_seconds",
+    "heartbeat_timeout_seconds",
+    "prequeue",
+    "identity",
+    "returned_slots",
+    "release_windows",
+    "timezone",
+    "max_bookings_per_identity",
+    "hold_seconds",
+    "offer_seconds",
+    "handoff_url",
+    "seed",
+    "challenge_max_number",
+];
+
+impl<'py> Settings<'py> {
+    /// Reads saved settings: every setting present, none unknown.
+    fn from_saved(saved: &Bound<'py, PyDict>) -> PyResult<Self> {
+        for key in saved.keys() {
+            let key = key.str()?.to_string();
+            if !SETTING_NAMES.contains(&key.as_str()) {
+                return Err(
+                    CoreError::InvalidConfig(format!("the saved settings have an unknown setting {key:?}")).into()
+                );
+            }
+        }
+        fn take<'py, T>(saved: &Bound<'py, PyDict>, name: &str) -> PyResult<T>
+        where
+            T: for<'a> FromPyObject<'a, 'py>,
+            for<'a> <T as FromPyObject<'a, 'py>>::Error: Into<PyErr>,
+        {
+            let Some(value) = saved.get_item(name)? else {
+                return Err(CoreError::InvalidConfig(format!("the saved settings lack {name}")).into());
+            };
+            value.extract::<T>().map_err(|e| {
+                let e: PyErr = e.into();
+                CoreError::InvalidConfig(format!("the saved setting {name}: {e}")).into()
+            })
+        }
+        let optional_time = |name: &str| -> PyResult<Option<Bound<'py, PyAny>>> {
+            let value: Bound<'py, PyAny> = take(saved, name)?;
+            Ok((!value.is_none()).then_some(value))
+        };
+        Ok(Self {
+            id: take(saved, "id")?,
+            opens_at: take(saved, "opens_at")?,
+            closes_at: optional_time("closes_at")?,
+            prequeue_opens_at: optional_time("prequeue_opens_at")?,
+            admit_per_minute: take(saved, "admit_per_minute")?,
+            max_active: take(saved, "max_active")?,
+            session_seconds: take(saved, "session_seconds")?,
+            heartbeat_timeout_seconds: take(saved, "heartbeat_timeout_seconds")?,
+            prequeue: take(saved, "prequeue")?,
+            identity: take(saved, "identity")?,
+            returned_slots: take(saved, "returned_slots")?,
+            release_windows: take(saved, "release_windows")?,
+            timezone: take(saved, "timezone")?,
+            max_bookings_per_identity: take(saved, "max_bookings_per_identity")?,
+            hold_seconds: take(saved, "hold_seconds")?,
+            offer_seconds: take(saved, "offer_seconds")?,
+            handoff_url: take(saved, "handoff_url")?,
+            seed: Some(take(saved, "seed")?),
+            // Saved before rooms could ask for a proof of work: none.
+            challenge_max_number: match saved.get_item("challenge_max_number")? {
+                Some(_) => take(saved, "challenge_max_number")?,
+                None => Given::Int(0),
+            },
+        })
+    }
+
+    fn build(self, origin: Origin) -> PyResult<PyRoomConfig> {
+        // A saved value needs only to fit its field; `check_sound` judges it after.
+        let whole = |given: Given, range: &IntRange| -> Result<u32, CoreError> {
+            match origin {
+                Origin::Input => given.whole(range),
+                Origin::Saved => given.whole(&IntRange { min: 0, max: u64::from(u32::MAX), ..*range }),
+            }
+        };
+        let rate = match origin {
+            Origin::Input => limits::ADMIT_PER_MINUTE,
+            Origin::Saved => RateRange { max: f64::MAX, ..limits::ADMIT_PER_MINUTE },
+        };
+        let seed = match self.seed {
+            Some(seed) => seed.whole(&limits::SEED)?,
+            None => getrandom::u64()
+                .map_err(|e| CoreError::InvalidConfig(format!("no randomness for the draw seed: {e}")))?,
+        };
+        let inner = RoomConfig {
+            id: self.id,
+            opens_at: to_micros(&self.opens_at, "opens_at")?,
+            closes_at: opt_to_micros(self.closes_at.as_ref(), "closes_at")?,
+            prequeue_opens_at: opt_to_micros(self.prequeue_opens_at.as_ref(), "prequeue_opens_at")?,
+            admit_per_minute: self.admit_per_minute.rate(&rate)?,
+            max_active: whole(self.max_active, &limits::MAX_ACTIVE)?,
+            session_seconds: whole(self.session_seconds, &limits::SESSION_SECONDS)?,
+            heartbeat_timeout_seconds: whole(self.heartbeat_timeout_seconds, &limits::HEARTBEAT_TIMEOUT_SECONDS)?,
+            prequeue: PrequeueMode::parse(&self.prequeue)?,
+            identity: IdentityMode::parse(&self.identity)?,
+            returned_slots: ReturnedSlots::parse(&self.returned_slots)?,
+            release_windows: self.release_windows,
+            timezone: self.timezone,
+            max_bookings_per_identity: whole(self.max_bookings_per_identity, &limits::MAX_BOOKINGS_PER_IDENTITY)?,
+            hold_seconds: whole(self.hold_seconds, &limits::HOLD_SECONDS)?,
+            offer_seconds: whole(self.offer_seconds, &limits::OFFER_SECONDS)?,
+            seed,
+            challenge_max_number: match (origin, self.challenge_max_number) {
+                // Its range has a hole (0, or from the floor), which its own check names.
+                (Origin::Input, Given::Int(value)) => {
+                    limits::check_challenge_max_number(value).map_err(CoreError::InvalidConfig)?;
+                    value as u32
+                }
+                (_, given) => whole(given, &limits::CHALLENGE_MAX_NUMBER)?,
+            },
+        };
+        match origin {
+            Origin::Input => inner.validate()?,
+            Origin::Saved => inner.check_sound()?,
+        }
+        ReleaseSchedule::parse(&inner.release_windows, &inner.timezone)?;
+        if let (Origin::Input, Some(url)) = (origin, &self.handoff_url) {
+            limits::check_handoff_url(url).map_err(CoreError::InvalidConfig)?;
+        }
+        Ok(PyRoomConfig { inner, handoff_url: self.handoff_url })
+    }
+}
+
 #[pyclass(frozen, module = "pyqueue._core", name = "RoomConfig")]
 pub struct PyRoomConfig {
     pub inner: RoomConfig,
@@ -82,14 +249,14 @@ impl PyRoomConfig {
         session_seconds=Given::Int(900), heartbeat_timeout_seconds=Given::Int(120), closes_at=None,
         prequeue_opens_at=None, prequeue="shuffle", identity="optional", returned_slots="windows",
         release_windows=Vec::new(), timezone="UTC", max_bookings_per_identity=Given::Int(1),
-        hold_seconds=Given::Int(300), offer_seconds=Given::Int(600), handoff_url=None, seed=None,
+        hold_seconds=Given::Int(300), offer_seconds=Given::Int(600), handoff_url=None, seed=None, challenge_max_number=Given::Int(0),
     ))]
     // The defaults as Python shows them (PyO3 shows `...` for a default that is not a literal).
     #[pyo3(text_signature = "(id, opens_at, *, admit_per_minute=600.0, max_active=500, \
         session_seconds=900, heartbeat_timeout_seconds=120, closes_at=None, prequeue_opens_at=None, \
         prequeue='shuffle', identity='optional', returned_slots='windows', release_windows=..., \
         timezone='UTC', max_bookings_per_identity=1, hold_seconds=300, offer_seconds=600, \
-        handoff_url=None, seed=None)")]
+        handoff_url=None, seed=None, challenge_max_number=0)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         id: String,
@@ -110,37 +277,48 @@ impl PyRoomConfig {
         offer_seconds: Given,
         handoff_url: Option<String>,
         seed: Option<Given>,
+        challenge_max_number: Given,
     ) -> PyResult<Self> {
-        let seed = match seed {
-            Some(seed) => seed.whole(&limits::SEED)?,
-            None => getrandom::u64()
-                .map_err(|e| CoreError::InvalidConfig(format!("no randomness for the draw seed: {e}")))?,
-        };
-        let inner = RoomConfig {
+        Settings {
             id,
-            opens_at: to_micros(opens_at, "opens_at")?,
-            closes_at: opt_to_micros(closes_at, "closes_at")?,
-            prequeue_opens_at: opt_to_micros(prequeue_opens_at, "prequeue_opens_at")?,
-            admit_per_minute: admit_per_minute.rate(&limits::ADMIT_PER_MINUTE)?,
-            max_active: max_active.whole(&limits::MAX_ACTIVE)?,
-            session_seconds: session_seconds.whole(&limits::SESSION_SECONDS)?,
-            heartbeat_timeout_seconds: heartbeat_timeout_seconds.whole(&limits::HEARTBEAT_TIMEOUT_SECONDS)?,
-            prequeue: PrequeueMode::parse(prequeue)?,
-            identity: IdentityMode::parse(identity)?,
-            returned_slots: ReturnedSlots::parse(returned_slots)?,
+            opens_at: opens_at.clone(),
+            closes_at: closes_at.cloned(),
+            prequeue_opens_at: prequeue_opens_at.cloned(),
+            admit_per_minute,
+            max_active,
+            session_seconds,
+            heartbeat_timeout_seconds,
+            prequeue: prequeue.to_owned(),
+            identity: identity.to_owned(),
+            returned_slots: returned_slots.to_owned(),
             release_windows,
             timezone: timezone.to_owned(),
-            max_bookings_per_identity: max_bookings_per_identity.whole(&limits::MAX_BOOKINGS_PER_IDENTITY)?,
-            hold_seconds: hold_seconds.whole(&limits::HOLD_SECONDS)?,
-            offer_seconds: offer_seconds.whole(&limits::OFFER_SECONDS)?,
+            max_bookings_per_identity,
+            hold_seconds,
+            offer_seconds,
+            handoff_url,
             seed,
-        };
-        inner.validate()?;
-        ReleaseSchedule::parse(&inner.release_windows, &inner.timezone)?;
-        if let Some(url) = &handoff_url {
-            limits::check_handoff_url(url).map_err(CoreError::InvalidConfig)?;
+            challenge_max_number,
         }
-        Ok(Self { inner, handoff_url })
+        .build(Origin::Input)
+    }
+
+    /// A config from settings saved earlier (a dict of every setting, times as RFC 3339
+    /// strings), held to what the core relies on rather than today's ranges: a room saved
+    /// before a range was narrowed keeps its settings. `outside_ranges` says which are out.
+    #[staticmethod]
+    fn saved(settings: &Bound<'_, PyDict>) -> PyResult<Self> {
+        Settings::from_saved(settings)?.build(Origin::Saved)
+    }
+
+    /// A message for each setting outside today's documented range (empty for any config the
+    /// constructor accepts): what a room saved by an earlier version may hold.
+    fn outside_ranges(&self) -> Vec<String> {
+        let mut refused = self.inner.outside_ranges();
+        if let Some(url) = &self.handoff_url {
+            refused.extend(limits::check_handoff_url(url).err());
+        }
+        refused
     }
 
     #[getter]
@@ -214,6 +392,10 @@ impl PyRoomConfig {
     #[getter]
     fn seed(&self) -> u64 {
         self.inner.seed
+    }
+    #[getter]
+    fn challenge_max_number(&self) -> u32 {
+        self.inner.challenge_max_number
     }
 
     fn __repr__(&self) -> String {

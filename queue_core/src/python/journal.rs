@@ -19,10 +19,11 @@ pub struct PyJournalCut {
     pub dropped_bytes: usize,
     /// Segments after the bad one, which were not applied either.
     pub segments_skipped: usize,
-    /// True when nothing whole follows the damage (what a crash leaves, safe to cut); false
-    /// when whole records follow it, which a cut would drop.
+    /// True for what a crash leaves (an unfinished last record, nothing whole after it: safe
+    /// to cut); false for damage (a whole record that fails its checksum, a damaged header,
+    /// whole records after it), which a cut would drop.
     pub torn_tail: bool,
-    /// The whole records after the damage, which were not applied.
+    /// The records from the damaged one on, which were not applied.
     pub unapplied: Py<PyUnappliedRecords>,
 }
 
@@ -50,12 +51,17 @@ impl PyJournalCut {
     }
 }
 
-/// Whole records that a restore could not apply, read as far as they go.
+/// Records that a restore could not apply, read as far as they go.
 #[pyclass(frozen, module = "pyqueue._core", name = "UnappliedRecords", get_all)]
 pub struct PyUnappliedRecords {
+    /// Every record left out, the unreadable ones included.
     pub records: u64,
+    /// Records written whole once that fail their checksum now.
+    pub unreadable: u64,
     /// (code, slot id or None) of each booking made.
     pub bookings: Vec<(String, Option<String>)>,
+    /// (code, slot id or None) of what an unreadable record seems to book (it may be garbled).
+    pub possible_bookings: Vec<(String, Option<String>)>,
     /// Slots whose booking was cancelled.
     pub cancelled: Vec<String>,
     /// Tickets that joined.
@@ -68,8 +74,9 @@ pub struct PyUnappliedRecords {
 impl PyUnappliedRecords {
     fn __repr__(&self) -> String {
         format!(
-            "UnappliedRecords(records={}, bookings={}, joined={}, admitted={})",
+            "UnappliedRecords(records={}, unreadable={}, bookings={}, joined={}, admitted={})",
             self.records,
+            self.unreadable,
             self.bookings.len(),
             self.joined.len(),
             self.admitted.len()
@@ -81,7 +88,13 @@ impl From<Unapplied> for PyUnappliedRecords {
     fn from(found: Unapplied) -> Self {
         Self {
             records: found.records,
+            unreadable: found.unreadable,
             bookings: found.bookings.into_iter().map(|booking| (booking.code, booking.slot)).collect(),
+            possible_bookings: found
+                .possible_bookings
+                .into_iter()
+                .map(|booking| (booking.code, booking.slot))
+                .collect(),
             cancelled: found.cancelled,
             joined: found.joined,
             admitted: found.admitted,

@@ -1,6 +1,7 @@
 //! The input rules of `crate::limits` for Python: listed (`input_rules`, for the OpenAPI
 //! document and the README) and applied where Python keeps state itself (`check_slots`,
-//! `check_identity`, used by the Redis backend), so no layer carries a copy of a rule.
+//! `check_identity`, `check_audit`, used by the Redis backend and the admin API), so no layer
+//! carries a copy of a rule.
 
 use std::collections::HashSet;
 
@@ -76,6 +77,10 @@ fn rule(py: Python<'_>, bound: Rule) -> PyResult<PyInputRule> {
                 Charset::Printable => format!("1 to {} bytes of printable text", r.max),
             };
         }
+        Rule::OffOrFrom(r, floor) => {
+            (out.minimum, out.maximum) = (num(r.min)?, num(r.max)?);
+            out.text = format!("0 (off), or {floor} to {}", r.max);
+        }
         Rule::Count(r) => {
             out.kind = "list";
             (out.minimum, out.maximum) = (num(r.min)?, num(r.max)?);
@@ -118,4 +123,12 @@ pub fn check_slots(slots: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String, i6
 #[pyfunction]
 pub fn check_identity(identity: &str) -> PyResult<()> {
     Ok(limits::IDENTITY.check_unshown(identity).map_err(CoreError::InvalidArgument)?)
+}
+
+/// Checks the actor and the reason of an operator's change as the room's audited changes do;
+/// raises `InvalidArgument` naming which one is wrong.
+#[pyfunction]
+#[pyo3(signature = (actor, reason=None))]
+pub fn check_audit(actor: &str, reason: Option<&str>) -> PyResult<()> {
+    Ok(limits::check_audit(actor, reason).map_err(CoreError::InvalidArgument)?)
 }

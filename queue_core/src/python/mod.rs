@@ -1,5 +1,6 @@
 //! The `pyqueue._core` module: classes, functions and exceptions, registered in one place.
 
+mod challenge;
 mod clock;
 mod config;
 mod entry;
@@ -38,6 +39,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<views::PyDraw>()?;
     m.add_class::<limits::PyInputRule>()?;
     m.add_function(wrap_pyfunction!(signer::verify_pass, m)?)?;
+    m.add_function(wrap_pyfunction!(challenge::new_challenge, m)?)?;
+    m.add_function(wrap_pyfunction!(challenge::verify_challenge, m)?)?;
     m.add_function(wrap_pyfunction!(signer::draw_order, m)?)?;
     m.add_function(wrap_pyfunction!(entry::sign_entry, m)?)?;
     m.add_function(wrap_pyfunction!(entry::entry_public_key, m)?)?;
@@ -45,6 +48,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(limits::input_rules, m)?)?;
     m.add_function(wrap_pyfunction!(limits::check_slots, m)?)?;
     m.add_function(wrap_pyfunction!(limits::check_identity, m)?)?;
+    m.add_function(wrap_pyfunction!(limits::check_audit, m)?)?;
     journal::register(m)?;
     errors::register(m)
 }

@@ -123,11 +123,16 @@ impl PyRoom {
     }
 
     /// Joins the queue, or resumes: the same identity, or a valid `ticket` token of this room,
-    /// always gets the same ticket.
-    #[pyo3(signature = (identity=None, ticket=None))]
-    fn join(&self, identity: Option<&str>, ticket: Option<&str>) -> PyResult<PyTicket> {
-        let outcome = self.inner.join(identity, ticket)?;
+    /// always gets the same ticket. A new ticket gets `label`, which finds no ticket.
+    #[pyo3(signature = (identity=None, ticket=None, label=None))]
+    fn join(&self, identity: Option<&str>, ticket: Option<&str>, label: Option<&str>) -> PyResult<PyTicket> {
+        let outcome = self.inner.join_labelled(identity, label, ticket)?;
         Ok(PyTicket { id: outcome.ticket, token: outcome.token, state: outcome.state.as_str(), new: outcome.new })
+    }
+
+    /// The label ticket `ticket` was given when it joined, if any.
+    fn label(&self, ticket: u32) -> Option<String> {
+        self.inner.label(ticket)
     }
 
     /// The ticket's place, wait estimate and pass; also its heartbeat. `kind` ("ticket" or
@@ -162,19 +167,19 @@ impl PyRoom {
     }
 
     #[pyo3(signature = (actor="operator"))]
-    fn pause(&self, actor: &str) {
-        self.inner.pause(actor);
+    fn pause(&self, actor: &str) -> PyResult<()> {
+        Ok(self.inner.pause(actor)?)
     }
 
     #[pyo3(signature = (actor="operator"))]
-    fn resume(&self, actor: &str) {
-        self.inner.resume(actor);
+    fn resume(&self, actor: &str) -> PyResult<()> {
+        Ok(self.inner.resume(actor)?)
     }
 
     /// With `on`, every join waits in the queue even when there is no crowd.
     #[pyo3(signature = (on=true, actor="operator"))]
-    fn queue_all(&self, on: bool, actor: &str) {
-        self.inner.set_queue_all(on, actor);
+    fn queue_all(&self, on: bool, actor: &str) -> PyResult<()> {
+        Ok(self.inner.set_queue_all(on, actor)?)
     }
 
     /// Applies a changed config (same id; opening and draw fixed once open).
@@ -280,8 +285,8 @@ impl PyRoom {
     /// Notes in the audit log (action "journal_repair") that an operator repaired the room's
     /// saved state, leaving out `dropped` records, for `reason`.
     #[pyo3(signature = (dropped, reason, actor="operator"))]
-    fn record_repair(&self, dropped: u64, reason: &str, actor: &str) {
-        self.inner.record_repair(actor, dropped, reason);
+    fn record_repair(&self, dropped: u64, reason: &str, actor: &str) -> PyResult<()> {
+        Ok(self.inner.record_repair(actor, dropped, reason)?)
     }
 
     fn audit_log(&self) -> Vec<PyAuditEntry> {

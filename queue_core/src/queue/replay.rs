@@ -24,6 +24,10 @@ impl QueueState {
                 }
                 self.add_ticket(at, identity);
             }
+            Event::Labelled { ticket, label } => {
+                self.state_of(ticket)?;
+                self.labels.insert(ticket, label.into());
+            }
             Event::Requeued { ticket, at } => {
                 let state = self.state_of(ticket)?;
                 if !state.may_requeue() {

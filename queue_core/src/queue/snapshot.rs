@@ -136,6 +136,33 @@ impl QueueState {
         Ok(queue)
     }
 
+    /// The labels, a section at the end of the room's snapshot that is left out when there are
+    /// none (so snapshots of rooms without labels read as before labels existed).
+    pub(crate) fn encode_labels(&self, out: &mut Vec<u8>) {
+        if self.labels.is_empty() {
+            return;
+        }
+        let mut labels: Vec<(u32, &str)> = self.labels.iter().map(|(&t, k)| (t, &**k)).collect();
+        labels.sort_unstable();
+        out.put_varint(labels.len() as u64);
+        for (ticket, label) in labels {
+            out.put_u32(ticket);
+            out.put_str(label);
+        }
+    }
+
+    /// Reads what `encode_labels` wrote.
+    pub(crate) fn decode_labels(&mut self, reader: &mut Reader<'_>) -> CoreResult<()> {
+        for _ in 0..reader.count(5)? {
+            let ticket = reader.u32()?;
+            if ticket as usize >= self.tickets.len() {
+                return Err(corrupt("a label of no ticket"));
+            }
+            self.labels.insert(ticket, reader.str()?.into());
+        }
+        Ok(())
+    }
+
     /// Every id and position points where it may, so that nothing later indexes out of bounds.
     fn check_references(&self) -> CoreResult<()> {
         let tickets = self.tickets.len();

@@ -68,17 +68,19 @@ fn a_torn_tail_is_cut_at_the_last_whole_record() {
 fn a_flipped_byte_cuts_the_journal_before_its_record() {
     let (fixture, ends, _) = journal_with_boundaries();
     for (record, window) in ends.windows(2).enumerate().skip(2) {
-        for byte in [window[0], window[0] + 5, window[1] - 1] {
+        // The last byte of the length field, the checksum, the payload's last byte.
+        for byte in [window[0] + 3, window[0] + 5, window[1] - 1] {
             let mut damaged = fixture.journal.clone();
             damaged[byte] ^= 0x40;
             let (room, report) = restore(&fixture, &damaged);
             let cut = report.cut.expect("the damage was not found");
             assert_eq!((cut.offset, report.records), (window[0], record as u64 + 1), "flip at {byte}");
             assert_eq!(cut.dropped_bytes, damaged.len() - window[0]);
-            // Whole records after the damaged one make it damage, not a torn tail.
+            // The damaged record, written whole, is dropped too, and counted: even the last
+            // one is damage, not a torn tail.
             let after = ends.len() - record - 2;
-            assert_eq!(cut.unapplied.records, after as u64, "flip at {byte}");
-            assert_eq!(cut.torn_tail(), after == 0, "flip at {byte}");
+            assert_eq!((cut.unapplied.records, cut.unapplied.unreadable), (after as u64 + 1, 1), "flip at {byte}");
+            assert!(!cut.torn_tail(), "flip at {byte}");
             assert!(room.is_some());
         }
     }
@@ -115,15 +117,89 @@ fn what_follows_mid_journal_damage_is_read_as_far_as_it_goes() {
     let (_, report) = restore(&fixture, &damaged);
     let cut = report.cut.unwrap();
     assert!(!cut.torn_tail());
-    assert_eq!(cut.unapplied.records, (ends.len() - 3) as u64);
+    assert_eq!((cut.unapplied.records, cut.unapplied.unreadable), ((ends.len() - 2) as u64, 1));
     let unapplied = &cut.unapplied;
     assert_eq!(unapplied.bookings, vec![UnappliedBooking { code, slot: Some("s1".into()) }]);
     assert!(!unapplied.joined.is_empty() && unapplied.joined.windows(2).all(|w| w[0] < w[1]));
     assert!(unapplied.admitted.contains(&0));
-    // A second damaged record further on is stepped over too.
+    // A second damaged record further on is stepped over too, and counted.
     damaged[ends[ends.len() - 3] + 9] ^= 0x01;
     let (_, report) = restore(&fixture, &damaged);
-    assert_eq!(report.cut.unwrap().unapplied.records, (ends.len() - 4) as u64);
+    let unapplied = report.cut.unwrap().unapplied;
+    assert_eq!((unapplied.records, unapplied.unreadable), ((ends.len() - 2) as u64, 2));
+}
+
+#[test]
+fn the_damaged_record_is_named_as_possibly_booking_its_code() {
+    let (fixture, ends, code) = journal_with_boundaries();
+    let header = journal_header("kiel", 0).len();
+    let starts: Vec<usize> = std::iter::once(header).chain(ends.iter().copied()).collect();
+    let booking = (0..ends.len())
+        .find(|&i| {
+            let (payload, _) = next_frame(&fixture.journal, starts[i]).unwrap().unwrap();
+            matches!(Event::decode(payload).unwrap(), Event::SlotSet { code, .. } if code != 0)
+        })
+        .unwrap();
+    let mut damaged = fixture.journal.clone();
+    // A byte of the slot's state word: the payload still decodes, with the code intact.
+    damaged[starts[booking] + 8 + 6] ^= 0x01;
+    let (_, report) = restore(&fixture, &damaged);
+    let unapplied = report.cut.unwrap().unapplied;
+    assert_eq!(unapplied.possible_bookings, vec![UnappliedBooking { code, slot: Some("s1".into()) }]);
+    assert!(unapplied.bookings.is_empty());
+    assert_eq!((unapplied.records, unapplied.unreadable), ((ends.len() - booking) as u64, 1));
+    // A damaged length field: nothing to decode, still one unreadable record.
+    let mut damaged = fixture.journal.clone();
+    damaged[starts[booking] + 1] ^= 0x01;
+    let (_, report) = restore(&fixture, &damaged);
+    let unapplied = report.cut.unwrap().unapplied;
+    assert_eq!((unapplied.records, unapplied.unreadable), ((ends.len() - booking) as u64, 1));
+    assert!(unapplied.possible_bookings.is_empty());
+}
+
+#[test]
+fn zeros_after_the_last_record_are_a_torn_tail() {
+    let (fixture, ends, _) = journal_with_boundaries();
+    let mut padded = fixture.journal.clone();
+    padded.extend_from_slice(&[0; 4096]);
+    let (_, report) = restore(&fixture, &padded);
+    let cut = report.cut.unwrap();
+    assert!(cut.torn_tail() && cut.unapplied == Unapplied::default(), "{cut:?}");
+    assert_eq!((cut.offset, report.records), (fixture.journal.len(), ends.len() as u64));
+    // The last record half written, the rest of it zeros: its frame is all there, and it
+    // fails its checksum, so it is refused as damage (its record may have been answered).
+    let mut half = fixture.journal.clone();
+    let last = ends[ends.len() - 2];
+    half[last + 4..].fill(0);
+    let (_, report) = restore(&fixture, &half);
+    assert!(!report.cut.unwrap().torn_tail());
+}
+
+#[test]
+fn a_damaged_header_lists_every_record_of_its_file() {
+    let (fixture, ends, code) = journal_with_boundaries();
+    let header = journal_header("kiel", 0).len();
+    for byte in 0..header {
+        let mut damaged = fixture.journal.clone();
+        damaged[byte] ^= 0x02;
+        let (room, report) = restore(&fixture, &damaged);
+        let cut = report.cut.unwrap_or_else(|| panic!("flip at {byte} not found"));
+        assert!(room.is_none() && report.records == 0);
+        assert_eq!((cut.segment, cut.offset, cut.dropped_bytes), (0, 0, damaged.len()));
+        assert!(!cut.torn_tail(), "flip at {byte}: {cut:?}");
+        assert_eq!((cut.unapplied.records, cut.unapplied.unreadable), (ends.len() as u64, 0), "flip at {byte}");
+        assert_eq!(cut.unapplied.bookings, vec![UnappliedBooking { code: code.clone(), slot: Some("s1".into()) }]);
+    }
+    // A later file's damaged header, after a whole one.
+    let split = ends[ends.len() - 3];
+    let mut second = journal_header("kiel", 1);
+    second[9] ^= 0x10;
+    second.extend_from_slice(&fixture.journal[split..]);
+    let clock: SharedClock = fixture.clock.clone();
+    let (_, report) = Room::restore(signer(), clock, None, &[&fixture.journal[..split], &second]).unwrap();
+    let cut = report.cut.unwrap();
+    assert!(cut.reason.contains("header is damaged"), "{}", cut.reason);
+    assert_eq!((cut.segment, cut.offset, cut.unapplied.records, cut.torn_tail()), (1, 0, 2, false));
 }
 
 #[test]
@@ -136,7 +212,8 @@ fn records_in_a_later_journal_make_damage_of_an_earlier_one() {
     let clock: SharedClock = fixture.clock.clone();
     let (_, report) = Room::restore(signer(), clock.clone(), None, &[first, &second]).unwrap();
     let cut = report.cut.unwrap();
-    assert_eq!((cut.segment, cut.segments_skipped, cut.unapplied.records), (0, 1, 1));
+    // The record torn in the first file was whole once: it counts as unreadable.
+    assert_eq!((cut.segment, cut.segments_skipped, cut.unapplied.records, cut.unapplied.unreadable), (0, 1, 2, 1));
     assert!(!cut.torn_tail());
     // A later file holding only its header: nothing is lost, a torn tail.
     let (_, report) = Room::restore(signer(), clock.clone(), None, &[first, &journal_header("kiel", 1)]).unwrap();
@@ -160,7 +237,7 @@ fn unapplied_whole_journals_are_read_too() {
 #[test]
 fn a_repair_is_audited() {
     let (fixture, _, _) = journal_with_boundaries();
-    fixture.room.record_repair("operator", 12, "journal-00000000.pqj damaged at byte 80");
+    fixture.room.record_repair("operator", 12, "journal-00000000.pqj damaged at byte 80").unwrap();
     let entry = fixture.room.audit_log().pop().unwrap();
     assert_eq!((entry.action.as_str(), entry.count), ("journal_repair", 12));
     assert_eq!(entry.reason.as_deref(), Some("journal-00000000.pqj damaged at byte 80"));
@@ -169,17 +246,33 @@ fn a_repair_is_audited() {
 #[test]
 fn a_newer_format_is_refused_with_what_to_do() {
     let (fixture, _, _) = journal_with_boundaries();
-    let mut newer = fixture.journal.clone();
-    newer[4..6].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    let header = journal_header("kiel", 0).len();
+    let newer = written_as_version(&fixture.journal, header, FORMAT_VERSION + 1);
     let clock: SharedClock = fixture.clock.clone();
     let error = Room::restore(signer(), clock.clone(), None, &[&newer]).err().unwrap();
     assert_eq!(error, CoreError::JournalIncompatible { found: FORMAT_VERSION + 1, supported: FORMAT_VERSION });
     assert!(error.to_string().contains("move the room's data directory away"), "{error}");
-    let (mut snapshot, _) = fixture.room.snapshot(1);
-    snapshot[4] = 0;
-    snapshot[5] = 0;
+    // A later format may lay its header out otherwise: its checksum is no help, still refused.
+    let mut other_layout = fixture.journal.clone();
+    other_layout[4..6].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    other_layout[14] = 200;
+    let error = Room::restore(signer(), clock.clone(), None, &[&other_layout]).err().unwrap();
+    assert_eq!(error.code(), "journal_incompatible");
+    let (snapshot, _) = fixture.room.snapshot(1);
+    // Magic, version, generation, room id, body length and checksum, header checksum.
+    let snapshot = written_as_version(&snapshot, 4 + 2 + 8 + 1 + 4 + 8 + 4 + 4, 0);
     let error = Room::restore(signer(), clock, Some(&snapshot), &[]).err().unwrap();
     assert_eq!(error.code(), "journal_incompatible");
+}
+
+/// `file` as a writer of format `version` would have written it: the version in its header and
+/// the header's checksum (its last 4 of `header` bytes) over that.
+fn written_as_version(file: &[u8], header: usize, version: u16) -> Vec<u8> {
+    let mut out = file.to_vec();
+    out[4..6].copy_from_slice(&version.to_le_bytes());
+    let crc = crc32fast::hash(&out[..header - 4]);
+    out[header - 4..header].copy_from_slice(&crc.to_le_bytes());
+    out
 }
 
 #[test]

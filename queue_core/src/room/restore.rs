@@ -1,13 +1,14 @@
 //! Rebuilding a room after a restart: the latest snapshot, then the journal segments written
 //! after it, record by record.
 //!
-//! A record that is torn (the crash came mid-write) or fails its checksum ends the replay: the
+//! A record that is unfinished (the crash came mid-write) or damaged ends the replay: the
 //! report says where and why, and everything after it is left out, never half applied. The
-//! report also says what was left out (`Unapplied`): when whole records follow the damage it
-//! is not a torn tail, and the embedding program must not cut it without an operator. A
-//! record that passes its checksum but cannot be decoded or does not fit the state is another
-//! matter (files of another room or generation, a bug): that stops the restore with an error,
-//! because guessing could book a slot twice.
+//! report also says what was left out (`Unapplied`), and whether it is a torn tail (see
+//! `unapplied`): only then may the embedding program cut it without an operator. A journal
+//! header that is damaged (not one of another format or version) ends the replay the same way,
+//! before the file's first record. A record that passes its checksum but cannot be decoded or
+//! does not fit the state is another matter (files of another room or generation, a bug): that
+//! stops the restore with an error, because guessing could book a slot twice.
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use crate::clock::SharedClock;
 use crate::errors::{CoreError, CoreResult};
 use crate::events::Event;
 use crate::inventory::Inventory;
-use crate::journal::{next_frame, read_journal_header, read_snapshot_file, JournalSink};
+use crate::journal::{next_frame, read_journal_header, read_snapshot_file, BadFrame, JournalSink};
 use crate::queue::{QueueState, TicketState};
 use crate::schedule::ReleaseSchedule;
 use crate::token::Signer;
@@ -38,16 +39,63 @@ pub struct JournalCut {
     pub dropped_bytes: usize,
     /// Segments after the bad one, not applied either.
     pub segments_skipped: usize,
-    /// The whole records after the damage (in this segment and the later ones).
+    /// The records from the damaged one on (in this segment and the later ones).
     pub unapplied: Unapplied,
+    /// What a crash leaves: an unfinished last record, nothing whole after it.
+    torn: bool,
 }
 
 impl JournalCut {
-    /// Whether this is what a crash leaves: nothing whole after the damage, so cutting it
-    /// loses nothing that was written whole. Otherwise the damage is in the middle of the
-    /// journal, and cutting it drops `unapplied`.
+    /// Whether this is what a crash leaves: an unfinished record and nothing whole after it,
+    /// so cutting it loses nothing that was written whole. Otherwise it is damage, and cutting
+    /// it drops `unapplied`.
     pub fn torn_tail(&self) -> bool {
-        self.unapplied.records == 0
+        self.torn
+    }
+
+    /// A cut at the record at `at` of `segments[index]`, which `bad` says is not good.
+    fn at_record(segments: &[&[u8]], index: usize, at: usize, bad: BadFrame, known: Option<&Inventory>) -> Self {
+        let unapplied = Unapplied::after_damage(segments, index, at, known);
+        JournalCut {
+            segment: index,
+            offset: at,
+            reason: bad.reason,
+            dropped_bytes: segments[index].len() - at,
+            segments_skipped: segments.len() - index - 1,
+            torn: bad.unfinished && unapplied.records == 0,
+            unapplied,
+        }
+    }
+
+    /// A cut before the first record of `segments[index]`, whose header is `unfinished` (the
+    /// file ends inside it) or damaged.
+    fn at_header(
+        segments: &[&[u8]],
+        index: usize,
+        unfinished: bool,
+        reason: String,
+        known: Option<&Inventory>,
+    ) -> Self {
+        let unapplied = Unapplied::after_header(segments, index, known);
+        let segment = segments[index];
+        let reason = if !unfinished {
+            reason
+        } else if segment.is_empty() {
+            "the file is empty".into()
+        } else if unapplied.records == 0 {
+            format!("the file's header is incomplete ({} bytes)", segment.len())
+        } else {
+            format!("the file's header reads as incomplete ({} bytes) although whole records follow it", segment.len())
+        };
+        JournalCut {
+            segment: index,
+            offset: 0,
+            reason,
+            dropped_bytes: segment.len(),
+            segments_skipped: segments.len() - index - 1,
+            torn: unfinished && unapplied.records == 0,
+            unapplied,
+        }
     }
 }
 
@@ -103,20 +151,18 @@ impl Room {
         }
         for (index, segment) in segments.iter().enumerate() {
             report.segments += 1;
-            let Some((header, start)) = read_journal_header(segment)? else {
-                report.cut = Some(JournalCut {
-                    segment: index,
-                    offset: 0,
-                    reason: if segment.is_empty() {
-                        "the file is empty".into()
-                    } else {
-                        format!("the file's header is incomplete ({} bytes)", segment.len())
-                    },
-                    dropped_bytes: segment.len(),
-                    segments_skipped: segments.len() - index - 1,
-                    unapplied: Unapplied::scan(segments, index + 1, 0, inventory_of(&parts)),
-                });
-                break;
+            let (header, start) = match read_journal_header(segment) {
+                Ok(Some(found)) => found,
+                Ok(None) => {
+                    report.cut =
+                        Some(JournalCut::at_header(segments, index, true, String::new(), inventory_of(&parts)));
+                    break;
+                }
+                Err(CoreError::JournalCorrupt(reason)) => {
+                    report.cut = Some(JournalCut::at_header(segments, index, false, reason, inventory_of(&parts)));
+                    break;
+                }
+                Err(other) => return Err(other),
             };
             if room_id.get_or_insert_with(|| header.room.clone()) != &header.room {
                 return Err(CoreError::JournalCorrupt(format!("journal segment {index} belongs to another room")));
@@ -139,15 +185,8 @@ impl Room {
                         report.records += 1;
                         at = next;
                     }
-                    Err(reason) => {
-                        report.cut = Some(JournalCut {
-                            segment: index,
-                            offset: at,
-                            reason,
-                            dropped_bytes: segment.len() - at,
-                            segments_skipped: segments.len() - index - 1,
-                            unapplied: Unapplied::scan(segments, index, at + 1, inventory_of(&parts)),
-                        });
+                    Err(bad) => {
+                        report.cut = Some(JournalCut::at_record(segments, index, at, bad, inventory_of(&parts)));
                         break;
                     }
                 }
@@ -205,7 +244,9 @@ fn apply(parts: &mut Option<Parts>, event: Event<'_>, room: &str) -> CoreResult<
     match event {
         Event::Config { at, allowance, config, handoff_url } => {
             let config = config.into_owned();
-            config.validate()?;
+            // What the core relies on, not today's ranges: the change was input when it was
+            // made, and a range narrowed since must not make the room unrestorable.
+            config.check_sound()?;
             if config.id != parts.queue.config.id {
                 return Err(CoreError::JournalCorrupt("a config change names another room".into()));
             }
@@ -226,7 +267,7 @@ fn apply(parts: &mut Option<Parts>, event: Event<'_>, room: &str) -> CoreResult<
             parts.handoff_url = handoff_url.map(str::to_owned);
         }
         Event::SlotsAdded { slots } => {
-            parts.inventory.add_slots(slots.into_owned())?;
+            parts.inventory.replay_slots_added(slots.into_owned())?;
         }
         Event::SlotSet { index, word, code } => parts.inventory.set_word(index, word, code)?,
         Event::Created { .. } => return Err(CoreError::JournalCorrupt("the room was created twice".into())),

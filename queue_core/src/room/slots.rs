@@ -12,6 +12,7 @@ use super::Room;
 
 impl Room {
     pub fn add_slots(&self, slots: Vec<SlotSpec>, actor: &str) -> CoreResult<usize> {
+        super::check_audit(actor, None)?;
         let added = self.inventory.add_slots(slots)?;
         self.audit("load_slots", actor, added as u64, None);
         Ok(added)
@@ -139,11 +140,12 @@ impl Room {
     /// not released yet; before the window only with `override_window` and a reason. Every
     /// release goes into the audit log.
     pub fn release(&self, override_window: bool, reason: Option<&str>, actor: &str) -> CoreResult<u64> {
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        super::check_audit(actor, reason)?;
         let now = self.now();
         if let Some(released) = self.release_due_window(now, actor) {
             return Ok(released);
         }
-        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         if !override_window {
             let next = self.booking.lock().schedule.next_at_or_after(now);
             let when = match next {

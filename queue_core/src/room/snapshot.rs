@@ -2,7 +2,8 @@
 //! journaled change is held while the state is read, and the journal is drained at the same
 //! moment, so the snapshot and the records after it meet exactly.
 //!
-//! Body: config and handoff URL, queue, booking state, inventory (see each part's `encode`).
+//! Body: config and handoff URL, queue, booking state, inventory (see each part's `encode`),
+//! then the tickets' labels if there are any.
 
 use crate::codec::{put_config, read_config, Reader};
 use crate::errors::CoreResult;
@@ -36,6 +37,7 @@ impl Room {
         queue.encode(&mut body);
         booking.encode(&mut body);
         let pending = self.inventory.encode_and_drain(&mut body);
+        queue.encode_labels(&mut body);
         drop(booking);
         drop(queue);
         (snapshot_file(&self.id, generation, &body), pending)
@@ -48,9 +50,12 @@ impl Parts {
         let (config, handoff_url) = read_config(&mut reader)?;
         let handoff_url = handoff_url.map(str::to_owned);
         let schedule = ReleaseSchedule::parse(&config.release_windows, &config.timezone)?;
-        let queue = QueueState::decode(&mut reader, config)?;
+        let mut queue = QueueState::decode(&mut reader, config)?;
         let booking = BookingState::decode(&mut reader, schedule)?;
         let inventory = Inventory::decode(&mut reader)?;
+        if !reader.is_empty() {
+            queue.decode_labels(&mut reader)?;
+        }
         reader.finish()?;
         Ok(Parts { queue, inventory, booking, handoff_url })
     }

@@ -84,6 +84,7 @@ pub(super) fn assert_same(original: &Room, restored: &Room) {
             assert_eq!(strip(x), strip(y));
         }
         assert_eq!(a.identities, b.identities);
+        assert_eq!(a.labels, b.labels);
         assert_eq!((&a.order, &a.prequeue, a.prequeue_left), (&b.order, &b.prequeue, b.prequeue_left));
         assert_eq!((a.cursor, a.active, a.counters), (b.cursor, b.active, b.counters));
         assert_eq!((a.paused, a.queue_all, a.closed), (b.paused, b.queue_all, b.closed));
@@ -160,7 +161,11 @@ impl Driver {
             0..=24 => {
                 let identity = (self.below(3) == 0).then(|| format!("id-{}", self.below(40)));
                 let resume = if self.below(8) == 0 { self.any_token() } else { None };
-                if let Ok(outcome) = room.join(identity.as_deref(), resume.as_deref()) {
+                // Every other join without an identity has a label (no draw of its own, so the
+                // operations stay as they were).
+                let label =
+                    (identity.is_none() && self.tokens.len() % 2 == 1).then(|| format!("label-{}", self.tokens.len()));
+                if let Ok(outcome) = room.join_labelled(identity.as_deref(), label.as_deref(), resume.as_deref()) {
                     if outcome.new {
                         self.tokens.push(outcome.token);
                     }
@@ -214,9 +219,9 @@ impl Driver {
                     let _ = room.decline_offer(&token);
                 }
             }
-            85 => room.pause("ops"),
-            86..=87 => room.resume("ops"),
-            88 => room.set_queue_all(self.below(2) == 0, "ops"),
+            85 => room.pause("ops").unwrap(),
+            86..=87 => room.resume("ops").unwrap(),
+            88 => room.set_queue_all(self.below(2) == 0, "ops").unwrap(),
             89 => {
                 let mut config = room.config();
                 config.admit_per_minute = 30.0 + self.below(600) as f64;
@@ -323,6 +328,29 @@ fn a_snapshot_takes_the_records_not_yet_drained() {
 }
 
 #[test]
+fn a_label_finds_no_ticket_and_survives_a_restore() {
+    let mut fixture = Fixture::new(config(ReturnedSlots::Windows, 1), OPEN - 10 * S);
+    let first = fixture.room.join_labelled(None, Some("REG-4711"), None).unwrap();
+    let second = fixture.room.join_labelled(None, Some("REG-4711"), None).unwrap();
+    assert!(first.new && second.new && first.ticket != second.ticket);
+    assert!(fixture.room.queue.lock().identities.is_empty(), "a label entered the identity index");
+    // The identity the caller vouches for still finds its ticket; its label stays the first one.
+    let vouched = fixture.room.join_labelled(Some("sub-1"), Some("a"), None).unwrap();
+    let again = fixture.room.join_labelled(Some("sub-1"), Some("b"), None).unwrap();
+    assert_eq!((again.ticket, again.new), (vouched.ticket, false));
+    assert_eq!(fixture.room.label(vouched.ticket).as_deref(), Some("a"));
+    fixture.drain();
+    let from_journal = fixture.restore(None, &[&fixture.journal]);
+    let (file, _) = fixture.room.snapshot(1);
+    let from_snapshot = fixture.restore(Some(&file), &[]);
+    for restored in [&from_journal, &from_snapshot] {
+        assert_same(&fixture.room, restored);
+        assert_eq!(restored.label(first.ticket).as_deref(), Some("REG-4711"));
+        assert_eq!(restored.label(second.ticket).as_deref(), Some("REG-4711"));
+    }
+}
+
+#[test]
 fn tokens_and_places_survive_a_restore() {
     let mut fixture = Fixture::new(config(ReturnedSlots::Windows, 3), OPEN - 100 * S);
     let tokens: Vec<String> = (0..50).map(|_| fixture.room.join(None, None).unwrap().token).collect();
@@ -399,4 +427,57 @@ fn an_entry_rooms_passes_carry_the_subject_and_end_with_the_session_also_after_a
     fixture.room.complete(&pass).unwrap();
     assert_eq!(fixture.room.verify_pass(&pass), Err(CoreError::SessionEnded));
     assert_eq!(fixture.room.check_pass(&pass, None), Err(CoreError::SessionEnded));
+}
+
+/// The records an earlier version wrote for a room it took with settings and slots that
+/// today's input rules refuse: the same format, so today's encoder writes them alike.
+fn journal_of_an_earlier_version(config: &RoomConfig, changed: &RoomConfig) -> Vec<u8> {
+    use crate::events::Event;
+    use crate::journal::write_frame;
+    use std::borrow::Cow;
+    let mut journal = journal_header(&config.id, 0);
+    let created = Event::Created { at: OPEN, epoch: OPEN - 3600 * S, config: Cow::Borrowed(config), handoff_url: None };
+    write_frame(&mut journal, |out| created.encode(out));
+    let slots = vec![SlotSpec { id: "s1 ".into(), group: "Kiel\tNord".into(), starts_at: S }];
+    write_frame(&mut journal, |out| Event::SlotsAdded { slots: Cow::Borrowed(&slots) }.encode(out));
+    let change =
+        Event::Config { at: OPEN + S, allowance: 0.0, config: Cow::Borrowed(changed), handoff_url: Some("//old") };
+    write_frame(&mut journal, |out| change.encode(out));
+    journal
+}
+
+#[test]
+fn a_room_saved_before_the_ranges_restores_with_its_settings_and_slots() {
+    let mut earlier = config(ReturnedSlots::Windows, 5);
+    earlier.session_seconds = 1_209_600;
+    let mut changed = earlier.clone();
+    changed.max_bookings_per_identity = 500;
+    changed.admit_per_minute = 1e9;
+    assert!(earlier.validate().is_err() && changed.validate().is_err(), "today's input rules refuse both");
+    let journal = journal_of_an_earlier_version(&earlier, &changed);
+    let clock: SharedClock = Arc::new(VirtualClock::new(OPEN + 2 * S));
+    let (room, report) = Room::restore(signer(), clock.clone(), None, &[&journal]).unwrap();
+    let room = room.expect("the room comes back");
+    assert_eq!((report.records, report.cut), (3, None));
+    let restored = room.config();
+    assert_eq!((restored.session_seconds, restored.max_bookings_per_identity), (1_209_600, 500));
+    assert_eq!(restored.outside_ranges().len(), 3, "{:?}", restored.outside_ranges());
+    assert_eq!(room.handoff_url().as_deref(), Some("//old"));
+    assert_eq!(room.inventory().slot("s1 ").unwrap().group, "Kiel\tNord");
+    // And from a snapshot of it.
+    let (file, _) = room.snapshot(1);
+    let (again, _) = Room::restore(signer(), clock, Some(&file), &[&journal_header(&restored.id, 1)]).unwrap();
+    let again = again.expect("the room comes back from its snapshot");
+    assert_eq!(format!("{:?}", again.config()), format!("{restored:?}"));
+    assert_eq!(again.availability(), room.availability());
+    // What the core relies on still holds for saved settings.
+    let mut unsound = earlier.clone();
+    unsound.hold_seconds = 0;
+    let refused = Room::restore(
+        signer(),
+        Arc::new(VirtualClock::new(OPEN)),
+        None,
+        &[&journal_of_an_earlier_version(&unsound, &changed)],
+    );
+    assert!(matches!(refused, Err(CoreError::JournalCorrupt(m)) if m.contains("hold_seconds must be at least 1")));
 }

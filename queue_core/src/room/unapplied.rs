@@ -1,16 +1,21 @@
-//! What a replay stopped by damage leaves out: the whole records that follow the damaged bytes,
-//! found by scanning for the next record whose checksum matches and that decodes, and read as
-//! far as they go (bookings by code, cancellations, joins, admissions).
+//! What a replay stopped by damage leaves out: the records from the damaged one on, read as
+//! far as they go (bookings by code, cancellations, joins, admissions). The damaged record
+//! itself counts as unreadable, and so does any other stepped over on the way: each was written
+//! whole once. If its payload still decodes, what it seems to book is named, as possibly
+//! booked (its checksum fails, so the code may be garbled). After a damaged record, the next
+//! whole one is found by scanning for a frame whose checksum matches and that decodes.
 //!
 //! This is also the rule that tells a torn tail from damage. A crash tears only what was being
-//! written last: nothing whole follows it, and cutting it loses nothing a visitor was told
-//! under `fsync = "always"`. Whole records after the damaged bytes (in the same file or in a
-//! later one) were written after it, and some may have been answered: cutting them would
-//! silently take back bookings, so the restore is refused until an operator repairs it.
+//! written last: its frame runs past the end of the file (or the file is zeros from it on), and
+//! nothing whole follows it; cutting it loses nothing a visitor was told under
+//! `fsync = "always"`. A frame that is all there but fails its checksum, or whole records
+//! after the damaged bytes (in the same file or in a later one), mean damage: cutting there
+//! would silently take back what was written, bookings included, so the restore is refused
+//! until an operator repairs it.
 
 use crate::events::Event;
 use crate::inventory::{Inventory, SlotState};
-use crate::journal::{find_frame, read_journal_header};
+use crate::journal::{find_frame, next_frame, read_journal_header, BadFrame};
 
 /// A booking made by a record that could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,11 +26,18 @@ pub struct UnappliedBooking {
     pub slot: Option<String>,
 }
 
-/// The whole records after damage, decoded as far as they go.
+/// The records after damage, decoded as far as they go.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Unapplied {
+    /// Every record left out: the whole ones and the unreadable ones.
     pub records: u64,
+    /// Records that were written whole but fail their checksum now (or no longer decode):
+    /// counted in `records`, and read only as far as `possible_bookings` goes.
+    pub unreadable: u64,
     pub bookings: Vec<UnappliedBooking>,
+    /// Bookings that an unreadable record seems to make: its payload decodes, but as its
+    /// checksum fails, the code (or the slot) may be garbled.
+    pub possible_bookings: Vec<UnappliedBooking>,
     /// Slots whose booking was cancelled (returned).
     pub cancelled: Vec<String>,
     /// Tickets that joined.
@@ -35,32 +47,30 @@ pub struct Unapplied {
 }
 
 impl Unapplied {
-    /// The records of `segments[first]` from byte `from` on, and of every segment after it.
-    /// `known` is the inventory as restored up to the damage, if any: it names the slots that
-    /// the records refer to by index.
-    pub fn scan(segments: &[&[u8]], first: usize, from: usize, known: Option<&Inventory>) -> Unapplied {
-        let mut reader = Scan { found: Unapplied::default(), known, added: Vec::new() };
-        for (index, segment) in segments.iter().enumerate().skip(first) {
-            let start = if index == first {
-                from
-            } else {
-                // A later file's header damaged too: its records are still searched for.
-                read_journal_header(segment).ok().flatten().map_or(0, |(_, start)| start)
-            };
-            reader.segment(segment, start);
-        }
-        reader.found
+    /// The records of `segments[first]` from the one at byte `at` (the damaged one) on, and
+    /// of every segment after it. `known` is the inventory as restored up to the damage, if
+    /// any: it names the slots that the records refer to by index. Empty when the damaged
+    /// record is unfinished and nothing whole follows: a torn tail.
+    pub fn after_damage(segments: &[&[u8]], first: usize, at: usize, known: Option<&Inventory>) -> Unapplied {
+        Scan::new(known).run(segments, first, Some(at))
+    }
+
+    /// The records of `segments[first]`, whose header cannot be read, and of every segment
+    /// after it.
+    pub fn after_header(segments: &[&[u8]], first: usize, known: Option<&Inventory>) -> Unapplied {
+        Scan::new(known).run(segments, first, None)
     }
 
     /// Every record of whole journal files (for journals that cannot be applied at all).
     pub fn of_journals(segments: &[&[u8]]) -> Unapplied {
-        let mut found = Unapplied::default();
-        if !segments.is_empty() {
-            let start = read_journal_header(segments[0]).ok().flatten().map_or(0, |(_, start)| start);
-            found = Unapplied::scan(segments, 0, start, None);
-        }
-        found
+        Scan::new(None).run(segments, 0, record_start(segments.first().copied().unwrap_or_default()))
     }
+}
+
+/// Where the records of a journal file start, or None when its header cannot be read (the
+/// file is then searched for whole records).
+fn record_start(segment: &[u8]) -> Option<usize> {
+    read_journal_header(segment).ok().flatten().map(|(_, start)| start)
 }
 
 struct Scan<'a> {
@@ -68,16 +78,79 @@ struct Scan<'a> {
     known: Option<&'a Inventory>,
     /// Slots added by the records read: they follow the known ones, in this order.
     added: Vec<String>,
+    /// An unfinished frame that nothing whole has followed yet: at the very end it is a torn
+    /// tail, written by nobody; with something whole after it, a record lost in the middle.
+    unfinished: bool,
 }
 
-impl Scan<'_> {
-    fn segment(&mut self, data: &[u8], mut at: usize) {
-        while let Some((_, payload, next)) = find_frame(data, at, |payload| Event::decode(payload).is_ok()) {
-            if let Ok(event) = Event::decode(payload) {
-                self.note(event);
-            }
-            at = next;
+impl<'a> Scan<'a> {
+    fn new(known: Option<&'a Inventory>) -> Self {
+        Scan { found: Unapplied::default(), known, added: Vec::new(), unfinished: false }
+    }
+
+    /// `at`: where a record should start in `segments[first]`; None to search it from its
+    /// start. Later segments are read from the end of their header (searched when it is
+    /// damaged).
+    fn run(mut self, segments: &[&[u8]], first: usize, at: Option<usize>) -> Unapplied {
+        for (index, segment) in segments.iter().enumerate().skip(first) {
+            self.segment(segment, if index == first { at } else { record_start(segment) });
         }
+        self.found
+    }
+
+    fn segment(&mut self, data: &[u8], expected: Option<usize>) {
+        let decodes = |payload: &[u8]| Event::decode(payload).is_ok();
+        let mut search_from = 0;
+        let mut expected = expected;
+        loop {
+            if let Some(at) = expected {
+                match next_frame(data, at) {
+                    Ok(None) => return,
+                    Ok(Some((payload, next))) => {
+                        if let Ok(event) = Event::decode(payload) {
+                            self.whole(event);
+                            expected = Some(next);
+                            continue;
+                        }
+                        self.unreadable(None);
+                    }
+                    Err(bad) => self.bad(data, &bad),
+                }
+                search_from = at + 1;
+            }
+            let Some((_, payload, next)) = find_frame(data, search_from, decodes) else { return };
+            if let Ok(event) = Event::decode(payload) {
+                self.whole(event);
+            }
+            expected = Some(next);
+        }
+    }
+
+    fn bad(&mut self, data: &[u8], bad: &BadFrame) {
+        if bad.unfinished {
+            self.unfinished = true;
+            return;
+        }
+        let payload = bad.payload.clone().and_then(|range| data.get(range));
+        self.unreadable(payload.and_then(|payload| Event::decode(payload).ok()));
+    }
+
+    fn unreadable(&mut self, decoded: Option<Event<'_>>) {
+        self.found.records += 1;
+        self.found.unreadable += 1;
+        if let Some(Event::SlotSet { index, code, .. }) = decoded {
+            if code != 0 {
+                let booking = UnappliedBooking { code: Inventory::code_text(code), slot: self.slot_name(index) };
+                self.found.possible_bookings.push(booking);
+            }
+        }
+    }
+
+    fn whole(&mut self, event: Event<'_>) {
+        if std::mem::take(&mut self.unfinished) {
+            self.unreadable(None);
+        }
+        self.note(event);
     }
 
     fn slot_name(&self, index: u32) -> Option<String> {

@@ -1,4 +1,4 @@
--- ARGV: now, then (identity, resumed ticket id) pairs, '' for none: the joins one process
+-- ARGV: now, then (identity, label, resumed ticket id) triples, '' for none: the joins one process
 -- gathered in one turn of its event loop, applied in order. A room-wide refusal (closed, not
 -- open yet) is an error reply for all; per join the reply is the packed record plus whether
 -- the ticket is new, or {'!unknown_ticket'}.
@@ -9,7 +9,8 @@ if M.pre_opens_at > 0 and NOW < M.pre_opens_at then
   return redis.error_reply('not_open_yet ' .. int(M.pre_opens_at - NOW))
 end
 
-local function join(identity, resume)
+-- The identity index finds a ticket by identity; a label is only kept beside a new ticket.
+local function join(identity, label, resume)
   local existing = nil
   if identity ~= '' then existing = redis.call('HGET', IDS, identity) end
   if not existing and resume ~= '' then
@@ -38,6 +39,7 @@ local function join(identity, resume)
   set('seq', M.seq + 1)
   local r = { state = 'prequeue', pos = -1, joined = NOW, seen = NOW, admitted = 0, expires = 0, ahead0 = 0 }
   if identity ~= '' then redis.call('HSET', IDS, identity, t) end
+  if label ~= '' then redis.call('HSET', LABELS, t, label) end
   add('c_joined', 1)
   if M.drawn == 1 then enqueue(t, r) else redis.call('RPUSH', PRE, t) end
   tput(t, r)
@@ -47,6 +49,6 @@ local function join(identity, resume)
 end
 
 local replies = {}
-for i = 2, #ARGV, 2 do replies[#replies + 1] = join(ARGV[i], ARGV[i + 1]) end
+for i = 2, #ARGV, 3 do replies[#replies + 1] = join(ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
 save_meta()
 return replies

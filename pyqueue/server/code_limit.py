@@ -1,0 +1,54 @@
+"""Booking codes cannot be farmed: look-ups and cancels by code are rate limited per client
+address, and the ones that find no booking are counted.
+
+A booking code is the only thing that finds (and cancels) a booking without a pass, so guessing
+codes is the attack to slow down. The buckets are those of the join limit
+(:class:`~pyqueue.server.ratelimit.JoinRateLimiter`): in memory only, so client addresses are
+never written to disk or Redis, and pruned by the ticker, so memory follows the addresses seen
+in the last minutes. Each process counts for itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiohttp import web
+
+from pyqueue._core import UnknownBooking
+from pyqueue.server.errors import ApiError
+from pyqueue.server.httpio import client_address
+from pyqueue.server.polling import retry_after
+from pyqueue.server.state import ServerState
+
+T = TypeVar("T")
+
+
+def take_code_try(request: web.Request, state: ServerState) -> None:
+    """Takes one look-up (or cancel) by code from the address's bucket; raises
+    ``rate_limited`` (429 with ``Retry-After``) when it has none left."""
+    limiter = state.code_limiter
+    if not limiter.enabled:
+        return
+    wait = limiter.acquire(client_address(request, state.server.trusted_proxy_header))
+    if wait > 0:
+        state.metrics.code_rate_limited += 1
+        raise ApiError(
+            "rate_limited",
+            "too many booking-code look-ups from this address; try again later",
+            headers={"Retry-After": retry_after(int(wait * 1000) + 1)},
+        )
+
+
+async def by_code(
+    request: web.Request, state: ServerState, room: str, find: Callable[[], Awaitable[T]]
+) -> T:
+    """``find()`` (a look-up or cancel by code) within the address's limit; a code that finds
+    no booking is counted as a failed look-up of ``room``."""
+    take_code_try(request, state)
+    try:
+        return await find()
+    except UnknownBooking:
+        # The room exists (an unknown room raises before): its id is a bounded label.
+        state.metrics.code_misses[room] += 1
+        raise
