@@ -285,8 +285,10 @@ def test_room_passes_of_an_entry_room_carry_the_person() -> None:
 # ----- HTTP ---------------------------------------------------------------------------------
 
 
-async def entry_api(aiohttp_client: Any, kind: str, request: pytest.FixtureRequest) -> Any:
-    rooms = [room_table("kiel", identity="entry"), room_table("husum")]
+async def entry_api(
+    aiohttp_client: Any, kind: str, request: pytest.FixtureRequest, **kiel: Any
+) -> Any:
+    rooms = [room_table("kiel", identity="entry", **kiel), room_table("husum")]
     clock = pyqueue.VirtualClock(OPENS_AT - timedelta(hours=1))
     backend = None
     if kind == "redis":
@@ -367,6 +369,42 @@ async def test_http_verify_returns_the_person_and_a_finished_pass_fails(
     assert refused["error"]["code"] == "session_ended"
 
 
+async def test_http_an_entry_room_with_proof_of_work_checks_the_token_first(
+    aiohttp_client, kind, request
+) -> None:
+    from tests.test_challenge import FLOOR, solve
+
+    api = await entry_api(aiohttp_client, kind, request, challenge_max_number=FLOOR)
+    await api.advance(1)
+    join = "/v1/rooms/kiel/join"
+    # No token, a typed identity, a forged token: refused as such, no work asked.
+    for body, status, code in [
+        ({}, 401, "entry_required"),
+        ({"identity": "REG-4711"}, 401, "entry_required"),
+        ({"entry": failures()[3][0]}, 401, "entry_bad_signature"),
+        ({"entry": entry(aud="husum")}, 403, "entry_wrong_audience"),
+    ]:
+        _, refused = await api.json("POST", join, status, json=body)
+        assert refused["error"]["code"] == code and "challenge" not in refused["error"]
+    # A good token without the work: the challenge, and the token is not used up by it.
+    token = entry()
+    _, asked = await api.json("POST", join, 428, json={"entry": token})
+    challenge = asked["error"]["challenge"]
+    response, joined = await api.json(
+        "POST", join, 201, json={"entry": token, "challenge": solve(challenge)}
+    )
+    assert joined["state"] == "admitted"
+    # Its holder resumes without new work; the token itself was used up by the join.
+    await api.json("POST", join, 200, headers=bearer(joined["ticket"]), json={})
+    api.client.session.cookie_jar.clear()
+    _, again = await api.json("POST", join, 428, json={"entry": token})
+    _, replayed = await api.json(
+        "POST", join, 409, json={"entry": token, "challenge": solve(again["error"]["challenge"])}
+    )
+    assert replayed["error"]["code"] == "entry_replayed"
+    assert (await api.backend.room_info("kiel")).counters["joined"] == 1
+
+
 # ----- the waiting-room page --------------------------------------------------------------
 
 
@@ -399,6 +437,36 @@ async def test_the_page_joins_with_the_portals_entry_token_only(aiohttp_client) 
     )
     assert on_phone.data["status"]["ticket_id"] == on_laptop.data["status"]["ticket_id"]
     assert "another device signed in as you gets this same place" in on_laptop.text
+
+
+async def test_the_page_of_an_entry_room_with_proof_of_work(aiohttp_client) -> None:
+    from page_support import NOW as PAGE_NOW
+    from page_support import make_site, room
+
+    from tests.test_challenge import FLOOR, _page_challenge, solve
+
+    site = await make_site(
+        aiohttp_client,
+        [room(identity="entry", challenge_max_number=FLOOR)],
+        entry_keys=ENTRY_KEYS,
+    )
+    now = int(PAGE_NOW.timestamp())
+    visitor = site.visitor(lang="en")
+    assert (await visitor.get("/rooms/kiel")).view == "entry"
+    # A refused token is refused before any work.
+    refused = await visitor.post("/rooms/kiel", {"entry": entry(iat=now - 400)})
+    assert refused.status == 401 and refused.view == "entry"
+    # The portal's post of a good token: the challenge, with the token carried along.
+    token = entry(iat=now)
+    portal = {"Origin": "https://portal.example"}
+    work = await visitor.post("/rooms/kiel", {"entry": token}, headers=portal)
+    assert work.status == 200 and work.view == "challenge"
+    assert 'name="entry" value="' + token + '"' in work.text
+    assert "pyqueue_ticket_kiel" not in visitor.cookies
+    solved = {"entry": token, "challenge": solve(_page_challenge(work.text))}
+    joined = await visitor.post("/rooms/kiel", solved)
+    assert joined.status == 303 and "pyqueue_ticket_kiel" in visitor.cookies
+    assert (await visitor.follow(joined)).data["status"]["state"] in {"prequeue", "admitted"}
 
 
 # ----- configuration ------------------------------------------------------------------------
