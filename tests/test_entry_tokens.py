@@ -369,6 +369,20 @@ async def test_http_verify_returns_the_person_and_a_finished_pass_fails(
     assert refused["error"]["code"] == "session_ended"
 
 
+async def test_http_a_stale_ticket_cookie_does_not_use_up_the_entry_token(
+    aiohttp_client, kind, request
+) -> None:
+    """A browser with the cookie of another deployment gets a new place with its entry token:
+    the refused cookie must not have used the token up before the join without it."""
+    api = await entry_api(aiohttp_client, kind, request)
+    await api.advance(1)
+    other = pyqueue.Signer({"k9": "another-deployments-secret-of-32-bytes"})
+    stale = other.sign("ticket", "kiel", 0, NOW, NOW + 3600)
+    api.client.session.cookie_jar.update_cookies({"pyqueue_ticket_kiel": stale})
+    _, joined = await api.json("POST", "/v1/rooms/kiel/join", 201, json={"entry": entry()})
+    assert joined["state"] == "admitted"
+
+
 async def test_http_an_entry_room_with_proof_of_work_checks_the_token_first(
     aiohttp_client, kind, request
 ) -> None:

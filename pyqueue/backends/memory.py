@@ -286,11 +286,13 @@ class MemoryBackend:
         label: str | None = None,
     ) -> Ticket:
         target = self._writable(room)
+        if resume is not None:
+            # Before the entry token: a refused ticket (a stale cookie) must leave its jti
+            # unused for the join the caller tries next without the ticket.
+            self._signer.verify(resume, room, "ticket", self._now_seconds())
         if entry is not None:
             # The jti is used up in this process's store; the vouched sub is the identity.
             identity = entry_verifier(self._entry).accept(entry, room, self._now_seconds()).sub
-        if resume is not None:
-            self._signer.verify(resume, room, "ticket", self._now_seconds())
         ticket = target.join(identity=identity, ticket=resume, label=label)
         await self._persist(room)
         return ticket
