@@ -404,7 +404,7 @@ async def test_http_an_entry_room_with_proof_of_work_checks_the_token_first(
     token = entry()
     _, asked = await api.json("POST", join, 428, json={"entry": token})
     challenge = asked["error"]["challenge"]
-    response, joined = await api.json(
+    _, joined = await api.json(
         "POST", join, 201, json={"entry": token, "challenge": solve(challenge)}
     )
     assert joined["state"] == "admitted"
