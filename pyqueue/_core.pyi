@@ -33,8 +33,17 @@ class Signer:
     def __new__(cls, keys: Mapping[str, str | bytes]) -> Self: ...
     @property
     def key_ids(self) -> list[str]: ...
-    def sign(self, kind: str, room: str, ticket: int, issued_at: int, expires_at: int) -> str:
-        """Signs a token of ``kind`` ("ticket" or "pass"); times are Unix seconds."""
+    def sign(
+        self,
+        kind: str,
+        room: str,
+        ticket: int,
+        issued_at: int,
+        expires_at: int,
+        sub: str | None = None,
+    ) -> str:
+        """Signs a token of ``kind`` ("ticket" or "pass"); times are Unix seconds. ``sub`` is
+        the vouched identity of an entry room's visitor, carried in the token."""
     def verify(
         self,
         token: str,
@@ -58,6 +67,9 @@ class TokenInfo:
     def issued_at(self) -> int: ...
     @property
     def expires_at(self) -> int: ...
+    @property
+    def sub(self) -> str | None:
+        """The vouched identity of the holder (the entry token's ``sub``), in entry rooms."""
 
 @final
 class PassInfo:
@@ -71,6 +83,64 @@ class PassInfo:
     def issued_at(self) -> datetime: ...
     @property
     def expires_at(self) -> datetime: ...
+    @property
+    def sub(self) -> str | None:
+        """The person the pass was issued to (the entry token's ``sub``), in entry rooms: bind
+        the booking to it."""
+
+@final
+class EntryClaims:
+    """What a valid entry token vouches for."""
+
+    @property
+    def sub(self) -> str: ...
+    @property
+    def jti(self) -> str: ...
+    @property
+    def kid(self) -> str: ...
+    @property
+    def issued_at(self) -> int: ...
+    @property
+    def expires_at(self) -> int: ...
+
+@final
+class EntryVerifier:
+    """The portal's keys for entry tokens (JWTs) by id, with one pinned algorithm: "EdDSA"
+    (Ed25519 public keys: base64url of the 32 raw bytes, or PEM) or "HS256" (secrets of at
+    least 32 bytes). Every key verifies, so keys rotate without logging anyone out."""
+
+    def __new__(cls, keys: Mapping[str, str | bytes], algorithm: str = "EdDSA") -> Self: ...
+    @property
+    def algorithm(self) -> str: ...
+    @property
+    def key_ids(self) -> list[str]: ...
+    @property
+    def remembered(self) -> int:
+        """How many jtis the replay store holds now."""
+    def verify(self, token: str, room: str, now: int | None = None) -> EntryClaims:
+        """Checks an entry token for ``room`` without using up its jti; raises an
+        ``EntryError`` subclass naming the failure."""
+    def accept(self, token: str, room: str, now: int | None = None) -> EntryClaims:
+        """Checks an entry token and uses up its jti in this process (``EntryReplayed`` on a
+        second use, until the token expired)."""
+
+def sign_entry(
+    key: str | bytes,
+    kid: str,
+    room: str,
+    sub: str,
+    *,
+    algorithm: str = "EdDSA",
+    lifetime_seconds: int = 300,
+    jti: str | None = None,
+    now: int | None = None,
+) -> str:
+    """Signs an entry token (a JWT with aud, sub, iat, exp, jti) for portals in Python.
+    ``key`` is the Ed25519 private key (32 raw bytes, their base64url, or PEM "PRIVATE KEY")
+    for "EdDSA", the shared secret for "HS256"; ``jti`` defaults to 128 random bits."""
+
+def entry_public_key(private_key: str | bytes) -> str:
+    """The public key (base64url, 32 raw bytes) of an Ed25519 private key: for ``entry_keys``."""
 
 @final
 class RoomConfig:
@@ -504,11 +574,17 @@ class Room:
         """Notes in the audit log (action ``journal_repair``) that the saved state was
         repaired, leaving out ``dropped`` records, for ``reason``."""
     def audit_log(self) -> list[AuditEntry]: ...
-    def verify_pass(self, token: str) -> PassInfo: ...
+    def verify_pass(self, token: str) -> PassInfo:
+        """Checks a pass of this room, and that its session is still on (``SessionEnded``
+        once the visitor left or completed)."""
+    def check_pass(self, token: str, now: int | None = None) -> int:
+        """The proxy check of a pass: ``verify_pass`` without the claims; the ticket id."""
     def now(self) -> datetime: ...
 
 def verify_pass(token: str, signer: Signer, room: str) -> PassInfo:
-    """Checks a pass in process (booking sites); raises a ``TokenError`` subclass."""
+    """Checks a pass in process (booking sites); raises a ``TokenError`` subclass. It reads
+    the token alone, so it cannot know that a session ended early (left or completed): use
+    ``Room.verify_pass`` or ``POST /v1/handoff/verify`` for that."""
 
 def new_challenge(
     signer: Signer, room: str, max_number: int, now: int | None = None
@@ -600,6 +676,21 @@ class TokenUnknownKey(TokenError):
 class TokenExpired(TokenError): ...
 class TokenWrongRoom(TokenError): ...
 class TokenWrongKind(TokenError): ...
+class SessionEnded(TokenError): ...
+class EntryError(PyqueueError): ...
+class EntryMalformed(EntryError): ...
+class EntryWrongAlgorithm(EntryError): ...
+
+class EntryUnknownKey(EntryError):
+    key_id: str
+
+class EntryBadSignature(EntryError): ...
+class EntryExpired(EntryError): ...
+class EntryLifetimeTooLong(EntryError): ...
+class EntryWrongAudience(EntryError): ...
+class EntryReplayed(EntryError): ...
+class EntryRequired(EntryError): ...
+class EntryStoreFull(EntryError): ...
 class ChallengeError(PyqueueError): ...
 class ChallengeMalformed(ChallengeError): ...
 class ChallengeBadSignature(ChallengeError): ...

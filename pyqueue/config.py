@@ -28,6 +28,7 @@ import orjson
 
 from pyqueue._core import (
     DuplicateSlot,
+    EntryVerifier,
     InputRule,
     InvalidArgument,
     InvalidConfig,
@@ -72,6 +73,10 @@ def text_rule(name: str) -> tuple[int, re.Pattern[str]]:
     return rule.max_bytes, re.compile(rule.pattern)
 
 
+#: The algorithms entry tokens may be pinned to (``server.entry_algorithm``).
+ENTRY_ALGORITHMS: Final = ("EdDSA", "HS256")
+
+
 # The settings of a room and the JSON/TOML type each takes. "time" is an RFC 3339 string with
 # an offset (or a TOML offset date-time); a trailing "?" allows null / absence.
 ROOM_FIELDS: Final[Mapping[str, str]] = {
@@ -97,7 +102,7 @@ ROOM_FIELDS: Final[Mapping[str, str]] = {
 
 ROOM_ENUMS: Final[Mapping[str, tuple[str, ...]]] = {
     "prequeue": ("shuffle", "fifo"),
-    "identity": ("optional", "required"),
+    "identity": ("optional", "required", "entry"),
     "returned_slots": ("windows", "waitlist"),
 }
 
@@ -238,8 +243,21 @@ class ServerSettings:
     redis_wait_replicas: int | None = None
     redis_wait_timeout_ms: int = 500
 
+    #: The portal's keys for entry tokens by id (``[server.entry_keys]``): Ed25519 public keys
+    #: for "EdDSA", shared secrets for "HS256". Every key verifies, so a rotation keeps the old
+    #: key beside the new one. Needed by rooms with ``identity = "entry"``.
+    entry_keys: Mapping[str, str] = field(default_factory=dict)
+    #: The one algorithm entry tokens may be signed with: "EdDSA" (default) or "HS256".
+    entry_algorithm: str = "EdDSA"
+
     def signer(self) -> Signer:
         return Signer(dict(self.secrets))
+
+    def entry_verifier(self) -> EntryVerifier | None:
+        """The checker of the portal's entry tokens, or None when no entry key is configured."""
+        if not self.entry_keys:
+            return None
+        return EntryVerifier(dict(self.entry_keys), self.entry_algorithm)
 
     def wait_replicas(self) -> int:
         """``redis_wait_replicas`` with its default applied."""
@@ -320,6 +338,12 @@ def settings_from_mapping(
     if not isinstance(rooms_data, list):
         raise ConfigError("rooms must be an array of tables ([[rooms]])")
     rooms = tuple(_room_settings(r, i, base_dir) for i, r in enumerate(rooms_data))
+    entry_rooms = [r.config.id for r in rooms if r.config.identity == "entry"]
+    if entry_rooms and not server.entry_keys:
+        raise ConfigError(
+            f'room(s) {", ".join(entry_rooms)} have identity = "entry" and need the portal\'s '
+            "keys in [server.entry_keys]"
+        )
     ids = [r.config.id for r in rooms]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -402,7 +426,28 @@ def _server_settings(
         Signer(values["secrets"])
     except (InvalidConfig, InvalidArgument) as exc:
         raise ConfigError(f"secrets: {exc}") from exc
+    _entry_settings(data, values)
     return ServerSettings(**values)
+
+
+def _entry_settings(data: Mapping[str, Any], values: dict[str, Any]) -> None:
+    """``entry_keys`` and ``entry_algorithm``, checked by building the verifier."""
+    algorithm = "EdDSA"
+    if "entry_algorithm" in data:
+        algorithm = _string(data["entry_algorithm"], "server.entry_algorithm")
+        if algorithm not in ENTRY_ALGORITHMS:
+            raise ConfigError(
+                f"server.entry_algorithm must be {' or '.join(ENTRY_ALGORITHMS)}, got {algorithm!r}"
+            )
+        values["entry_algorithm"] = algorithm
+    if "entry_keys" in data:
+        keys = _secrets_table(data["entry_keys"], "server.entry_keys")
+        try:
+            EntryVerifier(keys, algorithm)
+        except (InvalidConfig, InvalidArgument) as exc:
+            detail = str(exc).removeprefix("invalid room configuration: ")
+            raise ConfigError(f"server.{detail}") from exc
+        values["entry_keys"] = keys
 
 
 def _redis_settings(values: Mapping[str, Any], backend: str) -> None:

@@ -10,11 +10,11 @@ plus the two below.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pyqueue._core import PyqueueError, RoomConfig, VirtualClock
+from pyqueue._core import EntryUnknownKey, EntryVerifier, PyqueueError, RoomConfig, VirtualClock
 from pyqueue.backends.views import (
     AuditEntryView,
     BookingView,
@@ -31,6 +31,21 @@ from pyqueue.backends.views import (
 from pyqueue.background import Periodic
 from pyqueue.config import ConfigError, Settings
 from pyqueue.redis_url import is_redis_url
+
+#: The proxy check of a pass: ``(room, token, now)`` -> the ticket id, or a ``TokenError``
+#: (``SessionEnded`` for a pass whose session is over). ``now`` is unix seconds, or None for
+#: the rooms' own clock. Synchronous and from this process's memory: it runs on every request
+#: of the protected site.
+PassChecker = Callable[[str, str, int | None], int]
+
+
+def entry_verifier(verifier: EntryVerifier | None) -> EntryVerifier:
+    """The server's entry verifier; a server without ``entry_keys`` refuses every entry token."""
+    if verifier is None:
+        error = EntryUnknownKey("this server has no entry keys (server.entry_keys)")
+        error.code = "entry_unknown_key"
+        raise error
+    return verifier
 
 
 class UnknownRoom(PyqueueError):
@@ -126,12 +141,20 @@ class Backend(Protocol):
     # ----- visitors ---------------------------------------------------------------------------
 
     async def join(
-        self, room: str, identity: str | None, resume: str | None, label: str | None = None
+        self,
+        room: str,
+        identity: str | None,
+        resume: str | None,
+        entry: str | None = None,
+        label: str | None = None,
     ) -> TicketView:
         """Joins, or resumes the place of ``identity`` or of the ticket token ``resume``.
 
         ``identity`` is one the caller vouches for; ``label`` is text a visitor's client sent
-        (the HTTP routes' ``identity``): a new ticket keeps it, but it finds no ticket."""
+        (the HTTP routes' ``identity``): a new ticket keeps it, but it finds no ticket.
+        ``entry`` is the portal's entry token: checked, its ``jti`` used up (once across every
+        process of the backend), and its ``sub`` taken as the identity. A room with identity
+        "entry" refuses joins with neither an entry token nor a ticket (``EntryRequired``)."""
 
     async def use_challenge(self, room: str, challenge: str, until: float) -> bool:
         """True the first time a proof-of-work ``challenge`` (its hex hash) is spent, in any
@@ -147,7 +170,10 @@ class Backend(Protocol):
         """Ends an admitted session, giving its capacity back."""
 
     async def verify_pass(self, room: str, pass_token: str) -> PassInfoView:
-        """Checks a pass of this room from the token alone."""
+        """Checks a pass of this room, and that its session is still on (``SessionEnded``)."""
+
+    def pass_checker(self) -> PassChecker:
+        """The check of ``/v1/check``; see :data:`PassChecker`."""
 
     # ----- slots and bookings -----------------------------------------------------------------
 
@@ -197,4 +223,12 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-__all__ = ["Backend", "BackendUnavailable", "ClockStatus", "UnknownRoom", "open_backend"]
+__all__ = [
+    "Backend",
+    "BackendUnavailable",
+    "ClockStatus",
+    "PassChecker",
+    "UnknownRoom",
+    "entry_verifier",
+    "open_backend",
+]

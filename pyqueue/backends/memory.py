@@ -24,6 +24,7 @@ from pyqueue._core import (
     AuditEntry,
     Booking,
     Draw,
+    EntryVerifier,
     GroupAvailability,
     Hold,
     InvalidConfig,
@@ -39,7 +40,13 @@ from pyqueue._core import (
     VirtualClock,
     status_poll,
 )
-from pyqueue.backends import BackendUnavailable, ClockStatus, UnknownRoom
+from pyqueue.backends import (
+    BackendUnavailable,
+    ClockStatus,
+    PassChecker,
+    UnknownRoom,
+    entry_verifier,
+)
 from pyqueue.backends.durable import Durability, JournalBroken, JournalStore
 from pyqueue.backends.saved_ranges import warn_if_outside_ranges
 from pyqueue.backends.used_once import StoreFull, UsedOnce
@@ -81,8 +88,10 @@ class MemoryBackend:
         signer: Signer,
         clock: VirtualClock | None = None,
         store: JournalStore | None = None,
+        entry: EntryVerifier | None = None,
     ) -> None:
         self._signer = signer
+        self._entry = entry
         self._clock = clock
         self._rooms: dict[str, Room] = {}
         # The settings in force, kept here: a Room reports the settings it was built with.
@@ -102,7 +111,7 @@ class MemoryBackend:
         if server.data_dir is not None:
             store = JournalStore(server.data_dir, Durability.from_settings(server), signer, clock)
             restored = store.open()
-        backend = cls(signer, clock, store)
+        backend = cls(signer, clock, store, server.entry_verifier())
         for room in restored.values():
             backend._rooms[room.id] = room
             backend._configs[room.id] = room.config
@@ -269,11 +278,21 @@ class MemoryBackend:
     # ----- visitors ---------------------------------------------------------------------------
 
     async def join(
-        self, room: str, identity: str | None, resume: str | None, label: str | None = None
+        self,
+        room: str,
+        identity: str | None,
+        resume: str | None,
+        entry: str | None = None,
+        label: str | None = None,
     ) -> Ticket:
         target = self._writable(room)
         if resume is not None:
+            # Before the entry token: a refused ticket (a stale cookie) must leave its jti
+            # unused for the join the caller tries next without the ticket.
             self._signer.verify(resume, room, "ticket", self._now_seconds())
+        if entry is not None:
+            # The jti is used up in this process's store; the vouched sub is the identity.
+            identity = entry_verifier(self._entry).accept(entry, room, self._now_seconds()).sub
         ticket = target.join(identity=identity, ticket=resume, label=label)
         await self._persist(room)
         return ticket
@@ -310,6 +329,19 @@ class MemoryBackend:
 
     async def verify_pass(self, room: str, pass_token: str) -> PassInfo:
         return self._room(room).verify_pass(pass_token)
+
+    def pass_checker(self) -> PassChecker:
+        rooms = self._rooms
+        verify = self._signer.verify
+
+        def check(room: str, token: str, now: int | None) -> int:
+            target = rooms.get(room)
+            if target is None:
+                # No such room here: the token alone decides, and cannot be a pass of it.
+                return verify(token, room, "pass", now).ticket
+            return target.check_pass(token, now)
+
+        return check
 
     # ----- slots and bookings -----------------------------------------------------------------
 

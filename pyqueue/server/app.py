@@ -46,6 +46,7 @@ def create_app(
         server=server,
         backend=backend,
         signer=server.signer(),
+        entry=server.entry_verifier(),
         metrics=metrics,
         limiter=JoinRateLimiter(server.join_rate_per_minute, server.join_rate_burst),
         code_limiter=JoinRateLimiter(server.code_rate_per_minute, server.code_rate_burst),

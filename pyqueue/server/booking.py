@@ -189,6 +189,7 @@ async def verify(request: web.Request) -> web.Response:
         "valid": True,
         "room": info.room,
         "ticket_id": info.ticket,
+        "sub": info.sub,
         "issued_at": info.issued_at,
         "expires_at": info.expires_at,
         "expires_in_seconds": max(0, round(info.expires_at.timestamp() - state.now())),

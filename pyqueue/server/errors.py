@@ -44,6 +44,19 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "token_expired": 410,
     "token_wrong_room": 403,
     "token_wrong_kind": 403,
+    # a genuine pass whose session is over (left, completed, ran out)
+    "session_ended": 410,
+    # entry tokens: the portal's signed word for a person (see pyqueue._core.EntryVerifier)
+    "entry_required": 401,
+    "entry_malformed": 401,
+    "entry_wrong_algorithm": 401,
+    "entry_unknown_key": 401,
+    "entry_bad_signature": 401,
+    "entry_expired": 401,
+    "entry_lifetime_too_long": 401,
+    "entry_wrong_audience": 403,
+    "entry_replayed": 409,
+    "entry_store_full": 503,
     "not_admitted": 403,
     "forbidden": 403,
     # proof of work on join: every refusal carries a fresh challenge to solve

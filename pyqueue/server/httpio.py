@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 
 JSON_TYPE: Final = "application/json"
 _BEARER: Final = "bearer "
-#: Tokens are at most 512 characters (the core refuses longer ones without looking at them).
-MAX_TOKEN_CHARS: Final = 512
+#: Tokens are at most 640 characters (the core refuses longer ones without looking at them).
+MAX_TOKEN_CHARS: Final = 640
+#: The longest entry token (the core's limit: a JWT with a few claims is far shorter).
+MAX_ENTRY_TOKEN_CHARS: Final = 4096
 #: Room ids are the core's rule: 1 to 64 of A-Z a-z 0-9 _ - (safe in URLs, cookie names, Redis
 #: keys and nginx configs; a token carries its room in at most 64 bytes).
 MAX_ROOM_ID_CHARS, _ROOM_ID = text_rule("room_id")

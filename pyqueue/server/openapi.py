@@ -13,6 +13,7 @@ from pyqueue import __version__
 from pyqueue._core import InputRule
 from pyqueue.config import INPUT_RULES, ROOM_ENUMS, ROOM_FIELDS
 from pyqueue.server.errors import STATUS_BY_CODE
+from pyqueue.server.httpio import MAX_ENTRY_TOKEN_CHARS
 
 Schema = dict[str, Any]
 
@@ -151,7 +152,17 @@ def _schemas() -> dict[str, Schema]:
                     "description": "A label kept with a new ticket for the portal's own "
                     "correlation. Whoever knows it can send it, so it proves nothing: it never "
                     "resumes, hands out or blocks a place. Needed in rooms with "
-                    "identity = required.",
+                    "identity = required; refused in rooms with identity = entry "
+                    "(entry_required) unless an entry token comes along.",
+                },
+                "entry": {
+                    "type": "string",
+                    "maxLength": MAX_ENTRY_TOKEN_CHARS,
+                    "description": "The portal's entry token: a JWT (JWS compact) with aud = "
+                    "the room, sub, iat, exp (at most 1 h after iat) and jti, signed with the "
+                    "server's pinned algorithm (EdDSA by default). Its sub is the vouched "
+                    "identity. Rooms with identity = entry take joins only with one (or with the "
+                    "ticket of an earlier join). Never in the query string.",
                 },
                 "challenge": {
                     "type": "string",
@@ -278,6 +289,11 @@ def _schemas() -> dict[str, Schema]:
                 "valid": {"const": True},
                 "room": STRING,
                 "ticket_id": INTEGER,
+                "sub": {
+                    **_nullable(STRING),
+                    "description": "The person the pass was issued to: the entry token's sub "
+                    "in rooms with identity = entry, else null. Bind the booking to it.",
+                },
                 "issued_at": TIME,
                 "expires_at": TIME,
                 "expires_in_seconds": INTEGER,
@@ -567,11 +583,19 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 headers={201: RETRY_AFTER, 200: RETRY_AFTER},
                 description="Idempotent for a ticket (cookie or bearer): reloads keep the "
                 "place. An `identity` in the body is only the new ticket's label: another "
-                "client sending the same one gets a place of its own, never this one. In a room "
-                "with a proof-of-work challenge, a join that takes a new place sends a solution "
-                "as `challenge`; without one it is answered 428 with the challenge to solve. The "
-                "holder of a valid ticket resumes without new work. The answer carries the "
-                "ticket token as `ticket` for apps.",
+                "client sending the same one gets a place of its own, never this one. In entry "
+                "rooms (identity = entry) the place belongs to the entry token's sub: a new "
+                "entry token of the same person (another device) gets the same place; each "
+                "token is accepted once (entry_replayed, 409). Entry token failures: "
+                "entry_required, entry_malformed, entry_wrong_algorithm, entry_unknown_key, "
+                "entry_bad_signature, entry_expired, entry_lifetime_too_long (401), "
+                "entry_wrong_audience (403), entry_replayed (409), entry_store_full (503). "
+                "In a room with a proof-of-work challenge, a join that takes a new place sends "
+                "a solution as `challenge`; without one it is answered 428 with the challenge "
+                "to solve. The holder of a valid ticket resumes without new work. A room with "
+                "both checks the entry token first, so a refused token costs no work, then "
+                "asks for the challenge. The answer carries the ticket token as `ticket` for "
+                "apps.",
             )
         },
         "/v1/rooms/{room}/status": {
@@ -720,7 +744,8 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 body_required=True,
                 security=SERVICE,
                 description="For booking sites, server to server, with the service token. "
-                "An invalid pass answers with its error (401/403/410).",
+                "An invalid pass answers with its error (401/403/410); a pass whose session "
+                "ended (the visitor left or completed) answers session_ended (410).",
             )
         },
         "/v1/check": {
@@ -731,8 +756,10 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 [400, 401],
                 params=[_query("room", STRING, "The room the pass must be of", required=True)],
                 security=[*PASS, {"passHeader": []}, {}],
-                description="For nginx auth_request and forward auth. Reads no state. A 401 "
-                "carries the waiting room in Location and X-Pyqueue-Location.",
+                description="For nginx auth_request and forward auth. No I/O: the pass, and "
+                "this process's memory of whether its session is still on (a visitor who left "
+                "or completed gets session_ended). A 401 carries the waiting room in Location "
+                "and X-Pyqueue-Location.",
             )
         },
         "/v1/admin/rooms": {

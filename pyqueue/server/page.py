@@ -20,6 +20,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from pyqueue._core import (
+    EntryError,
     HoldExpired,
     IdentityRequired,
     NoOffer,
@@ -32,8 +33,9 @@ from pyqueue.backends.views import StatusView
 from pyqueue.config import Settings
 from pyqueue.server import page_booking, render
 from pyqueue.server.challenge import fresh_challenge, pay_for_join
+from pyqueue.server.entry import check_entry
 from pyqueue.server.errors import ApiError
-from pyqueue.server.httpio import cookie
+from pyqueue.server.httpio import MAX_ENTRY_TOKEN_CHARS, cookie
 from pyqueue.server.page_http import (
     PAGES,
     PageSite,
@@ -55,6 +57,7 @@ from pyqueue.web.views import (
     Rendered,
     RoomFacts,
     challenge_view,
+    entry_form,
     identity_form,
     landing,
     not_open_yet,
@@ -134,6 +137,10 @@ async def show_room(request: web.Request) -> web.StreamResponse:
     if st is None:
         if _joins_nobody(request):
             return html_response(request, ctx, landing(ctx))
+        if page.config.identity == "entry":
+            # Joins come from the portal: its link's #entry= fragment (page.js posts it) or
+            # its form post. The challenge, if any, follows once the entry token is checked.
+            return html_response(request, ctx, entry_form(ctx))
         if page.config.identity == "required" or meta.challenge_max_number:
             return html_response(request, ctx, _join_form(page))
         facts = await _facts(page)
@@ -153,16 +160,21 @@ async def show_room(request: web.Request) -> web.StreamResponse:
 
 
 def _join_form(
-    page: RoomPage, error: str | None = None, challenge: Mapping[str, Any] | None = None
+    page: RoomPage,
+    error: str | None = None,
+    challenge: Mapping[str, Any] | None = None,
+    *,
+    entry: str | None = None,
 ) -> Rendered:
-    """The form a visitor joins with: the portal's code, a proof-of-work challenge, or both."""
+    """The form a visitor joins with: the portal's code, a proof-of-work challenge, or both;
+    in an entry room, the challenge with the checked ``entry`` token carried along."""
     meta, ctx = page.meta, page.ctx
     identity = page.config.identity == "required"
     if not meta.challenge_max_number:
         return identity_form(ctx, error)
     if challenge is None:
         challenge = fresh_challenge(page.state, meta)
-    return challenge_view(ctx, challenge, identity=identity, error=error)
+    return challenge_view(ctx, challenge, identity=identity, error=error, entry=entry)
 
 
 async def _status_page(
@@ -201,6 +213,8 @@ async def join_with_form(request: web.Request) -> web.StreamResponse:
     """The join form: with the portal's code (rooms that require one), or from the landing."""
     page = await room_page(request)
     state, meta, ctx = page.state, page.meta, page.ctx
+    if page.config.identity == "entry":
+        return await _join_with_entry(request, page)
     form = await read_form(request)
     # The code a visitor types proves nothing (anyone may type anyone's): it is the new
     # ticket's label, never a way to an existing place. Only the ticket cookie resumes one.
@@ -230,6 +244,40 @@ async def join_with_form(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def _join_with_entry(request: web.Request, page: RoomPage) -> web.StreamResponse:
+    """An entry room's join: the portal's entry token from the form, never a typed identity."""
+    state, meta, ctx = page.state, page.meta, page.ctx
+    form = await read_form(request, any_origin=True)
+    entry = (form.get("entry") or "").strip()
+    if not entry or len(entry) > MAX_ENTRY_TOKEN_CHARS:
+        return html_response(request, ctx, entry_form(ctx, ctx.texts("entry_missing")))
+    take_join_slot(request, state)
+    resume = cookie(request, meta.ticket_cookie)
+    try:
+        # The token first (cheap, and it names the person), then the work, if the room asks
+        # for it: the challenge page sends the same token back with the solution, so its jti
+        # must still be unused here; the join below uses it up.
+        check_entry(state, meta, entry)
+        await pay_for_join(state, meta, form.get("challenge") or None, resume)
+        try:
+            ticket = await state.backend.join(meta.id, None, resume, entry)
+        except (TokenError, UnknownTicket):
+            ticket = await state.backend.join(meta.id, None, None, entry)
+    except EntryError:
+        return html_response(request, ctx, entry_form(ctx, ctx.texts("entry_refused")))
+    except ApiError as exc:
+        if not exc.code.startswith("challenge_") or exc.details is None:
+            raise
+        # The first visit brings no solution: that is the challenge to solve, not an error.
+        refused = None if exc.code == "challenge_required" else ctx.texts("challenge_refused")
+        rendered = _join_form(page, refused, exc.details["challenge"], entry=entry)
+        return html_response(request, ctx, rendered)
+    state.metrics.count_join(meta.id, ticket.new)
+    response = redirect(ctx.room_path)
+    set_cookie(request, response, meta.ticket_cookie, ticket.token, TICKET_COOKIE_SECONDS)
+    return response
+
+
 @page_handler
 async def rejoin(request: web.Request) -> web.StreamResponse:
     """A new place after the old one expired, lapsed or was left."""
@@ -237,13 +285,22 @@ async def rejoin(request: web.Request) -> web.StreamResponse:
     state, meta, ctx = page.state, page.meta, page.ctx
     await read_form(request)
     response = redirect(ctx.room_path)
-    if page.config.identity == "required" or meta.challenge_max_number:
+    if page.config.identity == "entry":
+        # The vouched person's own ticket goes back in line (no new place, so no new work);
+        # without it, the entry form.
+        resume = cookie(request, meta.ticket_cookie)
+        if resume is None:
+            return response
+        take_join_slot(request, state)
+        ticket = await state.backend.join(meta.id, None, resume)
+    elif page.config.identity == "required" or meta.challenge_max_number:
         # A new place needs a label again, or costs new work: the visitor gives the label
         # again, or solves a new challenge, on the join form.
         response.del_cookie(meta.ticket_cookie, path="/")
         return response
-    take_join_slot(request, state)
-    ticket = await state.backend.join(meta.id, None, None)
+    else:
+        take_join_slot(request, state)
+        ticket = await state.backend.join(meta.id, None, None)
     state.metrics.count_join(meta.id, ticket.new)
     set_cookie(request, response, meta.ticket_cookie, ticket.token, TICKET_COOKIE_SECONDS)
     return response

@@ -51,7 +51,9 @@ LANG_COOKIE: Final = "pyqueue_lang"
 LANG_COOKIE_SECONDS: Final = 365 * 24 * 3600
 #: The booking code stays in the visitor's browser so the "done" page can show it again.
 BOOKING_COOKIE_SECONDS: Final = 30 * 24 * 3600
-MAX_FORM_BYTES: Final = 4096
+#: Room for the longest entry token (``MAX_ENTRY_TOKEN_CHARS``) and a proof-of-work solution
+#: (``challenge.MAX_PAYLOAD_CHARS``), url-encoded, beside the page's few short fields.
+MAX_FORM_BYTES: Final = 8192
 #: More than any page form has; a limit so that parsing stays cheap.
 MAX_FORM_FIELDS: Final = 16
 FORM_TYPE: Final = "application/x-www-form-urlencoded"
@@ -228,15 +230,18 @@ def decode_cookie(value: str | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-async def read_form(request: web.Request) -> Mapping[str, str]:
+async def read_form(request: web.Request, *, any_origin: bool = False) -> Mapping[str, str]:
     """A small urlencoded form from this site; refuses other origins, large bodies, other
-    media types and text that is not UTF-8, each with a 4xx.
+    media types and text that is not UTF-8, each with a 4xx. ``any_origin`` takes it from
+    anywhere: for the entry form, which the portal's own page posts (the entry token in it is
+    the credential, as a sign-in link is).
 
     Every page form is read here, and only here: the body is taken within the server's body
     limits (decompressed, if it came compressed) and parsed strictly, so no form can reach a
     handler half-decoded.
     """
-    check_origin(request)
+    if not any_origin:
+        check_origin(request)
     server = request.app[STATE].server
     body = await read_body(request, MAX_FORM_BYTES, server.body_timeout_seconds)
     if not body:

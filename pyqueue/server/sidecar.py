@@ -36,7 +36,7 @@ def check_handler(state: ServerState) -> Handler:
     """The check, bound to the state: it runs before every request of the protected site, so
     it answers its own errors and counts itself instead of going through the route wrapper."""
     rooms = state.rooms
-    verify = state.signer.verify
+    check_pass = state.backend.pass_checker()
     # Where the rooms run on this node's own clock the core reads it itself (``now=None``),
     # which spares two Python calls per check; a virtual clock or Redis's time must be passed.
     token_now = None if state.backend.clock_status().source == "system" else state.token_now
@@ -62,12 +62,12 @@ def check_handler(state: ServerState) -> Handler:
         if token is not None:
             try:
                 # Positional: PyO3 parses keywords several times slower.
-                info = verify(token, room, "pass", token_now() if token_now else None)
+                ticket = check_pass(room, token, token_now() if token_now else None)
             except TokenError as exc:
                 code = str(getattr(exc, "code", "token_malformed"))
                 message = str(exc)
             else:
-                return web.Response(status=204, headers={"X-Pyqueue-Ticket": str(info.ticket)})
+                return web.Response(status=204, headers={"X-Pyqueue-Ticket": str(ticket)})
         else:
             code = "token_missing"
             message = "no pass: send it as cookie, Authorization: Bearer or X-Pyqueue-Pass"

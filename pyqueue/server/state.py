@@ -8,7 +8,7 @@ from typing import Final
 
 from aiohttp import web
 
-from pyqueue._core import Signer, VirtualClock
+from pyqueue._core import EntryVerifier, Signer, VirtualClock
 from pyqueue.backends import Backend
 from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.config import ServerSettings
@@ -28,6 +28,8 @@ class RoomMeta:
     poll_cap_ms: int
     handoff_url: str | None
     waiting_room_path: str
+    #: ``identity = "entry"``: joins need the portal's entry token.
+    entry_only: bool = False
     #: The proof-of-work difficulty of a join; 0: none.
     challenge_max_number: int = 0
 
@@ -43,6 +45,8 @@ class ServerState:
     limiter: JoinRateLimiter
     #: Look-ups and cancels by booking code per client address (see ``code_limit``).
     code_limiter: JoinRateLimiter
+    #: The portal's entry keys (``server.entry_keys``), or None: every entry token is refused.
+    entry: EntryVerifier | None = None
     clock: VirtualClock | None = None
     clock_speed: float = 0.0
     rooms: dict[str, RoomMeta] = field(default_factory=dict)
@@ -67,6 +71,7 @@ class ServerState:
             poll_cap_ms=heartbeat_cap_ms(config.heartbeat_timeout_seconds),
             handoff_url=config.handoff_url,
             waiting_room_path=f"/rooms/{room_id}",
+            entry_only=config.identity == "entry",
             challenge_max_number=config.challenge_max_number,
         )
         self.rooms[room_id] = meta

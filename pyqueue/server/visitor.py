@@ -19,6 +19,7 @@ from pyqueue.backends.views import StatusView
 from pyqueue.config import text_rule
 from pyqueue.server import polling, render
 from pyqueue.server.challenge import pay_for_join
+from pyqueue.server.entry import check_entry, entry_token
 from pyqueue.server.errors import ApiError, response_for_exception
 from pyqueue.server.httpio import (
     bearer,
@@ -150,23 +151,29 @@ async def join(request: web.Request) -> web.Response:
     meta = await state.room(room)
     take_join_slot(request, state)
     data = await read_json_object(request, state.server)
-    reject_unknown(data, {"identity", "challenge"})
+    reject_unknown(data, {"identity", "entry", "challenge"})
     # Whoever knows an identity can send it: over HTTP it proves nothing, so it is only the
-    # new ticket's label and never hands out (or blocks) another client's place.
+    # new ticket's label and never hands out (or blocks) another client's place. The portal's
+    # entry token is what vouches for a person (entry rooms).
     label = optional_string(data, "identity", IDENTITY_MAX)
     if label is not None and not label.strip():
         raise ApiError("invalid_argument", "identity must not be blank")
     explicit = bearer(request)
     from_cookie = cookie(request, meta.ticket_cookie)
+    entry = entry_token(data, meta, explicit or from_cookie)
+    if entry is not None:
+        # The cheap check that names the person comes first: a refused token costs the
+        # visitor no work, and the work is asked only of a join that may take a place.
+        check_entry(state, meta, entry)
     await pay_for_join(state, meta, data.get("challenge"), explicit or from_cookie)
     try:
-        ticket = await state.backend.join(room, None, explicit or from_cookie, label=label)
+        ticket = await state.backend.join(room, None, explicit or from_cookie, entry, label=label)
     except (TokenError, UnknownTicket):
         # A stale cookie (a restart with new keys, another deployment) must not lock the
         # browser out: it simply gets a new place. A token the app sent explicitly is an error.
         if explicit is not None or from_cookie is None:
             raise
-        ticket = await state.backend.join(room, None, None, label=label)
+        ticket = await state.backend.join(room, None, None, entry, label=label)
     st = await state.backend.status(room, ticket.token)
     body, poll_ms = render.status(room, st, meta.poll_cap_ms, state.now, meta.handoff_url)
     body["ticket"] = ticket.token

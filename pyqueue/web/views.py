@@ -346,16 +346,36 @@ def identity_form(ctx: PageContext, error: str | None = None) -> Rendered:
     return Rendered(heading, main, view="identity", status=400 if error else 200)
 
 
+def entry_form(ctx: PageContext, error: str | None = None) -> Rendered:
+    """Rooms with ``identity = "entry"``: the place comes with the portal's entry token. The
+    portal links here with ``#entry=<token>`` (``static/page.js`` posts it with this form and
+    removes it from the address) or posts the ``entry`` field itself; nobody types it."""
+    t = ctx.texts
+    heading = t("entry_title")
+    problem = notice(error, "error") if error else ""
+    main = (
+        f"<h1>{esc(heading)}</h1>{problem}"
+        + paragraph(t("entry_text"))
+        + f'<form id="pq-entry-form" method="post" action="{ctx.room_path}">'
+        + '<input type="hidden" id="pq-entry" name="entry" value="">'
+        + "</form>"
+    )
+    return Rendered(heading, main, view="entry", status=401 if error else 200)
+
+
 def challenge_view(
     ctx: PageContext,
     challenge: Mapping[str, Any],
     *,
     identity: bool,
     error: str | None = None,
+    entry: str | None = None,
 ) -> Rendered:
     """Rooms with a proof-of-work challenge: the page solves it (``static/challenge.js``) and
     sends the join form with the solution; with a code to enter, when the visitor sends it.
-    Without JavaScript nobody can join here, and the page says so."""
+    In an entry room the form carries the visitor's checked entry token (``entry``) along, so
+    the join that follows the work is the vouched one. Without JavaScript nobody can join
+    here, and the page says so."""
     t = ctx.texts
     heading = t("challenge_title")
     problem = notice(error, "error") if error else ""
@@ -388,6 +408,7 @@ def challenge_view(
         + ("" if identity else " hidden")
         + ">"
         + code_field
+        + ("" if entry is None else f'<input type="hidden" name="entry" value="{esc(entry)}">')
         + '<input type="hidden" name="challenge" id="pq-challenge-solution" value="">'
         + '<div id="pq-challenge-work" hidden>'
         + '<progress id="pq-challenge-progress" max="100" value="0"'

@@ -66,8 +66,14 @@ fn main() {
         ("k2025".to_owned(), b"fedcba9876543210fedcba9876543210".to_vec()),
     ])
     .expect("valid keys");
-    let claims =
-        Claims { kind: TokenKind::Pass, room: ROOM.to_owned(), ticket: 123_456, issued_at: NOW, expires_at: NOW + 900 };
+    let claims = Claims {
+        kind: TokenKind::Pass,
+        room: ROOM.to_owned(),
+        ticket: 123_456,
+        issued_at: NOW,
+        expires_at: NOW + 900,
+        subject: None,
+    };
     let token = signer.sign(&claims);
     let forged = format!("{}AAAAAAAAAAAAAAAAAAAAAA", &token[..token.len() - 22]);
     println!("token of {} characters: {token}", token.len());

@@ -220,6 +220,7 @@ pub fn put_config(out: &mut Vec<u8>, config: &RoomConfig, handoff_url: Option<&s
     out.put_u8(match config.identity {
         IdentityMode::Optional => 0,
         IdentityMode::Required => 1,
+        IdentityMode::Entry => 2,
     });
     out.put_u8(match config.returned_slots {
         ReturnedSlots::Windows => 0,
@@ -259,6 +260,7 @@ pub fn read_config<'a>(reader: &mut Reader<'a>) -> CoreResult<(RoomConfig, Optio
     let identity = match reader.u8()? {
         0 => IdentityMode::Optional,
         1 => IdentityMode::Required,
+        2 => IdentityMode::Entry,
         _ => return Err(damaged("unknown identity mode")),
     };
     let returned_slots = match reader.u8()? {

@@ -16,6 +16,28 @@ pub enum CoreError {
     TokenExpired,
     TokenWrongRoom,
     TokenWrongKind,
+    /// The pass is genuine, but its session ended (left, completed or run out).
+    SessionEnded,
+
+    /// The entry token is not a JWS compact JWT with the claims an entry token needs.
+    EntryMalformed(String),
+    /// The entry token names another algorithm than the one the server pins (`none` too).
+    EntryWrongAlgorithm(String),
+    EntryUnknownKey(String),
+    EntryBadSignature,
+    EntryExpired,
+    /// `exp - iat` is longer than entry tokens may live.
+    EntryLifetimeTooLong {
+        max_seconds: i64,
+    },
+    /// The token's `aud` does not name this room.
+    EntryWrongAudience,
+    /// The token's `jti` was accepted once already.
+    EntryReplayed,
+    /// The room admits joins only with an entry token.
+    EntryRequired,
+    /// More entry tokens are live at once than the replay store can remember.
+    EntryStoreFull,
 
     /// A proof-of-work solution that is not one: bad shape, wrong algorithm, a salt we did not
     /// write (the message says which).
@@ -83,6 +105,17 @@ impl CoreError {
             Self::TokenExpired => "token_expired",
             Self::TokenWrongRoom => "token_wrong_room",
             Self::TokenWrongKind => "token_wrong_kind",
+            Self::SessionEnded => "session_ended",
+            Self::EntryMalformed(_) => "entry_malformed",
+            Self::EntryWrongAlgorithm(_) => "entry_wrong_algorithm",
+            Self::EntryUnknownKey(_) => "entry_unknown_key",
+            Self::EntryBadSignature => "entry_bad_signature",
+            Self::EntryExpired => "entry_expired",
+            Self::EntryLifetimeTooLong { .. } => "entry_lifetime_too_long",
+            Self::EntryWrongAudience => "entry_wrong_audience",
+            Self::EntryReplayed => "entry_replayed",
+            Self::EntryRequired => "entry_required",
+            Self::EntryStoreFull => "entry_store_full",
             Self::ChallengeMalformed(_) => "challenge_malformed",
             Self::ChallengeBadSignature => "challenge_bad_signature",
             Self::ChallengeUnsolved => "challenge_unsolved",
@@ -121,6 +154,21 @@ impl fmt::Display for CoreError {
             Self::TokenExpired => f.write_str("the token has expired"),
             Self::TokenWrongRoom => f.write_str("the token belongs to another room"),
             Self::TokenWrongKind => f.write_str("the token is of the wrong kind for this action"),
+            Self::SessionEnded => f.write_str("the pass's session has ended (left, completed or expired)"),
+            Self::EntryMalformed(m) => write!(f, "the entry token is malformed: {m}"),
+            Self::EntryWrongAlgorithm(alg) => {
+                write!(f, "the entry token is signed with algorithm {alg:?}, which this server does not accept")
+            }
+            Self::EntryUnknownKey(kid) => write!(f, "the entry token names unknown key id {kid:?}"),
+            Self::EntryBadSignature => f.write_str("the entry token's signature does not match"),
+            Self::EntryExpired => f.write_str("the entry token has expired; the portal issues a new one"),
+            Self::EntryLifetimeTooLong { max_seconds } => {
+                write!(f, "the entry token lives longer than {max_seconds} s from iat to exp")
+            }
+            Self::EntryWrongAudience => f.write_str("the entry token's aud does not name this room"),
+            Self::EntryReplayed => f.write_str("the entry token (its jti) was used already"),
+            Self::EntryRequired => f.write_str("this room admits joins only with an entry token from the portal"),
+            Self::EntryStoreFull => f.write_str("too many entry tokens are live at once; try again shortly"),
             Self::ChallengeMalformed(m) => write!(f, "the challenge solution is malformed: {m}"),
             Self::ChallengeBadSignature => f.write_str("the challenge was not signed by this server"),
             Self::ChallengeUnsolved => f.write_str("the number does not solve the challenge"),

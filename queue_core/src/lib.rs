@@ -5,6 +5,7 @@ pub mod admission;
 pub mod challenge;
 pub mod clock;
 pub mod codec;
+pub mod entry;
 pub mod errors;
 pub mod eta;
 pub mod events;

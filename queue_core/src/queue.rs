@@ -111,6 +111,9 @@ pub struct QueueState {
     pub tickets: Vec<Ticket>,
     /// The identity index: a vouched identity finds its ticket (one person, one place).
     pub identities: HashMap<Box<str>, u32>,
+    /// The vouched identity of each ticket that joined while the room was an entry room, so
+    /// that its ticket and pass can carry it (see `token`).
+    pub subjects: HashMap<u32, Box<str>>,
     /// Labels by ticket: what a visitor's client said about itself, kept for the portal's own
     /// correlation. A label proves nothing, so it never finds a ticket.
     pub labels: HashMap<u32, Box<str>>,
@@ -151,6 +154,7 @@ impl QueueState {
             config,
             tickets: Vec::new(),
             identities: HashMap::new(),
+            subjects: HashMap::new(),
             labels: HashMap::new(),
             prequeue: Vec::new(),
             prequeue_left: 0,
@@ -210,6 +214,10 @@ impl QueueState {
         }
         if identity.is_none() && label.is_none() && self.config.identity == IdentityMode::Required {
             return Err(CoreError::IdentityRequired);
+        } else if self.config.identity == IdentityMode::Entry && identity.is_none() && resume.is_none() {
+            // The caller turns a verified entry token into the identity; without one, only a
+            // ticket this visitor holds already lets them back in.
+            return Err(CoreError::EntryRequired);
         }
         let existing = match identity {
             Some(identity) => self.identities.get(identity).copied(),
@@ -263,6 +271,9 @@ impl QueueState {
         });
         if let Some(identity) = identity {
             self.identities.insert(identity.into(), t);
+            if self.config.identity == IdentityMode::Entry {
+                self.subjects.insert(t, identity.into());
+            }
         }
         self.counters.joined += 1;
         if self.draw.is_some() {
@@ -438,6 +449,11 @@ impl QueueState {
 
     pub fn ticket(&self, t: u32) -> CoreResult<&Ticket> {
         self.tickets.get(t as usize).ok_or(CoreError::UnknownTicket)
+    }
+
+    /// The vouched identity of a ticket of an entry room.
+    pub fn subject(&self, t: u32) -> Option<&str> {
+        self.subjects.get(&t).map(|s| &**s)
     }
 
     /// Ends an admitted session whose pass has run out, so capacity is right even between ticks.

@@ -205,12 +205,13 @@ impl Room {
             Some(token) => Some(self.verify(token, None, now)?.1),
             None => None,
         };
-        let (ticket, new, record) = {
+        let (ticket, new, record, subject) = {
             let mut queue = self.queue.lock();
             let (ticket, new) = queue.join_labelled(now, identity, label, resume)?;
-            (ticket, new, queue.tickets[ticket as usize].clone())
+            (ticket, new, queue.tickets[ticket as usize].clone(), queue.subject(ticket).map(str::to_owned))
         };
-        Ok(JoinOutcome { ticket, token: self.ticket_token(ticket, record.joined_at), new, state: record.state })
+        let token = self.ticket_token(ticket, record.joined_at, subject);
+        Ok(JoinOutcome { ticket, token, new, state: record.state })
     }
 
     /// The label the ticket was given when it joined, if any.
@@ -218,7 +219,7 @@ impl Room {
         self.queue.lock().labels.get(&ticket).map(|label| label.to_string())
     }
 
-    fn ticket_token(&self, ticket: u32, joined_at: i64) -> String {
+    fn ticket_token(&self, ticket: u32, joined_at: i64, subject: Option<String>) -> String {
         // Signed from the join time, so the same ticket always carries the same token.
         let issued_at = joined_at.div_euclid(MICROS_PER_SECOND);
         self.signer.sign(&Claims {
@@ -227,16 +228,18 @@ impl Room {
             ticket,
             issued_at,
             expires_at: issued_at + TICKET_TOKEN_SECONDS,
+            subject,
         })
     }
 
-    fn pass_token(&self, ticket: u32, admitted_at: i64, expires_at: i64) -> String {
+    fn pass_token(&self, ticket: u32, admitted_at: i64, expires_at: i64, subject: Option<String>) -> String {
         self.signer.sign(&Claims {
             kind: TokenKind::Pass,
             room: self.id.clone(),
             ticket,
             issued_at: admitted_at.div_euclid(MICROS_PER_SECOND),
             expires_at: expires_at.div_euclid(MICROS_PER_SECOND),
+            subject,
         })
     }
 
@@ -256,12 +259,22 @@ impl Room {
     }
 
     /// Claims of a pass of this room (for booking sites: `verify_pass`), checked like every
-    /// other token: also against the admission it was issued for (see `issued_to`).
+    /// other token: also against the admission it was issued for (see `issued_to`), and
+    /// refused with `SessionEnded` once its session is over.
     pub fn verify_pass(&self, token: &str) -> CoreResult<Claims> {
         let now = self.now().div_euclid(MICROS_PER_SECOND);
         let claims = self.signer.verify(token, now, Some(&self.id), Some(TokenKind::Pass))?;
-        issued_to(&self.queue.lock(), TokenKind::Pass, claims.ticket, claims.issued_at)?;
+        session_live(&self.queue.lock(), claims.ticket, claims.issued_at)?;
         Ok(claims)
+    }
+
+    /// The proxy's check of a pass (`/v1/check`): the same as `verify_pass` without building
+    /// the claims; returns the ticket id. One signature check and one look-up by ticket id.
+    pub fn check_pass(&self, token: &str, now_seconds: Option<i64>) -> CoreResult<u32> {
+        let now = now_seconds.unwrap_or_else(|| self.now().div_euclid(MICROS_PER_SECOND));
+        let (_, ticket, issued_at, _) = self.signer.verify_fast(token, now, &self.id, Some(TokenKind::Pass))?;
+        session_live(&self.queue.lock(), ticket, issued_at)?;
+        Ok(ticket)
     }
 
     pub fn status(&self, token: &str) -> CoreResult<FullStatus> {
@@ -282,15 +295,20 @@ impl Room {
     }
 
     fn status_checked(&self, ticket: u32, now: i64, token: Option<(TokenKind, i64)>) -> CoreResult<FullStatus> {
-        let (view, admitted_at, waitlist) = {
+        let (view, admitted_at, waitlist, subject) = {
             let mut queue = self.queue.lock();
             if let Some((kind, issued_at)) = token {
                 issued_to(&queue, kind, ticket, issued_at)?;
             }
             let view = queue.status(ticket, now)?;
-            (view, queue.tickets[ticket as usize].admitted_at, queue.config.returned_slots == ReturnedSlots::Waitlist)
+            let subject = match view.pass_expires_at {
+                Some(_) => queue.subject(ticket).map(str::to_owned),
+                None => None,
+            };
+            let waitlist = queue.config.returned_slots == ReturnedSlots::Waitlist;
+            (view, queue.tickets[ticket as usize].admitted_at, waitlist, subject)
         };
-        let pass_token = view.pass_expires_at.map(|expires| self.pass_token(ticket, admitted_at, expires));
+        let pass_token = view.pass_expires_at.map(|expires| self.pass_token(ticket, admitted_at, expires, subject));
         // Offers exist only in waiting-list rooms: the others skip the lock on every poll.
         let offer = if waitlist { self.booking.lock().offers.get(&ticket).cloned() } else { None };
         Ok(FullStatus { view, pass_token, offer })
@@ -448,6 +466,19 @@ impl Room {
     fn audit(&self, action: &str, actor: &str, count: u64, reason: Option<String>) {
         let entry = AuditEntry { at: self.now(), action: action.into(), actor: actor.into(), count, reason };
         self.booking.lock().push_audit(entry);
+    }
+}
+
+/// Whether the session a pass stands for is still on: issued for the ticket's current
+/// admission (else the pass of an earlier one counts as expired), and the ticket still
+/// admitted (not left or completed; a session that ran out is refused by the pass's expiry
+/// already, and by `SessionEnded` if the tick booked it first).
+fn session_live(queue: &QueueState, ticket: u32, issued_at: i64) -> CoreResult<()> {
+    issued_to(queue, TokenKind::Pass, ticket, issued_at)?;
+    if queue.tickets[ticket as usize].state == TicketState::Admitted {
+        Ok(())
+    } else {
+        Err(CoreError::SessionEnded)
     }
 }
 

@@ -16,6 +16,9 @@ pub enum PrequeueMode {
 pub enum IdentityMode {
     Optional,
     Required,
+    /// Joins need an entry token signed by the portal (see `crate::entry`); its `sub` is the
+    /// identity, and passes carry it.
+    Entry,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,13 +173,17 @@ impl IdentityMode {
         match s {
             "optional" => Ok(Self::Optional),
             "required" => Ok(Self::Required),
-            _ => Err(CoreError::InvalidConfig(format!("identity must be \"optional\" or \"required\", got {s:?}"))),
+            "entry" => Ok(Self::Entry),
+            _ => Err(CoreError::InvalidConfig(format!(
+                "identity must be \"optional\", \"required\" or \"entry\", got {s:?}"
+            ))),
         }
     }
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Optional => "optional",
             Self::Required => "required",
+            Self::Entry => "entry",
         }
     }
 }
@@ -357,6 +364,7 @@ mod tests {
     fn modes_parse_and_print() {
         assert_eq!(PrequeueMode::parse("fifo").unwrap().as_str(), "fifo");
         assert_eq!(IdentityMode::parse("required").unwrap().as_str(), "required");
+        assert_eq!(IdentityMode::parse("entry").unwrap().as_str(), "entry");
         assert_eq!(ReturnedSlots::parse("waitlist").unwrap().as_str(), "waitlist");
         assert!(PrequeueMode::parse("random").is_err());
     }

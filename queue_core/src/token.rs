@@ -19,9 +19,12 @@
 //!   | issued_at   | zigzag LEB128 varint of unix seconds                              |
 //!   | expiry      | zigzag LEB128 varint of `expires_at - issued_at` (wrapping)       |
 //!   | room        | one length byte (at most 64), then that many bytes of UTF-8       |
+//!   | subject     | version `2` only: a varint length (1 to 256), then that many bytes |
 //!
-//!   Varints must be minimal (no redundant trailing zero groups), and nothing may follow the
-//!   room, so every set of claims has exactly one encoding.
+//!   Version `2` is written when the token carries the vouched subject (`sub`) of an entry
+//!   room's visitor (see `crate::entry`), version `1` otherwise, so tokens without one are as
+//!   short as before. Varints must be minimal (no redundant trailing zero groups), and nothing
+//!   may follow the last field, so every set of claims has exactly one encoding.
 //! * `mac` is the first 16 bytes of `HMAC-SHA256(key, kid || 0x00 || payload)`, truncated as
 //!   in RFC 4868. The kid is inside the MAC so that a token cannot be relabelled to be checked
 //!   against another key.
@@ -61,15 +64,28 @@ pub const MAX_KID_LEN: usize = crate::limits::KEY_ID.max as usize;
 /// The shortest secret a key may have, in bytes.
 pub const MIN_SECRET_LEN: usize = 16;
 /// Any longer text is rejected before it is looked at, so hostile input costs nothing.
-pub const MAX_TOKEN_LEN: usize = 512;
+pub const MAX_TOKEN_LEN: usize = 640;
 
 const FORMAT_VERSION: u8 = 1;
+/// The format of a token that carries a subject.
+const FORMAT_VERSION_SUBJECT: u8 = 2;
+/// The longest subject a token can carry, in bytes (the identity rule of `limits`).
+pub const MAX_SUBJECT_LEN: usize = crate::limits::IDENTITY.max as usize;
+const MAX_SUBJECT_VARINT_LEN: usize = 2;
 const MAC_LEN: usize = 16;
 const MAC_B64_LEN: usize = 22;
 const MAX_U32_VARINT_LEN: usize = 5;
 const MAX_U64_VARINT_LEN: usize = 10;
-/// version, kind, ticket, issued_at, expiry delta, room length, room.
-const MAX_PAYLOAD_LEN: usize = 1 + 1 + MAX_U32_VARINT_LEN + MAX_U64_VARINT_LEN + MAX_U64_VARINT_LEN + 1 + MAX_ROOM_LEN;
+/// version, kind, ticket, issued_at, expiry delta, room length, room, subject length, subject.
+const MAX_PAYLOAD_LEN: usize = 1
+    + 1
+    + MAX_U32_VARINT_LEN
+    + MAX_U64_VARINT_LEN
+    + MAX_U64_VARINT_LEN
+    + 1
+    + MAX_ROOM_LEN
+    + MAX_SUBJECT_VARINT_LEN
+    + MAX_SUBJECT_LEN;
 const MAX_PAYLOAD_B64_LEN: usize = (MAX_PAYLOAD_LEN * 4).div_ceil(3);
 /// The base64 decoder wants room for whole 3-byte groups of its estimate, which can be a little
 /// more than the payload itself.
@@ -128,6 +144,9 @@ pub struct Claims {
     pub issued_at: i64,
     /// Unix seconds; the token is valid while `now < expires_at`.
     pub expires_at: i64,
+    /// The vouched identity (`sub` of the entry token) of the ticket's holder, in entry rooms;
+    /// at most [`MAX_SUBJECT_LEN`] bytes.
+    pub subject: Option<String>,
 }
 
 /// Signs tokens with the first of its keys and verifies them with any of them.
@@ -234,6 +253,7 @@ impl Signer {
             ticket: fields.ticket,
             issued_at: fields.issued_at,
             expires_at: fields.expires_at,
+            subject: fields.subject(&payload).map(str::to_owned),
         })
     }
 
@@ -310,6 +330,9 @@ struct PayloadFields {
     expires_at: i64,
     room_start: usize,
     room_end: usize,
+    /// Empty (start == end) when the token carries no subject; a subject is never empty.
+    subject_start: usize,
+    subject_end: usize,
 }
 
 impl PayloadFields {
@@ -320,6 +343,12 @@ impl PayloadFields {
     fn room<'p>(&self, payload: &'p PayloadBuf) -> &'p str {
         // parse_payload has checked that the room is UTF-8, so the fallback is never taken.
         std::str::from_utf8(self.room_bytes(payload)).unwrap_or_default()
+    }
+
+    fn subject<'p>(&self, payload: &'p PayloadBuf) -> Option<&'p str> {
+        // parse_payload has checked that the subject is UTF-8.
+        (self.subject_end > self.subject_start)
+            .then(|| std::str::from_utf8(&payload.bytes[self.subject_start..self.subject_end]).unwrap_or_default())
     }
 }
 
@@ -353,7 +382,8 @@ impl PayloadBuf {
 
     fn encode(claims: &Claims) -> Self {
         let mut buf = Self::empty();
-        buf.push(FORMAT_VERSION);
+        let subject = claims.subject.as_deref().map(str::as_bytes).filter(|s| !s.is_empty());
+        buf.push(if subject.is_some() { FORMAT_VERSION_SUBJECT } else { FORMAT_VERSION });
         buf.push(claims.kind as u8);
         buf.push_varint(u64::from(claims.ticket));
         buf.push_varint(zigzag(claims.issued_at));
@@ -366,6 +396,14 @@ impl PayloadBuf {
             buf.len += room.len();
         } else {
             buf.push(POISONED_ROOM_LEN);
+        }
+        if let Some(subject) = subject {
+            debug_assert!(subject.len() <= MAX_SUBJECT_LEN, "subject of {} bytes", subject.len());
+            // A longer subject (a bug in the caller) is cut to a length the parser refuses.
+            let len = subject.len().min(MAX_SUBJECT_LEN + 1);
+            buf.push_varint(len as u64);
+            buf.bytes[buf.len..buf.len + len].copy_from_slice(&subject[..len]);
+            buf.len += len;
         }
         buf
     }
@@ -431,7 +469,8 @@ fn split_token(token: &str) -> Option<(&str, &str, &str)> {
 /// Parses a payload. `None` for anything that is not exactly one well-formed version-1 record.
 fn parse_payload(bytes: &[u8]) -> Option<PayloadFields> {
     let mut reader = Reader { bytes, pos: 0 };
-    if reader.byte()? != FORMAT_VERSION {
+    let version = reader.byte()?;
+    if version != FORMAT_VERSION && version != FORMAT_VERSION_SUBJECT {
         return None;
     }
     let kind = TokenKind::from_byte(reader.byte()?)?;
@@ -448,10 +487,21 @@ fn parse_payload(bytes: &[u8]) -> Option<PayloadFields> {
     if !room.is_ascii() {
         std::str::from_utf8(room).ok()?;
     }
+    let room_end = reader.pos;
+    let (mut subject_start, mut subject_end) = (room_end, room_end);
+    if version == FORMAT_VERSION_SUBJECT {
+        let len = usize::try_from(reader.varint()?).ok()?;
+        if len == 0 || len > MAX_SUBJECT_LEN {
+            return None;
+        }
+        subject_start = reader.pos;
+        std::str::from_utf8(reader.take(len)?).ok()?;
+        subject_end = reader.pos;
+    }
     if reader.pos != bytes.len() {
         return None;
     }
-    Some(PayloadFields { kind, ticket, issued_at, expires_at, room_start, room_end: reader.pos })
+    Some(PayloadFields { kind, ticket, issued_at, expires_at, room_start, room_end, subject_start, subject_end })
 }
 
 struct Reader<'a> {

@@ -145,10 +145,11 @@ async def start_api(
     backend: Backend | None = None,
     start: datetime = START,
     virtual_clock_routes: bool = True,
+    clock: pyqueue.VirtualClock | None = None,
     **server: Any,
 ) -> Api:
     settings = make_settings(rooms, **server)
-    clock = pyqueue.VirtualClock(start)
+    clock = clock or pyqueue.VirtualClock(start)
     if backend is None:
         backend = MemoryBackend.from_settings(settings, clock)
     for room_id, room_slots in (slots or {}).items():

@@ -18,16 +18,27 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from pyqueue._core import (
+    EntryReplayed,
+    EntryRequired,
+    EntryVerifier,
     IdentityRequired,
     InvalidConfig,
     RoomConfig,
+    SessionEnded,
     Signer,
+    TokenInfo,
     UnknownTicket,
     VirtualClock,
     check_audit,
     check_identity,
 )
-from pyqueue.backends import BackendUnavailable, ClockStatus, UnknownRoom
+from pyqueue.backends import (
+    BackendUnavailable,
+    ClockStatus,
+    PassChecker,
+    UnknownRoom,
+    entry_verifier,
+)
 from pyqueue.backends.redis_backend import records as rec
 from pyqueue.backends.redis_backend.batch import JoinBatcher
 from pyqueue.backends.redis_backend.cache import RoomCache, TicketRecord, pairs
@@ -40,7 +51,7 @@ from pyqueue.backends.redis_backend.connection import (
 )
 from pyqueue.backends.redis_backend.draw import draw_prequeue, read_draw
 from pyqueue.backends.redis_backend.inventory import Inventory
-from pyqueue.backends.redis_backend.keys import ROOMS_KEY, RoomKeys
+from pyqueue.backends.redis_backend.keys import ROOMS_KEY, RoomKeys, entry_jti_key
 from pyqueue.backends.redis_backend.records import initial_meta
 from pyqueue.backends.redis_backend.replicas import ReplicaCount
 from pyqueue.backends.redis_backend.scripts import NeedsDraw
@@ -73,8 +84,10 @@ class RedisBackend:
         refresh_seconds: float = REFRESH_SECONDS,
         configured: Iterable[tuple[RoomConfig, list[Mapping[str, Any]]]] = (),
         options: RedisOptions | None = None,
+        entry: EntryVerifier | None = None,
     ) -> None:
         self._url = url
+        self._entry = entry
         self._cluster = cluster
         self._options = options or RedisOptions()
         self._signer = signer
@@ -105,6 +118,7 @@ class RedisBackend:
             cluster=cluster,
             configured=[(r.config, list(r.slots)) for r in settings.rooms],
             options=RedisOptions.from_settings(settings.server),
+            entry=settings.server.entry_verifier(),
         )
 
     # ----- plumbing ---------------------------------------------------------------------------
@@ -411,13 +425,37 @@ class RedisBackend:
     # ----- visitors ---------------------------------------------------------------------------
 
     def verify(self, room: str, token: str, kind: str | None) -> int:
-        return self._signer.verify(token, room=room, kind=kind, now=self.token_now()).ticket
+        return self.verify_info(room, token, kind).ticket
+
+    def verify_info(self, room: str, token: str, kind: str | None) -> TokenInfo:
+        return self._signer.verify(token, room=room, kind=kind, now=self.token_now())
+
+    async def accept_entry(self, room: str, entry: str) -> str:
+        """Checks an entry token and uses up its ``jti`` for every process on this Redis (a
+        ``SET NX`` that lives until the token expires); returns its ``sub``."""
+        now = self.token_now()
+        claims = entry_verifier(self._entry).verify(entry, room, now)
+        ttl_ms = max(1, (claims.expires_at - now) * 1000)
+        first = await self.conn.call("SET", entry_jti_key(claims.jti), room, "NX", "PX", ttl_ms)
+        if first is None:
+            error = EntryReplayed("the entry token (its jti) was used already")
+            error.code = "entry_replayed"
+            raise error
+        return claims.sub
 
     async def join(
-        self, room: str, identity: str | None, resume: str | None, label: str | None = None
+        self,
+        room: str,
+        identity: str | None,
+        resume: str | None,
+        entry: str | None = None,
+        label: str | None = None,
     ) -> rec.Ticket:
         config = await self.config(room)
-        resumed = "" if resume is None else str(self.verify(room, resume, "ticket"))
+        resumed_info = None if resume is None else self.verify_info(room, resume, "ticket")
+        resumed = "" if resumed_info is None else str(resumed_info.ticket)
+        if entry is not None:
+            identity = await self.accept_entry(room, entry)
         for text in (identity, label):
             if text is not None:
                 check_identity(text)  # the core's rule, as the memory backend's join applies it
@@ -425,6 +463,10 @@ class RedisBackend:
             error = IdentityRequired("this room requires an identity")
             error.code = "identity_required"
             raise error
+        if identity is None and resumed_info is None and config.identity == "entry":
+            refused = EntryRequired("this room admits joins only with an entry token")
+            refused.code = "entry_required"
+            raise refused
         reply = await self._joins.join(room, identity or "", label or "", resumed)
         if reply[0] == b"!unknown_ticket":
             unknown = UnknownTicket("no such ticket in this room")
@@ -435,9 +477,16 @@ class RedisBackend:
         cache.tickets[ticket] = record
         if record.state == "admitted":
             cache.stale = True  # the cursor moved past this ticket
+        # As in the core: an entry room's ticket carries its vouched identity.
+        if config.identity != "entry":
+            sub = None
+        elif identity is not None:
+            sub = identity
+        else:
+            sub = None if resumed_info is None else resumed_info.sub
         return rec.Ticket(
             id=ticket,
-            token=sign_ticket(self._signer, room, ticket, record.joined),
+            token=sign_ticket(self._signer, room, ticket, record.joined, sub),
             state=record.state,
             new=reply[7] == b"1",
         )
@@ -455,7 +504,8 @@ class RedisBackend:
 
     async def status(self, room: str, ticket: str) -> rec.Status:
         config = await self.config(room)
-        t = self.verify(room, ticket, "ticket")
+        info = self.verify_info(room, ticket, "ticket")
+        t = info.ticket
         cache = await self.fresh(room)
         now = self.micros()
         opens = round(config.opens_at.timestamp() * MICROS)
@@ -469,7 +519,7 @@ class RedisBackend:
         if record is None:
             record = await self._fetch(room, cache, t)
         cache.seen[t] = now
-        return build_status(self._signer, room, config, cache, t, record, now, opens)
+        return build_status(self._signer, room, config, cache, t, record, now, opens, info.sub)
 
     async def _fetch(self, room: str, cache: RoomCache, ticket: int) -> TicketRecord:
         raw = await self.conn.call("HGET", RoomKeys(room).tickets, ticket)
@@ -483,27 +533,50 @@ class RedisBackend:
 
     async def leave(self, room: str, token: str) -> str:
         await self.config(room)
-        t = self.verify(room, token, None)
+        info = self.verify_info(room, token, None)
+        t = info.ticket
         before: bytes = await self.run("leave", room, t)
         self.cache(room).tickets.pop(t, None)
+        if info.kind == "pass" and before == b"admitted":
+            # Refused here at once; other processes learn it from the change feed.
+            self.cache(room).note_ended(t, info.issued_at)
         await self.slots.drop_offer(room, t)
         return before.decode()
 
     async def complete(self, room: str, pass_token: str) -> None:
         await self.config(room)
-        t = self.verify(room, pass_token, "pass")
+        info = self.verify_info(room, pass_token, "pass")
+        t = info.ticket
         await self.run("complete", room, t)
         self.cache(room).tickets.pop(t, None)
+        # Refused here at once; other processes learn it from the change feed.
+        self.cache(room).note_ended(t, info.issued_at)
 
     async def verify_pass(self, room: str, pass_token: str) -> rec.PassInfo:
         await self.config(room)
         info = self._signer.verify(pass_token, room=room, kind="pass", now=self.token_now())
+        refuse_if_ended(await self.fresh(room), info)
         return rec.PassInfo(
             room=info.room,
             ticket=info.ticket,
             issued_at=rec.from_micros(info.issued_at * MICROS),
             expires_at=rec.from_micros(info.expires_at * MICROS),
+            sub=info.sub,
         )
+
+    def pass_checker(self) -> PassChecker:
+        verify = self._signer.verify
+        caches = self._caches
+
+        def check(room: str, token: str, now: int | None) -> int:
+            info = verify(token, room, "pass", self.token_now() if now is None else now)
+            cache = caches.get(room)
+            if cache is not None:
+                # The cache follows the room's change feed with every tick of this process.
+                refuse_if_ended(cache, info)
+            return info.ticket
+
+        return check
 
     # ----- slots and bookings: see inventory.py -----------------------------------------------
 
@@ -538,6 +611,14 @@ class RedisBackend:
 
     async def release(self, room: str, override: bool, reason: str | None, actor: str) -> int:
         return await self.slots.release(room, override, reason, actor)
+
+
+def refuse_if_ended(cache: RoomCache, info: TokenInfo) -> None:
+    """Raises ``SessionEnded`` for a pass whose session the change feed says is over."""
+    if cache.session_ended(info.ticket, info.issued_at):
+        error = SessionEnded("the pass's session has ended (left, completed or expired)")
+        error.code = "session_ended"
+        raise error
 
 
 def unpack_meta(packed: bytes) -> dict[bytes, bytes]:

@@ -16,7 +16,7 @@ from bisect import bisect_left, insort
 from dataclasses import dataclass
 from typing import Final
 
-from pyqueue.backends.redis_backend.records import ZERO_ETA, Eta
+from pyqueue.backends.redis_backend.records import MICROS, ZERO_ETA, Eta
 
 #: After this much measured time the estimate counts as known (as in the core).
 KNOWN_AFTER_SECONDS: Final = 15.0
@@ -74,6 +74,9 @@ class RoomCache:
         # Queue places given up by waiting tickets, sorted: counted out of `ahead`.
         self._gave_up: list[int] = []
         self.tickets: dict[int, TicketRecord] = {}
+        #: Ticket -> admission second of its last session that ended early (left, completed),
+        #: from the change feed: a pass issued at or before it is refused.
+        self.ended: dict[int, int] = {}
         self.refreshed_at = -math.inf
         self.stale = True
         #: Heartbeats seen since the last flush: ticket -> micros.
@@ -104,10 +107,14 @@ class RoomCache:
             self.stale = True  # a gap: read again from where this cache is
             return
         for entry in changes[skip:]:
-            ticket, _, position = entry.decode().partition(":")
-            self.tickets.pop(int(ticket), None)
-            if int(position) >= 0:
-                insort(self._gave_up, int(position))
+            # ``ticket:position`` or, for an ended session, ``ticket:position:admitted``.
+            fields = entry.decode().split(":")
+            ticket, position = int(fields[0]), int(fields[1])
+            self.tickets.pop(ticket, None)
+            if position >= 0:
+                insort(self._gave_up, position)
+            if len(fields) > 2:
+                self.note_ended(ticket, int(fields[2]) // MICROS)
         self.changes_read = max(self.changes_read, changes_from + len(changes))
         self.prequeue_length = prequeue_length
         self.offers = {}
@@ -116,6 +123,15 @@ class RoomCache:
             self.offers[int(holder)] = (slot, int(until))
         self.refreshed_at = time.monotonic()
         self.stale = False
+
+    def note_ended(self, ticket: int, admitted_second: int) -> None:
+        """The session admitted at ``admitted_second`` (unix seconds) of ``ticket`` is over."""
+        self.ended[ticket] = max(self.ended.get(ticket, admitted_second), admitted_second)
+
+    def session_ended(self, ticket: int, issued_at: int) -> bool:
+        """Whether a pass of ``ticket`` issued at ``issued_at`` (its admission second) stands
+        for a session that is over. One dict look-up: it runs on every proxy check."""
+        return self.ended.get(ticket, -1) >= issued_at
 
     def count(self, name: str) -> int:
         return int(self.meta.get(name, 0.0))

@@ -14,6 +14,12 @@ from typing import Final
 ROOMS_KEY: Final = "pyq:rooms"
 
 
+def entry_jti_key(jti: str) -> str:
+    """String, until the entry token expires: its ``jti`` was accepted. Outside every room's
+    hash tag (a token may name several rooms in ``aud`` and is accepted once in all of them)."""
+    return "pyq:entry-jti:" + jti
+
+
 @dataclass(frozen=True, slots=True)
 class RoomKeys:
     """The keys of one room."""

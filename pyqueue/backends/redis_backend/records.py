@@ -85,6 +85,8 @@ class PassInfo:
     ticket: int
     issued_at: datetime
     expires_at: datetime
+    #: The vouched identity, in entry rooms.
+    sub: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

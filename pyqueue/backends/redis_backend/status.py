@@ -14,15 +14,18 @@ MICROS: Final = rec.MICROS
 TICKET_TOKEN_SECONDS: Final = 7 * 24 * 3600
 
 
-def sign_ticket(signer: Signer, room: str, ticket: int, joined: int) -> str:
+def sign_ticket(signer: Signer, room: str, ticket: int, joined: int, sub: str | None) -> str:
     # Signed from the join second, like the core: the same ticket always has the same token.
     issued = joined // MICROS
-    return signer.sign("ticket", room, ticket, issued, issued + TICKET_TOKEN_SECONDS)
+    return signer.sign("ticket", room, ticket, issued, issued + TICKET_TOKEN_SECONDS, sub)
 
 
-def sign_pass(signer: Signer, room: str, ticket: int, record: TicketRecord) -> str:
-    """The pass of an admitted ticket: from its admission second to its session's end."""
-    return signer.sign("pass", room, ticket, record.admitted // MICROS, record.expires // MICROS)
+def sign_pass(signer: Signer, room: str, ticket: int, record: TicketRecord, sub: str | None) -> str:
+    """The pass of an admitted ticket: from its admission second to its session's end. It
+    carries the vouched identity of an entry room's ticket, which its ticket token carries."""
+    return signer.sign(
+        "pass", room, ticket, record.admitted // MICROS, record.expires // MICROS, sub
+    )
 
 
 def build_status(
@@ -34,6 +37,7 @@ def build_status(
     record: TicketRecord,
     now: int,
     opens: int,
+    sub: str | None = None,
 ) -> rec.Status:
     """A ticket's status from the cache alone, as the core computes it."""
     opens_in = max(0, opens - now) / MICROS
@@ -53,7 +57,7 @@ def build_status(
         ahead_at_start = record.ahead_at_start
         eta = cache.estimate(record.position + 1 - cache.count("cursor"))
     elif state == "admitted":
-        pass_token = sign_pass(signer, room, t, record)
+        pass_token = sign_pass(signer, room, t, record, sub)
         expires = record.expires
     offered = cache.offers.get(t)
     offer = None if offered is None else rec.Offer(offered[0], offered[1])

@@ -9,6 +9,30 @@
 (function () {
   "use strict";
 
+  // Entry rooms: the portal links to /rooms/{room}#entry=<token>. A fragment never reaches a
+  // server, a proxy log or a Referer; the token is posted with the join form and taken out of
+  // the address (and so out of the history) first.
+  if (location.hash.indexOf("#entry=") === 0) {
+    var entryToken = decodeURIComponent(location.hash.slice("#entry=".length));
+    history.replaceState(null, "", location.pathname + location.search);
+    var entryForm = document.getElementById("pq-entry-form");
+    if (!entryForm) {
+      // Already in line on this device: the token may name another person, so it joins too.
+      entryForm = document.createElement("form");
+      entryForm.method = "post";
+      entryForm.action = location.pathname;
+      var field = document.createElement("input");
+      field.type = "hidden";
+      field.name = "entry";
+      field.id = "pq-entry";
+      entryForm.appendChild(field);
+      document.body.appendChild(entryForm);
+    }
+    document.getElementById("pq-entry").value = entryToken;
+    entryForm.submit();
+    return;
+  }
+
   var MIN_POLL_MS = 500;
   var MAX_BACKOFF_MS = 60000;
   var RELOAD_GUARD_MS = 60000;

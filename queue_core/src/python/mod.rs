@@ -3,6 +3,7 @@
 mod challenge;
 mod clock;
 mod config;
+mod entry;
 pub mod errors;
 mod journal;
 mod limits;
@@ -22,6 +23,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<signer::PySigner>()?;
     m.add_class::<signer::PyTokenInfo>()?;
     m.add_class::<signer::PyPassInfo>()?;
+    m.add_class::<entry::PyEntryVerifier>()?;
+    m.add_class::<entry::PyEntryClaims>()?;
     m.add_class::<views::PyTicket>()?;
     m.add_class::<views::PyStatus>()?;
     m.add_class::<views::PyEta>()?;
@@ -39,6 +42,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(challenge::new_challenge, m)?)?;
     m.add_function(wrap_pyfunction!(challenge::verify_challenge, m)?)?;
     m.add_function(wrap_pyfunction!(signer::draw_order, m)?)?;
+    m.add_function(wrap_pyfunction!(entry::sign_entry, m)?)?;
+    m.add_function(wrap_pyfunction!(entry::entry_public_key, m)?)?;
     m.add_function(wrap_pyfunction!(status_poll::status_poll, m)?)?;
     m.add_function(wrap_pyfunction!(limits::input_rules, m)?)?;
     m.add_function(wrap_pyfunction!(limits::check_slots, m)?)?;

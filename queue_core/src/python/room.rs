@@ -293,9 +293,17 @@ impl PyRoom {
         self.inner.audit_log().into_iter().map(|e| PyAuditEntry { inner: e }).collect()
     }
 
-    /// Checks a pass of this room against the room's clock.
+    /// Checks a pass of this room against the room's clock, and that its session is still on
+    /// (`SessionEnded` once the visitor left or completed).
     fn verify_pass(&self, py: Python<'_>, token: &str) -> PyResult<PyPassInfo> {
         pass_info(py, self.inner.verify_pass(token)?)
+    }
+
+    /// The proxy check of a pass: `verify_pass` without the claims; returns the ticket id.
+    /// `now` (unix seconds) defaults to the room's clock.
+    #[pyo3(signature = (token, now=None))]
+    fn check_pass(&self, token: &str, now: Option<i64>) -> PyResult<u32> {
+        Ok(self.inner.check_pass(token, now)?)
     }
 
     fn now<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -24,6 +24,8 @@ pub struct PyTokenInfo {
     pub ticket: u32,
     pub issued_at: i64,
     pub expires_at: i64,
+    /// The vouched identity of the holder, in entry rooms.
+    pub sub: Option<String>,
 }
 
 #[pymethods]
@@ -38,7 +40,14 @@ impl PyTokenInfo {
 
 impl From<Claims> for PyTokenInfo {
     fn from(c: Claims) -> Self {
-        Self { kind: c.kind.as_str(), room: c.room, ticket: c.ticket, issued_at: c.issued_at, expires_at: c.expires_at }
+        Self {
+            kind: c.kind.as_str(),
+            room: c.room,
+            ticket: c.ticket,
+            issued_at: c.issued_at,
+            expires_at: c.expires_at,
+            sub: c.subject,
+        }
     }
 }
 
@@ -84,8 +93,16 @@ impl PySigner {
 
     /// Signs a token. Rooms sign their own tickets and passes; this is for backends that keep
     /// the queue elsewhere (Redis) and for tools.
-    #[pyo3(signature = (kind, room, ticket, issued_at, expires_at))]
-    fn sign(&self, kind: &str, room: &str, ticket: u32, issued_at: i64, expires_at: i64) -> PyResult<String> {
+    #[pyo3(signature = (kind, room, ticket, issued_at, expires_at, sub=None))]
+    fn sign(
+        &self,
+        kind: &str,
+        room: &str,
+        ticket: u32,
+        issued_at: i64,
+        expires_at: i64,
+        sub: Option<String>,
+    ) -> PyResult<String> {
         let kind = parse_kind(Some(kind))?.unwrap_or(TokenKind::Ticket);
         if !crate::room_config::valid_room_id(room) {
             return Err(CoreError::InvalidArgument(format!("invalid room id {room:?}")).into());
@@ -93,7 +110,10 @@ impl PySigner {
         if expires_at <= issued_at {
             return Err(CoreError::InvalidArgument("expires_at must be after issued_at".into()).into());
         }
-        Ok(self.inner.sign(&Claims { kind, room: room.to_owned(), ticket, issued_at, expires_at }))
+        if let Some(sub) = &sub {
+            crate::limits::IDENTITY.check_unshown(sub).map_err(CoreError::InvalidArgument)?;
+        }
+        Ok(self.inner.sign(&Claims { kind, room: room.to_owned(), ticket, issued_at, expires_at, subject: sub }))
     }
 
     /// Verifies a token against the wall clock (or `now`, Unix seconds). Raises a `TokenError`
@@ -117,12 +137,14 @@ pub struct PyPassInfo {
     pub ticket: u32,
     pub issued_at: Py<PyAny>,
     pub expires_at: Py<PyAny>,
+    /// The person the pass was issued to (the entry token's `sub`), in entry rooms.
+    pub sub: Option<String>,
 }
 
 #[pymethods]
 impl PyPassInfo {
     fn __repr__(&self) -> String {
-        format!("PassInfo(room={:?}, ticket={})", self.room, self.ticket)
+        format!("PassInfo(room={:?}, ticket={}, sub={:?})", self.room, self.ticket, self.sub)
     }
 }
 
@@ -132,10 +154,12 @@ pub fn pass_info(py: Python<'_>, claims: Claims) -> PyResult<PyPassInfo> {
         ticket: claims.ticket,
         issued_at: micros_to_datetime(py, claims.issued_at * MICROS_PER_SECOND)?.unbind(),
         expires_at: micros_to_datetime(py, claims.expires_at * MICROS_PER_SECOND)?.unbind(),
+        sub: claims.subject,
     })
 }
 
-/// Checks a pass for a booking site, in process: signature, key, kind, room and expiry.
+/// Checks a pass for a booking site, in process: signature, key, kind, room and expiry. It
+/// reads no state, so it cannot know that a session ended early (left or completed).
 #[pyfunction]
 #[pyo3(signature = (token, signer, room))]
 pub fn verify_pass(py: Python<'_>, token: &str, signer: &PySigner, room: &str) -> PyResult<PyPassInfo> {

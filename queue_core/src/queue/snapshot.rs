@@ -10,7 +10,7 @@ use crate::eta::CursorSpeed;
 use crate::events::{put_speed, read_speed};
 use crate::position::WaitingIndex;
 use crate::queue::{Counters, Draw, QueueState, Ticket, TicketState, NO_POSITION};
-use crate::room_config::{PrequeueMode, RoomConfig};
+use crate::room_config::{IdentityMode, PrequeueMode, RoomConfig};
 
 const STATES: [TicketState; 8] = [
     TicketState::Prequeue,
@@ -102,7 +102,11 @@ impl QueueState {
         }
         for _ in 0..reader.count(2)? {
             let ticket = reader.u32()?;
-            queue.identities.insert(reader.str()?.into(), ticket);
+            let identity = reader.str()?;
+            if queue.config.identity == IdentityMode::Entry {
+                queue.subjects.insert(ticket, identity.into());
+            }
+            queue.identities.insert(identity.into(), ticket);
         }
         queue.prequeue = reader.u32s()?;
         queue.prequeue_left = reader.varint()?;

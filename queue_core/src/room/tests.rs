@@ -408,6 +408,27 @@ fn records_that_do_not_fit_are_refused_not_guessed() {
     assert!(wrong.to_string().contains("generation"), "{wrong}");
 }
 
+#[test]
+fn an_entry_rooms_passes_carry_the_subject_and_end_with_the_session_also_after_a_restore() {
+    let mut config = test_config(OPEN);
+    config.identity = crate::room_config::IdentityMode::Entry;
+    let mut fixture = Fixture::new(config, OPEN + S);
+    let room = &fixture.room;
+    assert_eq!(room.join(None, None), Err(CoreError::EntryRequired));
+    let ticket = room.join(Some("person-42"), None).unwrap();
+    let pass = room.status(&ticket.token).unwrap().pass_token.expect("admitted at once");
+    assert_eq!(room.verify_pass(&pass).unwrap().subject.as_deref(), Some("person-42"));
+    assert_eq!(room.check_pass(&pass, None), Ok(ticket.ticket));
+    // Resuming by the ticket alone (a reload) is no join of a new person.
+    assert_eq!(room.join(None, Some(&ticket.token)).unwrap().ticket, ticket.ticket);
+    fixture.drain();
+    let restored = fixture.restore(None, &[&fixture.journal]);
+    assert_eq!(restored.verify_pass(&pass).unwrap().subject.as_deref(), Some("person-42"));
+    fixture.room.complete(&pass).unwrap();
+    assert_eq!(fixture.room.verify_pass(&pass), Err(CoreError::SessionEnded));
+    assert_eq!(fixture.room.check_pass(&pass, None), Err(CoreError::SessionEnded));
+}
+
 /// The records an earlier version wrote for a room it took with settings and slots that
 /// today's input rules refuse: the same format, so today's encoder writes them alike.
 fn journal_of_an_earlier_version(config: &RoomConfig, changed: &RoomConfig) -> Vec<u8> {

@@ -15,7 +15,14 @@ fn signer() -> Signer {
 }
 
 fn pass_claims() -> Claims {
-    Claims { kind: TokenKind::Pass, room: ROOM.to_owned(), ticket: 4_711, issued_at: NOW, expires_at: NOW + 900 }
+    Claims {
+        kind: TokenKind::Pass,
+        room: ROOM.to_owned(),
+        ticket: 4_711,
+        issued_at: NOW,
+        expires_at: NOW + 900,
+        subject: None,
+    }
 }
 
 /// A token with a valid MAC over any payload, to show that the parser, not the MAC, rejects
@@ -403,8 +410,17 @@ fn any_claims() -> impl Strategy<Value = Claims> {
         "[a-z0-9_-]{0,64}",
         any::<String>().prop_filter("room ids are at most 64 bytes", |r| r.len() <= MAX_ROOM_LEN),
     ];
-    (any_kind(), room, any::<u32>(), any::<i64>(), any::<i64>())
-        .prop_map(|(kind, room, ticket, issued_at, expires_at)| Claims { kind, room, ticket, issued_at, expires_at })
+    let subject = proptest::option::of("[ -~]{1,256}");
+    (any_kind(), room, any::<u32>(), any::<i64>(), any::<i64>(), subject).prop_map(
+        |(kind, room, ticket, issued_at, expires_at, subject)| Claims {
+            kind,
+            room,
+            ticket,
+            issued_at,
+            expires_at,
+            subject,
+        },
+    )
 }
 
 proptest! {
@@ -487,4 +503,28 @@ proptest! {
         let changed = String::from_utf8(bytes).unwrap();
         prop_assert!(s.verify(&changed, i64::MIN, None, None).is_err());
     }
+}
+
+#[test]
+fn a_subject_travels_in_the_token_and_is_covered_by_the_mac() {
+    let s = signer();
+    let claims = Claims { subject: Some("person-42".into()), ..pass_claims() };
+    let token = s.sign(&claims);
+    assert_eq!(s.verify(&token, NOW, Some(ROOM), Some(TokenKind::Pass)), Ok(claims.clone()));
+    assert!(token.len() <= 85, "{} chars: {token}", token.len());
+    // Without a subject the token keeps the version-1 form.
+    assert_eq!(payload_of(&s.sign(&pass_claims()))[0], 1);
+    assert_eq!(payload_of(&token)[0], 2);
+    // Another subject under the same MAC is refused.
+    let mut payload = payload_of(&token);
+    let last = payload.len() - 1;
+    payload[last] ^= 1;
+    let tag = token.rsplit('.').next().unwrap();
+    let forged = format!("k2.{}.{tag}", URL_SAFE_NO_PAD.encode(&payload));
+    assert_eq!(s.verify(&forged, NOW, None, None), Err(CoreError::TokenBadSignature));
+    // An empty or over-long subject field does not parse, even with a valid MAC.
+    let mut empty = payload_of(&s.sign(&pass_claims()));
+    empty[0] = 2;
+    empty.push(0);
+    assert_eq!(s.verify(&assemble(&s, "k2", &empty), NOW, None, None), Err(CoreError::TokenMalformed));
 }

@@ -12,7 +12,7 @@ if r.state == 'admitted' then
   add('c_completed', 1)
   redis.call('ZREM', SESS, t)
   tput(t, r)
-  redis.call('RPUSH', CHANGES, t .. ':-1')
+  redis.call('RPUSH', CHANGES, t .. ':-1:' .. int(r.admitted))  -- the admission that ended
   result = 'ok'
 elseif r.state == 'completed' then
   result = 'ok'

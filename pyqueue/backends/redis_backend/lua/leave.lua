@@ -6,6 +6,8 @@ local r = tget(t)
 if not r then return redis.error_reply('unknown_ticket') end
 local before = r.state
 local gave_up = -1
+-- An ended session names its admission, so that every process refuses its pass (cache.py).
+local ended = ''
 if before == 'prequeue' then
   add('pre_left', 1)
 elseif before == 'waiting' then
@@ -14,12 +16,13 @@ elseif before == 'waiting' then
 elseif before == 'admitted' then
   add('active', -1)
   redis.call('ZREM', SESS, t)
+  ended = ':' .. int(r.admitted)
 else
   return before
 end
 r.state = 'left'
 add('c_left', 1)
 tput(t, r)
-redis.call('RPUSH', CHANGES, t .. ':' .. int(gave_up))
+redis.call('RPUSH', CHANGES, t .. ':' .. int(gave_up) .. ended)
 save_meta()
 return before

@@ -198,7 +198,7 @@ local function complete_if_done(t)
     add('c_completed', 1)
     redis.call('ZREM', SESS, t)
     tput(t, r)
-    redis.call('RPUSH', CHANGES, t .. ':-1')
+    redis.call('RPUSH', CHANGES, t .. ':-1:' .. int(r.admitted))  -- the admission that ended
   end
 end
 
