@@ -1,6 +1,7 @@
 # The single entry point for building, testing and running pyqueue.
 # `make test` works on a fresh machine: it installs Debian packages that are missing, creates
-# .venv, installs the Python dependencies, builds the Rust core and runs both test suites.
+# .venv, installs the Python dependencies, builds the Rust core, runs the lint and both test
+# suites.
 # Stamp files in .venv keep repeated runs fast: pip runs again only when pyproject.toml changed,
 # and the extension is rebuilt only when a Rust source or a manifest changed.
 
@@ -122,8 +123,9 @@ cargo-test: $(DEPS_STAMP) ## Run the Rust unit tests
 pytest: build-dev ## Run the Python tests
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The lint comes first: it takes under a minute and fails fast, before the long test runs.
 .PHONY: test
-test: system-deps deps cargo-test build-dev pytest ## Install what is missing, build, run all tests
+test: system-deps deps lint cargo-test build-dev pytest ## Install what is missing, build, lint, run all tests
 
 # First checks that the plain-Python reference follows the core's rules (else the ratios mean
 # nothing), then times both side by side, then the Rust-only figures; bench/report.py sums up

@@ -68,6 +68,7 @@ class ServerProcess:
         self.process: subprocess.Popen[str] | None = None
         self.base_url = ""
         self.log_lines: list[str] = []
+        self._log_reader: threading.Thread | None = None
 
     def start(self) -> None:
         command = [
@@ -101,20 +102,29 @@ class ServerProcess:
                     self.base_url = json.loads(line)["url"]
                     found.set()
 
-        threading.Thread(target=read_log, name="server-log", daemon=True).start()
+        self._log_reader = threading.Thread(target=read_log, name="server-log", daemon=True)
+        self._log_reader.start()
         if not found.wait(PATIENCE):
             self.stop()
             raise AssertionError("the server did not start:\n" + "".join(self.log_lines[-20:]))
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        # The reader ends at EOF; then the pipe can close without leaking a file.
+        if self._log_reader is not None:
+            self._log_reader.join(timeout=60)
+            if self._log_reader.is_alive():
+                return
+        if self.process.stderr is not None:
+            self.process.stderr.close()
 
     # ----- HTTP, as a test harness (not as a browser) ----------------------------------------
 

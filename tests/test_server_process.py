@@ -244,3 +244,4 @@ def test_tls_and_secure_cookies(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=60)
+        process.stderr.close()

@@ -6,6 +6,9 @@
 //! - contended claims from two threads on the same few slots, where holds lapse and are taken
 //!   over and most claims lose (with alternatives computed for each loser).
 
+// Loop counters of a benchmark are small literals.
+#![allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
 use std::thread;

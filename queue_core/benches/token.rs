@@ -3,6 +3,9 @@
 //! speed. Each figure is the best of several rounds, because a shared machine is noisy and the
 //! fastest round is the one least disturbed by others.
 
+// Loop counters of a benchmark are small literals.
+#![allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -30,6 +30,8 @@ impl QueueState {
         }
         let backed_up = self.waiting.waiting() > 0;
         let capacity = self.config.max_active.saturating_sub(self.active);
+        // A float-to-int `as` saturates (and maps NaN to 0), which is the clamp wanted here.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let mut budget = capacity.min(self.allowance.max(0.0) as u32);
         let timeout = self.config.heartbeat_timeout_micros();
         let start = self.cursor;
@@ -63,7 +65,7 @@ impl QueueState {
         // A tick that changed nothing durable is not journaled: ten records a second of "nothing
         // happened" would only make restarts slower.
         if measured || self.cursor != start {
-            self.emit(Event::Ticked {
+            self.emit(&Event::Ticked {
                 at: now,
                 cursor: self.cursor as u64,
                 allowance: self.allowance,
@@ -79,24 +81,24 @@ impl QueueState {
         self.tickets[t as usize].state = TicketState::Abandoned;
         self.waiting.remove(position);
         self.counters.abandoned += 1;
-        self.emit(Event::Abandoned { ticket: t });
+        self.emit(&Event::Abandoned { ticket: t });
     }
 
     pub fn pause(&mut self) {
         self.paused = true;
-        self.emit(Event::Paused);
+        self.emit(&Event::Paused);
     }
 
     /// Resumes admissions; nothing accrues for the time paused.
     pub fn resume(&mut self, now: i64) {
         self.accrue(now);
         self.paused = false;
-        self.emit(Event::Resumed { at: now, allowance: self.allowance });
+        self.emit(&Event::Resumed { at: now, allowance: self.allowance });
     }
 
     pub fn set_queue_all(&mut self, on: bool) {
         self.queue_all = on;
-        self.emit(Event::QueueAll { on });
+        self.emit(&Event::QueueAll { on });
     }
 
     /// Ends the admitted sessions whose passes ran out; their capacity is free again.

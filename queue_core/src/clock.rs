@@ -18,7 +18,7 @@ pub struct WallClock;
 impl Clock for WallClock {
     fn now_micros(&self) -> i64 {
         let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        since.as_micros() as i64
+        i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
     }
 }
 

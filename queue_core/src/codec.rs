@@ -50,10 +50,10 @@ impl Put for Vec<u8> {
 
     fn put_varint(&mut self, mut value: u64) {
         while value >= 0x80 {
-            self.push((value as u8) | 0x80);
+            self.push(value.to_le_bytes()[0] | 0x80);
             value >>= 7;
         }
-        self.push(value as u8);
+        self.push(value.to_le_bytes()[0]);
     }
 
     fn put_i64(&mut self, value: i64) {

@@ -331,7 +331,11 @@ fn int_claim(claims: &Map<String, Value>, name: &str) -> CoreResult<i64> {
         // NumericDate may have a fraction; whole seconds are what counts here.
         Some(Value::Number(n)) => n
             .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f.floor() as i64))
+            // Below 1e15 in magnitude, the whole part fits an i64 exactly.
+            .or_else(|| {
+                #[allow(clippy::cast_possible_truncation)]
+                n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f.floor() as i64)
+            })
             .ok_or_else(|| malformed(&format!("{name} is out of range"))),
         Some(_) => Err(malformed(&format!("{name} is not a number"))),
         None => Err(malformed(&format!("the claim {name} is missing"))),

@@ -170,7 +170,7 @@ impl Inventory {
                     }
                     guard.entry(holder).push_hold(index);
                     match previous {
-                        None => self.record(&table, slot, SlotState::Free, SlotState::Held),
+                        None => Self::record(&table, slot, SlotState::Free, SlotState::Held),
                         Some(lapsed) if HolderLedger::same_shard(lapsed, holder) => guard.end_hold(lapsed, index),
                         Some(lapsed) => {
                             drop(guard);
@@ -209,7 +209,7 @@ impl Inventory {
                     let current = slot.word.load(Ordering::Acquire);
                     if current == seen {
                         let code = slot.code.load(Ordering::Relaxed);
-                        return Ok(self.booking_of(&table, slot, holder, code));
+                        return Ok(Self::booking_of(&table, slot, holder, code));
                     }
                     // Cancelled meanwhile: judge the new state.
                     drop(codes);
@@ -248,11 +248,11 @@ impl Inventory {
                     codes.insert(code, index);
                     slot.code.store(code, Ordering::Relaxed);
                     drop(codes);
-                    self.record(&table, slot, from, SlotState::Booked);
+                    Self::record(&table, slot, from, SlotState::Booked);
                     if from == SlotState::Held {
                         self.holders.hold_became_booking(holder, index);
                     }
-                    return Ok(self.booking_of(&table, slot, holder, code));
+                    return Ok(Self::booking_of(&table, slot, holder, code));
                 }
             }
         }
@@ -279,7 +279,7 @@ impl Inventory {
             };
             match self.swap(slot, index, seen, to, 0) {
                 Ok(()) => {
-                    self.record(&table, slot, word.state(), to.state());
+                    Self::record(&table, slot, word.state(), to.state());
                     if to == Word::Free {
                         self.holders.end_hold(holder, index);
                     }
@@ -309,9 +309,9 @@ impl Inventory {
         codes.remove(code);
         slot.code.store(0, Ordering::Relaxed);
         drop(codes);
-        self.record(&table, slot, SlotState::Booked, SlotState::Returned);
+        Self::record(&table, slot, SlotState::Booked, SlotState::Returned);
         self.holders.end_booking(holder);
-        Ok(self.booking_of(&table, slot, holder, code))
+        Ok(Self::booking_of(&table, slot, holder, code))
     }
 
     /// Frees every returned slot (a release window has come); returns how many.
@@ -323,7 +323,7 @@ impl Inventory {
                 let slot = table.slot(index);
                 let (seen, word) = slot.load();
                 if word == Word::Returned && self.swap(slot, index, seen, Word::Free, 0).is_ok() {
-                    self.record(&table, slot, SlotState::Returned, SlotState::Free);
+                    Self::record(&table, slot, SlotState::Returned, SlotState::Free);
                     released += 1;
                 }
             }
@@ -339,7 +339,7 @@ impl Inventory {
         let slot = table.slot(index);
         let (seen, word) = slot.load();
         if word == Word::Returned && self.swap(slot, index, seen, Word::Free, 0).is_ok() {
-            self.record(&table, slot, SlotState::Returned, SlotState::Free);
+            Self::record(&table, slot, SlotState::Returned, SlotState::Free);
             return Ok(true);
         }
         Ok(false)
@@ -357,7 +357,7 @@ impl Inventory {
         while word == Word::Returned {
             match self.swap(slot, index, seen, Word::Offered { holder, until: until_secs }, 0) {
                 Ok(()) => {
-                    self.record(&table, slot, SlotState::Returned, SlotState::Offered);
+                    Self::record(&table, slot, SlotState::Returned, SlotState::Offered);
                     return Ok(self.deadlines.to_micros(until_secs));
                 }
                 Err(found) => (seen, word) = (found, Word::unpack(found)),
@@ -382,7 +382,7 @@ impl Inventory {
                     _ => continue,
                 };
                 if self.swap(slot, index, seen, to, 0).is_ok() {
-                    self.record(&table, slot, word.state(), to.state());
+                    Self::record(&table, slot, word.state(), to.state());
                     if to == Word::Free {
                         self.holders.end_hold(holder, index);
                     }
@@ -439,7 +439,7 @@ impl Inventory {
                 if owner == holder && !self.deadlines.is_live(until, now));
             // A hold that is live, or was ended by someone else (who will remove it), stays.
             if lapsed && self.swap(slot, index, seen, Word::Free, 0).is_ok() {
-                self.record(table, slot, SlotState::Held, SlotState::Free);
+                Self::record(table, slot, SlotState::Held, SlotState::Free);
                 let entry = guard.entry(holder);
                 entry.count = entry.count.saturating_sub(1);
                 entry.remove_hold(index);
@@ -459,7 +459,7 @@ impl Inventory {
     }
 
     /// Keeps the group's counts (and its scan hint) in step with a transition just made.
-    fn record(&self, table: &Table, slot: &Slot, from: SlotState, to: SlotState) {
+    fn record(table: &Table, slot: &Slot, from: SlotState, to: SlotState) {
         let group = table.group_of(slot);
         group.counts.shift(from, to);
         if to == SlotState::Free {
@@ -488,7 +488,7 @@ impl Inventory {
         }
     }
 
-    fn booking_of(&self, table: &Table, slot: &Slot, holder: u32, code: u64) -> Booking {
+    fn booking_of(table: &Table, slot: &Slot, holder: u32, code: u64) -> Booking {
         Booking {
             code: format_code(code),
             slot: slot.id.to_string(),

@@ -27,8 +27,8 @@ use crate::events::Event;
 /// The format of journals and snapshots this build writes and reads.
 pub const FORMAT_VERSION: u16 = 1;
 
-const JOURNAL_MAGIC: &[u8; 4] = b"PYQJ";
-const SNAPSHOT_MAGIC: &[u8; 4] = b"PYQS";
+const JOURNAL_MAGIC: [u8; 4] = *b"PYQJ";
+const SNAPSHOT_MAGIC: [u8; 4] = *b"PYQS";
 const FRAME_HEADER: usize = 8;
 /// No single record comes near this; a larger length field is damage.
 const MAX_RECORD: usize = 1 << 30;
@@ -56,12 +56,12 @@ pub fn journal_header(room: &str, generation: u64) -> Vec<u8> {
     out
 }
 
-fn start_header(out: &mut Vec<u8>, magic: &[u8; 4], room: &str, generation: u64) {
-    out.extend_from_slice(magic);
+fn start_header(out: &mut Vec<u8>, magic: [u8; 4], room: &str, generation: u64) {
+    out.extend_from_slice(&magic);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&generation.to_le_bytes());
     // Room ids are at most 64 bytes (`limits::ROOM_ID`).
-    out.push(room.len().min(255) as u8);
+    out.push(u8::try_from(room.len()).unwrap_or(u8::MAX));
     out.extend_from_slice(&room.as_bytes()[..room.len().min(255)]);
 }
 
@@ -72,7 +72,7 @@ fn finish_header(out: &mut Vec<u8>, from: usize) {
 
 /// Reads the magic and version and, if they are ours, the rest of a header. `Ok(None)` when the
 /// data ends inside the header: a segment whose creation was cut short holds nothing yet.
-fn read_header(data: &[u8], magic: &[u8; 4], what: &str, extra: usize) -> CoreResult<Option<(Header, usize)>> {
+fn read_header(data: &[u8], magic: [u8; 4], what: &str, extra: usize) -> CoreResult<Option<(Header, usize)>> {
     if data.len() < 4 {
         return if magic.starts_with(data) {
             Ok(None)
@@ -81,13 +81,13 @@ fn read_header(data: &[u8], magic: &[u8; 4], what: &str, extra: usize) -> CoreRe
         };
     }
     let version = data.get(4..6).map(|v| u16::from_le_bytes([v[0], v[1]]));
-    if &data[..4] != magic || version.is_some_and(|version| version != FORMAT_VERSION) {
+    if data[..4] != magic || version.is_some_and(|version| version != FORMAT_VERSION) {
         if ours_but_damaged(data, magic, extra) {
             return Err(CoreError::JournalCorrupt(format!(
                 "the {what} header is damaged: its magic or format version bytes changed after it was written"
             )));
         }
-        if &data[..4] != magic {
+        if data[..4] != magic {
             return Err(CoreError::JournalCorrupt(format!("this is not a pyqueue {what} file")));
         }
     }
@@ -111,12 +111,12 @@ fn read_header(data: &[u8], magic: &[u8; 4], what: &str, extra: usize) -> CoreRe
 /// back, its checksum (which covers them) matches. A flipped byte there is damage to show and
 /// repair; a file of another format or a later version does not pass this (but by a chance of
 /// one in 2^32), and is refused as such.
-fn ours_but_damaged(data: &[u8], magic: &[u8; 4], extra: usize) -> bool {
+fn ours_but_damaged(data: &[u8], magic: [u8; 4], extra: usize) -> bool {
     let mut restored = data[..data.len().min(15 + 255 + extra + 4)].to_vec();
     if restored.len() < 6 {
         return false;
     }
-    restored[..4].copy_from_slice(magic);
+    restored[..4].copy_from_slice(&magic);
     restored[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     matches!(read_header(&restored, magic, "", extra), Ok(Some(_)))
 }
@@ -159,7 +159,8 @@ pub fn write_frame(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) {
     let start = out.len();
     out.extend_from_slice(&[0; FRAME_HEADER]);
     encode(out);
-    let len = (out.len() - start - FRAME_HEADER) as u32;
+    // A wrapped length would make every later record unreadable; no record comes near 4 GiB.
+    let len = u32::try_from(out.len() - start - FRAME_HEADER).expect("a journal record is under 4 GiB");
     let crc = crc32fast::hash(&out[start + FRAME_HEADER..]);
     out[start..start + 4].copy_from_slice(&len.to_le_bytes());
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());

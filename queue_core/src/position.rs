@@ -40,7 +40,7 @@ impl WaitingIndex {
         let low = i & i.wrapping_neg();
         // A new node covers (i - low, i]: its own value plus the already stored (i - low, i - 1].
         let covered = self.prefix_1based(i - 1) - self.prefix_1based(i - low);
-        self.tree.push(covered as u32 + u32::from(waiting));
+        self.tree.push(u32::try_from(covered).expect("a node counts at most u32::MAX tickets") + u32::from(waiting));
         self.total += u64::from(waiting);
     }
 
@@ -50,7 +50,7 @@ impl WaitingIndex {
             self.tree.reserve(n);
             for i in 1..=n {
                 // With every value 1, a node covers exactly its lowest set bit.
-                self.tree.push((i & i.wrapping_neg()) as u32);
+                self.tree.push(u32::try_from(i & i.wrapping_neg()).expect("positions fit u32 like ticket ids"));
             }
             self.total = n as u64;
         } else {

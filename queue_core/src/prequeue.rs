@@ -29,7 +29,7 @@ impl SplitMix64 {
 pub fn shuffle<T>(items: &mut [T], seed: u64) {
     let mut rng = SplitMix64::new(seed);
     for i in (1..items.len()).rev() {
-        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        let j = usize::try_from(rng.next_u64() % (i as u64 + 1)).expect("the remainder is at most i, a usize");
         items.swap(i, j);
     }
 }
@@ -37,7 +37,8 @@ pub fn shuffle<T>(items: &mut [T], seed: u64) {
 /// The order drawn for `n` pre-queue entries: element k is the index (in join order) of the
 /// entry that gets place k.
 pub fn draw_order(n: usize, seed: u64) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..n as u32).collect();
+    let n = u32::try_from(n).expect("ticket ids fit u32");
+    let mut order: Vec<u32> = (0..n).collect();
     shuffle(&mut order, seed);
     order
 }

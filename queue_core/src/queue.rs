@@ -26,6 +26,13 @@ use crate::room_config::{IdentityMode, PrequeueMode, RoomConfig};
 
 pub const NO_POSITION: u32 = u32::MAX;
 
+/// A ticket id, or a place in the queue, from an index. `join` refuses a ticket once the ids
+/// reach `NO_POSITION`, so this never fails; were it to, failing beats wrapping into the id of
+/// another visitor.
+pub(crate) fn ticket_id(index: usize) -> u32 {
+    u32::try_from(index).expect("join keeps ticket ids below NO_POSITION")
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketState {
     Prequeue,
@@ -174,9 +181,9 @@ impl QueueState {
         })
     }
 
-    pub(crate) fn emit(&self, event: Event<'_>) {
+    pub(crate) fn emit(&self, event: &Event<'_>) {
         if let Some(journal) = &self.journal {
-            journal.append(&event);
+            journal.append(event);
         }
     }
 
@@ -233,7 +240,7 @@ impl QueueState {
             let ticket = &mut self.tickets[t as usize];
             ticket.last_seen = now;
             if ticket.state.may_requeue() {
-                self.emit(Event::Requeued { ticket: t, at: now });
+                self.emit(&Event::Requeued { ticket: t, at: now });
                 self.requeue(t, now);
                 if self.draw.is_some() {
                     self.admit_at_once_if_free(t, now);
@@ -245,10 +252,10 @@ impl QueueState {
             .ok()
             .filter(|t| *t < NO_POSITION)
             .ok_or_else(|| CoreError::InvalidArgument("the room holds the most tickets it can".into()))?;
-        self.emit(Event::Joined { ticket: t, at: now, identity });
+        self.emit(&Event::Joined { ticket: t, at: now, identity });
         self.add_ticket(now, identity);
         if let Some(label) = label {
-            self.emit(Event::Labelled { ticket: t, label });
+            self.emit(&Event::Labelled { ticket: t, label });
             self.labels.insert(t, label.into());
         }
         if self.draw.is_some() {
@@ -259,7 +266,7 @@ impl QueueState {
 
     /// A new ticket: into the pre-queue before the draw, else to the tail of the queue.
     pub(crate) fn add_ticket(&mut self, now: i64, identity: Option<&str>) -> u32 {
-        let t = self.tickets.len() as u32;
+        let t = ticket_id(self.tickets.len());
         self.tickets.push(Ticket {
             state: TicketState::Prequeue,
             position: NO_POSITION,
@@ -306,8 +313,8 @@ impl QueueState {
         let ahead = self.waiting.ahead_of(position);
         let ticket = &mut self.tickets[t as usize];
         ticket.state = TicketState::Waiting;
-        ticket.position = position as u32;
-        ticket.ahead_at_start = ahead as u32;
+        ticket.position = ticket_id(position);
+        ticket.ahead_at_start = u32::try_from(ahead).expect("fewer tickets wait than exist");
     }
 
     /// Lets a ticket just placed at the tail straight through when nobody waits ahead and rate
@@ -347,7 +354,7 @@ impl QueueState {
         let expires = now + self.config.session_micros();
         self.grant_pass(t, now, expires);
         self.allowance -= 1.0;
-        self.emit(Event::Admitted { ticket: t, at: now, expires, allowance: self.allowance });
+        self.emit(&Event::Admitted { ticket: t, at: now, expires, allowance: self.allowance });
     }
 
     /// A waiting ticket gets a pass until `expires`.
@@ -391,7 +398,7 @@ impl QueueState {
     }
 
     pub(crate) fn open(&mut self, now: i64) {
-        self.emit(Event::Opened { at: now });
+        self.emit(&Event::Opened { at: now });
         let joined = std::mem::take(&mut self.prequeue);
         self.prequeue_left = 0;
         let mut order = joined.clone();
@@ -410,7 +417,7 @@ impl QueueState {
             if !all_waiting {
                 self.waiting.push(waits);
             }
-            ticket.position = position as u32;
+            ticket.position = ticket_id(position);
             if waits {
                 // Pre-queue pages poll slowly; everyone gets a full heartbeat period from
                 // opening before counting as gone.
@@ -425,7 +432,7 @@ impl QueueState {
     }
 
     pub(crate) fn close(&mut self, now: i64) {
-        self.emit(Event::Closed { at: now });
+        self.emit(&Event::Closed { at: now });
         self.closed = true;
         for position in self.cursor..self.order.len() {
             if self.waits_at(position) {
@@ -470,7 +477,7 @@ impl QueueState {
         self.tickets[t as usize].state = TicketState::Expired;
         self.active -= 1;
         self.counters.expired += 1;
-        self.emit(Event::Expired { ticket: t });
+        self.emit(&Event::Expired { ticket: t });
     }
 
     /// The visitor gives up the place (or the session). Idempotent.
@@ -501,7 +508,7 @@ impl QueueState {
             _ => return before,
         }
         self.counters.left += 1;
-        self.emit(Event::Left { ticket: t });
+        self.emit(&Event::Left { ticket: t });
         before
     }
 
@@ -524,7 +531,7 @@ impl QueueState {
         self.tickets[t as usize].state = TicketState::Completed;
         self.active -= 1;
         self.counters.completed += 1;
-        self.emit(Event::Completed { ticket: t });
+        self.emit(&Event::Completed { ticket: t });
     }
 }
 

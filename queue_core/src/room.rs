@@ -405,7 +405,7 @@ impl Room {
         if queue.journal.is_some() {
             let allowance = queue.allowance;
             let handoff_url = handoff_url.as_deref();
-            queue.emit(Event::Config { at: now, allowance, config: Cow::Borrowed(&config), handoff_url });
+            queue.emit(&Event::Config { at: now, allowance, config: Cow::Borrowed(&config), handoff_url });
         }
         queue.config = config;
         *self.handoff_url.lock() = handoff_url;

@@ -58,8 +58,10 @@ use subtle::ConstantTimeEq;
 use crate::errors::{CoreError, CoreResult};
 
 /// The longest room id a token can carry, in bytes (the room id rule of `limits`).
+#[allow(clippy::cast_possible_truncation)] // 64
 pub const MAX_ROOM_LEN: usize = crate::limits::ROOM_ID.max as usize;
 /// The longest key id, in characters (the key id rule of `limits`).
+#[allow(clippy::cast_possible_truncation)] // 32
 pub const MAX_KID_LEN: usize = crate::limits::KEY_ID.max as usize;
 /// The shortest secret a key may have, in bytes.
 pub const MIN_SECRET_LEN: usize = 16;
@@ -70,6 +72,7 @@ const FORMAT_VERSION: u8 = 1;
 /// The format of a token that carries a subject.
 const FORMAT_VERSION_SUBJECT: u8 = 2;
 /// The longest subject a token can carry, in bytes (the identity rule of `limits`).
+#[allow(clippy::cast_possible_truncation)] // 256 fits any usize
 pub const MAX_SUBJECT_LEN: usize = crate::limits::IDENTITY.max as usize;
 const MAX_SUBJECT_VARINT_LEN: usize = 2;
 const MAC_LEN: usize = 16;
@@ -374,10 +377,10 @@ impl PayloadBuf {
 
     fn push_varint(&mut self, mut value: u64) {
         while value >= 0x80 {
-            self.push((value as u8) | 0x80);
+            self.push(value.to_le_bytes()[0] | 0x80);
             value >>= 7;
         }
-        self.push(value as u8);
+        self.push(value.to_le_bytes()[0]);
     }
 
     fn encode(claims: &Claims) -> Self {
@@ -390,8 +393,8 @@ impl PayloadBuf {
         buf.push_varint(zigzag(claims.expires_at.wrapping_sub(claims.issued_at)));
         let room = claims.room.as_bytes();
         debug_assert!(room.len() <= MAX_ROOM_LEN, "room id of {} bytes is longer than {MAX_ROOM_LEN}", room.len());
-        if room.len() <= MAX_ROOM_LEN {
-            buf.push(room.len() as u8);
+        if let Some(len) = u8::try_from(room.len()).ok().filter(|_| room.len() <= MAX_ROOM_LEN) {
+            buf.push(len);
             buf.bytes[buf.len..buf.len + room.len()].copy_from_slice(room);
             buf.len += room.len();
         } else {
@@ -410,11 +413,11 @@ impl PayloadBuf {
 }
 
 fn zigzag(value: i64) -> u64 {
-    ((value << 1) ^ (value >> 63)) as u64
+    ((value << 1) ^ (value >> 63)).cast_unsigned()
 }
 
 fn unzigzag(value: u64) -> i64 {
-    ((value >> 1) as i64) ^ -((value & 1) as i64)
+    (value >> 1).cast_signed() ^ -(value & 1).cast_signed()
 }
 
 /// A token split, base64-decoded and parsed, but not yet authenticated. The payload itself is

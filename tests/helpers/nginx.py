@@ -95,6 +95,8 @@ class Nginx:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process is not None and self.process.stderr is not None:
+            self.process.stderr.close()
 
 
 class BookingSite:

@@ -90,6 +90,7 @@ class ServerProcess:
         self.port = 0
         self._listening = threading.Event()
         self.process: subprocess.Popen[str] | None = None
+        self._log_reader: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -115,7 +116,8 @@ class ServerProcess:
             stderr=subprocess.PIPE,
             text=True,
         )
-        threading.Thread(target=self._read_logs, daemon=True).start()
+        self._log_reader = threading.Thread(target=self._read_logs, daemon=True)
+        self._log_reader.start()
         try:
             self._wait_until_ready()
         except BaseException:
@@ -166,7 +168,18 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._close_log()
         return self.process.returncode
+
+    def _close_log(self) -> None:
+        """Reads the log to its end, then closes the pipe (an open one leaks a file)."""
+        assert self.process is not None and self.process.stderr is not None
+        if self._log_reader is not None:
+            # Ends at EOF, once every process that inherited the pipe has exited.
+            self._log_reader.join(timeout=60)
+            if self._log_reader.is_alive():
+                return
+        self.process.stderr.close()
 
     def log_messages(self) -> list[str]:
         return [str(entry.get("message")) for entry in self.logs]

@@ -62,7 +62,7 @@ fn malformed_solutions_are_named() {
     let s = k1();
     let c = create_with(&s, "kiel", 100_000, NOW, &NONCE, 42);
     let bad_salts = [
-        "".to_owned(),
+        String::new(),
         "00?".to_owned(),
         "xyz?expires=1&room=kiel&kid=k1&".to_owned(),
         "00?room=kiel&kid=k1&".to_owned(),

@@ -10,6 +10,7 @@ use crate::errors::{CoreError, CoreResult};
 
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const SYMBOLS: usize = 10;
+#[allow(clippy::cast_possible_truncation)] // 10 symbols
 const CODE_BITS: u32 = 5 * SYMBOLS as u32;
 const CODE_MASK: u64 = (1 << CODE_BITS) - 1;
 
@@ -51,7 +52,7 @@ fn symbol_value(byte: u8) -> Option<u8> {
         b'I' | b'L' => b'1',
         other => other,
     };
-    ALPHABET.iter().position(|&symbol| symbol == upper).map(|index| index as u8)
+    ALPHABET.iter().position(|&symbol| symbol == upper).and_then(|index| u8::try_from(index).ok())
 }
 
 /// The live booking codes and the slot each belongs to. It sits behind one mutex in the

@@ -188,7 +188,7 @@ mod tests {
         entry.remove_hold(2);
         entry.remove_hold(9);
         let mut left = entry.holds();
-        left.sort();
+        left.sort_unstable();
         assert_eq!(left, [1, 2, 3, 5]);
         for slot in [1, 5, 3, 2] {
             entry.remove_hold(slot);

@@ -128,7 +128,7 @@ impl Model {
             .filter(|(_, s)| self.claimable(s) && group.is_none_or(|g| g == s.group))
             .map(|(id, s)| (s.group.as_str(), s.starts_at, id.as_str()))
             .collect();
-        ids.sort();
+        ids.sort_unstable();
         ids.into_iter().map(|(_, _, id)| id.to_string()).collect()
     }
 
@@ -217,7 +217,7 @@ impl Model {
     fn sweep(&mut self) -> Vec<(String, u32, SlotState)> {
         let now = self.now;
         let mut ended = Vec::new();
-        for (id, slot) in self.slots.iter_mut() {
+        for (id, slot) in &mut self.slots {
             match slot.state {
                 State::Held { holder, until } if now >= until => {
                     slot.state = State::Free;
@@ -286,7 +286,7 @@ fn step(inv: &Inventory, model: &mut Model, op: &Op) {
             let got = inv.confirm(&id, holder, now);
             match (expected, got) {
                 (Ok(Some(code)), Ok(booking)) => {
-                    assert_eq!(booking.code, code, "confirm again: same code")
+                    assert_eq!(booking.code, code, "confirm again: same code");
                 }
                 (Ok(None), Ok(booking)) => {
                     assert!(!model.issued.contains(&booking.code), "a code is never issued twice");

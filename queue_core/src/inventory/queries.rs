@@ -17,7 +17,7 @@ impl Inventory {
         let index = codes.slot_of(code).ok_or(CoreError::UnknownBooking)?;
         let slot = table.slot(index);
         match slot.load().1 {
-            Word::Booked { holder } => Ok(self.booking_of(&table, slot, holder, code)),
+            Word::Booked { holder } => Ok(Self::booking_of(&table, slot, holder, code)),
             _ => Err(CoreError::UnknownBooking),
         }
     }

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 
 use super::booking_code::{format_code, CodeBook};
 use super::holders::HolderLedger;
+use super::table::slot_index;
 use super::word::Word;
 use super::{Inventory, SlotSpec, SlotState};
 use crate::codec::{Put, Reader};
@@ -75,7 +76,7 @@ impl Inventory {
         }
         inventory.table.get_mut().add(specs).map_err(|e| corrupt(format!("the saved slots: {e}")))?;
         for (index, (word, code)) in words.into_iter().enumerate() {
-            inventory.set_word(index as u32, word, code)?;
+            inventory.set_word(slot_index(index), word, code)?;
         }
         inventory.rebuild()?;
         Ok(inventory)
@@ -114,14 +115,14 @@ impl Inventory {
                     let mut guard = holders.lock(holder);
                     let entry = guard.entry(holder);
                     entry.count += 1;
-                    entry.push_hold(index as u32);
+                    entry.push_hold(slot_index(index));
                 }
                 Word::Booked { holder } => {
                     holders.add_booking(holder);
                     if code == 0 || codes.slot_of(code).is_some() {
                         return Err(corrupt(format!("booked slot {:?} has no booking code of its own", slot.id)));
                     }
-                    codes.insert(code, index as u32);
+                    codes.insert(code, slot_index(index));
                 }
                 _ => {}
             }

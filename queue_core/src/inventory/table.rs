@@ -11,6 +11,13 @@ use super::word::Word;
 use super::{SlotSpec, SlotState};
 use crate::errors::{CoreError, CoreResult};
 
+/// A slot's (or group's) index as stored. `Table::add` refuses more slots than a u32 counts, and
+/// every group holds a slot, so this never fails; were it to, failing beats wrapping into the
+/// index of another slot.
+pub(super) fn slot_index(index: usize) -> u32 {
+    u32::try_from(index).expect("Table::add keeps the slot count within u32")
+}
+
 pub(super) struct Slot {
     pub(super) id: Box<str>,
     pub(super) starts_at: i64,
@@ -63,7 +70,7 @@ impl StateCounts {
     /// The count of one state. A transition raises the new state's count after its swap, so a
     /// reader racing it may see the old state's count one short; never below zero.
     pub(super) fn get(&self, state: SlotState) -> u64 {
-        self.cell(state).load(Ordering::Relaxed).max(0) as u64
+        self.cell(state).load(Ordering::Relaxed).max(0).cast_unsigned()
     }
 }
 
@@ -85,7 +92,10 @@ impl Group {
         Self { name, order: Vec::new(), counts: StateCounts::default(), scan_hint: AtomicU64::new(0) }
     }
 
+    // The scan hint packs a generation (high 32 bits) and a position (low 32 bits); the casts
+    // to u32 below take the low half on purpose.
     /// Where a search for free slots may start, and the snapshot to pass to `advance_scan`.
+    #[allow(clippy::cast_possible_truncation)]
     pub(super) fn scan_from(&self) -> (u64, usize) {
         let hint = self.scan_hint.load(Ordering::SeqCst);
         (hint, (hint as u32 as usize).min(self.order.len()))
@@ -93,6 +103,7 @@ impl Group {
 
     /// Records that every slot before `position` was found parked during a scan that started
     /// from `snapshot`.
+    #[allow(clippy::cast_possible_truncation)]
     pub(super) fn advance_scan(&self, snapshot: u64, position: usize) {
         if position > snapshot as u32 as usize {
             let next = (snapshot & !u64::from(u32::MAX)) | position as u64;
@@ -102,6 +113,7 @@ impl Group {
     }
 
     /// Must follow every swap into Free.
+    #[allow(clippy::cast_possible_truncation)]
     pub(super) fn note_freed(&self, position: u32) {
         let _ = self.scan_hint.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |hint| {
             let generation = (hint >> 32).wrapping_add(1);
@@ -168,7 +180,7 @@ impl Table {
                 touched.resize(group as usize + 1, false);
             }
             touched[group as usize] = true;
-            self.groups[group as usize].order.push(self.slots.len() as u32);
+            self.groups[group as usize].order.push(slot_index(self.slots.len()));
             self.slots.push(Slot {
                 id: spec.id.into_boxed_str(),
                 starts_at: spec.starts_at,
@@ -195,7 +207,7 @@ impl Table {
         self.by_id.reserve(specs.len());
         let mut entered = Vec::with_capacity(specs.len());
         for (offset, spec) in specs.iter().enumerate() {
-            match self.by_id.insert(&spec.id, (first_new + offset) as u32, id_of) {
+            match self.by_id.insert(&spec.id, slot_index(first_new + offset), id_of) {
                 Ok(bucket) => entered.push(bucket),
                 Err(_) => {
                     for bucket in entered.into_iter().rev() {
@@ -212,7 +224,7 @@ impl Table {
         if let Some(&group) = self.group_by_name.get(name.as_str()) {
             return group;
         }
-        let group = self.groups.len() as u32;
+        let group = slot_index(self.groups.len());
         let name: Arc<str> = Arc::from(name);
         let at = self.groups_by_name.partition_point(|&g| *self.groups[g as usize].name < *name);
         self.groups_by_name.insert(at, group);
@@ -232,7 +244,7 @@ impl Table {
         });
         let mut added = 0;
         for (position, &index) in target.order.iter().enumerate() {
-            slots[index as usize].position = position as u32;
+            slots[index as usize].position = slot_index(position);
             if index as usize >= first_new {
                 added += 1;
             }

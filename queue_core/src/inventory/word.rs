@@ -43,6 +43,8 @@ impl Word {
         (state << STATE_SHIFT) | (u64::from(until) << UNTIL_SHIFT) | u64::from(holder)
     }
 
+    // The holder is the low 32 bits of the word; the cast takes them on purpose.
+    #[allow(clippy::cast_possible_truncation)]
     pub(super) fn unpack(raw: u64) -> Word {
         let holder = raw as u32;
         let until = ((raw >> UNTIL_SHIFT) as u32) & UNTIL_MAX_SECS;
@@ -101,12 +103,12 @@ impl Deadlines {
             )));
         }
         let secs = (since + i128::from(MICROS_PER_SECOND) - 1) / i128::from(MICROS_PER_SECOND);
-        if secs > i128::from(UNTIL_MAX_SECS) {
-            return Err(CoreError::InvalidArgument(format!(
+        match u32::try_from(secs) {
+            Ok(secs) if secs <= UNTIL_MAX_SECS => Ok(secs),
+            _ => Err(CoreError::InvalidArgument(format!(
                 "deadline {until_micros} lies more than {UNTIL_MAX_SECS} s after the inventory's epoch"
-            )));
+            ))),
         }
-        Ok(secs as u32)
     }
 
     pub(super) fn epoch_micros(self) -> i64 {

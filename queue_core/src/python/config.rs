@@ -218,7 +218,7 @@ impl<'py> Settings<'py> {
                 // Its range has a hole (0, or from the floor), which its own check names.
                 (Origin::Input, Given::Int(value)) => {
                     limits::check_challenge_max_number(value).map_err(CoreError::InvalidConfig)?;
-                    value as u32
+                    u32::try_from(value).expect("check_challenge_max_number caps it far below u32::MAX")
                 }
                 (_, given) => whole(given, &limits::CHALLENGE_MAX_NUMBER)?,
             },

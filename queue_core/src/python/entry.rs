@@ -1,5 +1,7 @@
 //! `EntryVerifier` (the portal's keys, checking entry tokens) and `sign_entry` for portals.
 
+use std::fmt::Write as _;
+
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
@@ -136,7 +138,10 @@ pub fn sign_entry(
         None => {
             let mut bytes = [0u8; 16];
             getrandom::fill(&mut bytes).map_err(|e| CoreError::EntropyUnavailable(e.to_string()))?;
-            bytes.iter().map(|b| format!("{b:02x}")).collect()
+            bytes.iter().fold(String::with_capacity(32), |mut hex, b| {
+                let _ = write!(hex, "{b:02x}");
+                hex
+            })
         }
     };
     let material = key_material(kid, key)?;

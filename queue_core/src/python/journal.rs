@@ -105,6 +105,8 @@ impl From<Unapplied> for PyUnappliedRecords {
 /// The records of whole journal files (oldest first) read as far as they go: what setting
 /// them aside would drop.
 #[pyfunction]
+// PyO3 extracts a Python list into an owned Vec; it cannot hand over a borrowed slice.
+#[allow(clippy::needless_pass_by_value)]
 pub fn unapplied_records(py: Python<'_>, journals: Vec<Bound<'_, PyBytes>>) -> PyUnappliedRecords {
     let segments: Vec<&[u8]> = journals.iter().map(|b| b.as_bytes()).collect();
     py.detach(|| Unapplied::of_journals(&segments)).into()

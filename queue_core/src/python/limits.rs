@@ -38,7 +38,7 @@ impl PyInputRule {
     }
 }
 
-fn rule(py: Python<'_>, bound: Rule) -> PyResult<PyInputRule> {
+fn rule(py: Python<'_>, bound: &Rule) -> PyResult<PyInputRule> {
     let num = |v: u64| -> PyResult<Option<Py<PyAny>>> { Ok(Some(v.into_pyobject(py)?.into_any().unbind())) };
     let text = |s: String| -> PyResult<Option<Py<PyAny>>> { Ok(Some(s.into_pyobject(py)?.into_any().unbind())) };
     let mut out = PyInputRule {
@@ -96,7 +96,7 @@ fn rule(py: Python<'_>, bound: Rule) -> PyResult<PyInputRule> {
 pub fn input_rules(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let rules = PyDict::new(py);
     for (name, bound) in limits::rules() {
-        rules.set_item(name, Py::new(py, rule(py, bound)?)?)?;
+        rules.set_item(name, Py::new(py, rule(py, &bound)?)?)?;
     }
     Ok(rules)
 }

@@ -74,6 +74,8 @@ impl PyRoom {
     /// (oldest first). Returns None for the room when there is nothing to restore.
     #[staticmethod]
     #[pyo3(signature = (signer, snapshot, journals, clock=None))]
+    // PyO3 extracts a Python list into an owned Vec; it cannot hand over a borrowed slice.
+    #[allow(clippy::needless_pass_by_value)]
     fn restore(
         py: Python<'_>,
         signer: &PySigner,

@@ -51,11 +51,14 @@ fn poll_after_ms(
         _ => BACK_MS,
     };
     base = base.min(f64::from(cap_ms));
+    // Non-negative and capped at `cap_ms` above; the float-to-int `as` saturates anyway.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let ms = (base * (1.0 - JITTER + 2.0 * JITTER * random)) as u32;
     ms.max(MIN_MS)
 }
 
 /// Python's `round()` of a float to an int: ties to even.
+#[allow(clippy::cast_possible_truncation)] // saturates, as Python cannot for ints
 fn py_round(x: f64) -> i64 {
     x.round_ties_even() as i64
 }

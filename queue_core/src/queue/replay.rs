@@ -9,7 +9,7 @@ use crate::eta::CursorSpeed;
 use crate::events::Event;
 use crate::queue::{QueueState, TicketState};
 
-fn out_of_step(what: String) -> CoreError {
+fn out_of_step(what: &str) -> CoreError {
     CoreError::JournalCorrupt(format!("the journal does not fit the saved state: {what}"))
 }
 
@@ -20,7 +20,7 @@ impl QueueState {
         match *event {
             Event::Joined { ticket, at, identity } => {
                 if ticket as usize != self.tickets.len() {
-                    return Err(out_of_step(format!("ticket {ticket} joined, but {} exist", self.tickets.len())));
+                    return Err(out_of_step(&format!("ticket {ticket} joined, but {} exist", self.tickets.len())));
                 }
                 self.add_ticket(at, identity);
             }
@@ -31,7 +31,7 @@ impl QueueState {
             Event::Requeued { ticket, at } => {
                 let state = self.state_of(ticket)?;
                 if !state.may_requeue() {
-                    return Err(out_of_step(format!("ticket {ticket} joined again while {}", state.as_str())));
+                    return Err(out_of_step(&format!("ticket {ticket} joined again while {}", state.as_str())));
                 }
                 self.requeue(ticket, at);
             }
@@ -50,7 +50,7 @@ impl QueueState {
             Event::Left { ticket } => {
                 let state = self.state_of(ticket)?;
                 if !matches!(state, TicketState::Prequeue | TicketState::Waiting | TicketState::Admitted) {
-                    return Err(out_of_step(format!("ticket {ticket} left while {}", state.as_str())));
+                    return Err(out_of_step(&format!("ticket {ticket} left while {}", state.as_str())));
                 }
                 self.mark_left(ticket);
             }
@@ -64,19 +64,19 @@ impl QueueState {
             }
             Event::Opened { at } => {
                 if self.draw.is_some() {
-                    return Err(out_of_step("the room opened twice".into()));
+                    return Err(out_of_step("the room opened twice"));
                 }
                 self.open(at);
             }
             Event::Closed { at } => {
                 if self.closed {
-                    return Err(out_of_step("the room closed twice".into()));
+                    return Err(out_of_step("the room closed twice"));
                 }
                 self.close(at);
             }
             Event::Ticked { at, cursor, allowance, speed } => {
                 let cursor = usize::try_from(cursor).ok().filter(|&c| c <= self.order.len());
-                let cursor = cursor.ok_or_else(|| out_of_step("the cursor passed the end of the queue".into()))?;
+                let cursor = cursor.ok_or_else(|| out_of_step("the cursor passed the end of the queue"))?;
                 self.last_tick = self.last_tick.max(at);
                 self.note_accrued(at);
                 self.allowance = allowance;
@@ -107,14 +107,14 @@ impl QueueState {
         self.tickets
             .get(ticket as usize)
             .map(|t| t.state)
-            .ok_or_else(|| out_of_step(format!("ticket {ticket} was never issued")))
+            .ok_or_else(|| out_of_step(&format!("ticket {ticket} was never issued")))
     }
 
     fn waiting_position(&self, ticket: u32, what: &str) -> CoreResult<usize> {
         let state = self.state_of(ticket)?;
         let position = self.tickets[ticket as usize].position as usize;
         if state != TicketState::Waiting || position >= self.order.len() || !self.waits_at(position) {
-            return Err(out_of_step(format!("ticket {ticket} {what} while {}", state.as_str())));
+            return Err(out_of_step(&format!("ticket {ticket} {what} while {}", state.as_str())));
         }
         Ok(position)
     }
@@ -122,7 +122,7 @@ impl QueueState {
     fn expect_admitted(&self, ticket: u32, what: &str) -> CoreResult<()> {
         match self.state_of(ticket)? {
             TicketState::Admitted => Ok(()),
-            state => Err(out_of_step(format!("ticket {ticket} {what} while {}", state.as_str()))),
+            state => Err(out_of_step(&format!("ticket {ticket} {what} while {}", state.as_str()))),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::errors::{CoreError, CoreResult};
 use crate::eta::CursorSpeed;
 use crate::events::{put_speed, read_speed};
 use crate::position::WaitingIndex;
-use crate::queue::{Counters, Draw, QueueState, Ticket, TicketState, NO_POSITION};
+use crate::queue::{ticket_id, Counters, Draw, QueueState, Ticket, TicketState, NO_POSITION};
 use crate::room_config::{IdentityMode, PrequeueMode, RoomConfig};
 
 const STATES: [TicketState; 8] = [
@@ -34,7 +34,7 @@ impl QueueState {
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         out.put_varint(self.tickets.len() as u64);
         for ticket in &self.tickets {
-            let state = STATES.iter().position(|&s| s == ticket.state).unwrap_or(0) as u8;
+            let state = STATES.iter().position(|&s| s == ticket.state).and_then(|i| u8::try_from(i).ok()).unwrap_or(0);
             let has_pass = ticket.pass_expires_at != 0 || ticket.admitted_at != 0;
             out.put_u8(state | if has_pass { HAS_PASS } else { 0 });
             out.put_u32(ticket.position);
@@ -195,7 +195,7 @@ impl QueueState {
         self.active = 0;
         for (t, ticket) in self.tickets.iter().enumerate() {
             if ticket.state == TicketState::Admitted {
-                self.sessions.push(Reverse((ticket.pass_expires_at, t as u32)));
+                self.sessions.push(Reverse((ticket.pass_expires_at, ticket_id(t))));
                 self.active += 1;
             }
         }

@@ -53,15 +53,15 @@ impl BookingState {
         }
     }
 
-    fn emit(&self, event: Event<'_>) {
+    fn emit(&self, event: &Event<'_>) {
         if let Some(journal) = &self.journal {
-            journal.append(&event);
+            journal.append(event);
         }
     }
 
     /// Offers `slot` to the waiting `ticket` at queue `position` until `until`.
     pub(super) fn open_offer(&mut self, ticket: u32, slot: String, until: i64, position: usize) {
-        self.emit(Event::OfferOpened { ticket, slot: &slot, until, position: position as u64 });
+        self.emit(&Event::OfferOpened { ticket, slot: &slot, until, position: position as u64 });
         self.offered_down_to.insert(slot.clone(), position);
         self.offers.insert(ticket, Offer { slot, until });
     }
@@ -70,7 +70,7 @@ impl BookingState {
     pub(super) fn close_offer(&mut self, ticket: u32) -> Option<Offer> {
         let offer = self.offers.remove(&ticket);
         if offer.is_some() {
-            self.emit(Event::OfferClosed { ticket });
+            self.emit(&Event::OfferClosed { ticket });
         }
         offer
     }
@@ -78,17 +78,17 @@ impl BookingState {
     /// The slot's next offer starts from the head of the queue again.
     pub(super) fn clear_trail(&mut self, slot: &str) {
         if self.offered_down_to.remove(slot).is_some() {
-            self.emit(Event::TrailCleared { slot });
+            self.emit(&Event::TrailCleared { slot });
         }
     }
 
     pub(super) fn set_windows_done(&mut self, until: i64) {
         self.windows_done_until = until;
-        self.emit(Event::WindowsDone { until });
+        self.emit(&Event::WindowsDone { until });
     }
 
     pub(super) fn push_audit(&mut self, entry: AuditEntry) {
-        self.emit(Event::Audited {
+        self.emit(&Event::Audited {
             at: entry.at,
             action: &entry.action,
             actor: &entry.actor,
@@ -103,7 +103,7 @@ impl BookingState {
         debug_assert!(self.journal.is_none(), "replay must not journal again");
         match *event {
             Event::OfferOpened { ticket, slot, until, position } => {
-                self.open_offer(ticket, slot.to_owned(), until, position as usize);
+                self.open_offer(ticket, slot.to_owned(), until, usize::try_from(position).unwrap_or(usize::MAX));
             }
             Event::OfferClosed { ticket } => {
                 self.close_offer(ticket);

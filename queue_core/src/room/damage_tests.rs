@@ -105,7 +105,7 @@ fn a_torn_tail_leaves_nothing_unapplied() {
     let (fixture, ends, _) = journal_with_boundaries();
     let (_, report) = restore(&fixture, &fixture.journal[..ends[ends.len() - 1] - 3]);
     let cut = report.cut.unwrap();
-    assert!(cut.torn_tail() && cut.unapplied == Default::default(), "{cut:?}");
+    assert!(cut.torn_tail() && cut.unapplied == Unapplied::default(), "{cut:?}");
 }
 
 #[test]

@@ -155,11 +155,12 @@ impl Room {
                 Ok(Some(found)) => found,
                 Ok(None) => {
                     report.cut =
-                        Some(JournalCut::at_header(segments, index, true, String::new(), inventory_of(&parts)));
+                        Some(JournalCut::at_header(segments, index, true, String::new(), inventory_of(parts.as_ref())));
                     break;
                 }
                 Err(CoreError::JournalCorrupt(reason)) => {
-                    report.cut = Some(JournalCut::at_header(segments, index, false, reason, inventory_of(&parts)));
+                    report.cut =
+                        Some(JournalCut::at_header(segments, index, false, reason, inventory_of(parts.as_ref())));
                     break;
                 }
                 Err(other) => return Err(other),
@@ -186,7 +187,8 @@ impl Room {
                         at = next;
                     }
                     Err(bad) => {
-                        report.cut = Some(JournalCut::at_record(segments, index, at, bad, inventory_of(&parts)));
+                        report.cut =
+                            Some(JournalCut::at_record(segments, index, at, bad, inventory_of(parts.as_ref())));
                         break;
                     }
                 }
@@ -213,8 +215,8 @@ impl Room {
     }
 }
 
-fn inventory_of(parts: &Option<Parts>) -> Option<&Inventory> {
-    parts.as_ref().map(|parts| &parts.inventory)
+fn inventory_of(parts: Option<&Parts>) -> Option<&Inventory> {
+    parts.map(|parts| &parts.inventory)
 }
 
 /// Applies one event to the state being restored.

@@ -132,13 +132,13 @@ impl<'a> Scan<'a> {
             return;
         }
         let payload = bad.payload.clone().and_then(|range| data.get(range));
-        self.unreadable(payload.and_then(|payload| Event::decode(payload).ok()));
+        self.unreadable(payload.and_then(|payload| Event::decode(payload).ok()).as_ref());
     }
 
-    fn unreadable(&mut self, decoded: Option<Event<'_>>) {
+    fn unreadable(&mut self, decoded: Option<&Event<'_>>) {
         self.found.records += 1;
         self.found.unreadable += 1;
-        if let Some(Event::SlotSet { index, code, .. }) = decoded {
+        if let Some(&Event::SlotSet { index, code, .. }) = decoded {
             if code != 0 {
                 let booking = UnappliedBooking { code: Inventory::code_text(code), slot: self.slot_name(index) };
                 self.found.possible_bookings.push(booking);
