@@ -43,6 +43,7 @@ class ServerProcess:
         self.raw: list[str] = []
         self._listening = threading.Event()
         self.process: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -57,7 +58,8 @@ class ServerProcess:
             stderr=subprocess.PIPE,
             text=True,
         )
-        threading.Thread(target=self._read_logs, daemon=True).start()
+        self._reader = threading.Thread(target=self._read_logs, daemon=True)
+        self._reader.start()
         try:
             self._wait_until_ready()
         except BaseException:
@@ -104,14 +106,21 @@ class ServerProcess:
             return False
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        process = self.process
+        if process is None:
             return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        # The log reader ends at the end of the pipe; only then is the pipe closed.
+        if self._reader is not None:
+            self._reader.join(timeout=STOP_TIMEOUT)
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 @contextmanager
