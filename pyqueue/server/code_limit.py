@@ -16,9 +16,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from pyqueue._core import UnknownBooking
-from pyqueue.server.errors import ApiError
-from pyqueue.server.httpio import client_address
-from pyqueue.server.polling import retry_after
+from pyqueue.server.httpio import over_limit, rate_limited
 from pyqueue.server.state import ServerState
 
 T = TypeVar("T")
@@ -27,17 +25,10 @@ T = TypeVar("T")
 def take_code_try(request: web.Request, state: ServerState) -> None:
     """Takes one look-up (or cancel) by code from the address's bucket; raises
     ``rate_limited`` (429 with ``Retry-After``) when it has none left."""
-    limiter = state.code_limiter
-    if not limiter.enabled:
-        return
-    wait = limiter.acquire(client_address(request, state.server.trusted_proxy_header))
-    if wait > 0:
+    wait = over_limit(request, state, state.code_limiter)
+    if wait:
         state.metrics.code_rate_limited += 1
-        raise ApiError(
-            "rate_limited",
-            "too many booking-code look-ups from this address; try again later",
-            headers={"Retry-After": retry_after(int(wait * 1000) + 1)},
-        )
+        raise rate_limited("booking-code look-ups", wait)
 
 
 async def by_code(

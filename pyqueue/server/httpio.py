@@ -24,6 +24,7 @@ from pyqueue.server.polling import retry_after
 
 if TYPE_CHECKING:
     # Only for annotations: the state module builds on this one.
+    from pyqueue.server.ratelimit import JoinRateLimiter
     from pyqueue.server.state import ServerState
 
 JSON_TYPE: Final = "application/json"
@@ -249,14 +250,24 @@ def set_visitor_cookie(
 
 def take_join_slot(request: web.Request, state: ServerState) -> None:
     """Takes a join from the address's rate limit; raises ``rate_limited`` when it has none."""
-    limiter = state.limiter
-    if not limiter.enabled:
-        return
-    wait = limiter.acquire(client_address(request, state.server.trusted_proxy_header))
-    if wait > 0:
+    wait = over_limit(request, state, state.limiter)
+    if wait:
         state.metrics.rate_limited += 1
-        raise ApiError(
-            "rate_limited",
-            "too many joins from this address; try again later",
-            headers={"Retry-After": retry_after(int(wait * 1000) + 1)},
-        )
+        raise rate_limited("joins", wait)
+
+
+def over_limit(request: web.Request, state: ServerState, limiter: JoinRateLimiter) -> float:
+    """Takes one request from the client address's bucket in ``limiter``; the seconds until
+    the bucket has one again, or 0 when it had one."""
+    if not limiter.enabled:
+        return 0.0
+    return limiter.acquire(client_address(request, state.server.trusted_proxy_header))
+
+
+def rate_limited(what: str, wait: float) -> ApiError:
+    """The 429 for too many ``what`` from one address, with ``Retry-After``."""
+    return ApiError(
+        "rate_limited",
+        f"too many {what} from this address; try again later",
+        headers={"Retry-After": retry_after(int(wait * 1000) + 1)},
+    )
