@@ -646,6 +646,10 @@ def input_rules() -> dict[str, InputRule]:
     """Every rule by the setting or id it governs: the room settings, ``starts_at`` of a
     slot, and ``room_id``, ``slot_id``, ``group``, ``identity``, ``key_id``."""
 
+def error_codes() -> dict[str, int]:
+    """Every error code the core can raise, with its one HTTP status. Each code's exception
+    is the class named by the code in CamelCase (``unknown_ticket``: ``UnknownTicket``)."""
+
 def check_slots(slots: Iterable[_SlotInput]) -> list[tuple[str, str, int]]:
     """Checks slots as ``Room.add_slots`` takes them, without a room: ``(id, group,
     starts_at)`` with ``starts_at`` in microseconds since the Unix epoch. Raises
@@ -727,6 +731,9 @@ class NoOffer(PyqueueError): ...
 
 class ReleaseRefused(PyqueueError):
     next_window: datetime | None
+
+class EntropyUnavailable(PyqueueError):
+    """The operating system's random source failed: a fault of the server, not the request."""
 
 class JournalIncompatible(PyqueueError):
     """Saved state of another format version; the message says what to do."""

@@ -12,6 +12,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import Any, Final
 
 import orjson
@@ -23,85 +24,60 @@ from pyqueue._core import (
     PyqueueError,
     ReleaseRefused,
     SlotTaken,
+    error_codes,
 )
 from pyqueue.backends import BackendUnavailable
 from pyqueue.config import ConfigError
 
-#: HTTP status of every error code. Codes not listed are client errors (400).
-STATUS_BY_CODE: Final[Mapping[str, int]] = {
-    # malformed input
-    "invalid_argument": 400,
-    "invalid_config": 400,
+#: HTTP status of the codes only the server and the Python backends raise: what only HTTP can
+#: get wrong, and the backends' own faults. The core's codes come from ``error_codes()``.
+SERVER_STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "malformed_json": 400,
-    "identity_required": 400,
     "bad_request": 400,
-    # tokens
     "token_missing": 401,
-    "token_malformed": 401,
-    "token_bad_signature": 401,
-    "token_unknown_key": 401,
     "unauthorized": 401,
-    "token_expired": 410,
-    "token_wrong_room": 403,
-    "token_wrong_kind": 403,
-    # a genuine pass whose session is over (left, completed, ran out)
-    "session_ended": 410,
-    # entry tokens: the portal's signed word for a person (see pyqueue._core.EntryVerifier)
-    "entry_required": 401,
-    "entry_malformed": 401,
-    "entry_wrong_algorithm": 401,
-    "entry_unknown_key": 401,
-    "entry_bad_signature": 401,
-    "entry_expired": 401,
-    "entry_lifetime_too_long": 401,
-    "entry_wrong_audience": 403,
-    "entry_replayed": 409,
-    "entry_store_full": 503,
-    "not_admitted": 403,
     "forbidden": 403,
-    # proof of work on join: every refusal carries a fresh challenge to solve
-    "challenge_required": 428,
-    "challenge_malformed": 400,
-    "challenge_bad_signature": 403,
-    "challenge_unsolved": 403,
-    "challenge_wrong_room": 403,
-    "challenge_expired": 410,
-    "challenge_replayed": 409,
-    # unknown things
     "not_found": 404,
     "unknown_room": 404,
-    "unknown_slot": 404,
-    "unknown_booking": 404,
-    "unknown_ticket": 404,
     "no_handoff_url": 404,
     "method_not_allowed": 405,
-    # conflicts
-    "slot_taken": 409,
-    "limit_reached": 409,
-    "hold_expired": 409,
-    "not_holder": 409,
-    "no_hold": 409,
-    "no_offer": 409,
-    "duplicate_slot": 409,
-    "release_refused": 409,
-    # time
-    "room_closed": 410,
-    "not_open_yet": 425,
-    # limits
+    "timeout": 408,
+    "challenge_replayed": 409,
     "body_too_large": 413,
     "unsupported_media_type": 415,
-    "header_too_large": 431,
+    "challenge_required": 428,
     "rate_limited": 429,
-    # ours
+    "header_too_large": 431,
     "internal": 500,
     "unavailable": 503,
     "too_many_connections": 503,
-    "timeout": 408,
 }
+
+
+def merged_status_table(core: Mapping[str, int], server: Mapping[str, int]) -> Mapping[str, int]:
+    """Both tables in one; a code in both would have two statuses, so it is refused."""
+    overlap = sorted(set(core) & set(server))
+    if overlap:
+        raise RuntimeError(f"error codes of both the core and the server: {', '.join(overlap)}")
+    return MappingProxyType({**core, **server})
+
+
+#: HTTP status of every error code: exactly one each.
+STATUS_BY_CODE: Final[Mapping[str, int]] = merged_status_table(error_codes(), SERVER_STATUS_BY_CODE)
 
 _JSON: Final = "application/json"
 
 log = logging.getLogger("pyqueue.server")
+
+
+def known_code(code: str) -> tuple[str, int]:
+    """The code to answer and its one status. A code no table knows is a bug of ours: it is
+    logged and answered as ``internal`` (500), so clients only ever see documented codes."""
+    status = STATUS_BY_CODE.get(code)
+    if status is None:
+        log.error("error code without an HTTP status", extra={"code": code})
+        return "internal", 500
+    return code, status
 
 
 class ApiError(Exception):
@@ -117,9 +93,11 @@ class ApiError(Exception):
         details: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
+        if status is None:
+            code, status = known_code(code)
         self.code = code
         self.message = message
-        self.status = status if status is not None else STATUS_BY_CODE.get(code, 400)
+        self.status = status
         self.headers = headers
         self.details = details
 
@@ -139,9 +117,11 @@ def error_response(
     headers: Mapping[str, str] | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> web.Response:
+    if status is None:
+        code, status = known_code(code)
     response = web.Response(
         body=error_body(code, message, details),
-        status=status if status is not None else STATUS_BY_CODE.get(code, 400),
+        status=status,
         content_type=_JSON,
         headers=headers,
     )
@@ -152,7 +132,7 @@ def error_response(
 
 
 def response_for_pyqueue_error(exc: PyqueueError) -> web.Response:
-    code: str = getattr(exc, "code", "invalid_argument")
+    code: str = getattr(exc, "code", "")
     details: dict[str, Any] = {}
     headers: dict[str, str] = {}
     if isinstance(exc, SlotTaken):
@@ -168,7 +148,11 @@ def response_for_pyqueue_error(exc: PyqueueError) -> web.Response:
     elif isinstance(exc, BackendUnavailable):
         # Redis lost or slow: the client may retry shortly.
         headers["Retry-After"] = "2"
-    return error_response(code, str(exc), headers=headers or None, details=details or None)
+    response = error_response(code, str(exc), headers=headers or None, details=details or None)
+    if response.status == 500 and code in STATUS_BY_CODE:
+        # A fault of the server (its random source, its saved state): the operator must see it.
+        log.error("server fault", extra={"code": code, "error": str(exc)})
+    return response
 
 
 def response_for_api_error(exc: ApiError) -> web.Response:

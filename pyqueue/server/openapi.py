@@ -99,6 +99,15 @@ def _room_field(name: str, kind: str) -> Schema:
     return _nullable(schema) if nullable else schema
 
 
+def _codes_by_status() -> str:
+    """Each code's one HTTP status, in words: ``400: bad_request, …; 401: …``."""
+    by_status: dict[int, list[str]] = {}
+    for code, status in sorted(STATUS_BY_CODE.items()):
+        by_status.setdefault(status, []).append(code)
+    lines = (f"{status}: {', '.join(codes)}" for status, codes in sorted(by_status.items()))
+    return "Every code has exactly one HTTP status. " + "; ".join(lines) + "."
+
+
 def _schemas() -> dict[str, Schema]:
     room_settings = {name: _room_field(name, kind) for name, kind in ROOM_FIELDS.items()}
     return {
@@ -107,7 +116,11 @@ def _schemas() -> dict[str, Schema]:
                 "error": {
                     "type": "object",
                     "properties": {
-                        "code": {"type": "string", "enum": sorted(STATUS_BY_CODE)},
+                        "code": {
+                            "type": "string",
+                            "enum": sorted(STATUS_BY_CODE),
+                            "description": _codes_by_status(),
+                        },
                         "message": STRING,
                         "challenge": _ref("Challenge"),
                     },
@@ -439,6 +452,10 @@ _ERROR_TEXT: Final = {
     428: "challenge_required: this room asks for a solved proof-of-work challenge to join; "
     "error.challenge is the challenge to solve",
     429: "Too many joins, or look-ups and cancels by booking code, from this address (Retry-After)",
+    500: (
+        "A fault of the server, logged: its random source failed (entropy_unavailable), or "
+        "the room's saved state cannot be read (journal_incompatible, journal_corrupt)"
+    ),
     503: (
         "The state store is unavailable (Redis lost, slow, failing over, or a replica did not "
         "acknowledge a hold, booking or cancel in time; or the journal could not be written: "
@@ -499,7 +516,7 @@ def _op(
     if body is not None:
         errors = [*errors, 400, 408, 413]
     if tag in ("visitor", "booking", "admin"):
-        errors = [*errors, 503]
+        errors = [*errors, 500, 503]
     errors = sorted(set(errors))
     for status in errors:
         responses[str(status)] = _json(_ref("Error"), _ERROR_TEXT[status])

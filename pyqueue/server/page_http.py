@@ -32,7 +32,7 @@ from pyqueue._core import (
     TokenExpired,
 )
 from pyqueue.backends import BackendUnavailable, UnknownRoom
-from pyqueue.server.errors import STATUS_BY_CODE, ApiError
+from pyqueue.server.errors import ApiError, known_code
 from pyqueue.server.httpio import cookie, read_body, set_visitor_cookie
 
 # The join rate limit of the API applies to joins from the page as well.
@@ -339,6 +339,6 @@ def error_view(ctx: PageContext, exc: Exception, identity: str = "optional") -> 
         return message(ctx, "no_pass_title", t("no_pass_text"), status=401)
     if code == "forbidden":
         return message(ctx, "error_title", t("foreign_form_text"), status=403)
-    status = exc.status if isinstance(exc, ApiError) else STATUS_BY_CODE.get(code, 400)
+    status = exc.status if isinstance(exc, ApiError) else known_code(code)[1]
     log.info("page request refused", extra={"code": code or type(exc).__name__})
     return message(ctx, "error_title", t("error_text"), status=status)

@@ -1,7 +1,59 @@
 //! The one error type of the core. Every failure a caller can cause has its own variant, so the
 //! Python layer can map each to a named exception and the HTTP layer to a status code.
+//!
+//! [`ERROR_CODES`] is the one list of the codes and their HTTP statuses: the server, the Redis
+//! backend's translation of script errors and the README's errors table are checked against it.
 
 use std::fmt;
+
+/// Every code [`CoreError::code`] can return, with the one HTTP status it is answered with.
+/// Client mistakes are 4xx; faults of the server or its storage (no randomness, saved state it
+/// cannot read, a full replay store) are 5xx, since no change to the request would help.
+/// A new variant adds its code here (a test fails otherwise).
+pub const ERROR_CODES: &[(&str, u16)] = &[
+    ("invalid_config", 400),
+    ("invalid_argument", 400),
+    ("identity_required", 400),
+    ("challenge_malformed", 400),
+    ("token_malformed", 401),
+    ("token_bad_signature", 401),
+    ("token_unknown_key", 401),
+    ("entry_required", 401),
+    ("entry_malformed", 401),
+    ("entry_wrong_algorithm", 401),
+    ("entry_unknown_key", 401),
+    ("entry_bad_signature", 401),
+    ("entry_expired", 401),
+    ("entry_lifetime_too_long", 401),
+    ("token_wrong_room", 403),
+    ("token_wrong_kind", 403),
+    ("not_admitted", 403),
+    ("entry_wrong_audience", 403),
+    ("challenge_bad_signature", 403),
+    ("challenge_unsolved", 403),
+    ("challenge_wrong_room", 403),
+    ("unknown_ticket", 404),
+    ("unknown_slot", 404),
+    ("unknown_booking", 404),
+    ("slot_taken", 409),
+    ("limit_reached", 409),
+    ("hold_expired", 409),
+    ("not_holder", 409),
+    ("no_hold", 409),
+    ("no_offer", 409),
+    ("duplicate_slot", 409),
+    ("release_refused", 409),
+    ("entry_replayed", 409),
+    ("token_expired", 410),
+    ("session_ended", 410),
+    ("room_closed", 410),
+    ("challenge_expired", 410),
+    ("not_open_yet", 425),
+    ("entropy_unavailable", 500),
+    ("journal_incompatible", 500),
+    ("journal_corrupt", 500),
+    ("entry_store_full", 503),
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CoreError {
@@ -141,6 +193,16 @@ impl CoreError {
             Self::JournalCorrupt(_) => "journal_corrupt",
         }
     }
+
+    /// The HTTP status of this error, from [`ERROR_CODES`].
+    pub fn http_status(&self) -> u16 {
+        status_of(self.code()).unwrap_or(500)
+    }
+}
+
+/// The HTTP status of a core error code, if it is one.
+pub fn status_of(code: &str) -> Option<u16> {
+    ERROR_CODES.iter().find(|(known, _)| *known == code).map(|(_, status)| *status)
 }
 
 impl fmt::Display for CoreError {
@@ -208,3 +270,136 @@ impl fmt::Display for CoreError {
 impl std::error::Error for CoreError {}
 
 pub type CoreResult<T> = Result<T, CoreError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// One error of every variant. The match below has no wildcard, so a new variant does not
+    /// compile without a visit here, where it is added to the list too.
+    fn one_of_each() -> Vec<CoreError> {
+        let all = vec![
+            CoreError::InvalidConfig(String::new()),
+            CoreError::InvalidArgument(String::new()),
+            CoreError::TokenMalformed,
+            CoreError::TokenBadSignature,
+            CoreError::TokenUnknownKey(String::new()),
+            CoreError::TokenExpired,
+            CoreError::TokenWrongRoom,
+            CoreError::TokenWrongKind,
+            CoreError::SessionEnded,
+            CoreError::EntryMalformed(String::new()),
+            CoreError::EntryWrongAlgorithm(String::new()),
+            CoreError::EntryUnknownKey(String::new()),
+            CoreError::EntryBadSignature,
+            CoreError::EntryExpired,
+            CoreError::EntryLifetimeTooLong { max_seconds: 1 },
+            CoreError::EntryWrongAudience,
+            CoreError::EntryReplayed,
+            CoreError::EntryRequired,
+            CoreError::EntryStoreFull,
+            CoreError::ChallengeMalformed(String::new()),
+            CoreError::ChallengeBadSignature,
+            CoreError::ChallengeUnsolved,
+            CoreError::ChallengeWrongRoom,
+            CoreError::ChallengeExpired,
+            CoreError::NotOpenYet { opens_in_seconds: 1.0 },
+            CoreError::RoomClosed,
+            CoreError::IdentityRequired,
+            CoreError::UnknownTicket,
+            CoreError::NotAdmitted,
+            CoreError::UnknownSlot(String::new()),
+            CoreError::DuplicateSlot(String::new()),
+            CoreError::SlotTaken { slot: String::new(), alternatives: vec![] },
+            CoreError::LimitReached { limit: 1 },
+            CoreError::HoldExpired,
+            CoreError::NotHolder,
+            CoreError::NoHold,
+            CoreError::UnknownBooking,
+            CoreError::NoOffer,
+            CoreError::ReleaseRefused { next_window_micros: None, reason: String::new() },
+            CoreError::EntropyUnavailable(String::new()),
+            CoreError::JournalIncompatible { found: 1, supported: 2 },
+            CoreError::JournalCorrupt(String::new()),
+        ];
+        for error in &all {
+            match error {
+                CoreError::InvalidConfig(_)
+                | CoreError::InvalidArgument(_)
+                | CoreError::TokenMalformed
+                | CoreError::TokenBadSignature
+                | CoreError::TokenUnknownKey(_)
+                | CoreError::TokenExpired
+                | CoreError::TokenWrongRoom
+                | CoreError::TokenWrongKind
+                | CoreError::SessionEnded
+                | CoreError::EntryMalformed(_)
+                | CoreError::EntryWrongAlgorithm(_)
+                | CoreError::EntryUnknownKey(_)
+                | CoreError::EntryBadSignature
+                | CoreError::EntryExpired
+                | CoreError::EntryLifetimeTooLong { .. }
+                | CoreError::EntryWrongAudience
+                | CoreError::EntryReplayed
+                | CoreError::EntryRequired
+                | CoreError::EntryStoreFull
+                | CoreError::ChallengeMalformed(_)
+                | CoreError::ChallengeBadSignature
+                | CoreError::ChallengeUnsolved
+                | CoreError::ChallengeWrongRoom
+                | CoreError::ChallengeExpired
+                | CoreError::NotOpenYet { .. }
+                | CoreError::RoomClosed
+                | CoreError::IdentityRequired
+                | CoreError::UnknownTicket
+                | CoreError::NotAdmitted
+                | CoreError::UnknownSlot(_)
+                | CoreError::DuplicateSlot(_)
+                | CoreError::SlotTaken { .. }
+                | CoreError::LimitReached { .. }
+                | CoreError::HoldExpired
+                | CoreError::NotHolder
+                | CoreError::NoHold
+                | CoreError::UnknownBooking
+                | CoreError::NoOffer
+                | CoreError::ReleaseRefused { .. }
+                | CoreError::EntropyUnavailable(_)
+                | CoreError::JournalIncompatible { .. }
+                | CoreError::JournalCorrupt(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_code_has_exactly_one_status_in_the_list() {
+        let codes: BTreeSet<&str> = one_of_each().iter().map(CoreError::code).collect();
+        let listed: Vec<&str> = ERROR_CODES.iter().map(|(code, _)| *code).collect();
+        let unique: BTreeSet<&str> = listed.iter().copied().collect();
+        assert_eq!(unique.len(), listed.len(), "a code is listed twice");
+        assert_eq!(codes, unique, "ERROR_CODES and the variants' codes differ");
+    }
+
+    #[test]
+    fn client_mistakes_are_4xx_and_server_faults_5xx() {
+        for error in one_of_each() {
+            let status = error.http_status();
+            let server_fault = matches!(
+                error,
+                CoreError::EntropyUnavailable(_)
+                    | CoreError::JournalIncompatible { .. }
+                    | CoreError::JournalCorrupt(_)
+                    | CoreError::EntryStoreFull
+            );
+            let expected = if server_fault { 500..600 } else { 400..500 };
+            assert!(expected.contains(&status), "{} is {status}", error.code());
+        }
+    }
+
+    #[test]
+    fn an_unknown_code_has_no_status() {
+        assert_eq!(status_of("no_such_code"), None);
+        assert_eq!(status_of("journal_corrupt"), Some(500));
+    }
+}

@@ -13,25 +13,14 @@ from typing import Any, Final
 
 from redis.exceptions import ResponseError
 
+from pyqueue import _core
 from pyqueue._core import (
     DuplicateSlot,
-    HoldExpired,
-    IdentityRequired,
-    InvalidArgument,
     LimitReached,
-    NoHold,
-    NoOffer,
-    NotAdmitted,
-    NotHolder,
     NotOpenYet,
     PyqueueError,
-    ReleaseRefused,
-    RoomClosed,
     SlotTaken,
-    TokenExpired,
-    UnknownBooking,
-    UnknownSlot,
-    UnknownTicket,
+    error_codes,
 )
 from pyqueue.backends import UnknownRoom
 
@@ -71,22 +60,25 @@ class NeedsDraw(Exception):
     """The room's opening time has come but its pre-queue was not drawn yet."""
 
 
-_ERRORS: Final[dict[str, tuple[type[PyqueueError], str]]] = {
-    "unknown_room": (UnknownRoom, "no such room"),
-    "room_closed": (RoomClosed, "the room is closed"),
-    "unknown_ticket": (UnknownTicket, "no such ticket in this room"),
-    "token_expired": (TokenExpired, "the pass has expired"),
-    "not_admitted": (NotAdmitted, "the ticket is not admitted"),
-    "unknown_slot": (UnknownSlot, "no such slot"),
-    "hold_expired": (HoldExpired, "the hold has expired"),
-    "not_holder": (NotHolder, "the slot is held or booked by someone else"),
-    "no_hold": (NoHold, "the slot is not held"),
-    "no_offer": (NoOffer, "no open offer for this ticket"),
-    "unknown_booking": (UnknownBooking, "no such booking"),
-    "identity_required": (IdentityRequired, "this room requires an identity"),
-    "invalid_argument": (InvalidArgument, "invalid argument"),
-    "release_refused": (ReleaseRefused, "the release is refused"),
-}
+_CORE_CODES: Final = frozenset(error_codes())
+
+
+def core_exception(code: str) -> type[PyqueueError] | None:
+    """The core's exception of an error code, or None if the core has no such code.
+
+    The core names each code's class by the code in CamelCase, so the codes' one list
+    (``error_codes()``) is all a script's error reply is checked against.
+    """
+    if code not in _CORE_CODES:
+        return None
+    cls: type[PyqueueError] = getattr(_core, code.title().replace("_", ""))
+    return cls
+
+
+def summary(cls: type[PyqueueError]) -> str:
+    """The first line of the class's docstring as a message: ``no such ticket in this room``."""
+    text = (cls.__doc__ or cls.__name__).strip().splitlines()[0].rstrip(".")
+    return text[:1].lower() + text[1:]
 
 
 def core_error(cls: type[PyqueueError], code: str, message: str, **attrs: Any) -> PyqueueError:
@@ -122,10 +114,10 @@ def translate(error: ResponseError) -> Exception:
         return core_error(
             LimitReached, code, "the booking limit is reached", limit=int(rest or "1")
         )
-    known = _ERRORS.get(code)
-    if known is None:
+    if code == UnknownRoom.code:
+        return UnknownRoom("no such room")
+    cls = core_exception(code)
+    if cls is None:
+        # Not a code of ours: the server answers 500 and logs it.
         return error
-    cls, message = known
-    if cls is UnknownRoom:
-        return UnknownRoom(message)
-    return core_error(cls, code, message)
+    return core_error(cls, code, summary(cls))

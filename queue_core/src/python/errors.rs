@@ -3,9 +3,9 @@
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyDict, PyList};
 
-use crate::errors::CoreError;
+use crate::errors::{CoreError, ERROR_CODES};
 
 /// Declares every exception once: the class, its base and docstring, and its registration.
 macro_rules! exceptions {
@@ -64,6 +64,7 @@ exceptions! {
     UnknownBooking: PyqueueError => "No booking with this code.",
     NoOffer: PyqueueError => "The ticket has no open waiting-list offer.",
     ReleaseRefused: PyqueueError => "A release before the release window, without an override.",
+    EntropyUnavailable: PyqueueError => "The operating system's random source failed: a fault of the server, not of the request.",
     JournalIncompatible: PyqueueError => "Saved state was written in a format this version cannot read; the message says what to do.",
     JournalCorrupt: PyqueueError => "Saved state is damaged beyond a torn tail and cannot be replayed.",
 }
@@ -111,7 +112,7 @@ impl From<CoreError> for PyErr {
             CoreError::UnknownBooking => UnknownBooking::new_err(message),
             CoreError::NoOffer => NoOffer::new_err(message),
             CoreError::ReleaseRefused { .. } => ReleaseRefused::new_err(message),
-            CoreError::EntropyUnavailable(_) => PyqueueError::new_err(message),
+            CoreError::EntropyUnavailable(_) => EntropyUnavailable::new_err(message),
             CoreError::JournalIncompatible { .. } => JournalIncompatible::new_err(message),
             CoreError::JournalCorrupt(_) => JournalCorrupt::new_err(message),
         };
@@ -121,6 +122,17 @@ impl From<CoreError> for PyErr {
         });
         err
     }
+}
+
+/// Every error code the core can raise, with its one HTTP status: `{code: status}`. Each code's
+/// exception is the class whose name is the code in CamelCase (`unknown_ticket`: `UnknownTicket`).
+#[pyfunction]
+pub fn error_codes(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let codes = PyDict::new(py);
+    for (code, status) in ERROR_CODES {
+        codes.set_item(code, status)?;
+    }
+    Ok(codes)
 }
 
 fn add_details(py: Python<'_>, err: &PyErr, error: &CoreError) -> PyResult<()> {

@@ -49,6 +49,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(limits::check_slots, m)?)?;
     m.add_function(wrap_pyfunction!(limits::check_identity, m)?)?;
     m.add_function(wrap_pyfunction!(limits::check_audit, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::error_codes, m)?)?;
     journal::register(m)?;
     errors::register(m)
 }
