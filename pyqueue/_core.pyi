@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Literal, Self, TypeAlias, final
+from typing import Any, Final, Literal, Self, TypeAlias, final
 
 __version__: str
 JOURNAL_FORMAT_VERSION: int
@@ -612,6 +612,60 @@ def status_poll(
     ``(json_body, poll_after_ms, None)`` for a visitor without pass or offer, else
     ``(None, 0, status)`` for the server's general path. ``random`` in [0, 1) draws the jitter
     of the interval."""
+
+def cached_status_poll(
+    room: str,
+    ticket: int,
+    state: str,
+    ahead: int | None,
+    ahead_at_start: int | None,
+    distance: int,
+    speed: tuple[float, float, float],
+    opens_in_seconds: float,
+    prequeue_waiting: int,
+    admit_per_second: float,
+    paused: bool,
+    cap_ms: int,
+    random: float,
+) -> tuple[bytes, int]:
+    """``status_poll``'s answer for a ticket without pass or offer from counters cached
+    elsewhere (the Redis backend's): ``distance`` places from the cursor, its speed as
+    ``(mean, variance, measured_seconds)``, ``prequeue_waiting`` entries before the draw.
+    Returns ``(json_body, poll_after_ms)``; an admitted ticket raises ``ValueError``."""
+
+def poll_after_ms(
+    state: str,
+    ahead: int | None,
+    eta_seconds: float,
+    opens_in_seconds: float,
+    paused: bool,
+    cap_ms: int,
+    random: float,
+) -> int:
+    """The interval to a ticket's next poll in milliseconds; ``random`` in [0, 1) draws the
+    jitter."""
+
+def heartbeat_cap_ms(heartbeat_timeout_seconds: int) -> int:
+    """The longest poll interval of a room (before jitter), from its heartbeat timeout."""
+
+def wait_estimate(
+    speed: tuple[float, float, float], distance: int
+) -> tuple[float, float, float, bool]:
+    """``(low, seconds, high, known)``: the wait of a ticket ``distance`` places from the
+    cursor at the speed measured as ``(mean, variance, measured_seconds)``."""
+
+def prequeue_estimate(
+    opens_in_seconds: float, waiting: int, admit_per_second: float
+) -> tuple[float, float, float, bool]:
+    """``(low, seconds, high, known)``: the wait of a pre-queue entry before the draw."""
+
+def next_release_window(config: RoomConfig, at_or_after: datetime | str) -> datetime | None:
+    """The first release window of ``config`` at or after ``at_or_after``, or None."""
+
+POLL_FRONT_MS: Final[int]
+POLL_BACK_MS: Final[int]
+POLL_MIN_MS: Final[int]
+POLL_JITTER: Final[float]
 
 def draw_order(n: int, seed: int) -> list[int]:
     """The pre-queue draw for ``n`` entries: element k is the join index placed k-th."""

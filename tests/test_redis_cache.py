@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from pyqueue.backends.redis_backend.cache import RoomCache, TicketRecord, estimate, pairs
+from pyqueue.backends.redis_backend.cache import RoomCache, TicketRecord, pairs
+from pyqueue.backends.redis_backend.records import Eta
 
 
 def meta(**values: float) -> dict[bytes, bytes]:
@@ -32,6 +33,13 @@ def test_records_are_trusted_until_the_cursor_passes_them() -> None:
     assert cache.record(1) is None  # position 2 < cursor 3: admitted, abandoned or closed
     cache.apply(meta(cursor=3, drawn=1), [b"4:5"], 0, 0, {})
     assert cache.record(4) is None  # it left: read it again
+
+
+def estimate(mean: float, variance: float, measured: float, distance: int) -> Eta:
+    """What the cache estimates from these counters."""
+    cache = RoomCache()
+    cache.apply(meta(sp_mean=mean, sp_var=variance, sp_meas=measured), [], 0, 0, {})
+    return cache.estimate(distance)
 
 
 def test_estimate_follows_the_core() -> None:

@@ -90,7 +90,9 @@ def status_handler(state: ServerState, fixed_room: str | None = None) -> Handler
     token_failures = state.metrics.token_failures
     answered = (STATUS_LABEL, 200)
     # A backend that can answer a waiting visitor's poll in one native call offers
-    # ``status_poll`` (the memory backend); any other takes the general path.
+    # ``status_poll`` (memory from its room, Redis from its cached counters); what it leaves
+    # (passes, offers, a Redis cache due for a refresh) and any other backend take the
+    # general path.
     fast: StatusPoll | None = getattr(backend, "status_poll", None)
 
     async def status(request: web.Request) -> web.StreamResponse:

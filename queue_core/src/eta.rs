@@ -58,6 +58,12 @@ impl CursorSpeed {
         }
     }
 
+    /// The speed as another process measured it (the Redis backend keeps the three counters in
+    /// the room's hash): what an estimate needs, without the open bucket.
+    pub fn measured(mean: f64, variance: f64, measured_seconds: f64) -> Self {
+        Self { mean, variance: variance.max(0.0), measured_seconds, bucket_passed: 0, bucket_micros: 0 }
+    }
+
     pub fn state(&self) -> SpeedState {
         SpeedState {
             mean: self.mean,
@@ -122,6 +128,19 @@ impl CursorSpeed {
             0.5
         };
         Estimate { low: seconds * (1.0 - spread), seconds, high: seconds * (1.0 + spread), known: self.known() }
+    }
+}
+
+/// Before the draw nobody knows their place: the honest answer is the opening time plus anything
+/// from no wait to the whole pre-queue's (`waiting` entries at `admit_per_second`).
+pub fn prequeue_estimate(opens_in_seconds: f64, waiting: u64, admit_per_second: f64) -> Estimate {
+    #[allow(clippy::cast_precision_loss)]
+    let whole = waiting as f64 / admit_per_second;
+    Estimate {
+        low: opens_in_seconds,
+        seconds: opens_in_seconds + whole / 2.0,
+        high: opens_in_seconds + whole,
+        known: false,
     }
 }
 

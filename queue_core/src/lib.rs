@@ -25,6 +25,7 @@ pub mod events;
 pub mod inventory;
 pub mod journal;
 pub mod limits;
+pub mod polling;
 pub mod position;
 pub mod prequeue;
 pub mod queue;

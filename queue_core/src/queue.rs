@@ -59,6 +59,21 @@ impl TicketState {
         }
     }
 
+    /// The state of a name `as_str` gives.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "prequeue" => Self::Prequeue,
+            "waiting" => Self::Waiting,
+            "admitted" => Self::Admitted,
+            "completed" => Self::Completed,
+            "expired" => Self::Expired,
+            "abandoned" => Self::Abandoned,
+            "left" => Self::Left,
+            "closed" => Self::Closed,
+            _ => return None,
+        })
+    }
+
     /// States from which joining again puts the ticket back at the end of the line: the visitor
     /// lost the turn without booking. A completed ticket had its turn and gets no second one.
     fn may_requeue(self) -> bool {

@@ -29,6 +29,7 @@ from pyqueue._core import (
     TokenInfo,
     UnknownTicket,
     VirtualClock,
+    cached_status_poll,
     check_audit,
     check_identity,
 )
@@ -69,6 +70,10 @@ STALE_LIMIT_SECONDS: Final = 30.0
 ROOM_IDS_SECONDS: Final = 1.0
 #: How often each process writes the heartbeats it saw.
 HEARTBEAT_FLUSH_SECONDS: Final = 1.0
+#: What the status poll's fast path answers when the general path must answer.
+_GENERAL_PATH: Final = (None, 0, None)
+#: The speed a poll passes where its estimate does not use it (not waiting).
+_NO_SPEED: Final = (0.0, 0.0, 0.0)
 
 
 class RedisBackend:
@@ -100,6 +105,7 @@ class RedisBackend:
         #: Rooms whose saved settings were found outside today's ranges (warned once each).
         self._outside_ranges: set[str] = set()
         self._caches: dict[str, RoomCache] = {}
+        self._phase: dict[str, tuple[RoomConfig, int, int | None]] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._background = BackgroundTasks()
         self._time = RedisTime(lambda *command: self.conn.call(*command))
@@ -508,10 +514,9 @@ class RedisBackend:
         t = info.ticket
         cache = await self.fresh(room)
         now = self.micros()
-        opens = round(config.opens_at.timestamp() * MICROS)
-        closes = config.closes_at
+        opens, closes = self._phase_times(room, config)
         due_draw = now >= opens and not cache.flag("drawn")
-        due_close = closes is not None and now >= closes.timestamp() * MICROS
+        due_close = closes is not None and now >= closes
         if not cache.flag("closed") and (due_draw or due_close):
             await self.run("phase", room)  # opens or closes the room, as any entry point does
             cache = await self.fresh(room)
@@ -520,6 +525,65 @@ class RedisBackend:
             record = await self._fetch(room, cache, t)
         cache.seen[t] = now
         return build_status(self._signer, room, config, cache, t, record, now, opens, info.sub)
+
+    def status_poll(
+        self, room: str, ticket: str, cap_ms: int, random: float
+    ) -> tuple[bytes | None, int, None]:
+        """The status poll's fast path: a ticket without pass or offer whose record and room
+        counters this process holds fresh is answered in one native call from them
+        (``pyqueue._core.cached_status_poll``, the renderer of the memory backend's poll), with
+        no Redis command. Anything that needs Redis (a refresh, an unknown record, the opening
+        or closing due) or a pass answers ``(None, 0, None)``: the server then takes the general
+        path, :meth:`status`. Synchronous on purpose: the hot path saves a coroutine."""
+        config = self._configs.get(room)
+        cache = self._caches.get(room)
+        if config is None or cache is None or cache.due(self._refresh_seconds):
+            return _GENERAL_PATH
+        seconds = self.now()
+        # Positional: PyO3 parses keywords several times slower.
+        t = self._signer.verify(ticket, room, "ticket", int(seconds)).ticket
+        now = round(seconds * MICROS)
+        opens, closes = self._phase_times(room, config)
+        meta = cache.meta
+        if meta.get("closed") != 1.0 and (
+            (now >= opens and meta.get("drawn") != 1.0) or (closes is not None and now >= closes)
+        ):
+            return _GENERAL_PATH  # the phase script runs first, as in :meth:`status`
+        record = cache.record(t)
+        if record is None or t in cache.offers:
+            return _GENERAL_PATH
+        state = record.state
+        cache.seen[t] = now
+        opens_in = max(0, opens - now) / MICROS
+        paused = meta.get("paused") == 1.0
+        if state == "waiting":
+            position = record.position
+            body, poll_ms = cached_status_poll(
+                room, t, state, cache.ahead(position), record.ahead_at_start,
+                max(0, position + 1 - int(meta.get("cursor", 0.0))), cache.speed(),
+                opens_in, 0, 0.0, paused, cap_ms, random,
+            )  # fmt: skip
+            return body, poll_ms, None
+        if state == "admitted":
+            if now < record.expires:
+                return _GENERAL_PATH  # the answer carries the pass
+            state = "expired"  # the next tick books it, as in :func:`build_status`
+        body, poll_ms = cached_status_poll(
+            room, t, state, None, None, 0, _NO_SPEED, opens_in, cache.prequeue_waiting(),
+            config.admit_per_minute / 60.0, paused, cap_ms, random,
+        )  # fmt: skip
+        return body, poll_ms, None
+
+    def _phase_times(self, room: str, config: RoomConfig) -> tuple[int, int | None]:
+        """The room's opening and closing (micros), kept while its settings stay the same."""
+        known = self._phase.get(room)
+        if known is not None and known[0] is config:
+            return known[1], known[2]
+        opens = round(config.opens_at.timestamp() * MICROS)
+        closes = config.closes_at
+        closing = None if closes is None else round(closes.timestamp() * MICROS)
+        self._phase[room] = (config, opens, closing)
+        return opens, closing
 
     async def _fetch(self, room: str, cache: RoomCache, ticket: int) -> TicketRecord:
         raw = await self.conn.call("HGET", RoomKeys(room).tickets, ticket)

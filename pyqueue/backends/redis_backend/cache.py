@@ -14,12 +14,9 @@ import math
 import time
 from bisect import bisect_left, insort
 from dataclasses import dataclass
-from typing import Final
 
-from pyqueue.backends.redis_backend.records import MICROS, ZERO_ETA, Eta
-
-#: After this much measured time the estimate counts as known (as in the core).
-KNOWN_AFTER_SECONDS: Final = 15.0
+from pyqueue._core import wait_estimate
+from pyqueue.backends.redis_backend.records import MICROS, Eta
 
 
 @dataclass(slots=True)
@@ -50,17 +47,6 @@ class TicketRecord:
         """From the ``tickets`` hash: ``state|position|joined|seen|admitted|expires|ahead0``."""
         f = raw.decode().split("|")
         return cls(f[0], int(f[1]), int(f[2]), int(f[4]), int(f[5]), int(f[6]))
-
-
-def estimate(mean: float, variance: float, measured: float, distance: int) -> Eta:
-    """The wait for a ticket ``distance`` places from the cursor (the core's CursorSpeed)."""
-    if distance <= 0:
-        return ZERO_ETA
-    speed = max(mean, 1e-6)
-    seconds = distance / speed
-    known = measured >= KNOWN_AFTER_SECONDS
-    spread = min(0.1 + math.sqrt(max(variance, 0.0)) / speed / 2.0, 0.5) if known else 0.5
-    return Eta(seconds * (1.0 - spread), seconds, seconds * (1.0 + spread), known)
 
 
 class RoomCache:
@@ -166,13 +152,15 @@ class RoomCache:
             return 0
         return max(0, self.prequeue_length - self.count("pre_left"))
 
+    def speed(self) -> tuple[float, float, float]:
+        """The cursor's speed as the ticks measured it: ``(mean, variance, measured_seconds)``,
+        what the core's estimate takes."""
+        meta = self.meta
+        return meta.get("sp_mean", 0.0), meta.get("sp_var", 0.0), meta.get("sp_meas", 0.0)
+
     def estimate(self, distance: int) -> Eta:
-        return estimate(
-            self.meta.get("sp_mean", 0.0),
-            self.meta.get("sp_var", 0.0),
-            self.meta.get("sp_meas", 0.0),
-            distance,
-        )
+        """The wait of a ticket ``distance`` places from the cursor (the core's estimate)."""
+        return Eta(*wait_estimate(self.speed(), max(0, distance)))
 
 
 def _is_number(value: bytes) -> bool:

@@ -1,27 +1,21 @@
 """Release windows ("Mon-Fri 07:00" in the room's time zone) through the core's own schedule.
 
-The core does not expose its schedule directly, so the next window is read from a throwaway
-``Room`` on a virtual clock set to the moment asked about (a few microseconds each). Results are
-kept per room until the window they name has passed or the settings change.
+Results are kept per room until the window they name has passed or the settings change.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pyqueue._core import Room, RoomConfig, Signer, VirtualClock
+from pyqueue._core import RoomConfig, next_release_window
 from pyqueue.backends.redis_backend.records import MICROS, to_micros
-
-# Only for building the throwaway rooms; it signs nothing.
-_SIGNER = Signer({"schedule": "x" * 32})
 
 
 def next_window(config: RoomConfig, at_or_after: int) -> int | None:
     """The first release window at or after ``at_or_after`` (micros), or None."""
     if not config.release_windows:
         return None
-    clock = VirtualClock(datetime.fromtimestamp(at_or_after / MICROS, UTC))
-    window = Room(config, _SIGNER, clock).info().next_release_window
+    window = next_release_window(config, datetime.fromtimestamp(at_or_after / MICROS, UTC))
     return None if window is None else to_micros(window)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from pyqueue._core import RoomConfig, Signer
+from pyqueue._core import RoomConfig, Signer, prequeue_estimate
 from pyqueue.backends.redis_backend import records as rec
 from pyqueue.backends.redis_backend.cache import RoomCache, TicketRecord
 
@@ -50,8 +50,8 @@ def build_status(
     if state == "admitted" and now >= record.expires:
         state = "expired"  # the next tick books it; capacity is computed there
     if state == "prequeue":
-        whole = cache.prequeue_waiting() / (config.admit_per_minute / 60.0)
-        eta = rec.Eta(opens_in, opens_in + whole / 2.0, opens_in + whole, False)
+        waiting = cache.prequeue_waiting()
+        eta = rec.Eta(*prequeue_estimate(opens_in, waiting, config.admit_per_minute / 60.0))
     elif state == "waiting":
         ahead = cache.ahead(record.position)
         ahead_at_start = record.ahead_at_start

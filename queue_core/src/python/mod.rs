@@ -45,6 +45,13 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(entry::sign_entry, m)?)?;
     m.add_function(wrap_pyfunction!(entry::entry_public_key, m)?)?;
     m.add_function(wrap_pyfunction!(status_poll::status_poll, m)?)?;
+    m.add_function(wrap_pyfunction!(status_poll::cached_status_poll, m)?)?;
+    m.add_function(wrap_pyfunction!(status_poll::poll_after_ms, m)?)?;
+    m.add_function(wrap_pyfunction!(status_poll::heartbeat_cap_ms, m)?)?;
+    m.add_function(wrap_pyfunction!(status_poll::wait_estimate, m)?)?;
+    m.add_function(wrap_pyfunction!(status_poll::prequeue_estimate, m)?)?;
+    m.add_function(wrap_pyfunction!(status_poll::next_release_window, m)?)?;
+    status_poll::register_constants(m)?;
     m.add_function(wrap_pyfunction!(limits::input_rules, m)?)?;
     m.add_function(wrap_pyfunction!(limits::check_slots, m)?)?;
     m.add_function(wrap_pyfunction!(limits::check_identity, m)?)?;

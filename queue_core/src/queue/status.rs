@@ -3,7 +3,7 @@
 
 use super::{seconds_between, Draw, QueueState, StatusView, TicketState};
 use crate::errors::CoreResult;
-use crate::eta::Estimate;
+use crate::eta::{self, Estimate};
 use crate::prequeue;
 use crate::room_config::PrequeueMode;
 
@@ -42,16 +42,9 @@ impl QueueState {
         Ok(view)
     }
 
-    /// Before the draw nobody knows their place: the honest answer is the opening time plus
-    /// anything from no wait to the whole pre-queue's.
     fn prequeue_estimate(&self, opens_in_seconds: f64) -> Estimate {
-        let whole = (self.prequeue.len() as u64 - self.prequeue_left) as f64 / self.config.admit_per_second();
-        Estimate {
-            low: opens_in_seconds,
-            seconds: opens_in_seconds + whole / 2.0,
-            high: opens_in_seconds + whole,
-            known: false,
-        }
+        let waiting = self.prequeue.len() as u64 - self.prequeue_left;
+        eta::prequeue_estimate(opens_in_seconds, waiting, self.config.admit_per_second())
     }
 
     /// Number of tickets that still wait (after opening) or sit in the pre-queue.
