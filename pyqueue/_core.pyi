@@ -11,6 +11,8 @@ _TicketState: TypeAlias = Literal[
     "prequeue", "waiting", "admitted", "completed", "expired", "abandoned", "left", "closed"
 ]
 _TimeLike: TypeAlias = datetime | str
+_SlotState: TypeAlias = Literal["free", "held", "offered", "booked", "returned"]
+_RoomState: TypeAlias = Literal["prequeue", "open", "paused", "closed", "sold_out"]
 
 @final
 class VirtualClock:
@@ -75,6 +77,15 @@ class TokenInfo:
 class PassInfo:
     """What a booking site learns from a valid pass."""
 
+    def __new__(
+        cls,
+        *,
+        room: str,
+        ticket: int,
+        issued_at: _TimeLike,
+        expires_at: _TimeLike,
+        sub: str | None = None,
+    ) -> Self: ...
     @property
     def room(self) -> str: ...
     @property
@@ -224,6 +235,8 @@ class RoomConfig:
 class Ticket:
     """A place in the queue; ``token`` is what the visitor keeps."""
 
+    def __new__(cls, *, id: int, token: str, state: str, new: bool) -> Self:
+        """``state`` is checked: one of the ticket states."""
     @property
     def id(self) -> int: ...
     @property
@@ -290,6 +303,9 @@ class Status:
 class Hold:
     """A slot held for one visitor until ``until``."""
 
+    def __new__(
+        cls, *, slot: str, group: str, starts_at: _TimeLike, ticket: int, until: _TimeLike
+    ) -> Self: ...
     @property
     def slot(self) -> str: ...
     @property
@@ -307,6 +323,9 @@ class Hold:
 class Booking:
     """A confirmed booking; ``code`` cancels it."""
 
+    def __new__(
+        cls, *, code: str, slot: str, group: str, starts_at: _TimeLike, ticket: int
+    ) -> Self: ...
     @property
     def code(self) -> str: ...
     @property
@@ -320,6 +339,15 @@ class Booking:
 
 @final
 class SlotInfo:
+    def __new__(
+        cls,
+        *,
+        id: str,
+        group: str,
+        starts_at: _TimeLike,
+        state: str,
+        until: _TimeLike | None = None,
+    ) -> Self: ...
     @property
     def id(self) -> str: ...
     @property
@@ -327,12 +355,22 @@ class SlotInfo:
     @property
     def starts_at(self) -> datetime: ...
     @property
-    def state(self) -> Literal["free", "held", "offered", "booked", "returned"]: ...
+    def state(self) -> _SlotState: ...
     @property
     def until(self) -> datetime | None: ...
 
 @final
 class GroupAvailability:
+    def __new__(
+        cls,
+        *,
+        group: str,
+        free: int = 0,
+        held: int = 0,
+        offered: int = 0,
+        booked: int = 0,
+        returned: int = 0,
+    ) -> Self: ...
     @property
     def group(self) -> str: ...
     @property
@@ -350,6 +388,9 @@ class GroupAvailability:
 class AuditEntry:
     """One operator or scheduled action: when, what, who, how many, why."""
 
+    def __new__(
+        cls, *, at: _TimeLike, action: str, actor: str, count: int, reason: str | None = None
+    ) -> Self: ...
     @property
     def at(self) -> datetime: ...
     @property
@@ -365,8 +406,22 @@ class AuditEntry:
 class RoomInfo:
     """A room's public state."""
 
+    def __new__(
+        cls,
+        *,
+        state: str,
+        opens_in_seconds: float,
+        waiting: int,
+        active: int,
+        admit_per_minute: float,
+        measured_per_minute: float,
+        queue_all: bool,
+        counters: dict[str, int],
+        availability: list[GroupAvailability] = ...,
+        next_release_window: _TimeLike | None = None,
+    ) -> Self: ...
     @property
-    def state(self) -> Literal["prequeue", "open", "paused", "closed", "sold_out"]: ...
+    def state(self) -> _RoomState: ...
     @property
     def opens_in_seconds(self) -> float: ...
     @property
@@ -388,6 +443,16 @@ class RoomInfo:
 
 @final
 class TickReport:
+    def __new__(
+        cls,
+        *,
+        admitted: int = 0,
+        abandoned: int = 0,
+        expired: int = 0,
+        released: int = 0,
+        holds_expired: int = 0,
+        offers_made: int = 0,
+    ) -> Self: ...
     @property
     def admitted(self) -> int: ...
     @property
@@ -405,6 +470,15 @@ class TickReport:
 class Draw:
     """The recorded pre-queue draw; ``draw_order(len(joined), seed)`` reproduces it."""
 
+    def __new__(
+        cls,
+        *,
+        seed: int,
+        at: _TimeLike,
+        mode: str,
+        joined: list[int],
+        order: list[int],
+    ) -> Self: ...
     @property
     def seed(self) -> int: ...
     @property

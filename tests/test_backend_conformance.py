@@ -464,3 +464,64 @@ async def test_a_lapsed_offer_passes_on(env: Setup) -> None:
     assert (await backend.status(ROOM, first.token)).offer is None
     offer = (await backend.status(ROOM, second.token)).offer
     assert offer is not None and offer.slot == "s0"
+
+
+# ----- one declaration of each value ------------------------------------------------------------
+
+
+async def every_operation(backend: Backend, clock: pyqueue.VirtualClock) -> list[tuple[str, Any]]:
+    """Each value-returning operation once (but the status), with what it returned."""
+    results: list[tuple[str, Any]] = []
+    await slots(backend, 3)
+    results.append(("draw", await backend.draw(ROOM)))  # None before the opening
+    ticket = await backend.join(ROOM, None, None)
+    results.append(("join", ticket))
+    clock.set(OPENS_AT)
+    results.append(("tick", await backend.tick(ROOM)))  # the draw
+    clock.advance(1)
+    results.append(("tick", await backend.tick(ROOM)))  # the admission
+    pass_token = await pass_of(backend, ticket.token)
+    results.append(("draw", await backend.draw(ROOM)))
+    results.append(("verify_pass", await backend.verify_pass(ROOM, pass_token)))
+    results.append(("hold", await backend.hold(ROOM, "s0", pass_token)))
+    results += [("free_slots", s) for s in await backend.free_slots(ROOM, None, 0, 10)]
+    booking = await backend.confirm(ROOM, "s0", pass_token)
+    results.append(("confirm", booking))
+    results.append(("booking", await backend.booking(ROOM, booking.code)))
+    results.append(("cancel", await backend.cancel(ROOM, booking.code)))
+    results += [("availability", g) for g in await backend.availability(ROOM)]
+    info = await backend.room_info(ROOM)
+    results.append(("room_info", info))
+    results += [("room_info.availability", g) for g in info.availability]
+    await backend.pause(ROOM, "anna")
+    results += [("audit_log", e) for e in await backend.audit_log(ROOM)]
+    return results
+
+
+async def test_every_operation_returns_the_cores_value_classes(env: Setup) -> None:
+    """Both backends hand out the same ``pyqueue`` classes: one declaration of each shape."""
+    backend, clock, room = env
+    await room()
+    expected = {
+        "join": pyqueue.Ticket,
+        "tick": pyqueue.TickReport,
+        "draw": pyqueue.Draw,
+        "verify_pass": pyqueue.PassInfo,
+        "hold": pyqueue.Hold,
+        "free_slots": pyqueue.SlotInfo,
+        "confirm": pyqueue.Booking,
+        "booking": pyqueue.Booking,
+        "cancel": pyqueue.Booking,
+        "availability": pyqueue.GroupAvailability,
+        "room_info": pyqueue.RoomInfo,
+        "room_info.availability": pyqueue.GroupAvailability,
+        "audit_log": pyqueue.AuditEntry,
+    }
+    results = await every_operation(backend, clock)
+    assert results[0] == ("draw", None)
+    seen = {name for name, _ in results}
+    assert seen == set(expected), "every operation was reached"
+    wrong = [
+        (name, type(value)) for name, value in results[1:] if type(value) is not expected[name]
+    ]
+    assert wrong == []

@@ -2,10 +2,10 @@
 
 The HTTP layer talks to state only through :class:`Backend`, so the embedded memory backend
 (:mod:`pyqueue.backends.memory`, one process) and a Redis backend (many processes and nodes)
-are interchangeable. Methods return values read through the structural views of
-:mod:`pyqueue.backends.views` (the core's ``Ticket``, ``Status``, ``Hold``, … satisfy them), never
-a ``Room``, and raise the core's exceptions (``pyqueue.PyqueueError`` subclasses)
-plus the two below.
+are interchangeable. Methods return the core's value classes (``Ticket``, ``Hold``, ``RoomInfo``,
+…; the Redis backend builds them with their constructors; a status is read through
+:class:`pyqueue.backends.views.StatusView`), never a ``Room``, and raise the core's exceptions
+(``pyqueue.PyqueueError`` subclasses) plus the two below.
 """
 
 from __future__ import annotations
@@ -14,20 +14,24 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pyqueue._core import EntryUnknownKey, EntryVerifier, PyqueueError, RoomConfig, VirtualClock
-from pyqueue.backends.views import (
-    AuditEntryView,
-    BookingView,
-    DrawView,
-    GroupAvailabilityView,
-    HoldView,
-    PassInfoView,
-    RoomInfoView,
-    SlotInfoView,
-    StatusView,
-    TicketView,
-    TickReportView,
+from pyqueue._core import (
+    AuditEntry,
+    Booking,
+    Draw,
+    EntryUnknownKey,
+    EntryVerifier,
+    GroupAvailability,
+    Hold,
+    PassInfo,
+    PyqueueError,
+    RoomConfig,
+    RoomInfo,
+    SlotInfo,
+    Ticket,
+    TickReport,
+    VirtualClock,
 )
+from pyqueue.backends.views import StatusView
 from pyqueue.background import Periodic
 from pyqueue.config import ConfigError, Settings
 from pyqueue.redis_url import is_redis_url
@@ -123,11 +127,11 @@ class Backend(Protocol):
     async def update_room(self, config: RoomConfig, actor: str) -> None:
         """Changes a running room's settings (audited); the core refuses what may not change."""
 
-    async def room_info(self, room: str) -> RoomInfoView: ...
+    async def room_info(self, room: str) -> RoomInfo: ...
 
-    async def draw(self, room: str) -> DrawView | None: ...
+    async def draw(self, room: str) -> Draw | None: ...
 
-    async def tick(self, room: str) -> TickReportView:
+    async def tick(self, room: str) -> TickReport:
         """Admissions, expired sessions, hold and offer sweeps and scheduled releases."""
 
     async def pause(self, room: str, actor: str) -> None: ...
@@ -136,7 +140,7 @@ class Backend(Protocol):
 
     async def queue_all(self, room: str, on: bool, actor: str) -> None: ...
 
-    async def audit_log(self, room: str) -> Sequence[AuditEntryView]: ...
+    async def audit_log(self, room: str) -> Sequence[AuditEntry]: ...
 
     # ----- visitors ---------------------------------------------------------------------------
 
@@ -147,7 +151,7 @@ class Backend(Protocol):
         resume: str | None,
         entry: str | None = None,
         label: str | None = None,
-    ) -> TicketView:
+    ) -> Ticket:
         """Joins, or resumes the place of ``identity`` or of the ticket token ``resume``.
 
         ``identity`` is one the caller vouches for; ``label`` is text a visitor's client sent
@@ -169,7 +173,7 @@ class Backend(Protocol):
     async def complete(self, room: str, pass_token: str) -> None:
         """Ends an admitted session, giving its capacity back."""
 
-    async def verify_pass(self, room: str, pass_token: str) -> PassInfoView:
+    async def verify_pass(self, room: str, pass_token: str) -> PassInfo:
         """Checks a pass of this room, and that its session is still on (``SessionEnded``)."""
 
     def pass_checker(self) -> PassChecker:
@@ -180,25 +184,25 @@ class Backend(Protocol):
     async def add_slots(self, room: str, slots: Iterable[Mapping[str, Any]], actor: str) -> int:
         """Loads slots, all or nothing; returns how many."""
 
-    async def availability(self, room: str) -> Sequence[GroupAvailabilityView]: ...
+    async def availability(self, room: str) -> Sequence[GroupAvailability]: ...
 
     async def free_slots(
         self, room: str, group: str | None, offset: int, limit: int
-    ) -> Sequence[SlotInfoView]: ...
+    ) -> Sequence[SlotInfo]: ...
 
-    async def hold(self, room: str, slot: str, pass_token: str) -> HoldView:
+    async def hold(self, room: str, slot: str, pass_token: str) -> Hold:
         """Atomically claims a free slot for the pass's visitor."""
 
-    async def confirm(self, room: str, slot: str, token: str) -> BookingView:
+    async def confirm(self, room: str, slot: str, token: str) -> Booking:
         """Confirms the hold (pass) or the waiting-list offer (ticket or pass) on ``slot``."""
 
     async def release_hold(self, room: str, slot: str, token: str) -> None: ...
 
     async def decline_offer(self, room: str, token: str) -> None: ...
 
-    async def booking(self, room: str, code: str) -> BookingView: ...
+    async def booking(self, room: str, code: str) -> Booking: ...
 
-    async def cancel(self, room: str, code: str) -> BookingView:
+    async def cancel(self, room: str, code: str) -> Booking:
         """Cancels by code; the slot returns at the next window or to the waiting list."""
 
     async def release(self, room: str, override: bool, reason: str | None, actor: str) -> int:

@@ -17,7 +17,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 from pyqueue._core import (
@@ -36,6 +35,7 @@ from pyqueue._core import (
     SlotInfo,
     Status,
     Ticket,
+    TickReport,
     UnknownSlot,
     VirtualClock,
     status_poll,
@@ -50,7 +50,6 @@ from pyqueue.backends import (
 from pyqueue.backends.durable import Durability, JournalBroken, JournalStore
 from pyqueue.backends.saved_ranges import warn_if_outside_ranges
 from pyqueue.backends.used_once import StoreFull, UsedOnce
-from pyqueue.backends.views import TickReportView
 from pyqueue.background import BackgroundTasks, Periodic
 from pyqueue.config import (
     RoomSettings,
@@ -65,19 +64,8 @@ log = logging.getLogger("pyqueue.backend")
 _THREAD_BULK: Final = 5000
 
 
-@dataclass(frozen=True, slots=True)
-class _IdleTick:
-    """The tick of a room that cannot change."""
-
-    admitted: int = 0
-    abandoned: int = 0
-    expired: int = 0
-    released: int = 0
-    holds_expired: int = 0
-    offers_made: int = 0
-
-
-_IDLE_TICK: Final = _IdleTick()
+#: The tick of a room that cannot change.
+_IDLE_TICK: Final = TickReport()
 
 
 class MemoryBackend:
@@ -250,7 +238,7 @@ class MemoryBackend:
     async def draw(self, room: str) -> Draw | None:
         return self._room(room).draw()
 
-    async def tick(self, room: str) -> TickReportView:
+    async def tick(self, room: str) -> TickReport:
         if self._store is not None and self._store.broken() is not None:
             # Nothing moves while no change can be saved; the failure was raised and logged
             # once, and readiness says so.

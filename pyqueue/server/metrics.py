@@ -18,8 +18,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from pyqueue._core import RoomInfo, TickReport
 from pyqueue.backends import ClockStatus
-from pyqueue.backends.views import RoomInfoView, TickReportView
 from pyqueue.background import TaskHealth
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -27,7 +27,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 @dataclass(frozen=True)
 class RoomSnapshot:
-    info: RoomInfoView
+    info: RoomInfo
     max_active: int
 
 
@@ -69,7 +69,7 @@ class Metrics(Collector):
     def count_join(self, room: str, new: bool) -> None:
         self.joins[(room, "true" if new else "false")] += 1
 
-    def count_tick(self, room: str, report: TickReportView) -> None:
+    def count_tick(self, room: str, report: TickReport) -> None:
         counts = self.ticks[room]
         for name in _TICK_FIELDS:
             counts[name] += getattr(report, name)

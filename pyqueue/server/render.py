@@ -9,17 +9,17 @@ from urllib.parse import quote
 
 import orjson
 
-from pyqueue._core import RoomConfig
-from pyqueue.backends.views import (
-    AuditEntryView,
-    BookingView,
-    DrawView,
-    GroupAvailabilityView,
-    HoldView,
-    RoomInfoView,
-    SlotInfoView,
-    StatusView,
+from pyqueue._core import (
+    AuditEntry,
+    Booking,
+    Draw,
+    GroupAvailability,
+    Hold,
+    RoomConfig,
+    RoomInfo,
+    SlotInfo,
 )
+from pyqueue.backends.views import StatusView
 from pyqueue.server.polling import poll_after_ms
 
 
@@ -98,7 +98,7 @@ def status_json(
     return orjson.dumps(body, option=orjson.OPT_UTC_Z), poll_ms, body["pass"] is not None
 
 
-def slot(info: SlotInfoView) -> dict[str, Any]:
+def slot(info: SlotInfo) -> dict[str, Any]:
     return {
         "id": info.id,
         "group": info.group,
@@ -108,7 +108,7 @@ def slot(info: SlotInfoView) -> dict[str, Any]:
     }
 
 
-def group(availability: GroupAvailabilityView) -> dict[str, Any]:
+def group(availability: GroupAvailability) -> dict[str, Any]:
     return {
         "group": availability.group,
         "free": availability.free,
@@ -119,7 +119,7 @@ def group(availability: GroupAvailabilityView) -> dict[str, Any]:
     }
 
 
-def hold(h: HoldView, now: float) -> dict[str, Any]:
+def hold(h: Hold, now: float) -> dict[str, Any]:
     return {
         "slot": h.slot,
         "group": h.group,
@@ -130,7 +130,7 @@ def hold(h: HoldView, now: float) -> dict[str, Any]:
     }
 
 
-def booking(b: BookingView, state: str = "booked") -> dict[str, Any]:
+def booking(b: Booking, state: str = "booked") -> dict[str, Any]:
     return {
         "code": b.code,
         "slot": b.slot,
@@ -141,7 +141,7 @@ def booking(b: BookingView, state: str = "booked") -> dict[str, Any]:
     }
 
 
-def public_room(config: RoomConfig, info: RoomInfoView) -> dict[str, Any]:
+def public_room(config: RoomConfig, info: RoomInfo) -> dict[str, Any]:
     """What anyone may know about a room: enough for the waiting-room page."""
     return {
         "room": config.id,
@@ -164,7 +164,7 @@ def public_room(config: RoomConfig, info: RoomInfoView) -> dict[str, Any]:
     }
 
 
-def stats(config: RoomConfig, info: RoomInfoView, draw: DrawView | None) -> dict[str, Any]:
+def stats(config: RoomConfig, info: RoomInfo, draw: Draw | None) -> dict[str, Any]:
     """The operator's view: counters, capacity, availability and the recorded draw."""
     return {
         "room": config.id,
@@ -187,7 +187,7 @@ def stats(config: RoomConfig, info: RoomInfoView, draw: DrawView | None) -> dict
     }
 
 
-def audit_entry(entry: AuditEntryView) -> dict[str, Any]:
+def audit_entry(entry: AuditEntry) -> dict[str, Any]:
     return {
         "at": entry.at,
         "action": entry.action,

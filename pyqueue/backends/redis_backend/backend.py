@@ -18,14 +18,24 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from pyqueue._core import (
+    AuditEntry,
+    Booking,
+    Draw,
     EntryReplayed,
     EntryRequired,
     EntryVerifier,
+    GroupAvailability,
+    Hold,
     IdentityRequired,
     InvalidConfig,
+    PassInfo,
     RoomConfig,
+    RoomInfo,
     SessionEnded,
     Signer,
+    SlotInfo,
+    Ticket,
+    TickReport,
     TokenInfo,
     UnknownTicket,
     VirtualClock,
@@ -294,7 +304,7 @@ class RedisBackend:
         await self.run("control", config.id, "config", actor, rec.config_to_json(config), *pairs)
         self._configs[config.id] = config
 
-    async def room_info(self, room: str) -> rec.RoomInfo:
+    async def room_info(self, room: str) -> RoomInfo:
         config = await self.config(room)
         cache = await self.fresh(room)
         now = self.now()
@@ -311,7 +321,7 @@ class RedisBackend:
             state = "paused"
         else:
             state = "open"
-        return rec.RoomInfo(
+        return RoomInfo(
             state=state,
             opens_in_seconds=max(0.0, opens - now),
             waiting=cache.waiting(),
@@ -324,13 +334,13 @@ class RedisBackend:
             availability=availability,
         )
 
-    async def draw(self, room: str) -> rec.Draw | None:
+    async def draw(self, room: str) -> Draw | None:
         return await read_draw(self, room)
 
     async def _draw(self, room: str) -> None:
         await draw_prequeue(self, room)
 
-    async def tick(self, room: str) -> rec.TickReport:
+    async def tick(self, room: str) -> TickReport:
         config = await self.config(room)
         cache = self.cache(room)
         due = self.slots.due_window(room, config, cache)
@@ -345,7 +355,7 @@ class RedisBackend:
         self._apply(cache, snap, start)
         if swept or released or offers:
             self.slots.forget_counts(room)
-        return rec.TickReport(
+        return TickReport(
             admitted=admitted,
             abandoned=abandoned,
             expired=expired,
@@ -366,14 +376,14 @@ class RedisBackend:
         check_audit(actor)
         await self.run("control", room, "queue_all_on" if on else "queue_all_off", actor)
 
-    async def audit_log(self, room: str) -> list[rec.AuditEntry]:
+    async def audit_log(self, room: str) -> list[AuditEntry]:
         await self.config(room)
         entries = await self.conn.call("LRANGE", RoomKeys(room).audit, 0, -1)
         result = []
         for raw in entries:
             entry = json.loads(raw)
             result.append(
-                rec.AuditEntry(
+                AuditEntry(
                     at=rec.from_micros(int(entry["at"])),
                     action=entry["action"],
                     actor=entry["actor"],
@@ -456,7 +466,7 @@ class RedisBackend:
         resume: str | None,
         entry: str | None = None,
         label: str | None = None,
-    ) -> rec.Ticket:
+    ) -> Ticket:
         config = await self.config(room)
         resumed_info = None if resume is None else self.verify_info(room, resume, "ticket")
         resumed = "" if resumed_info is None else str(resumed_info.ticket)
@@ -490,7 +500,7 @@ class RedisBackend:
             sub = identity
         else:
             sub = None if resumed_info is None else resumed_info.sub
-        return rec.Ticket(
+        return Ticket(
             id=ticket,
             token=sign_ticket(self._signer, room, ticket, record.joined, sub),
             state=record.state,
@@ -616,11 +626,11 @@ class RedisBackend:
         # Refused here at once; other processes learn it from the change feed.
         self.cache(room).note_ended(t, info.issued_at)
 
-    async def verify_pass(self, room: str, pass_token: str) -> rec.PassInfo:
+    async def verify_pass(self, room: str, pass_token: str) -> PassInfo:
         await self.config(room)
         info = self._signer.verify(pass_token, room=room, kind="pass", now=self.token_now())
         refuse_if_ended(await self.fresh(room), info)
-        return rec.PassInfo(
+        return PassInfo(
             room=info.room,
             ticket=info.ticket,
             issued_at=rec.from_micros(info.issued_at * MICROS),
@@ -647,18 +657,18 @@ class RedisBackend:
     async def add_slots(self, room: str, slots: Iterable[Mapping[str, Any]], actor: str) -> int:
         return await self.slots.add(room, list(slots), actor)
 
-    async def availability(self, room: str) -> list[rec.GroupAvailability]:
+    async def availability(self, room: str) -> list[GroupAvailability]:
         return await self.slots.availability(room)
 
     async def free_slots(
         self, room: str, group: str | None, offset: int, limit: int
-    ) -> list[rec.SlotInfo]:
+    ) -> list[SlotInfo]:
         return await self.slots.free(room, group, offset, limit)
 
-    async def hold(self, room: str, slot: str, pass_token: str) -> rec.Hold:
+    async def hold(self, room: str, slot: str, pass_token: str) -> Hold:
         return await self.slots.hold(room, slot, pass_token)
 
-    async def confirm(self, room: str, slot: str, token: str) -> rec.Booking:
+    async def confirm(self, room: str, slot: str, token: str) -> Booking:
         return await self.slots.confirm(room, slot, token)
 
     async def release_hold(self, room: str, slot: str, token: str) -> None:
@@ -667,10 +677,10 @@ class RedisBackend:
     async def decline_offer(self, room: str, token: str) -> None:
         await self.slots.decline_offer(room, token)
 
-    async def booking(self, room: str, code: str) -> rec.Booking:
+    async def booking(self, room: str, code: str) -> Booking:
         return await self.slots.booking(room, code)
 
-    async def cancel(self, room: str, code: str) -> rec.Booking:
+    async def cancel(self, room: str, code: str) -> Booking:
         return await self.slots.cancel(room, code)
 
     async def release(self, room: str, override: bool, reason: str | None, actor: str) -> int:

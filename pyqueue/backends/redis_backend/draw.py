@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Final
 
-from pyqueue._core import draw_order
+from pyqueue._core import Draw, draw_order
 from pyqueue.backends.redis_backend import records as rec
 from pyqueue.backends.redis_backend.keys import RoomKeys
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 DRAW_LEASE_MS: Final = 10_000
 
 
-async def read_draw(backend: RedisBackend, room: str) -> rec.Draw | None:
+async def read_draw(backend: RedisBackend, room: str) -> Draw | None:
     """The recorded draw of a room, or None before its opening."""
     keys = RoomKeys(room)
     await backend.config(room)
@@ -33,7 +33,7 @@ async def read_draw(backend: RedisBackend, room: str) -> rec.Draw | None:
     fields = {k.decode(): v.decode() for k, v in found.items()}
     ids = [int(t) for t in joined]
     order = [ids[int(i)] for i in fields["order"].split(",") if i]
-    return rec.Draw(
+    return Draw(
         seed=int(fields["seed"]),
         at=rec.from_micros(int(fields["at"])),
         mode=fields["mode"],

@@ -14,11 +14,15 @@ from typing import TYPE_CHECKING, Any, Final
 from redis.exceptions import ResponseError
 
 from pyqueue._core import (
+    Booking,
+    GroupAvailability,
+    Hold,
     InvalidArgument,
     NoOffer,
     PyqueueError,
     ReleaseRefused,
     RoomConfig,
+    SlotInfo,
     UnknownBooking,
     check_audit,
     check_slots,
@@ -64,9 +68,9 @@ class Inventory:
     def __init__(self, backend: RedisBackend) -> None:
         self._backend = backend
         # Per room: the slot counts last read, their version and their rows as read.
-        self._counts: dict[str, list[rec.GroupAvailability]] = {}
+        self._counts: dict[str, list[GroupAvailability]] = {}
         self._versions: dict[str, int] = {}
-        self._rows: dict[str, dict[tuple[bytes, ...], rec.GroupAvailability]] = {}
+        self._rows: dict[str, dict[tuple[bytes, ...], GroupAvailability]] = {}
         # When each room's counts were last read (monotonic); none after this process's writes.
         self._counts_at: dict[str, float] = {}
         self._writes: dict[str, int] = {}
@@ -77,7 +81,7 @@ class Inventory:
         self._counts_at.pop(room, None)
         self._writes[room] = self._writes.get(room, 0) + 1
 
-    async def availability(self, room: str) -> list[rec.GroupAvailability]:
+    async def availability(self, room: str) -> list[GroupAvailability]:
         """The counts, re-read at most every ``refresh_seconds`` and after this process changed
         the slots; a read sends the counts only when their version moved."""
         read_at = self._counts_at.get(room)
@@ -111,13 +115,21 @@ class Inventory:
         flat = packed.split(b"\0") if packed else []
         # A change moves one group's counts or a few: the others' values are reused as they are.
         known = self._rows.get(room, {})
-        rows: dict[tuple[bytes, ...], rec.GroupAvailability] = {}
+        rows: dict[tuple[bytes, ...], GroupAvailability] = {}
         for i in range(0, len(flat), 6):
             row = tuple(flat[i : i + 6])
             value = known.get(row)
             if value is None:
-                group, *counts = row
-                value = rec.GroupAvailability(group.decode(), *(max(0, int(c)) for c in counts))
+                # Never below zero, as the core counts.
+                free, held, offered, booked, returned = (max(0, int(c)) for c in row[1:])
+                value = GroupAvailability(
+                    group=row[0].decode(),
+                    free=free,
+                    held=held,
+                    offered=offered,
+                    booked=booked,
+                    returned=returned,
+                )
             rows[row] = value
         self._rows[room] = rows
         self._counts[room] = [rows[row] for row in sorted(rows)]
@@ -133,9 +145,7 @@ class Inventory:
             args += [slot_id, group, starts]
         return int(await self._backend.run("add_slots", room, *args))
 
-    async def free(
-        self, room: str, group: str | None, offset: int, limit: int
-    ) -> list[rec.SlotInfo]:
+    async def free(self, room: str, group: str | None, offset: int, limit: int) -> list[SlotInfo]:
         await self._backend.config(room)
         if limit <= 0 or group == "":
             return []  # no group has an empty name
@@ -148,29 +158,28 @@ class Inventory:
         # The counts came along: the availability shown with this listing costs no command.
         self._take(room, counts, writes, read_at)
         return [
-            rec.SlotInfo(
-                flat[i].decode(),
-                flat[i + 1].decode(),
-                rec.from_micros(int(flat[i + 2])),
-                "free",
-                None,
+            SlotInfo(
+                id=flat[i].decode(),
+                group=flat[i + 1].decode(),
+                starts_at=rec.from_micros(int(flat[i + 2])),
+                state="free",
             )
             for i in range(0, len(flat), 3)
         ]
 
-    async def hold(self, room: str, slot: str, pass_token: str) -> rec.Hold:
+    async def hold(self, room: str, slot: str, pass_token: str) -> Hold:
         await self._backend.config(room)
         ticket = self._backend.verify(room, pass_token, "pass")
         reply = await self._backend.run("hold", room, ticket, slot, replicated=True)
-        return rec.Hold(
+        return Hold(
             slot=reply[0].decode(),
             group=reply[1].decode(),
             starts_at=rec.from_micros(int(reply[2])),
             ticket=int(reply[3]),
-            until_micros=int(reply[4]),
+            until=rec.from_micros(int(reply[4])),
         )
 
-    async def confirm(self, room: str, slot: str, token: str) -> rec.Booking:
+    async def confirm(self, room: str, slot: str, token: str) -> Booking:
         await self._backend.config(room)
         ticket = self._backend.verify(room, token, None)
         while True:
@@ -206,7 +215,7 @@ class Inventory:
             await self._backend.run("release_hold", room, ticket, slot)
         return True
 
-    async def booking(self, room: str, code: str) -> rec.Booking:
+    async def booking(self, room: str, code: str) -> Booking:
         await self._backend.config(room)
         normal = normal_code(code)
         if normal is None:
@@ -217,7 +226,7 @@ class Inventory:
             await self._backend.conn.run("booking", meta, [self._backend.micros(), normal])
         )
 
-    async def cancel(self, room: str, code: str) -> rec.Booking:
+    async def cancel(self, room: str, code: str) -> Booking:
         await self._backend.config(room)
         normal = normal_code(code)
         if normal is None:
@@ -263,8 +272,8 @@ class Inventory:
         return int(released)
 
 
-def _booking(reply: list[bytes]) -> rec.Booking:
-    return rec.Booking(
+def _booking(reply: list[bytes]) -> Booking:
+    return Booking(
         code=reply[0].decode(),
         slot=reply[1].decode(),
         group=reply[2].decode(),

@@ -1,10 +1,11 @@
-"""The values the Redis backend returns: frozen dataclasses satisfying the structural views of
-:mod:`pyqueue.backends.views`, plus the room settings' JSON form kept in Redis."""
+"""The status record of the Redis backend (the one value not yet built by the core: it satisfies
+:class:`pyqueue.backends.views.StatusView`), the time conversions, and the room settings' JSON
+form kept in Redis. Every other value is the core's class, built with its constructor."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -69,111 +70,6 @@ class Status:
         if self.pass_expires_micros is None:
             return 0.0
         return max(0, self.pass_expires_micros - self.now_micros) / MICROS
-
-
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    id: int
-    token: str
-    state: str
-    new: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PassInfo:
-    room: str
-    ticket: int
-    issued_at: datetime
-    expires_at: datetime
-    #: The vouched identity, in entry rooms.
-    sub: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Hold:
-    slot: str
-    group: str
-    starts_at: datetime
-    ticket: int
-    until_micros: int
-
-    @property
-    def until(self) -> datetime:
-        return from_micros(self.until_micros)
-
-    @property
-    def until_timestamp(self) -> float:
-        return self.until_micros / MICROS
-
-
-@dataclass(frozen=True, slots=True)
-class Booking:
-    code: str
-    slot: str
-    group: str
-    starts_at: datetime
-    ticket: int
-
-
-@dataclass(frozen=True, slots=True)
-class SlotInfo:
-    id: str
-    group: str
-    starts_at: datetime
-    state: str
-    until: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class GroupAvailability:
-    group: str
-    free: int = 0
-    held: int = 0
-    offered: int = 0
-    booked: int = 0
-    returned: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    at: datetime
-    action: str
-    actor: str
-    count: int
-    reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class RoomInfo:
-    state: str
-    opens_in_seconds: float
-    waiting: int
-    active: int
-    admit_per_minute: float
-    measured_per_minute: float
-    queue_all: bool
-    counters: dict[str, int]
-    availability: list[GroupAvailability] = field(default_factory=list)
-    next_release_window: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TickReport:
-    admitted: int = 0
-    abandoned: int = 0
-    expired: int = 0
-    released: int = 0
-    holds_expired: int = 0
-    offers_made: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Draw:
-    seed: int
-    at: datetime
-    mode: str
-    joined: list[int]
-    order: list[int]
 
 
 # ----- the settings in Redis --------------------------------------------------------------------

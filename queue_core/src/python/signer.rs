@@ -5,7 +5,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
-use super::time::micros_to_datetime;
+use super::time::{micros_to_datetime, to_micros};
 use crate::clock::{Clock, WallClock, MICROS_PER_SECOND};
 use crate::errors::CoreError;
 use crate::prequeue;
@@ -143,6 +143,24 @@ pub struct PyPassInfo {
 
 #[pymethods]
 impl PyPassInfo {
+    /// For a backend that verifies elsewhere; the times are kept as UTC datetimes.
+    #[new]
+    #[pyo3(signature = (*, room, ticket, issued_at, expires_at, sub=None))]
+    fn py_new(
+        py: Python<'_>,
+        room: String,
+        ticket: u32,
+        issued_at: &Bound<'_, PyAny>,
+        expires_at: &Bound<'_, PyAny>,
+        sub: Option<String>,
+    ) -> PyResult<Self> {
+        let utc = |value: &Bound<'_, PyAny>, what: &str| -> PyResult<Py<PyAny>> {
+            Ok(micros_to_datetime(py, to_micros(value, what)?)?.unbind())
+        };
+        let issued_at = utc(issued_at, "PassInfo.issued_at")?;
+        let expires_at = utc(expires_at, "PassInfo.expires_at")?;
+        Ok(Self { room, ticket, issued_at, expires_at, sub })
+    }
     fn __repr__(&self) -> String {
         format!("PassInfo(room={:?}, ticket={}, sub={:?})", self.room, self.ticket, self.sub)
     }

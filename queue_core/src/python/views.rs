@@ -1,14 +1,43 @@
 //! The read-only result objects handed to Python. They keep Rust values and convert on access,
 //! so a status poll builds one small object and pays only for the fields it reads.
+//!
+//! Each has a keyword-only constructor that checks its values, so that a backend which keeps
+//! its state elsewhere (Redis) returns these same classes: one declaration of each shape. They
+//! compare by value, whichever backend built them.
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::time::{micros_to_datetime, opt_datetime};
+use super::time::{micros_to_datetime, opt_datetime, opt_to_micros, to_micros};
+use crate::errors::CoreError;
 use crate::eta::Estimate;
 use crate::inventory::{Booking, GroupAvailability, Hold, SlotInfo, SlotState};
-use crate::queue::{Counters, Draw};
+use crate::queue::{Counters, Draw, TicketState};
 use crate::room::{AuditEntry, FullStatus, Offer, RoomInfo, TickReport};
+use crate::room_config::PrequeueMode;
+
+const TICKET_STATES: [TicketState; 8] = [
+    TicketState::Prequeue,
+    TicketState::Waiting,
+    TicketState::Admitted,
+    TicketState::Completed,
+    TicketState::Expired,
+    TicketState::Abandoned,
+    TicketState::Left,
+    TicketState::Closed,
+];
+const SLOT_STATES: [SlotState; 5] =
+    [SlotState::Free, SlotState::Held, SlotState::Offered, SlotState::Booked, SlotState::Returned];
+/// The states `Room::info` reports.
+const ROOM_STATES: [&str; 5] = ["prequeue", "open", "paused", "closed", "sold_out"];
+
+/// The variant of `options` named `value`, or a refusal naming the field and the choices.
+fn named<T: Copy>(options: &[T], name: impl Fn(T) -> &'static str, value: &str, what: &str) -> PyResult<T> {
+    options.iter().copied().find(|&o| name(o) == value).ok_or_else(|| {
+        let names: Vec<&str> = options.iter().map(|&o| name(o)).collect();
+        CoreError::InvalidArgument(format!("{what} must be one of {names:?}, got {value:?}")).into()
+    })
+}
 
 fn slot_state_str(state: SlotState) -> &'static str {
     match state {
@@ -20,7 +49,8 @@ fn slot_state_str(state: SlotState) -> &'static str {
     }
 }
 
-#[pyclass(frozen, module = "pyqueue._core", name = "Ticket", get_all)]
+#[pyclass(frozen, eq, module = "pyqueue._core", name = "Ticket", get_all)]
+#[derive(PartialEq)]
 pub struct PyTicket {
     pub id: u32,
     pub token: String,
@@ -31,6 +61,12 @@ pub struct PyTicket {
 
 #[pymethods]
 impl PyTicket {
+    #[new]
+    #[pyo3(signature = (*, id, token, state, new))]
+    fn py_new(id: u32, token: String, state: &str, new: bool) -> PyResult<Self> {
+        let state = named(&TICKET_STATES, TicketState::as_str, state, "Ticket.state")?.as_str();
+        Ok(Self { id, token, state, new })
+    }
     fn __repr__(&self) -> String {
         format!("Ticket(id={}, state={:?}, new={})", self.id, self.state, self.new)
     }
@@ -177,12 +213,26 @@ macro_rules! slot_view {
     };
 }
 
-#[pyclass(frozen, module = "pyqueue._core", name = "Hold")]
+#[pyclass(frozen, eq, module = "pyqueue._core", name = "Hold")]
+#[derive(PartialEq)]
 pub struct PyHold {
     pub inner: Hold,
 }
 
 slot_view!(PyHold, {
+    #[new]
+    #[pyo3(signature = (*, slot, group, starts_at, ticket, until))]
+    fn py_new(
+        slot: String,
+        group: String,
+        starts_at: &Bound<'_, PyAny>,
+        ticket: u32,
+        until: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let starts_at = to_micros(starts_at, "Hold.starts_at")?;
+        let until = to_micros(until, "Hold.until")?;
+        Ok(Self { inner: Hold { slot, group, starts_at, holder: ticket, until } })
+    }
     #[getter]
     fn until<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         micros_to_datetime(py, self.inner.until)
@@ -196,12 +246,19 @@ slot_view!(PyHold, {
     }
 });
 
-#[pyclass(frozen, module = "pyqueue._core", name = "Booking")]
+#[pyclass(frozen, eq, module = "pyqueue._core", name = "Booking")]
+#[derive(PartialEq)]
 pub struct PyBooking {
     pub inner: Booking,
 }
 
 slot_view!(PyBooking, {
+    #[new]
+    #[pyo3(signature = (*, code, slot, group, starts_at, ticket))]
+    fn py_new(code: String, slot: String, group: String, starts_at: &Bound<'_, PyAny>, ticket: u32) -> PyResult<Self> {
+        let starts_at = to_micros(starts_at, "Booking.starts_at")?;
+        Ok(Self { inner: Booking { code, slot, group, starts_at, holder: ticket } })
+    }
     #[getter]
     fn code(&self) -> &str {
         &self.inner.code
@@ -211,13 +268,40 @@ slot_view!(PyBooking, {
     }
 });
 
-#[pyclass(frozen, module = "pyqueue._core", name = "SlotInfo")]
+#[pyclass(frozen, eq, module = "pyqueue._core", name = "SlotInfo")]
 pub struct PySlotInfo {
     pub inner: SlotInfo,
 }
 
+/// By what Python sees: the holder is not shown, so it does not tell two slots apart.
+impl PartialEq for PySlotInfo {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&self.inner, &other.inner);
+        (&a.id, &a.group, a.starts_at, a.state, a.until) == (&b.id, &b.group, b.starts_at, b.state, b.until)
+    }
+}
+
 #[pymethods]
 impl PySlotInfo {
+    #[new]
+    #[pyo3(signature = (*, id, group, starts_at, state, until=None))]
+    fn py_new(
+        id: String,
+        group: String,
+        starts_at: &Bound<'_, PyAny>,
+        state: &str,
+        until: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let inner = SlotInfo {
+            id,
+            group,
+            starts_at: to_micros(starts_at, "SlotInfo.starts_at")?,
+            state: named(&SLOT_STATES, slot_state_str, state, "SlotInfo.state")?,
+            holder: None,
+            until: opt_to_micros(until, "SlotInfo.until")?,
+        };
+        Ok(Self { inner })
+    }
     #[getter]
     fn id(&self) -> &str {
         &self.inner.id
@@ -243,7 +327,8 @@ impl PySlotInfo {
     }
 }
 
-#[pyclass(frozen, module = "pyqueue._core", name = "GroupAvailability", get_all)]
+#[pyclass(frozen, eq, module = "pyqueue._core", name = "GroupAvailability", get_all)]
+#[derive(PartialEq)]
 pub struct PyGroupAvailability {
     pub group: String,
     pub free: u64,
@@ -259,8 +344,26 @@ impl From<GroupAvailability> for PyGroupAvailability {
     }
 }
 
+impl From<&PyGroupAvailability> for GroupAvailability {
+    fn from(g: &PyGroupAvailability) -> Self {
+        Self {
+            group: g.group.clone(),
+            free: g.free,
+            held: g.held,
+            offered: g.offered,
+            booked: g.booked,
+            returned: g.returned,
+        }
+    }
+}
+
 #[pymethods]
 impl PyGroupAvailability {
+    #[new]
+    #[pyo3(signature = (*, group, free=0, held=0, offered=0, booked=0, returned=0))]
+    fn py_new(group: String, free: u64, held: u64, offered: u64, booked: u64, returned: u64) -> Self {
+        Self { group, free, held, offered, booked, returned }
+    }
     fn __repr__(&self) -> String {
         format!(
             "GroupAvailability(group={:?}, free={}, held={}, booked={})",
@@ -269,13 +372,25 @@ impl PyGroupAvailability {
     }
 }
 
-#[pyclass(frozen, module = "pyqueue._core", name = "AuditEntry")]
+#[pyclass(frozen, eq, module = "pyqueue._core", name = "AuditEntry")]
+#[derive(PartialEq)]
 pub struct PyAuditEntry {
     pub inner: AuditEntry,
 }
 
 #[pymethods]
 impl PyAuditEntry {
+    #[new]
+    #[pyo3(signature = (*, at, action, actor, count, reason=None))]
+    fn py_new(
+        at: &Bound<'_, PyAny>,
+        action: String,
+        actor: String,
+        count: u64,
+        reason: Option<String>,
+    ) -> PyResult<Self> {
+        Ok(Self { inner: AuditEntry { at: to_micros(at, "AuditEntry.at")?, action, actor, count, reason } })
+    }
     #[getter]
     fn at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         micros_to_datetime(py, self.inner.at)
@@ -312,13 +427,72 @@ fn counters_dict<'py>(py: Python<'py>, c: &Counters) -> PyResult<Bound<'py, PyDi
     Ok(d)
 }
 
-#[pyclass(frozen, module = "pyqueue._core", name = "RoomInfo")]
+#[pyclass(frozen, eq, module = "pyqueue._core", name = "RoomInfo")]
+#[derive(PartialEq)]
 pub struct PyRoomInfo {
     pub inner: RoomInfo,
 }
 
+/// The counters from their dict form: every name once, none other.
+fn counters_from(counters: &Bound<'_, PyDict>) -> PyResult<Counters> {
+    let mut c = Counters::default();
+    for (key, value) in counters.iter() {
+        let name: String = key.extract()?;
+        let value: u64 = value.extract()?;
+        let field = match name.as_str() {
+            "joined" => &mut c.joined,
+            "admitted" => &mut c.admitted,
+            "abandoned" => &mut c.abandoned,
+            "left" => &mut c.left,
+            "completed" => &mut c.completed,
+            "expired" => &mut c.expired,
+            _ => return Err(CoreError::InvalidArgument(format!("RoomInfo.counters: unknown counter {name:?}")).into()),
+        };
+        *field = value;
+    }
+    if counters.len() != 6 {
+        return Err(CoreError::InvalidArgument(
+            "RoomInfo.counters must name joined, admitted, abandoned, left, completed and expired".into(),
+        )
+        .into());
+    }
+    Ok(c)
+}
+
 #[pymethods]
 impl PyRoomInfo {
+    #[new]
+    #[pyo3(signature = (
+        *, state, opens_in_seconds, waiting, active, admit_per_minute, measured_per_minute, queue_all,
+        counters, availability=Vec::new(), next_release_window=None
+    ))]
+    #[allow(clippy::too_many_arguments)] // one keyword argument per field
+    fn py_new(
+        state: &str,
+        opens_in_seconds: f64,
+        waiting: u64,
+        active: u32,
+        admit_per_minute: f64,
+        measured_per_minute: f64,
+        queue_all: bool,
+        counters: &Bound<'_, PyDict>,
+        availability: Vec<PyRef<'_, PyGroupAvailability>>,
+        next_release_window: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let inner = RoomInfo {
+            state: named(&ROOM_STATES, |s| s, state, "RoomInfo.state")?,
+            opens_in_seconds,
+            waiting,
+            active,
+            counters: counters_from(counters)?,
+            admit_per_minute,
+            measured_per_minute,
+            queue_all,
+            availability: availability.into_iter().map(|g| GroupAvailability::from(&*g)).collect(),
+            next_release_window: opt_to_micros(next_release_window, "RoomInfo.next_release_window")?,
+        };
+        Ok(Self { inner })
+    }
     /// "prequeue", "open", "paused", "closed" or "sold_out".
     #[getter]
     fn state(&self) -> &'static str {
@@ -365,7 +539,8 @@ impl PyRoomInfo {
     }
 }
 
-#[pyclass(frozen, module = "pyqueue._core", name = "TickReport", get_all)]
+#[pyclass(frozen, eq, module = "pyqueue._core", name = "TickReport", get_all)]
+#[derive(PartialEq)]
 pub struct PyTickReport {
     pub admitted: u32,
     pub abandoned: u32,
@@ -390,13 +565,26 @@ impl From<TickReport> for PyTickReport {
 
 #[pymethods]
 impl PyTickReport {
+    #[new]
+    #[pyo3(signature = (*, admitted=0, abandoned=0, expired=0, released=0, holds_expired=0, offers_made=0))]
+    fn py_new(
+        admitted: u32,
+        abandoned: u32,
+        expired: u32,
+        released: u64,
+        holds_expired: u64,
+        offers_made: u64,
+    ) -> Self {
+        Self { admitted, abandoned, expired, released, holds_expired, offers_made }
+    }
     fn __repr__(&self) -> String {
         format!("TickReport(admitted={}, abandoned={}, expired={})", self.admitted, self.abandoned, self.expired)
     }
 }
 
 /// The recorded pre-queue draw: reproduce it with `draw_order(len(joined), seed)`.
-#[pyclass(frozen, module = "pyqueue._core", name = "Draw")]
+#[pyclass(frozen, eq, module = "pyqueue._core", name = "Draw")]
+#[derive(PartialEq)]
 pub struct PyDraw {
     pub inner: Draw,
     pub order: Vec<u32>,
@@ -404,6 +592,12 @@ pub struct PyDraw {
 
 #[pymethods]
 impl PyDraw {
+    #[new]
+    #[pyo3(signature = (*, seed, at, mode, joined, order))]
+    fn py_new(seed: u64, at: &Bound<'_, PyAny>, mode: &str, joined: Vec<u32>, order: Vec<u32>) -> PyResult<Self> {
+        let mode = named(&[PrequeueMode::Shuffle, PrequeueMode::Fifo], PrequeueMode::as_str, mode, "Draw.mode")?;
+        Ok(Self { inner: Draw { seed, at: to_micros(at, "Draw.at")?, joined, mode }, order })
+    }
     #[getter]
     fn seed(&self) -> u64 {
         self.inner.seed
