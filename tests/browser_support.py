@@ -145,7 +145,8 @@ class ServerProcess:
             with urllib.request.urlopen(request, timeout=PATIENCE) as answer:
                 return answer.status, json.loads(answer.read() or b"null")
         except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
+            with error:  # it holds the open answer
+                return error.code, json.loads(error.read() or b"null")
 
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         status, answer = self.request(method, path, body, ADMIN_TOKEN)

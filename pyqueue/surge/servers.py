@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -102,7 +103,10 @@ class ServerProcess:
         try:
             with urllib.request.urlopen(self.base_url + "/readyz", timeout=10) as answer:
                 return int(answer.status) == 200
-        except OSError:  # refused, or an HTTPError (503) while it starts
+        except urllib.error.HTTPError as error:  # 503 while it starts
+            error.close()  # it holds the open answer
+            return False
+        except OSError:  # refused
             return False
 
     def stop(self) -> None:

@@ -65,7 +65,9 @@ class Client:
             with self._opener.open(request, timeout=30) as answer:
                 return Answer(answer.status, answer.headers, answer.read())
         except urllib.error.HTTPError as error:
-            return Answer(error.code, error.headers, error.read())
+            # The error holds the open answer: closed here, not whenever it is collected.
+            with error:
+                return Answer(error.code, error.headers, error.read())
 
     def cookie(self, name: str) -> str | None:
         return next((c.value for c in self.cookies if c.name == name), None)
