@@ -152,6 +152,56 @@ def test_the_package_has_no_import_cycles():
     assert graph["pyqueue.errors"] == set()
 
 
+#: The layers of the README's architecture drawing and what each may import; modules not
+#: named here (cli, journal_command, demo, ``__main__``) are entry points and may import any.
+LAYERS: dict[str, set[str]] = {
+    "pyqueue._core": set(),
+    "pyqueue.errors": set(),
+    "pyqueue.redis_url": set(),
+    "pyqueue.background": set(),
+    "pyqueue.web": {"pyqueue.errors"},
+    "pyqueue.config": {"pyqueue._core", "pyqueue.errors", "pyqueue.redis_url", "pyqueue.web"},
+    "pyqueue.backends": {
+        "pyqueue._core",
+        "pyqueue.config",
+        "pyqueue.background",
+        "pyqueue.redis_url",
+        "pyqueue.errors",
+    },
+    "pyqueue.server": {
+        "pyqueue._core",
+        "pyqueue.backends",
+        "pyqueue.config",
+        "pyqueue.web",
+        "pyqueue.background",
+        "pyqueue.errors",
+    },
+    "pyqueue.surge": set(),
+}
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    for depth in (2, 1):
+        name = ".".join(parts[:depth])
+        if name in LAYERS:
+            return name
+    return None
+
+
+def test_each_layer_imports_only_what_the_architecture_allows():
+    found = []
+    for module, targets in import_graph().items():
+        layer = layer_of(module)
+        if layer is None:
+            continue
+        for target in targets:
+            other = layer_of(target) or target
+            if other != layer and other not in LAYERS[layer] and other != "pyqueue":
+                found.append(f"{module} imports {target}")
+    assert found == []
+
+
 def test_the_cycle_check_finds_a_cycle():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycles(graph) == [["a", "b", "c"]]
