@@ -251,6 +251,7 @@ class Ticket:
 class Eta:
     """A wait estimate as a range, in seconds; ``known`` once measured, not assumed."""
 
+    def __new__(cls, *, low: float, seconds: float, high: float, known: bool) -> Self: ...
     @property
     def low(self) -> float: ...
     @property
@@ -264,6 +265,7 @@ class Eta:
 class Offer:
     """A waiting-list offer: a returned slot held for this visitor until ``until``."""
 
+    def __new__(cls, *, slot: str, until: _TimeLike) -> Self: ...
     @property
     def slot(self) -> str: ...
     @property
@@ -273,8 +275,24 @@ class Offer:
 
 @final
 class Status:
-    """A ticket's status at one moment."""
+    """A ticket's status at one moment, ``at``."""
 
+    def __new__(
+        cls,
+        *,
+        ticket: int,
+        state: str,
+        at: _TimeLike,
+        eta: Eta,
+        ahead: int | None = None,
+        ahead_at_start: int | None = None,
+        opens_in_seconds: float = 0.0,
+        pass_token: str | None = None,
+        pass_expires_at: _TimeLike | None = None,
+        offer: Offer | None = None,
+        paused: bool = False,
+    ) -> Self:
+        """``state`` is checked: one of the ticket states; times and seconds are checked too."""
     @property
     def ticket(self) -> int: ...
     @property
@@ -293,9 +311,13 @@ class Status:
     @property
     def pass_expires_at(self) -> datetime | None: ...
     @property
-    def pass_expires_in_seconds(self) -> float: ...
+    def pass_expires_in_seconds(self) -> float:
+        """Seconds the pass is still valid at ``at`` (0 when there is none)."""
     @property
     def offer(self) -> Offer | None: ...
+    @property
+    def at(self) -> datetime:
+        """The moment this status describes."""
     @property
     def paused(self) -> bool: ...
 

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+from pyqueue import Eta
 from pyqueue.backends.redis_backend.cache import RoomCache, TicketRecord, pairs
-from pyqueue.backends.redis_backend.records import Eta
 
 
 def meta(**values: float) -> dict[bytes, bytes]:

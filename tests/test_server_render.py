@@ -1,69 +1,50 @@
-"""The fast writer of the status answer says exactly what the general one says."""
+"""The fast writer of the status answer says exactly what the general one says, for any
+status the core's ``Status`` can hold."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pyqueue import Eta, Offer, Status
 from pyqueue.server import polling, render
 
 STATES = ["prequeue", "waiting", "admitted", "completed", "expired", "abandoned", "left", "closed"]
 
 
-@dataclass(frozen=True)
-class Eta:
-    low: float
-    seconds: float
-    high: float
-    known: bool
-
-
-@dataclass(frozen=True)
-class Offer:
-    slot: str
-    until: datetime
-    until_timestamp: float
-
-
-@dataclass(frozen=True)
-class Status:
-    ticket: int
-    state: str
-    ahead: int | None
-    ahead_at_start: int | None
-    eta: Eta
-    opens_in_seconds: float
-    pass_token: str | None
-    pass_expires_at: datetime | None
-    pass_expires_in_seconds: float
-    offer: Offer | None
-    paused: bool
-
-
 numbers = st.floats(0, 1e7, allow_nan=False)
+#: The moment of every status; its pass ends from an hour before it to a week after.
+AT = datetime(2021, 5, 10, 5, 0, tzinfo=UTC)
 statuses = st.builds(
     Status,
     ticket=st.integers(0, 2**32 - 1),
     state=st.sampled_from(STATES),
+    at=st.just(AT),
+    eta=st.builds(Eta, low=numbers, seconds=numbers, high=numbers, known=st.booleans()),
     ahead=st.none() | st.integers(0, 10**7),
     ahead_at_start=st.none() | st.integers(0, 10**7),
-    eta=st.builds(Eta, numbers, numbers, numbers, st.booleans()),
     opens_in_seconds=numbers,
     pass_token=st.none() | st.just("k1.AQIA0oabsA2IDgRkZW1v.JaTykscfoAqzb-9uF4pY2w"),
-    pass_expires_at=st.just(None),
-    pass_expires_in_seconds=numbers,
+    pass_expires_at=st.none()
+    | st.datetimes(
+        min_value=datetime(2021, 5, 10, 4, 0),
+        max_value=datetime(2021, 5, 17, 5, 0),
+        timezones=st.just(UTC),
+    ),
     offer=st.none()
     | st.builds(
         Offer,
-        st.text(min_size=1, max_size=20),
-        st.just(datetime(2021, 5, 10, 5, 0, tzinfo=UTC)),
-        st.floats(1.6e9, 1.7e9),
+        slot=st.text(min_size=1, max_size=20),
+        until=st.datetimes(
+            min_value=datetime(2021, 5, 10, 5, 0),
+            max_value=datetime(2023, 11, 14, 0, 0),
+            timezones=st.just(UTC),
+        ),
     ),
     paused=st.booleans(),
 )

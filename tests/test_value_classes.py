@@ -63,6 +63,8 @@ VALUES: dict[type, dict[str, Any]] = {
         "holds_expired": 5,
         "offers_made": 6,
     },
+    pyqueue.Eta: {"low": 5.0, "seconds": 10.0, "high": 15.0, "known": True},
+    pyqueue.Offer: {"slot": "s1", "until": LATER},
     pyqueue.Draw: {
         "seed": 2021,
         "at": AT,
@@ -84,8 +86,26 @@ VALUES[pyqueue.RoomInfo] = {
     "next_release_window": LATER,
 }
 
+VALUES[pyqueue.Status] = {
+    "ticket": 7,
+    "state": "admitted",
+    "at": AT,
+    "eta": pyqueue.Eta(**VALUES[pyqueue.Eta]),
+    "ahead": 3,
+    "ahead_at_start": 9,
+    "opens_in_seconds": 60.0,
+    "pass_token": "k1.x.y",
+    "pass_expires_at": LATER,
+    "offer": pyqueue.Offer(**VALUES[pyqueue.Offer]),
+    "paused": True,
+}
+
 #: Read-only conveniences computed from other fields.
-DERIVED = {pyqueue.Hold: {"until_timestamp"}}
+DERIVED = {
+    pyqueue.Hold: {"until_timestamp"},
+    pyqueue.Offer: {"until_timestamp"},
+    pyqueue.Status: {"pass_expires_in_seconds"},
+}
 
 
 def fields(value: object) -> dict[str, Any]:
@@ -155,6 +175,13 @@ def test_defaults_are_the_empty_values() -> None:
         (pyqueue.Ticket, {"state": "queued"}, "Ticket.state"),
         (pyqueue.SlotInfo, {"state": "taken"}, "SlotInfo.state"),
         (pyqueue.RoomInfo, {"state": "busy"}, "RoomInfo.state"),
+        (pyqueue.Status, {"state": "queued"}, "Status.state"),
+        (pyqueue.Status, {"at": datetime(2021, 5, 10, 5, 0)}, "Status.at"),
+        (pyqueue.Status, {"pass_expires_at": "soon"}, "Status.pass_expires_at"),
+        (pyqueue.Status, {"opens_in_seconds": float("nan")}, "Status.opens_in_seconds"),
+        (pyqueue.Eta, {"high": -1.0}, "Eta.high"),
+        (pyqueue.Eta, {"seconds": float("inf")}, "Eta.seconds"),
+        (pyqueue.Offer, {"until": "tomorrow"}, "Offer.until"),
         (pyqueue.Draw, {"mode": "random"}, "Draw.mode"),
         (pyqueue.Hold, {"until": datetime(2021, 5, 10, 5, 5)}, "Hold.until"),
         (pyqueue.AuditEntry, {"at": "yesterday"}, "AuditEntry.at"),
@@ -193,3 +220,18 @@ def test_values_compare_by_what_they_show(cls: type) -> None:
         else:
             continue  # states and lists: their other values are checked above
         assert cls(**given) != cls(**{**given, name: changed}), name
+
+
+def test_a_status_counts_its_pass_from_its_own_moment() -> None:
+    status = pyqueue.Status(**VALUES[pyqueue.Status])
+    assert status.pass_expires_in_seconds == 300.0
+    assert status.offer is not None and status.offer.until_timestamp == LATER.timestamp()
+    ended = pyqueue.Status(**{**VALUES[pyqueue.Status], "at": LATER + timedelta(seconds=1)})
+    assert ended.pass_expires_in_seconds == 0.0
+
+
+def test_a_status_defaults_to_no_place_pass_or_offer() -> None:
+    status = pyqueue.Status(ticket=7, state="left", at=AT, eta=pyqueue.Eta(**VALUES[pyqueue.Eta]))
+    assert (status.ahead, status.ahead_at_start, status.pass_token, status.offer) == (None,) * 4
+    assert status.pass_expires_at is None and status.pass_expires_in_seconds == 0.0
+    assert status.opens_in_seconds == 0.0 and not status.paused

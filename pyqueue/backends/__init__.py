@@ -3,9 +3,8 @@
 The HTTP layer talks to state only through :class:`Backend`, so the embedded memory backend
 (:mod:`pyqueue.backends.memory`, one process) and a Redis backend (many processes and nodes)
 are interchangeable. Methods return the core's value classes (``Ticket``, ``Hold``, ``RoomInfo``,
-…; the Redis backend builds them with their constructors; a status is read through
-:class:`pyqueue.backends.views.StatusView`), never a ``Room``, and raise the core's exceptions
-(``pyqueue.PyqueueError`` subclasses) plus the two below.
+``Status``, …; the Redis backend builds them with their constructors), never a ``Room``, and
+raise the core's exceptions (``pyqueue.PyqueueError`` subclasses) plus the two below.
 """
 
 from __future__ import annotations
@@ -27,11 +26,11 @@ from pyqueue._core import (
     RoomConfig,
     RoomInfo,
     SlotInfo,
+    Status,
     Ticket,
     TickReport,
     VirtualClock,
 )
-from pyqueue.backends.views import StatusView
 from pyqueue.background import Periodic
 from pyqueue.config import ConfigError, Settings
 from pyqueue.redis_url import is_redis_url
@@ -164,7 +163,7 @@ class Backend(Protocol):
         """True the first time a proof-of-work ``challenge`` (its hex hash) is spent, in any
         process; it is remembered until ``until`` (Unix seconds, the challenge's expiry)."""
 
-    async def status(self, room: str, ticket: str) -> StatusView:
+    async def status(self, room: str, ticket: str) -> Status:
         """The status of a ticket token (a pass is refused); counts as its heartbeat."""
 
     async def leave(self, room: str, token: str) -> str:

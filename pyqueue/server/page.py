@@ -26,10 +26,10 @@ from pyqueue._core import (
     NoOffer,
     NotOpenYet,
     RoomClosed,
+    Status,
     TokenError,
     UnknownTicket,
 )
-from pyqueue.backends.views import StatusView
 from pyqueue.config import Settings
 from pyqueue.server import page_booking, render
 from pyqueue.server.challenge import fresh_challenge, pay_for_join
@@ -127,7 +127,7 @@ async def show_room(request: web.Request) -> web.StreamResponse:
     state, meta, ctx = page.state, page.meta, page.ctx
     room = meta.id
     token = cookie(request, meta.ticket_cookie)
-    st: StatusView | None = None
+    st: Status | None = None
     if token is not None:
         try:
             st = await state.backend.status(room, token)
@@ -178,7 +178,7 @@ def _join_form(
 
 
 async def _status_page(
-    request: web.Request, page: RoomPage, token: str, st: StatusView
+    request: web.Request, page: RoomPage, token: str, st: Status
 ) -> web.Response:
     state, meta, ctx = page.state, page.meta, page.ctx
     body, _ = render.status(meta.id, st, meta.poll_cap_ms, state.now, meta.handoff_url)

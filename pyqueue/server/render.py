@@ -18,8 +18,8 @@ from pyqueue._core import (
     RoomConfig,
     RoomInfo,
     SlotInfo,
+    Status,
 )
-from pyqueue.backends.views import StatusView
 from pyqueue.server.polling import poll_after_ms
 
 
@@ -31,7 +31,7 @@ def handoff_link(url: str, pass_token: str) -> str:
 
 def status(
     room: str,
-    st: StatusView,
+    st: Status,
     poll_cap_ms: int,
     now: Callable[[], float],
     handoff_url: str | None,
@@ -84,7 +84,7 @@ def status(
 
 def status_json(
     room: str,
-    st: StatusView,
+    st: Status,
     poll_cap_ms: int,
     now: Callable[[], float],
     handoff_url: str | None,

@@ -14,8 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
-from pyqueue._core import TokenError, UnknownTicket
-from pyqueue.backends.views import StatusView
+from pyqueue._core import Status, TokenError, UnknownTicket
 from pyqueue.config import text_rule
 from pyqueue.server import polling, render
 from pyqueue.server.challenge import pay_for_join
@@ -41,7 +40,7 @@ TICKET_COOKIE_SECONDS: Final = 7 * 24 * 3600
 #: The longest identity (the core refuses longer ones, and any other break of its rule).
 IDENTITY_MAX: Final = text_rule("identity")[0]
 #: ``(room, ticket token, poll cap in ms, random in [0, 1))`` -> ``(body, poll_ms, status)``.
-StatusPoll = Callable[[str, str, int, float], tuple[bytes | None, int, StatusView | None]]
+StatusPoll = Callable[[str, str, int, float], tuple[bytes | None, int, Status | None]]
 
 
 #: Routes named with this prefix are the status route of one room, matched by a dict lookup
@@ -108,7 +107,7 @@ def status_handler(state: ServerState, fixed_room: str | None = None) -> Handler
                 raise ApiError(
                     "token_missing", "send the ticket as cookie or Authorization: Bearer"
                 )
-            st: StatusView | None = None
+            st: Status | None = None
             if fast is not None:
                 body, poll_ms, st = fast(room, token, meta.poll_cap_ms, polling._random())
                 if body is not None:
@@ -246,7 +245,7 @@ def _set_pass_cookie(
     state: ServerState,
     meta: RoomMeta,
     response: web.Response,
-    st: StatusView,
+    st: Status,
 ) -> None:
     # The pass goes along as a cookie too, so a reverse proxy in front of the booking site can
     # let the browser through (see /v1/check).

@@ -34,6 +34,7 @@ from pyqueue._core import (
     SessionEnded,
     Signer,
     SlotInfo,
+    Status,
     Ticket,
     TickReport,
     TokenInfo,
@@ -518,7 +519,7 @@ class RedisBackend:
         )
         return done is not None
 
-    async def status(self, room: str, ticket: str) -> rec.Status:
+    async def status(self, room: str, ticket: str) -> Status:
         config = await self.config(room)
         info = self.verify_info(room, ticket, "ticket")
         t = info.ticket

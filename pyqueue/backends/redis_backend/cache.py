@@ -15,8 +15,8 @@ import time
 from bisect import bisect_left, insort
 from dataclasses import dataclass
 
-from pyqueue._core import wait_estimate
-from pyqueue.backends.redis_backend.records import MICROS, Eta
+from pyqueue._core import Eta, wait_estimate
+from pyqueue.backends.redis_backend.records import MICROS
 
 
 @dataclass(slots=True)
@@ -160,7 +160,8 @@ class RoomCache:
 
     def estimate(self, distance: int) -> Eta:
         """The wait of a ticket ``distance`` places from the cursor (the core's estimate)."""
-        return Eta(*wait_estimate(self.speed(), max(0, distance)))
+        low, seconds, high, known = wait_estimate(self.speed(), max(0, distance))
+        return Eta(low=low, seconds=seconds, high=high, known=known)
 
 
 def _is_number(value: bytes) -> bool:

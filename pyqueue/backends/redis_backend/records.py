@@ -1,11 +1,9 @@
-"""The status record of the Redis backend (the one value not yet built by the core: it satisfies
-:class:`pyqueue.backends.views.StatusView`), the time conversions, and the room settings' JSON
-form kept in Redis. Every other value is the core's class, built with its constructor."""
+"""The time conversions of the Redis backend and the room settings' JSON form kept in Redis.
+Every value the backend returns is the core's class, built with its constructor."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -20,56 +18,6 @@ def from_micros(micros: int) -> datetime:
 
 def to_micros(when: datetime) -> int:
     return round(when.timestamp() * MICROS)
-
-
-@dataclass(frozen=True, slots=True)
-class Eta:
-    low: float
-    seconds: float
-    high: float
-    known: bool
-
-
-ZERO_ETA: Final = Eta(0.0, 0.0, 0.0, True)
-
-
-@dataclass(frozen=True, slots=True)
-class Offer:
-    slot: str
-    until_micros: int
-
-    @property
-    def until(self) -> datetime:
-        return from_micros(self.until_micros)
-
-    @property
-    def until_timestamp(self) -> float:
-        return self.until_micros / MICROS
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    ticket: int
-    state: str
-    ahead: int | None
-    ahead_at_start: int | None
-    eta: Eta
-    opens_in_seconds: float
-    pass_token: str | None
-    pass_expires_micros: int | None
-    now_micros: int
-    offer: Offer | None
-    paused: bool
-
-    @property
-    def pass_expires_at(self) -> datetime | None:
-        return None if self.pass_expires_micros is None else from_micros(self.pass_expires_micros)
-
-    @property
-    def pass_expires_in_seconds(self) -> float:
-        if self.pass_expires_micros is None:
-            return 0.0
-        return max(0, self.pass_expires_micros - self.now_micros) / MICROS
 
 
 # ----- the settings in Redis --------------------------------------------------------------------

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Final
 
-from pyqueue._core import RoomConfig, Signer, prequeue_estimate
+from pyqueue._core import Eta, Offer, RoomConfig, Signer, Status, prequeue_estimate
 from pyqueue.backends.redis_backend import records as rec
 from pyqueue.backends.redis_backend.cache import RoomCache, TicketRecord
 
 MICROS: Final = rec.MICROS
 #: Ticket tokens last a week from the join, as the core signs them.
 TICKET_TOKEN_SECONDS: Final = 7 * 24 * 3600
+#: The estimate of a ticket no longer waiting.
+ZERO_ETA: Final = Eta(low=0.0, seconds=0.0, high=0.0, known=True)
 
 
 def sign_ticket(signer: Signer, room: str, ticket: int, joined: int, sub: str | None) -> str:
@@ -38,20 +40,23 @@ def build_status(
     now: int,
     opens: int,
     sub: str | None = None,
-) -> rec.Status:
+) -> Status:
     """A ticket's status from the cache alone, as the core computes it."""
     opens_in = max(0, opens - now) / MICROS
     state = record.state
     ahead: int | None = None
     ahead_at_start: int | None = None
-    eta = rec.ZERO_ETA
+    eta = ZERO_ETA
     pass_token: str | None = None
     expires: int | None = None
     if state == "admitted" and now >= record.expires:
         state = "expired"  # the next tick books it; capacity is computed there
     if state == "prequeue":
         waiting = cache.prequeue_waiting()
-        eta = rec.Eta(*prequeue_estimate(opens_in, waiting, config.admit_per_minute / 60.0))
+        low, seconds, high, known = prequeue_estimate(
+            opens_in, waiting, config.admit_per_minute / 60.0
+        )
+        eta = Eta(low=low, seconds=seconds, high=high, known=known)
     elif state == "waiting":
         ahead = cache.ahead(record.position)
         ahead_at_start = record.ahead_at_start
@@ -60,17 +65,17 @@ def build_status(
         pass_token = sign_pass(signer, room, t, record, sub)
         expires = record.expires
     offered = cache.offers.get(t)
-    offer = None if offered is None else rec.Offer(offered[0], offered[1])
-    return rec.Status(
+    offer = None if offered is None else Offer(slot=offered[0], until=rec.from_micros(offered[1]))
+    return Status(
         ticket=t,
         state=state,
+        at=rec.from_micros(now),
+        eta=eta,
         ahead=ahead,
         ahead_at_start=ahead_at_start,
-        eta=eta,
         opens_in_seconds=opens_in,
         pass_token=pass_token,
-        pass_expires_micros=expires,
-        now_micros=now,
+        pass_expires_at=None if expires is None else rec.from_micros(expires),
         offer=offer,
         paused=cache.flag("paused"),
     )

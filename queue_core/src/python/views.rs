@@ -12,7 +12,7 @@ use super::time::{micros_to_datetime, opt_datetime, opt_to_micros, to_micros};
 use crate::errors::CoreError;
 use crate::eta::Estimate;
 use crate::inventory::{Booking, GroupAvailability, Hold, SlotInfo, SlotState};
-use crate::queue::{Counters, Draw, TicketState};
+use crate::queue::{Counters, Draw, StatusView, TicketState};
 use crate::room::{AuditEntry, FullStatus, Offer, RoomInfo, TickReport};
 use crate::room_config::PrequeueMode;
 
@@ -72,8 +72,8 @@ impl PyTicket {
     }
 }
 
-#[pyclass(frozen, module = "pyqueue._core", name = "Eta", get_all)]
-#[derive(Clone)]
+#[pyclass(frozen, eq, module = "pyqueue._core", name = "Eta", get_all)]
+#[derive(Clone, PartialEq)]
 pub struct PyEta {
     pub low: f64,
     pub seconds: f64,
@@ -89,12 +89,26 @@ impl From<Estimate> for PyEta {
 
 #[pymethods]
 impl PyEta {
+    #[new]
+    #[pyo3(signature = (*, low, seconds, high, known))]
+    fn py_new(low: f64, seconds: f64, high: f64, known: bool) -> PyResult<Self> {
+        for (name, value) in [("low", low), ("seconds", seconds), ("high", high)] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(CoreError::InvalidArgument(format!(
+                    "Eta.{name} must be a finite number of seconds >= 0, got {value}"
+                ))
+                .into());
+            }
+        }
+        Ok(Self { low, seconds, high, known })
+    }
     fn __repr__(&self) -> String {
         format!("Eta(low={:.1}, seconds={:.1}, high={:.1}, known={})", self.low, self.seconds, self.high, self.known)
     }
 }
 
-#[pyclass(frozen, module = "pyqueue._core", name = "Offer")]
+#[pyclass(frozen, eq, module = "pyqueue._core", name = "Offer")]
+#[derive(PartialEq)]
 pub struct PyOffer {
     pub slot: String,
     pub until: i64,
@@ -102,6 +116,11 @@ pub struct PyOffer {
 
 #[pymethods]
 impl PyOffer {
+    #[new]
+    #[pyo3(signature = (*, slot, until))]
+    fn py_new(slot: String, until: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Self { slot, until: to_micros(until, "Offer.until")? })
+    }
     #[getter]
     fn slot(&self) -> &str {
         &self.slot
@@ -126,7 +145,10 @@ impl From<Offer> for PyOffer {
     }
 }
 
-#[pyclass(frozen, module = "pyqueue._core", name = "Status")]
+/// A status at one moment, `now`: the pass's seconds left are counted from it, so two statuses
+/// differ when their moments do.
+#[pyclass(frozen, eq, module = "pyqueue._core", name = "Status")]
+#[derive(PartialEq)]
 pub struct PyStatus {
     pub inner: FullStatus,
     pub now: i64,
@@ -134,6 +156,49 @@ pub struct PyStatus {
 
 #[pymethods]
 impl PyStatus {
+    #[new]
+    #[pyo3(signature = (
+        *, ticket, state, at, eta, ahead=None, ahead_at_start=None, opens_in_seconds=0.0,
+        pass_token=None, pass_expires_at=None, offer=None, paused=false
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn py_new(
+        ticket: u32,
+        state: &str,
+        at: &Bound<'_, PyAny>,
+        eta: &PyEta,
+        ahead: Option<u64>,
+        ahead_at_start: Option<u64>,
+        opens_in_seconds: f64,
+        pass_token: Option<String>,
+        pass_expires_at: Option<&Bound<'_, PyAny>>,
+        offer: Option<&PyOffer>,
+        paused: bool,
+    ) -> PyResult<Self> {
+        if !(opens_in_seconds.is_finite() && opens_in_seconds >= 0.0) {
+            return Err(CoreError::InvalidArgument(format!(
+                "Status.opens_in_seconds must be a finite number of seconds >= 0, got {opens_in_seconds}"
+            ))
+            .into());
+        }
+        let view = StatusView {
+            ticket,
+            state: named(&TICKET_STATES, TicketState::as_str, state, "Status.state")?,
+            ahead,
+            ahead_at_start,
+            eta: Estimate { low: eta.low, seconds: eta.seconds, high: eta.high, known: eta.known },
+            opens_in_seconds,
+            pass_expires_at: opt_to_micros(pass_expires_at, "Status.pass_expires_at")?,
+            paused,
+        };
+        let offer = offer.map(|o| Offer { slot: o.slot.clone(), until: o.until });
+        Ok(Self { inner: FullStatus { view, pass_token, offer }, now: to_micros(at, "Status.at")? })
+    }
+    /// The moment this status describes.
+    #[getter]
+    fn at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        micros_to_datetime(py, self.now)
+    }
     #[getter]
     fn ticket(&self) -> u32 {
         self.inner.view.ticket
