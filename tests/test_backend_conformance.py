@@ -525,3 +525,87 @@ async def test_every_operation_returns_the_cores_value_classes(env: Setup) -> No
         (name, type(value)) for name, value in results[1:] if type(value) is not expected[name]
     ]
     assert wrong == []
+
+
+# ----- found by the model test (tests/test_inventory_backends.py) on Redis ------------------
+
+
+async def test_a_hold_deadline_is_rounded_up_to_a_whole_second(env: Setup) -> None:
+    backend, clock, room = env
+    await room(hold_seconds=60, session_seconds=900)
+    await slots(backend, 1)
+    (a,) = await admitted_passes(backend, clock, 1)
+    clock.advance(2.25)
+    hold = await backend.hold(ROOM, "s0", a)
+    granted = clock.now() + timedelta(seconds=60)
+    assert hold.until == granted.replace(microsecond=0) + timedelta(seconds=1)
+
+
+async def test_a_lapsed_hold_counts_until_a_claim_at_the_limit_ends_it(env: Setup) -> None:
+    backend, clock, room = env
+    await room(hold_seconds=60, session_seconds=900, max_bookings_per_identity=2)
+    await slots(backend, 3)
+    (a,) = await admitted_passes(backend, clock, 1)
+    await backend.hold(ROOM, "s0", a)
+    clock.advance(61)
+    # Not at the limit: the lapsed hold stays, and counts, so this booking uses the allowance up.
+    await backend.hold(ROOM, "s1", a)
+    await backend.confirm(ROOM, "s1", a)
+    groups = await backend.availability(ROOM)
+    assert [(g.free, g.held, g.booked) for g in groups] == [(1, 1, 1)]
+    with pytest.raises(pyqueue.SessionEnded):
+        await backend.verify_pass(ROOM, a)
+
+
+async def test_a_claim_at_the_limit_ends_ones_own_lapsed_hold_first(env: Setup) -> None:
+    backend, clock, room = env
+    await room(hold_seconds=60, session_seconds=900, max_bookings_per_identity=1)
+    await slots(backend, 3)
+    (a,) = await admitted_passes(backend, clock, 1)
+    await backend.hold(ROOM, "s0", a)
+    clock.advance(61)
+    await backend.hold(ROOM, "s1", a)
+    groups = await backend.availability(ROOM)
+    assert [(g.free, g.held) for g in groups] == [(2, 1)]
+
+
+async def test_a_room_with_a_hold_left_is_not_sold_out(env: Setup) -> None:
+    backend, clock, room = env
+    await room(max_bookings_per_identity=1)
+    await slots(backend, 2)
+    a, b = await admitted_passes(backend, clock, 2)
+    await backend.hold(ROOM, "s0", a)
+    await backend.confirm(ROOM, "s0", a)
+    await backend.hold(ROOM, "s1", b)
+    assert (await backend.room_info(ROOM)).state == "open"  # the hold may lapse
+    await backend.confirm(ROOM, "s1", b)
+    assert (await backend.room_info(ROOM)).state == "sold_out"
+
+
+async def test_windows_missed_between_ticks_release_once(env: Setup) -> None:
+    backend, clock, room = env
+    await room(release_windows=["Mon-Fri 07:00", "Mon-Fri 17:00"], timezone="Europe/Berlin")
+    await slots(backend, 2)
+    (a,) = await admitted_passes(backend, clock, 1)
+    await book_and_cancel(backend, a, "s0")
+    # No tick from Monday 07:00 until Tuesday 07:30: the 17:00 and 07:00 windows were missed.
+    clock.set(OPENS_AT + timedelta(days=1, minutes=30))
+    assert (await backend.tick(ROOM)).released == 1
+    clock.advance(60)
+    assert (await backend.tick(ROOM)).released == 0
+    log = await backend.audit_log(ROOM)
+    releases = [(e.at, e.count) for e in log if e.action == "release" and e.at > OPENS_AT]
+    assert releases == [(OPENS_AT + timedelta(days=1, minutes=30), 1)]
+
+
+async def test_confirming_again_ends_the_session_once_the_allowance_is_used(env: Setup) -> None:
+    backend, clock, room = env
+    await room(max_bookings_per_identity=2)
+    await slots(backend, 2)
+    (a,) = await admitted_passes(backend, clock, 1)
+    await backend.hold(ROOM, "s0", a)
+    await backend.confirm(ROOM, "s0", a)
+    await backend.hold(ROOM, "s1", a)
+    await backend.confirm(ROOM, "s0", a)  # asked again: the hold on s1 counts now
+    with pytest.raises(pyqueue.SessionEnded):
+        await backend.verify_pass(ROOM, a)

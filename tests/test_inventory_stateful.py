@@ -503,7 +503,7 @@ class InventoryMachine(RuleBasedStateMachine):
             offer_seconds=offer_seconds,
             seed=1,
         )
-        self.room = pyqueue.Room(config, pyqueue.Signer({"k1": SECRET}), self.clock)
+        self.room = self.make_room(config)
         self.model = Model(
             mode=self.MODE,
             schedule=Schedule.parse(self.WINDOWS, self.TIMEZONE),
@@ -529,6 +529,10 @@ class InventoryMachine(RuleBasedStateMachine):
         self.tick()
 
     # ----- helpers
+
+    def make_room(self, config: pyqueue.RoomConfig) -> Any:
+        """The room under test; a subclass may put a backend behind the same calls."""
+        return pyqueue.Room(config, pyqueue.Signer({"k1": SECRET}), self.clock)
 
     def move_clock(self, to: int) -> None:
         self.clock.advance((to - self.model.now) / SECOND)
@@ -595,7 +599,8 @@ class InventoryMachine(RuleBasedStateMachine):
             lambda: self.room.hold(slot_id, v.pass_token or v.token),
         )
         if got is not None:
-            assert (got.slot, got.ticket, micros(got.until)) == (slot_id, v.ticket, until[0])
+            held = (got.slot, got.ticket, micros(got.until))
+            assert held == (slot_id, v.ticket, until[0]), f"hold {held} != {until[0]}"
             assert got.group == self.model.slots[slot_id].group
             assert micros(got.starts_at) == self.model.slots[slot_id].starts_at
             self.holds = [*self.holds[-7:], got]
@@ -792,7 +797,7 @@ class InventoryMachine(RuleBasedStateMachine):
         got = {
             g.group: tuple(getattr(g, state) for state in states) for g in self.room.availability()
         }
-        assert got == expected
+        assert got == expected, f"availability {got} != {expected}"
         claimable = [
             s.id
             for group in sorted(expected)
@@ -824,7 +829,7 @@ class InventoryMachine(RuleBasedStateMachine):
     def check_visitors(self) -> None:
         for v in self.model.visitors:
             status = self.room.status(v.token)
-            assert status.state == v.state, f"visitor {v.ticket}"
+            assert status.state == v.state, f"visitor {v.ticket} is {status.state}, not {v.state}"
             offered = self.model.offers.get(v.ticket)
             if offered is None:
                 assert status.offer is None, f"visitor {v.ticket} shows {status.offer.slot!r}"
@@ -841,7 +846,7 @@ class InventoryMachine(RuleBasedStateMachine):
     def check_audit_log(self) -> None:
         """Every release (by the schedule, an operator or for want of takers) is logged."""
         got = [(micros(e.at), e.action, e.actor, e.count, e.reason) for e in self.room.audit_log()]
-        assert got == self.model.audit
+        assert got == self.model.audit, f"audit log {got} != {self.model.audit}"
 
     def check_info(self) -> None:
         info = self.room.info()

@@ -311,7 +311,10 @@ class RedisBackend:
         now = self.now()
         opens = config.opens_at.timestamp()
         availability = await self.slots.availability(room)
-        sold_out = bool(availability) and all(g.free == 0 for g in availability)
+        # As in the core: nothing free, held or offered, since a hold or an offer may lapse.
+        sold_out = bool(availability) and all(
+            g.free == g.held == g.offered == 0 for g in availability
+        )
         if cache.flag("closed"):
             state = "closed"
         elif now < opens:

@@ -62,6 +62,10 @@ def _invalid(message: str) -> InvalidArgument:
     return error
 
 
+# How far back the latest release window may lie (windows repeat weekly).
+_EIGHT_DAYS_US = 8 * 24 * 3600 * 1_000_000
+
+
 class Inventory:
     """The slot operations of :class:`RedisBackend`."""
 
@@ -234,10 +238,19 @@ class Inventory:
         return _booking(await self._backend.run("cancel", room, normal, replicated=True))
 
     def due_window(self, room: str, config: RoomConfig, cache: RoomCache) -> int:
-        """The first release window after the last one released, if it has come (else 0).
-        From the cache: the script releases a window only once, however stale the cache."""
-        window = self._schedules.next_after(room, config, cache.count("windows_done"))
-        return window if window is not None and window <= self._backend.micros() else 0
+        """The latest release window that has come since the last one released (else 0): as
+        in the core, windows missed in between are released once, by the latest. From the
+        cache: the script releases a window only once, however stale the cache."""
+        now = self._backend.micros()
+        # Windows are weekly, so the latest one lies within the last eight days (daylight
+        # saving included); an unread cache (windows_done 0) must not walk from 1970.
+        after = max(cache.count("windows_done"), now - _EIGHT_DAYS_US)
+        due = 0
+        window = self._schedules.next_after(room, config, after)
+        while window is not None and window <= now:
+            due = window
+            window = self._schedules.next_after(room, config, window)
+        return due
 
     async def _due_window(self, room: str) -> int:
         config = await self._backend.config(room)

@@ -78,6 +78,10 @@ def config_meta(config: RoomConfig) -> dict[str, str]:
     }
 
 
+#: How far the deadlines' epoch lies before the room's opening or creation; the core's
+#: ``INVENTORY_EPOCH_MARGIN`` (queue_core/src/room.rs).
+DEADLINE_EPOCH_MARGIN_US: Final = 24 * 3600 * MICROS
+
 #: The counters of a room, as in the core's ``RoomInfo.counters``.
 COUNTERS: Final = ("joined", "admitted", "abandoned", "left", "completed", "expired")
 
@@ -88,6 +92,9 @@ def initial_meta(config: RoomConfig, now: int) -> dict[str, str]:
     # Windows before the room was created are not released (as in the core).
     meta["windows_done"] = str(now)
     opens = meta["opens_at"]
+    # Hold and offer deadlines are whole seconds after this instant, rounded up: the core's
+    # inventory epoch (a day before the opening or the creation, whichever is earlier).
+    meta["deadline_epoch"] = str(min(int(opens), now) - DEADLINE_EPOCH_MARGIN_US)
     meta.update(
         seq="0", drawn="0", closed="0", paused="0", queue_all="0", cursor="0", len="0",
         nwait="0", active="0", allowance="0", accrued_until=opens, last_tick=opens,

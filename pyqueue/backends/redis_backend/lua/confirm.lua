@@ -9,11 +9,20 @@ if s.state == 'free' or s.state == 'returned' then return redis.error_reply('no_
 if s.holder ~= tonumber(t) then return redis.error_reply('not_holder') end
 if s.state == 'booked' then
   rewrite(id)
+  -- As in the core, a confirmation asked for again also ends the session once the visitor's
+  -- holds and bookings use the allowance up (a hold taken since counts).
+  complete_if_done(t)
+  save_meta()
   return booking_reply(s.code, id, t)
 end
 if s['until'] <= NOW then return redis.error_reply('hold_expired') end
 if redis.call('HEXISTS', CODES, code) == 1 then return redis.error_reply('code_clash') end
 local was_offer = s.state == 'offered'
+-- An offer does not count until booked; booking it is a claim like a hold (as in the core).
+if was_offer then
+  local full = make_room_for_one_more(t, id)
+  if full then return full end
+end
 sput(id, s.state, { state = 'booked', holder = tonumber(t), ['until'] = 0, code = code })
 redis.call('HSET', CODES, code, id)
 own(t, id)

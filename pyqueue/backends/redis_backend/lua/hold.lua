@@ -20,9 +20,10 @@ if (s.state == 'held' or s.state == 'offered') and s.holder == tonumber(t) and l
   return { id, group, starts, t, int(s['until']) }
 end
 if not claimable(s) then return redis.error_reply('slot_taken ' .. id .. ' ' .. alternatives(id)) end
-if owned_count(t, id) >= M.limit then return redis.error_reply('limit_reached ' .. int(M.limit)) end
+local full = make_room_for_one_more(t, id)
+if full then return full end
 local old = s.state
-local hold_until = math.min(NOW + M.hold_us, r.expires)
+local hold_until = deadline(math.min(NOW + M.hold_us, r.expires))
 sput(id, old, { state = 'held', holder = tonumber(t), ['until'] = hold_until, code = '' })
 own(t, id)
 return { id, group, starts, t, int(hold_until) }

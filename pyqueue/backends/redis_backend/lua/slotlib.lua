@@ -77,6 +77,13 @@ end
 local function rewrite(id)
   redis.call('HSET', SLOTS, id, redis.call('HGET', SLOTS, id))
 end
+-- A hold's or offer's deadline as the core stores it: whole seconds after the room's deadline
+-- epoch, rounded up, so that it never ends before the moment it was granted for. (Rooms made
+-- before the epoch was recorded count from the Unix epoch.)
+local function deadline(us)
+  local epoch = M.deadline_epoch or 0
+  return epoch + math.ceil((us - epoch) / 1e6) * 1e6
+end
 local function live(s) return (s.state == 'held' or s.state == 'offered') and s['until'] > NOW end
 -- As in the core: a free slot, or a hold that lapsed and was not swept yet. A lapsed offer
 -- is not: the sweep returns it to the waiting list.
@@ -84,7 +91,9 @@ local function claimable(s)
   return s.state == 'free' or (s.state == 'held' and s['until'] <= NOW)
 end
 
--- Holds and bookings of a ticket that count against its limit.
+-- Holds and bookings of a ticket that count against its limit, as in the core: a lapsed hold
+-- counts until it is ended (swept, taken over or ended by a claim at the limit); an offer
+-- counts only once booked.
 local function owned_count(t, except)
   local list = redis.call('HGET', OWNED, t)
   local n = 0
@@ -92,10 +101,26 @@ local function owned_count(t, except)
   for id in string.gmatch(list, '[^,]+') do
     if id ~= except then
       local s = sget(id)
-      if s and s.holder == tonumber(t) and (live(s) or s.state == 'booked') then n = n + 1 end
+      if s and s.holder == tonumber(t) and (s.state == 'held' or s.state == 'booked') then
+        n = n + 1
+      end
     end
   end
   return n
+end
+-- Before a claim (a hold, or booking an offer): at the limit, the ticket's own lapsed holds
+-- end first, as in the core; if that is not enough, the claim is refused (they stay ended).
+-- Returns the error reply, or nil when there is room for one more.
+local function make_room_for_one_more(t, except)
+  if owned_count(t, except) < M.limit then return nil end
+  for id in string.gmatch(redis.call('HGET', OWNED, t) or '', '[^,]+') do
+    local s = sget(id)
+    if id ~= except and s and s.holder == tonumber(t) and s.state == 'held' and not live(s) then
+      sput(id, 'held', { state = 'free', holder = -1, ['until'] = 0, code = '' })
+    end
+  end
+  if owned_count(t, except) < M.limit then return nil end
+  return redis.error_reply('limit_reached ' .. int(M.limit))
 end
 local function own(t, id)
   local list = redis.call('HGET', OWNED, t)
@@ -223,7 +248,7 @@ local function make_offers()
       end
     end
     if found then
-      local offer_until = NOW + M.offer_us
+      local offer_until = deadline(NOW + M.offer_us)
       sput(id, 'returned', { state = 'offered', holder = tonumber(who), ['until'] = offer_until, code = '' })
       redis.call('HSET', DOWNTO, id, int(found))
       redis.call('HSET', OFFERS, who, id .. '|' .. int(offer_until))
