@@ -187,6 +187,8 @@ class RoomConfig:
         strings), held only to what the core relies on, not today's ranges: a room saved before
         a range was narrowed keeps its settings. ``InvalidConfig`` for a missing, unknown or
         unusable setting."""
+    def saved_settings(self) -> dict[str, Any]:
+        """Every setting by name, times as RFC 3339 strings: what ``saved`` reads back."""
     def outside_ranges(self) -> list[str]:
         """A message for each setting outside today's documented range; empty for any config
         the constructor accepts (one from ``saved`` may have some)."""

@@ -224,3 +224,21 @@ def test_saved_settings_are_held_to_what_the_core_relies_on() -> None:
         match='unknown setting "sesion_seconds"',
     ):
         pyqueue.RoomConfig.saved({**saved, "sesion_seconds": 5})
+
+
+def test_saved_settings_are_every_setting_and_read_back_the_same() -> None:
+    config = pyqueue.RoomConfig(
+        "husum",
+        OPENS_AT,
+        closes_at=OPENS_AT + timedelta(days=1),
+        identity="required",
+        release_windows=["Mon-Fri 07:00"],
+        timezone="Europe/Berlin",
+        handoff_url="/book",
+        seed=9,
+        challenge_max_number=10_000,
+    )
+    saved = config.saved_settings()
+    assert saved["opens_at"] == OPENS_AT.isoformat() and saved["prequeue_opens_at"] is None
+    again = pyqueue.RoomConfig.saved(json.loads(json.dumps(saved)))
+    assert again.saved_settings() == saved

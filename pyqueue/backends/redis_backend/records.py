@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 from pyqueue._core import RoomConfig
 
@@ -22,35 +22,10 @@ def to_micros(when: datetime) -> int:
 
 # ----- the settings in Redis --------------------------------------------------------------------
 
-_OPTIONAL_TIMES: Final = ("closes_at", "prequeue_opens_at")
-_PLAIN: Final = (
-    "admit_per_minute",
-    "max_active",
-    "session_seconds",
-    "heartbeat_timeout_seconds",
-    "prequeue",
-    "identity",
-    "returned_slots",
-    "release_windows",
-    "timezone",
-    "max_bookings_per_identity",
-    "hold_seconds",
-    "offer_seconds",
-    "handoff_url",
-    "seed",
-    "challenge_max_number",
-)
-
 
 def config_to_json(config: RoomConfig) -> str:
     """Every setting, so that any process rebuilds the same ``RoomConfig`` (seed included)."""
-    data: dict[str, Any] = {"id": config.id, "opens_at": config.opens_at.isoformat()}
-    for name in _OPTIONAL_TIMES:
-        value: datetime | None = getattr(config, name)
-        data[name] = None if value is None else value.isoformat()
-    for name in _PLAIN:
-        data[name] = getattr(config, name)
-    return json.dumps(data)
+    return json.dumps(config.saved_settings())
 
 
 def config_from_json(text: str | bytes) -> RoomConfig:

@@ -311,6 +311,19 @@ impl PyRoomConfig {
         Settings::from_saved(settings)?.build(Origin::Saved)
     }
 
+    /// Every setting by name, times as RFC 3339 strings: what `saved` reads back. The one list
+    /// of the settings a store keeps, so that no store lists them again.
+    fn saved_settings<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        let settings = PyDict::new(slf.py());
+        for name in SETTING_NAMES {
+            let value = slf.getattr(name)?;
+            let value =
+                if name.ends_with("_at") && !value.is_none() { value.call_method0("isoformat")? } else { value };
+            settings.set_item(name, value)?;
+        }
+        Ok(settings)
+    }
+
     /// A message for each setting outside today's documented range (empty for any config the
     /// constructor accepts): what a room saved by an earlier version may hold.
     fn outside_ranges(&self) -> Vec<String> {
