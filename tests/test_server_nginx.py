@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pyqueue.server.nginx import nginx_sidecar_config
-from tests.helpers.nginx import BookingSite, Nginx, free_port, nginx_binary
+from tests.helpers.nginx import BookingSite, Nginx, StubSite, free_port, nginx_binary
 from tests.helpers.server import ROOT, Client, ServerProcess
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
@@ -102,32 +100,11 @@ def test_the_readme_shows_the_generated_configuration():
     assert nginx_sidecar_config("kiel") in blocks
 
 
-class AnswersUnavailable:
+class AnswersUnavailable(StubSite):
     """Stands in for a pyqueue whose store is down: every request is a 503."""
 
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                data = b'{"error":{"code":"unavailable","message":"store down"}}'
-                self.send_response(503)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self.server.server_address[1])
-
-    def __enter__(self) -> AnswersUnavailable:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(self, path: str, headers: Any) -> tuple[int, str, bytes]:
+        return 503, "application/json", b'{"error":{"code":"unavailable","message":"store down"}}'
 
 
 def assert_fails_as_chosen(front: str, mode: str) -> None:

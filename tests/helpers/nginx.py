@@ -15,6 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, Self
 
 import pytest
 
@@ -99,16 +100,20 @@ class Nginx:
             self.process.stderr.close()
 
 
-class BookingSite:
-    """A dummy booking site: answers 200 with the path and the ticket nginx passed on."""
+class StubSite:
+    """A small HTTP server on a free port whose every GET is answered by :meth:`answer`."""
+
+    def answer(self, path: str, headers: Any) -> tuple[int, str, bytes]:
+        raise NotImplementedError
 
     def __init__(self) -> None:
+        site = self
+
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = f"booking {self.path} ticket={self.headers.get('X-Pyqueue-Ticket')}"
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
+                status, content_type, data = site.answer(self.path, self.headers)
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -119,10 +124,18 @@ class BookingSite:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = int(self.server.server_address[1])
 
-    def __enter__(self) -> BookingSite:
+    def __enter__(self) -> Self:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class BookingSite(StubSite):
+    """A dummy booking site: answers 200 with the path and the ticket nginx passed on."""
+
+    def answer(self, path: str, headers: Any) -> tuple[int, str, bytes]:
+        body = f"booking {path} ticket={headers.get('X-Pyqueue-Ticket')}"
+        return 200, "text/plain", body.encode()
