@@ -760,6 +760,10 @@ def prequeue_estimate(
 def next_release_window(config: RoomConfig, at_or_after: datetime | str) -> datetime | None:
     """The first release window of ``config`` at or after ``at_or_after``, or None."""
 
+def last_release_window(config: RoomConfig, at_or_before: datetime | str) -> datetime | None:
+    """The latest release window of ``config`` at or before ``at_or_before``, or None: the one
+    a tick releases for, once, however many were missed since the last release."""
+
 POLL_FRONT_MS: Final[int]
 POLL_BACK_MS: Final[int]
 POLL_MIN_MS: Final[int]

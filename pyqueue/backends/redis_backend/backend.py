@@ -347,7 +347,7 @@ class RedisBackend:
     async def tick(self, room: str) -> TickReport:
         config = await self.config(room)
         cache = self.cache(room)
-        due = self.slots.due_window(room, config, cache)
+        due = self.slots.due_window(room, config)
         start = cache.changes_read
         seen, cache.seen = cache.seen, {}
         try:

@@ -34,7 +34,6 @@ from pyqueue.backends.redis_backend.scripts import core_error
 
 if TYPE_CHECKING:
     from pyqueue.backends.redis_backend.backend import RedisBackend
-    from pyqueue.backends.redis_backend.cache import RoomCache
 
 #: The booking code alphabet of the core (Crockford's base 32): 10 symbols, shown as 5-5.
 CODE_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -63,7 +62,6 @@ def _invalid(message: str) -> InvalidArgument:
 
 
 # How far back the latest release window may lie (windows repeat weekly).
-_EIGHT_DAYS_US = 8 * 24 * 3600 * 1_000_000
 
 
 class Inventory:
@@ -237,27 +235,19 @@ class Inventory:
             raise core_error(UnknownBooking, "unknown_booking", "no such booking")
         return _booking(await self._backend.run("cancel", room, normal, replicated=True))
 
-    def due_window(self, room: str, config: RoomConfig, cache: RoomCache) -> int:
-        """The latest release window that has come since the last one released (else 0): as
-        in the core, windows missed in between are released once, by the latest. From the
-        cache: the script releases a window only once, however stale the cache."""
-        now = self._backend.micros()
-        # Windows are weekly, so the latest one lies within the last eight days (daylight
-        # saving included); an unread cache (windows_done 0) must not walk from 1970.
-        after = max(cache.count("windows_done"), now - _EIGHT_DAYS_US)
-        due = 0
-        window = self._schedules.next_after(room, config, after)
-        while window is not None and window <= now:
-            due = window
-            window = self._schedules.next_after(room, config, window)
-        return due
+    def due_window(self, room: str, config: RoomConfig) -> int:
+        """The latest release window that has come (else 0): as in the core, windows missed
+        in between are released once, by the latest. The script releases it only if it is
+        later than the last one released, which it reads itself, however stale the cache."""
+        last, _ = self._schedules.windows(room, config, self._backend.micros())
+        return last or 0
 
     async def _due_window(self, room: str) -> int:
         config = await self._backend.config(room)
-        return self.due_window(room, config, await self._backend.fresh(room))
+        return self.due_window(room, config)
 
     def next_window(self, room: str, config: RoomConfig) -> datetime | None:
-        window = self._schedules.next_after(room, config, self._backend.micros() - 1)
+        _, window = self._schedules.windows(room, config, self._backend.micros())
         return None if window is None else rec.from_micros(window)
 
     async def release(self, room: str, override: bool, reason: str | None, actor: str) -> int:

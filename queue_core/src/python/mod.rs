@@ -51,6 +51,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(status_poll::wait_estimate, m)?)?;
     m.add_function(wrap_pyfunction!(status_poll::prequeue_estimate, m)?)?;
     m.add_function(wrap_pyfunction!(status_poll::next_release_window, m)?)?;
+    m.add_function(wrap_pyfunction!(status_poll::last_release_window, m)?)?;
     status_poll::register_constants(m)?;
     m.add_function(wrap_pyfunction!(limits::input_rules, m)?)?;
     m.add_function(wrap_pyfunction!(limits::check_slots, m)?)?;

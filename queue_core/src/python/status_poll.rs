@@ -142,6 +142,19 @@ pub fn next_release_window<'py>(
     schedule.next_at_or_after(at).map(|w| micros_to_datetime(py, w)).transpose()
 }
 
+/// The latest release window of `config` at or before `at_or_before`, or None: the window a
+/// tick releases for, once, however many were missed since the last release (see `room/slots.rs`).
+#[pyfunction]
+pub fn last_release_window<'py>(
+    py: Python<'py>,
+    config: &PyRoomConfig,
+    at_or_before: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let at = to_micros(at_or_before, "at_or_before")?;
+    let schedule = ReleaseSchedule::parse(&config.inner.release_windows, &config.inner.timezone)?;
+    schedule.last_at_or_before(at).map(|w| micros_to_datetime(py, w)).transpose()
+}
+
 /// The policy's constants, for the documentation and the tests of the Python side.
 pub fn register_constants(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("POLL_FRONT_MS", polling::FRONT_MS)?;
