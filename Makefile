@@ -42,7 +42,8 @@ RUST_INPUTS := Cargo.toml Cargo.lock queue_core/Cargo.toml $(wildcard queue_core
 
 # Command name -> Debian package, for `system-deps`.
 SYSTEM_DEPS := redis-server:redis-server nginx:nginx wrk:wrk chromium:chromium \
-	chromedriver:chromium-driver faketime:faketime
+	chromedriver:chromium-driver faketime:faketime caddy:caddy \
+	promtool:prometheus
 
 ARGS ?=
 PYTEST_ARGS ?=
@@ -77,7 +78,7 @@ $(DEPS_STAMP): pyproject.toml | $(PY)
 deps: $(DEPS_STAMP) ## Create .venv and install the Python dependencies
 
 .PHONY: system-deps
-system-deps: ## Install missing Debian packages (redis, nginx, wrk, chromium, faketime)
+system-deps: ## Install missing Debian packages (redis, nginx, wrk, chromium, faketime, caddy, promtool)
 	@missing=""; \
 	for pair in $(SYSTEM_DEPS); do \
 		cmd=$${pair%%:*}; pkg=$${pair#*:}; \

@@ -3,7 +3,8 @@
 ``pyqueue serve --config FILE [--host H] [--port P]`` runs the server (without ``--config``,
 the demo room); ``pyqueue check-config FILE`` validates a configuration; ``pyqueue openapi``
 writes the OpenAPI document; ``pyqueue nginx-config --room ID`` prints an nginx configuration
-that guards a booking site with the sidecar check; ``pyqueue journal check DIR`` and
+that guards a booking site with the sidecar check, ``pyqueue caddy-config --room ID`` the same
+for Caddy; ``pyqueue journal check DIR`` and
 ``pyqueue journal repair DIR`` examine and repair saved state (see
 :mod:`pyqueue.journal_command`). ``python server.py …`` is ``pyqueue serve …``.
 
@@ -64,6 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
         default="closed",
         help="when pyqueue cannot answer: closed shows a 'please retry' page (503, Retry-After);"
         " open lets visitors through to the booking site (default: closed)",
+    )
+
+    caddy = commands.add_parser(
+        "caddy-config", help="print a Caddyfile site block guarding a booking site"
+    )
+    caddy.add_argument("--room", required=True, help="the room whose pass opens the site")
+    caddy.add_argument("--pyqueue", default="127.0.0.1:8080", help="pyqueue's host:port")
+    caddy.add_argument("--booking", default="127.0.0.1:9000", help="the booking site's host:port")
+    caddy.add_argument(
+        "--site",
+        default=":80",
+        help="the Caddy site address: :80, booking.example.org (automatic HTTPS), or"
+        " http://host:port (default: :80)",
     )
 
     journal = commands.add_parser(
@@ -144,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "nginx-config":
             return _nginx_config(args)
+        if args.command == "caddy-config":
+            return _caddy_config(args)
         if args.command == "journal":
             from pyqueue import journal_command
 
@@ -280,6 +296,19 @@ def _nginx_config(args: argparse.Namespace) -> int:
             listen=args.listen,
             server_name=args.server_name,
             on_unavailable=args.on_unavailable,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    sys.stdout.write(text)
+    return 0
+
+
+def _caddy_config(args: argparse.Namespace) -> int:
+    from pyqueue.server.caddy import caddy_sidecar_config
+
+    try:
+        text = caddy_sidecar_config(
+            args.room, pyqueue=args.pyqueue, booking=args.booking, site=args.site
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc

@@ -10,6 +10,7 @@ import pytest
 
 from pyqueue.cli import main, serve_main
 from pyqueue.server import openapi_document
+from pyqueue.server.caddy import caddy_sidecar_config
 from pyqueue.server.nginx import nginx_sidecar_config
 from tests.helpers.server import ROOT
 
@@ -73,6 +74,18 @@ def test_nginx_config_fails_closed_unless_told_to_fail_open(capsys):
         main(["nginx-config", "--room", "kiel", "--on-unavailable", "ajar"])
     assert refused.value.code == 2
     assert "--on-unavailable" in capsys.readouterr().err
+
+
+def test_caddy_config(capsys):
+    assert main(["caddy-config", "--room", "kiel"]) == 0
+    assert capsys.readouterr().out == caddy_sidecar_config("kiel")
+    assert main(["caddy-config", "--room", "kiel", "--site", "booking.example.org"]) == 0
+    assert capsys.readouterr().out.count("\nbooking.example.org {\n") == 1
+    # Anything that could end the site address or a directive is refused, naming the option.
+    for bad in (["--room", "kiel\n"], ["--room", "kiel", "--booking", "x y"]):
+        assert main(["caddy-config", *bad]) == 2
+    assert main(["caddy-config", "--room", "kiel", "--site", "a.org {\nrespond 1"]) == 2
+    assert "site:" in capsys.readouterr().err
 
 
 def test_serve_refuses_bad_arguments(tmp_path, capsys):

@@ -99,7 +99,7 @@ server {{
         default_type application/json;
         add_header Retry-After {retry} always;
         add_header Cache-Control no-store always;
-        return 503 '{{"error":{{"code":"unavailable","message":"retry shortly"}}}}';
+        return 503 '{unavailable_json}';
     }}
 }}
 """
@@ -126,19 +126,26 @@ _FALLBACK_OPEN = """
     }}
 """
 
-_UNAVAILABLE_PAGE = (
+#: The page a visitor sees while the waiting room cannot be asked (fail closed); the Caddy
+#: configuration shows the same.
+UNAVAILABLE_PAGE = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width, initial-scale=1">'
-    '<meta http-equiv="refresh" content="{retry}">'
+    f'<meta http-equiv="refresh" content="{UNAVAILABLE_RETRY_SECONDS}">'
     "<title>Waiting room unavailable</title></head><body>"
     "<h1>Waiting room unavailable, please retry</h1>"
-    "<p>The waiting room cannot be reached right now. This page tries again in {retry} seconds."
-    "</p>"
-    '<p lang="de">Der Warteraum ist gerade nicht erreichbar. Diese Seite versucht es in {retry} '
-    "Sekunden erneut.</p></body></html>"
+    "<p>The waiting room cannot be reached right now. This page tries again in "
+    f"{UNAVAILABLE_RETRY_SECONDS} seconds.</p>"
+    '<p lang="de">Der Warteraum ist gerade nicht erreichbar. Diese Seite versucht es in '
+    f"{UNAVAILABLE_RETRY_SECONDS} Sekunden erneut.</p></body></html>"
 )
+#: The API's answer while the waiting room cannot be asked.
+UNAVAILABLE_JSON = '{"error":{"code":"unavailable","message":"retry shortly"}}'
 
-_ADDRESS = re.compile(r"^[A-Za-z0-9.\-\[\]:]+$")
+
+#: A host:port (or a port) as the proxies' configurations take it: nothing that could end a
+#: directive or start another.
+PLAIN_ADDRESS = re.compile(r"^[A-Za-z0-9.\-\[\]:]+$")
 
 
 def nginx_sidecar_config(
@@ -165,11 +172,11 @@ def nginx_sidecar_config(
         ("listen", listen),
         ("server_name", server_name),
     ):
-        if not _ADDRESS.match(value) and not (name == "server_name" and value == "_"):
+        if not PLAIN_ADDRESS.match(value) and not (name == "server_name" and value == "_"):
             raise ValueError(f"{name}: {value!r} is not a plain address")
     retry = UNAVAILABLE_RETRY_SECONDS
     if on_unavailable == "closed":
-        fallback = _FALLBACK_CLOSED.format(retry=retry, page=_UNAVAILABLE_PAGE.format(retry=retry))
+        fallback = _FALLBACK_CLOSED.format(retry=retry, page=UNAVAILABLE_PAGE)
     else:
         fallback = _FALLBACK_OPEN.format()
     return _TEMPLATE.format(
@@ -181,4 +188,5 @@ def nginx_sidecar_config(
         on_unavailable=on_unavailable,
         fallback=fallback,
         retry=retry,
+        unavailable_json=UNAVAILABLE_JSON,
     )

@@ -1,9 +1,10 @@
 """``GET /v1/check?room=``: may this request through to the booking site?
 
-Made for nginx ``auth_request`` and the forward-auth of Envoy, Traefik and Caddy, which ask on
-every request of the protected site. The answer comes from the pass alone (signature, room,
-kind and expiry; no state is read): 204 when the pass is valid, else 401 with the waiting
-room's location in ``Location`` and in ``X-Pyqueue-Location``.
+Made for nginx ``auth_request``, which asks on every request of the protected site and turns
+the 401 into a redirect itself; Caddy's ``forward_auth`` hands the 401 to the visitor as it is,
+so its configuration (:mod:`pyqueue.server.caddy`) redirects browsers itself. The answer comes
+from the pass alone (signature, room, kind and expiry; no state is read): 204 when the pass is
+valid, else 401 with the waiting room's location in ``Location`` and in ``X-Pyqueue-Location``.
 """
 
 from __future__ import annotations

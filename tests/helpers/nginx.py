@@ -1,4 +1,4 @@
-"""A real nginx (the Debian package) in a temporary prefix, and a dummy booking site.
+"""Real nginx and Caddy (the Debian packages) in a temporary prefix, and a dummy booking site.
 
 nginx runs in the foreground with its own pid file, logs and temp paths under the test's
 directory, so it never touches the system's nginx.
@@ -139,3 +139,75 @@ class BookingSite(StubSite):
     def answer(self, path: str, headers: Any) -> tuple[int, str, bytes]:
         body = f"booking {path} ticket={headers.get('X-Pyqueue-Ticket')}"
         return 200, "text/plain", body.encode()
+
+
+def caddy_binary() -> str:
+    binary = shutil.which("caddy")
+    if binary is None:
+        pytest.skip("caddy is not installed (make system-deps)")
+    return binary
+
+
+def wrap_caddy_site(site: str, prefix: Path) -> str:
+    """A whole Caddyfile around a site block: no admin endpoint, no certificates, and Caddy's
+    storage under ``prefix``, so that it never reaches the network nor the system's Caddy."""
+    return f"""{{
+	admin off
+	auto_https off
+	storage file_system {prefix}/storage
+}}
+
+{site}"""
+
+
+class Caddy:
+    """A real Caddy (the Debian package) in the foreground, with its files under ``prefix``."""
+
+    def __init__(self, site: str, prefix: Path) -> None:
+        self.conf = prefix / "Caddyfile"
+        self.conf.write_text(wrap_caddy_site(site, prefix))
+        # Caddy keeps its own state under XDG_DATA_HOME/XDG_CONFIG_HOME (and HOME).
+        self.env = {
+            **os.environ,
+            "HOME": str(prefix),
+            "XDG_DATA_HOME": str(prefix / "data"),
+            "XDG_CONFIG_HOME": str(prefix / "config"),
+        }
+        self.log = prefix / "caddy.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Caddy:
+        binary = caddy_binary()
+        args = ["--config", str(self.conf), "--adapter", "caddyfile"]
+        check = subprocess.run(
+            [binary, "validate", *args], capture_output=True, text=True, env=self.env
+        )
+        assert check.returncode == 0, check.stderr
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [binary, "run", *args], stdout=log, stderr=subprocess.STDOUT, env=self.env
+            )
+        return self
+
+    def wait_listening(self, port: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"caddy exited: {self.log.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
