@@ -96,6 +96,10 @@ class Backend(Protocol):
     the wrong kind, room or signature raises the matching ``TokenError``.
     """
 
+    @property
+    def kind(self) -> str:
+        """Which store this is, "memory" or "redis" (the label of ``pyqueue_backend_up``)."""
+
     async def start(self) -> None:
         """Connects and loads what the backend needs before serving."""
 

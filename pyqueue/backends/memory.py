@@ -71,6 +71,8 @@ _IDLE_TICK: Final = TickReport()
 class MemoryBackend:
     """Rooms in this process. Implements :class:`pyqueue.backends.Backend`."""
 
+    kind: Final = "memory"
+
     def __init__(
         self,
         signer: Signer,

@@ -42,6 +42,7 @@ def create_app(
     """
     server = settings.server
     metrics = Metrics()
+    metrics.backend_kind = backend.kind
     state = ServerState(
         server=server,
         backend=backend,

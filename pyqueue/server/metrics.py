@@ -8,6 +8,7 @@ scrape itself.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,13 @@ class Metrics(Collector):
             lambda: dict.fromkeys(_TICK_FIELDS, 0)
         )
         self.tick_errors = 0
+        #: room -> Unix time of its last successful tick (of its first failed one, until one
+        #: succeeds): how long ago a room last moved, for the "ticker stuck" alert.
+        self.last_ticks: dict[str, float] = {}
+        #: Whether the backend (Redis, or the memory backend's journal) answered at the scrape;
+        #: the label names which backend it is.
+        self.backend_kind = "memory"
+        self.backend_up = True
         #: Kept by the connection layer (:mod:`pyqueue.server.connections`).
         self.connections_open = 0
         self.connections_refused = 0
@@ -73,6 +81,12 @@ class Metrics(Collector):
         counts = self.ticks[room]
         for name in _TICK_FIELDS:
             counts[name] += getattr(report, name)
+        self.last_ticks[room] = time.time()
+
+    def count_tick_error(self, room: str) -> None:
+        self.tick_errors += 1
+        # A room that has never ticked here shows its age from its first failure.
+        self.last_ticks.setdefault(room, time.time())
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -140,6 +154,24 @@ class Metrics(Collector):
         errors = CounterMetricFamily("pyqueue_tick_errors", "Room ticks that raised")
         errors.add_metric([], self.tick_errors)
         yield errors
+        last_tick = GaugeMetricFamily(
+            "pyqueue_tick_last_success_timestamp_seconds",
+            "Unix time of the room's last successful tick in this process (of its first failed"
+            " one while none has succeeded)",
+            labels=["room"],
+        )
+        # Only rooms the backend still has: a deleted room's series ends with the room.
+        for room, at in sorted(self.last_ticks.items()):
+            if room in self.rooms or not self.backend_up:
+                last_tick.add_metric([room], at)
+        yield last_tick
+        backend_up = GaugeMetricFamily(
+            "pyqueue_backend_up",
+            "1 when the backend (Redis; the memory backend's journal) answered the scrape",
+            labels=["backend"],
+        )
+        backend_up.add_metric([self.backend_kind], 1.0 if self.backend_up else 0.0)
+        yield backend_up
 
         yield from self._connection_metrics()
         yield from self._room_gauges()

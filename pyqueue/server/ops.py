@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from pyqueue.backends import BackendUnavailable
 from pyqueue.background import health
 from pyqueue.server.httpio import json_response
 from pyqueue.server.metrics import CONTENT_TYPE, RoomSnapshot
 from pyqueue.server.openapi import openapi_document
-from pyqueue.server.state import STATE
+from pyqueue.server.state import STATE, ServerState
 
 
 def routes() -> list[web.RouteDef]:
@@ -59,19 +60,32 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """The scrape answers while the backend is down: an outage of Redis then shows as
+    ``pyqueue_backend_up 0`` with the process's own counters, not as a failed scrape that looks
+    like a dead process. The rooms' gauges, which need the backend, are left out meanwhile
+    rather than shown stale."""
     state = request.app[STATE]
+    try:
+        state.metrics.rooms = await _room_snapshots(state)
+        state.metrics.backend_up = await state.backend.ready()
+    except BackendUnavailable:
+        state.metrics.rooms = {}
+        state.metrics.backend_up = False
+    state.metrics.tasks = health(state.all_tasks())
+    state.metrics.clock = state.backend.clock_status()
+    response = web.Response(body=state.metrics.render())
+    response.headers["Content-Type"] = CONTENT_TYPE
+    return response
+
+
+async def _room_snapshots(state: ServerState) -> dict[str, RoomSnapshot]:
     snapshots = {}
     for room in await state.backend.room_ids():
         config = await state.backend.room_config(room)
         snapshots[room] = RoomSnapshot(
             info=await state.backend.room_info(room), max_active=config.max_active
         )
-    state.metrics.rooms = snapshots
-    state.metrics.tasks = health(state.all_tasks())
-    state.metrics.clock = state.backend.clock_status()
-    response = web.Response(body=state.metrics.render())
-    response.headers["Content-Type"] = CONTENT_TYPE
-    return response
+    return snapshots
 
 
 async def openapi(request: web.Request) -> web.Response:

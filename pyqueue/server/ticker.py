@@ -48,7 +48,7 @@ async def tick_all(state: ServerState) -> int:
         except UnknownRoom:
             continue
         except Exception as exc:
-            metrics.tick_errors += 1
+            metrics.count_tick_error(room)
             failures.append((room, exc))
             continue
         metrics.count_tick(room, report)

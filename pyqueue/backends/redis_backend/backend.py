@@ -90,6 +90,8 @@ _NO_SPEED: Final = (0.0, 0.0, 0.0)
 class RedisBackend:
     """Rooms in Redis. Implements :class:`pyqueue.backends.Backend`."""
 
+    kind: Final = "redis"
+
     def __init__(
         self,
         url: str,
