@@ -35,6 +35,7 @@ endif
 PY_LIBDIR = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")')
 WITH_LIBPYTHON = LD_LIBRARY_PATH="$(PY_LIBDIR)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}"
 
+SERVE_DEPS_STAMP := $(VENV)/.serve-deps-installed
 DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := $(VENV)/.extension-built
 RUST_INPUTS := Cargo.toml Cargo.lock queue_core/Cargo.toml $(wildcard queue_core/build.rs) \
@@ -63,19 +64,26 @@ help: ## Show the targets
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# Installs the build backend, the runtime dependencies and every extra, read from
-# pyproject.toml, without building the project itself (build-dev does that).
-$(DEPS_STAMP): pyproject.toml | $(PY)
+# Two stamps, so that serving does not wait for the test and lint tools: the serve set is the
+# build backend and the runtime dependencies; the full set adds every extra (tests, lint, the
+# surge plots). Both are read from pyproject.toml; neither builds the project (build-dev does).
+$(SERVE_DEPS_STAMP): pyproject.toml | $(PY)
 	$(PIP) install --upgrade pip
-	$(PY) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); d = p["project"]; \
-		print(*p["build-system"]["requires"], *d["dependencies"], \
-		*(r for extra in d["optional-dependencies"].values() for r in extra), sep="\n")' \
-		> $(VENV)/requirements.txt
-	$(PIP) install -r $(VENV)/requirements.txt
+	$(PY) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); \
+		print(*p["build-system"]["requires"], *p["project"]["dependencies"], sep="\n")' \
+		> $(VENV)/requirements-serve.txt
+	$(PIP) install -r $(VENV)/requirements-serve.txt
+	touch $@
+
+$(DEPS_STAMP): pyproject.toml $(SERVE_DEPS_STAMP)
+	$(PY) -c 'import tomllib; d = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+		print(*(r for extra in d["optional-dependencies"].values() for r in extra), sep="\n")' \
+		> $(VENV)/requirements-extras.txt
+	$(PIP) install -r $(VENV)/requirements-serve.txt -r $(VENV)/requirements-extras.txt
 	touch $@
 
 .PHONY: deps
-deps: $(DEPS_STAMP) ## Create .venv and install the Python dependencies
+deps: $(DEPS_STAMP) ## Create .venv and install every Python dependency (tests, lint too)
 
 .PHONY: system-deps
 system-deps: ## Install missing Debian packages (redis, nginx, wrk, chromium, faketime, caddy, promtool)
@@ -95,23 +103,23 @@ system-deps: ## Install missing Debian packages (redis, nginx, wrk, chromium, fa
 
 # The release build: the benchmarks and the load tests measure it, so the tests use it too.
 # The stamp takes the time the build started, so a source saved during the build is seen next time.
-$(BUILD_STAMP): $(DEPS_STAMP) $(RUST_INPUTS) pyproject.toml
+$(BUILD_STAMP): $(SERVE_DEPS_STAMP) $(RUST_INPUTS) pyproject.toml
 	started=$$(date +%s.%N); maturin develop --release; touch -d "@$$started" $@
 
 .PHONY: build-dev
 build-dev: $(BUILD_STAMP) ## Build the optimised extension into .venv (when Rust sources changed)
 
 .PHONY: install
-install: build-dev ## Create .venv with every dependency and the extension built in
+install: deps build-dev ## Create .venv with every dependency and the extension built in
 
 .PHONY: build-release
-build-release: $(DEPS_STAMP) ## Build the release wheel into dist/
+build-release: $(SERVE_DEPS_STAMP) ## Build the release wheel into dist/
 	maturin build --release --out dist
 
 # ---------------------------------------------------------------------------- run
 
 .PHONY: serve
-serve: build-dev ## Run the server: make serve ARGS="--config FILE"
+serve: build-dev ## Run the server (installs only what serving needs): make serve ARGS="--config FILE"
 	$(PY) server.py $(ARGS)
 
 # ---------------------------------------------------------------------------- tests
@@ -121,7 +129,7 @@ cargo-test: $(DEPS_STAMP) ## Run the Rust unit tests
 	$(WITH_LIBPYTHON) cargo test --workspace $(CARGO_TEST_ARGS)
 
 .PHONY: pytest
-pytest: build-dev ## Run the Python tests
+pytest: deps build-dev ## Run the Python tests
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The lint comes first: it takes under a minute and fails fast, before the long test runs.
@@ -134,7 +142,7 @@ test: system-deps deps lint cargo-test build-dev pytest ## Install what is missi
 # surge`, from pyqueue/surge) on the memory and the Redis backend write bench/results/surge*.md
 # and their plots.
 .PHONY: bench
-bench: build-dev ## Run the benchmarks: make bench BENCH_ARGS="-k status"
+bench: deps build-dev ## Run the benchmarks: make bench BENCH_ARGS="-k status"
 	mkdir -p bench/results
 	$(PY) -m pytest bench/test_micro.py -p no:cacheprovider --benchmark-skip -q -rfE
 	$(PY) -m pytest bench/test_micro.py -p no:cacheprovider --benchmark-only --timeout=900 \
@@ -155,7 +163,7 @@ lint-rust: $(DEPS_STAMP) ## Check Rust formatting and clippy
 	cargo clippy --workspace --all-targets -- -D warnings
 
 .PHONY: lint-python
-lint-python: build-dev ## Check Python style and types, and the stubs against the binary
+lint-python: deps build-dev ## Check Python style and types, and the stubs against the binary
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy pyqueue

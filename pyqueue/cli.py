@@ -144,10 +144,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    args, _ = parser.parse_known_args(argv)
     if args.command == "bench":
-        # Options after "bench surge" belong to the bench package, which parses them.
-        return _bench_surge([*args.options, *extra])
+        # Everything after "bench surge" belongs to the bench package, which parses it, in the
+        # order given: argparse's remainder would split `--backend both` into two lists.
+        given = list(sys.argv[1:] if argv is None else argv)
+        return _bench_surge(given[given.index("surge") + 1 :])
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":

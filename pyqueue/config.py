@@ -16,6 +16,7 @@ import io
 import os
 import re
 import secrets as secrets_module
+import ssl
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,6 +41,7 @@ from pyqueue._core import (
 
 # Re-exported: the configuration's callers catch its errors from here.
 from pyqueue.errors import ConfigError as ConfigError
+from pyqueue.errors import Problems, unknown_settings
 from pyqueue.redis_url import (
     RedisUrlError,
     is_cluster_url,
@@ -253,6 +255,12 @@ class ServerSettings:
     def signer(self) -> Signer:
         return Signer(dict(self.secrets))
 
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of ``tls_cert`` and ``tls_key``, or None to serve plain HTTP."""
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        return _load_tls(self.tls_cert, self.tls_key)
+
     def entry_verifier(self) -> EntryVerifier | None:
         """The checker of the portal's entry tokens, or None when no entry key is configured."""
         if not self.entry_keys:
@@ -323,31 +331,42 @@ def settings_from_mapping(
     port: int | None = None,
     source: Path | None = None,
 ) -> Settings:
+    problems = Problems()
     unknown = set(data) - {"server", "rooms"}
     if unknown:
-        raise ConfigError(f"unknown top-level setting(s): {', '.join(sorted(unknown))}")
-    server_data = _table(data.get("server", {}), "server")
-    server = _server_settings(server_data, base_dir, env)
+        problems.add(unknown_settings("unknown top-level setting(s)", unknown, ("server", "rooms")))
+    server_data: dict[str, Any] = {}
+    server = ServerSettings()
+    with problems.check():
+        server_data = _table(data.get("server", {}), "server")
+        server = _server_settings(server_data, base_dir, env)
     if source is not None and "data_dir" not in server_data and server.backend == "memory":
         server = replace(server, data_dir=base_dir / DEFAULT_DATA_DIR)
     if host is not None:
         server = replace(server, host=host)
     if port is not None:
-        server = replace(server, port=_port(port, "--port"))
+        with problems.check():
+            server = replace(server, port=_port(port, "--port"))
     rooms_data = data.get("rooms", [])
     if not isinstance(rooms_data, list):
-        raise ConfigError("rooms must be an array of tables ([[rooms]])")
-    rooms = tuple(_room_settings(r, i, base_dir) for i, r in enumerate(rooms_data))
+        problems.add("rooms must be an array of tables ([[rooms]])")
+        rooms_data = []
+    room_list: list[RoomSettings] = []
+    for index, room_data in enumerate(rooms_data):
+        with problems.check():
+            room_list.append(_room_settings(room_data, index, base_dir))
+    rooms = tuple(room_list)
     entry_rooms = [r.config.id for r in rooms if r.config.identity == "entry"]
-    if entry_rooms and not server.entry_keys:
-        raise ConfigError(
+    if entry_rooms and not server.entry_keys and "entry_keys" not in server_data:
+        problems.add(
             f'room(s) {", ".join(entry_rooms)} have identity = "entry" and need the portal\'s '
             "keys in [server.entry_keys]"
         )
     ids = [r.config.id for r in rooms]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise ConfigError(f"room id(s) given twice: {', '.join(duplicates)}")
+        problems.add(f"room id(s) given twice: {', '.join(duplicates)}")
+    problems.raise_any()
     return Settings(server=server, rooms=rooms, source=source)
 
 
@@ -355,43 +374,72 @@ def _server_settings(
     data: Mapping[str, Any], base_dir: Path, env: Mapping[str, str]
 ) -> ServerSettings:
     known = {f for f in ServerSettings.__dataclass_fields__ if f != "secrets_generated"}
+    problems = Problems()
     unknown = set(data) - known
     if unknown:
-        raise ConfigError(f"unknown setting(s) in [server]: {', '.join(sorted(unknown))}")
+        problems.add(unknown_settings("unknown setting(s) in [server]", unknown, known))
     defaults = ServerSettings()
     values: dict[str, Any] = {}
     for name in ("host", "backend", "public_url", "log_level"):
         if name in data:
-            values[name] = _string(data[name], f"server.{name}")
+            with problems.check():
+                values[name] = _string(data[name], f"server.{name}")
     if "port" in data:
-        values["port"] = _port(data["port"], "server.port")
+        with problems.check():
+            values["port"] = _port(data["port"], "server.port")
     for name in ("cookie_secure", "access_log"):
         if name in data:
-            values[name] = _bool(data[name], f"server.{name}")
+            with problems.check():
+                values[name] = _bool(data[name], f"server.{name}")
     for name, limits in SERVER_RANGES.items():
         if name in data:
-            values[name] = limits.check(data[name], f"server.{name}")
+            with problems.check():
+                values[name] = limits.check(data[name], f"server.{name}")
     for name in ("data_dir", "tls_cert", "tls_key"):
         if name in data:
-            values[name] = base_dir / _string(data[name], f"server.{name}")
-    if "data_dir" in data and not _string(data["data_dir"], "server.data_dir").strip():
+            with problems.check():
+                values[name] = base_dir / _string(data[name], f"server.{name}")
+    if "data_dir" in values and not str(data["data_dir"]).strip():
         values["data_dir"] = None
+    with problems.check():
+        _check_tls(values)
     if "fsync" in data:
-        values["fsync"] = _string(data["fsync"], "server.fsync")
-        if values["fsync"] not in FSYNC_POLICIES:
-            raise ConfigError(
-                f"server.fsync must be 'always' or 'interval', got {values['fsync']!r}"
-            )
-    if ("tls_cert" in values) != ("tls_key" in values):
-        raise ConfigError("server.tls_cert and server.tls_key go together")
+        with problems.check():
+            fsync = _string(data["fsync"], "server.fsync")
+            if fsync not in FSYNC_POLICIES:
+                raise ConfigError(f"server.fsync must be 'always' or 'interval', got {fsync!r}")
+            values["fsync"] = fsync
     if "trusted_proxy_header" in data:
-        header = _string(data["trusted_proxy_header"], "server.trusted_proxy_header").strip()
-        values["trusted_proxy_header"] = header or None
-    log_level = values.get("log_level", defaults.log_level).lower()
+        with problems.check():
+            header = _string(data["trusted_proxy_header"], "server.trusted_proxy_header").strip()
+            values["trusted_proxy_header"] = header or None
+    log_level = str(values.get("log_level", defaults.log_level)).lower()
     if log_level not in ("debug", "info", "warning", "error"):
-        raise ConfigError("server.log_level must be debug, info, warning or error")
+        problems.add("server.log_level must be debug, info, warning or error")
     values["log_level"] = log_level
-    backend = values.get("backend", defaults.backend)
+    with problems.check():
+        _check_backend(values.get("backend", defaults.backend))
+        _redis_settings(values, values.get("backend", defaults.backend))
+
+    for name, variable in (("admin_token", ENV_ADMIN_TOKEN), ("service_token", ENV_SERVICE_TOKEN)):
+        with problems.check():
+            token = env.get(variable) or (
+                _string(data[name], f"server.{name}") if name in data else None
+            )
+            if token is not None:
+                if len(token) < MIN_TOKEN_LENGTH:
+                    raise ConfigError(f"{name} must be at least {MIN_TOKEN_LENGTH} characters")
+                values[name] = token
+
+    with problems.check():
+        _secrets(data, env, values)
+    with problems.check():
+        _entry_settings(data, values)
+    problems.raise_any()
+    return ServerSettings(**values)
+
+
+def _check_backend(backend: str) -> None:
     if backend != "memory" and not is_redis_url(backend):
         raise ConfigError(f"server.backend must be 'memory' or a redis:// URL, got {backend!r}")
     if is_sentinel_url(backend):
@@ -399,17 +447,36 @@ def _server_settings(
             parse_sentinel_url(backend)
         except RedisUrlError as exc:
             raise ConfigError(f"server.backend: {exc}") from None
-    _redis_settings(values, backend)
 
-    for name, variable in (("admin_token", ENV_ADMIN_TOKEN), ("service_token", ENV_SERVICE_TOKEN)):
-        token = env.get(variable) or (
-            _string(data[name], f"server.{name}") if name in data else None
-        )
-        if token is not None:
-            if len(token) < MIN_TOKEN_LENGTH:
-                raise ConfigError(f"{name} must be at least {MIN_TOKEN_LENGTH} characters")
-            values[name] = token
 
+def _check_tls(values: Mapping[str, Any]) -> None:
+    """The certificate and key must exist and load as a pair: found out here, before the
+    server creates its data folder, not as a bare "No such file or directory" after."""
+    problems = Problems()
+    if ("tls_cert" in values) != ("tls_key" in values):
+        problems.add("server.tls_cert and server.tls_key go together")
+    for name in ("tls_cert", "tls_key"):
+        path = values.get(name)
+        if path is not None and not path.is_file():
+            problems.add(f"server.{name}: no such file: {path}")
+    problems.raise_any()
+    if "tls_cert" in values:
+        try:
+            _load_tls(values["tls_cert"], values["tls_key"])
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(
+                f"server.tls_cert and server.tls_key: cannot load {values['tls_cert']} with "
+                f"{values['tls_key']} as certificate chain and key ({exc})"
+            ) from None
+
+
+def _load_tls(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def _secrets(data: Mapping[str, Any], env: Mapping[str, str], values: dict[str, Any]) -> None:
     if env.get(ENV_SECRETS):
         keys = parse_secrets(env[ENV_SECRETS], ENV_SECRETS)
     elif "secrets" in data:
@@ -426,8 +493,6 @@ def _server_settings(
         Signer(values["secrets"])
     except (InvalidConfig, InvalidArgument) as exc:
         raise ConfigError(f"secrets: {exc}") from exc
-    _entry_settings(data, values)
-    return ServerSettings(**values)
 
 
 def _entry_settings(data: Mapping[str, Any], values: dict[str, Any]) -> None:
@@ -490,22 +555,32 @@ def _room_settings(data: Any, index: int, base_dir: Path) -> RoomSettings:
         raise ConfigError(f"{where}.id is missing")
     room_id = _string(data["id"], f"{where}.id")
     where = f"room {room_id!r}"
+    problems = Problems()
     fields = {k: v for k, v in data.items() if k not in _ROOM_FILE_ONLY}
-    config = room_config_from_mapping(room_id, fields, where=where)
+    config: RoomConfig | None = None
+    with problems.check():
+        config = room_config_from_mapping(room_id, fields, where=where, also_known=_ROOM_FILE_ONLY)
     slots: list[Mapping[str, Any]] = []
     if "slots" in data:
-        slots.extend(slots_from_json(data["slots"], f"{where}.slots"))
+        with problems.check():
+            slots.extend(slots_from_json(data["slots"], f"{where}.slots"))
     if "slots_file" in data:
-        path = base_dir / _string(data["slots_file"], f"{where}.slots_file")
-        slots.extend(slots_from_file(path, f"{where}.slots_file"))
-    try:
-        # The core's slot rules, so that `pyqueue check-config` reports a bad slot too.
-        check_slots(slots)
-    except (InvalidArgument, DuplicateSlot) as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
-    page = _table(data.get("page", {}), f"{where}.page")
-    # Checked here too, so `pyqueue check-config` reports a bad look.
-    look_from_mapping(page, f"{where}.page")
+        with problems.check():
+            path = base_dir / _string(data["slots_file"], f"{where}.slots_file")
+            slots.extend(slots_from_file(path, f"{where}.slots_file"))
+    with problems.check():
+        try:
+            # The core's slot rules, so that `pyqueue check-config` reports a bad slot too.
+            check_slots(slots)
+        except (InvalidArgument, DuplicateSlot) as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+    page: dict[str, Any] = {}
+    with problems.check():
+        page = _table(data.get("page", {}), f"{where}.page")
+        # Checked here too, so `pyqueue check-config` reports a bad look.
+        look_from_mapping(page, f"{where}.page")
+    problems.raise_any()
+    assert config is not None
     return RoomSettings(config=config, slots=tuple(slots), page=page)
 
 
@@ -513,23 +588,36 @@ def _room_settings(data: Any, index: int, base_dir: Path) -> RoomSettings:
 
 
 def room_config_from_mapping(
-    room_id: str, data: Mapping[str, Any], *, where: str = "room"
+    room_id: str,
+    data: Mapping[str, Any],
+    *,
+    where: str = "room",
+    also_known: frozenset[str] = frozenset(),
 ) -> RoomConfig:
-    """Builds a validated RoomConfig from JSON or TOML values; raises ConfigError."""
+    """Builds a validated RoomConfig from JSON or TOML values; raises ConfigError naming every
+    mistake. ``also_known``: the caller's own settings, offered for a misspelt name too."""
+    problems = Problems()
     unknown = set(data) - set(ROOM_FIELDS)
     if unknown:
-        raise ConfigError(f"unknown setting(s) of {where}: {', '.join(sorted(unknown))}")
+        problems.add(
+            unknown_settings(f"unknown setting(s) of {where}", unknown, {*ROOM_FIELDS, *also_known})
+        )
     if "opens_at" not in data:
-        raise ConfigError(f"{where}: opens_at is missing")
+        problems.add(f"{where}: opens_at is missing")
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
+        if name not in ROOM_FIELDS:
+            continue
         kind = ROOM_FIELDS[name]
         label = f"{where}: {name}"
         if kind.endswith("?"):
             if value is None:
                 continue
             kind = kind[:-1]
-        kwargs[name] = _room_value(kind, value, label)
+        with problems.check():
+            kwargs[name] = _room_value(kind, value, label)
+    # The core checks the settings together (ranges, windows, time zone) once each is readable.
+    problems.raise_any()
     opens_at = kwargs.pop("opens_at")
     try:
         return RoomConfig(room_id, opens_at, **kwargs)

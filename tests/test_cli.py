@@ -149,3 +149,10 @@ def test_journal_check_and_repair_refuse_a_folder_that_holds_no_saved_state(tmp_
     assert main(["journal", "check", str(tmp_path)]) == 2
     assert "neither a data_dir" in capsys.readouterr().err
     assert main(["journal", "repair", str(tmp_path / "missing"), "--yes"]) == 2
+
+
+def test_bench_surge_gets_its_options_in_the_order_given(monkeypatch):
+    given: list[list[str]] = []
+    monkeypatch.setattr("pyqueue.surge.run.main", lambda options: given.append(options) or 0)
+    assert main(["bench", "surge", "--backend", "both", "saxony", "--scale", "1"]) == 0
+    assert given == [["--backend", "both", "saxony", "--scale", "1"]]

@@ -118,7 +118,11 @@ def test_the_demo_room_without_a_config():
     with ServerProcess() as server:
         listening = next(e for e in server.logs if e["message"] == "listening")
         assert listening["demo"] is True
+        # What to open: the log names the page, and the server's bare address leads there.
+        assert listening["pages"] == [f"{server.base_url}/rooms/demo"]
         client = server.client()
+        front = client.request("GET", "/")
+        assert front.status == 302 and front.headers["Location"] == "/rooms/demo"
         room = client.request("GET", "/v1/rooms/demo").json()
         assert room["state"] == "open"
         assert len(room["groups"]) == 6 and all(g["free"] == 6 for g in room["groups"])

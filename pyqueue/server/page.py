@@ -41,6 +41,7 @@ from pyqueue.server.page_http import (
     PageSite,
     RoomPage,
     booking_cookie,
+    context,
     html_response,
     page_handler,
     read_form,
@@ -48,11 +49,13 @@ from pyqueue.server.page_http import (
     room_page,
     set_cookie,
     take_join_slot,
+    zone_of,
 )
 from pyqueue.server.state import STATE
 from pyqueue.server.visitor import IDENTITY_MAX, TICKET_COOKIE_SECONDS
 from pyqueue.web.appearance import look_from_mapping
 from pyqueue.web.assets import STATIC_PREFIX
+from pyqueue.web.html import path_part
 from pyqueue.web.views import (
     Rendered,
     RoomFacts,
@@ -61,6 +64,7 @@ from pyqueue.web.views import (
     identity_form,
     landing,
     not_open_yet,
+    room_list,
     waiting_room,
 )
 
@@ -96,6 +100,7 @@ def routes(app: web.Application, settings: Settings) -> list[web.RouteDef]:
             )
     app[PAGES] = site
     return [
+        web.get("/", front_page),
         web.get("/rooms/{room}", show_room),
         web.post("/rooms/{room}", join_with_form),
         web.post("/rooms/{room}/rejoin", rejoin),
@@ -105,6 +110,24 @@ def routes(app: web.Application, settings: Settings) -> list[web.RouteDef]:
         web.get(STATIC_PREFIX + "{name}", static_file),
         *page_booking.routes(),
     ]
+
+
+@page_handler
+async def front_page(request: web.Request) -> web.StreamResponse:
+    """``/``: where a person who typed only the server's address wants to go. With one room,
+    its page; with several, a list of them (sending everybody to the first would hide the
+    others); with none, 404."""
+    rooms = sorted(await request.app[STATE].backend.room_ids())
+    if not rooms:
+        raise web.HTTPNotFound()
+    if len(rooms) == 1:
+        # 302, not 301: rooms come and go through the admin API, browsers must not remember it.
+        return web.Response(
+            status=302,
+            headers={"Location": f"/rooms/{path_part(rooms[0])}", "Cache-Control": "no-store"},
+        )
+    ctx = context(request, "", zone_of("UTC"), known_room=False)
+    return html_response(request, ctx, room_list(ctx, rooms))
 
 
 def _joins_nobody(request: web.Request) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import ssl
 from typing import Any
 
 from aiohttp import web
@@ -19,17 +18,9 @@ from pyqueue.server.app import create_app
 from pyqueue.server.connections import ConnectionGuard, GuardedAppRunner
 from pyqueue.server.logs import JsonAccessLogger
 from pyqueue.server.state import STATE
+from pyqueue.web.html import path_part
 
 log = logging.getLogger("pyqueue.server")
-
-
-def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
-    server = settings.server
-    if server.tls_cert is None or server.tls_key is None:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(server.tls_cert, server.tls_key)
-    return context
 
 
 def make_runner(app: web.Application, settings: Settings) -> GuardedAppRunner:
@@ -69,7 +60,7 @@ async def serve(
     app = create_app(settings, backend, clock=clock, clock_speed=clock_speed)
     runner = make_runner(app, settings)
     await runner.setup()
-    context = _ssl_context(settings)
+    context = settings.server.ssl_context()
     site = web.TCPSite(
         runner,
         server.host,
@@ -87,12 +78,17 @@ async def serve(
         raise
     host, port = _bound_address(runner, server.host, server.port)
     scheme = "https" if context else "http"
+    base_url = f"{scheme}://{_url_host(host)}:{port}"
+    # The address a person opens: the waiting-room page of each room (``/`` leads there too).
+    room_ids = sorted(await app[STATE].backend.room_ids())
+    pages = [f"{base_url}/rooms/{path_part(room)}" for room in room_ids]
     log.info(
         "listening",
         extra={
             **describe_settings(settings),
             "port": port,
-            "url": f"{scheme}://{_url_host(host)}:{port}",
+            "url": base_url,
+            "pages": pages,
             "virtual_clock": clock is not None,
             **(announce or {}),
         },

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from pyqueue.errors import ConfigError
+from pyqueue.errors import ConfigError, unknown_settings
 from pyqueue.web.i18n import LANGUAGES
 
 DEFAULT_ACCENT: Final = "#1d4f91"
@@ -54,7 +54,7 @@ def look_from_mapping(data: Mapping[str, Any], where: str = "page") -> PageLook:
         raise ConfigError(f"{where} must be a table")
     unknown = set(data) - _FIELDS
     if unknown:
-        raise ConfigError(f"unknown setting(s) of {where}: {', '.join(sorted(unknown))}")
+        raise ConfigError(unknown_settings(f"unknown setting(s) of {where}", unknown, _FIELDS))
     values: dict[str, Any] = {}
     for name in _TEXT_FIELDS:
         if name in data:

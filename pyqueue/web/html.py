@@ -152,7 +152,8 @@ def _header(ctx: PageContext) -> str:
 
 def _footer(ctx: PageContext) -> str:
     t = ctx.texts
-    links = [f'<a href="{ctx.room_path}/cancel">{esc(t("footer_cancel"))}</a>']
+    # A page of no room (the list of rooms) has no cancel page to link to.
+    links = [f'<a href="{ctx.room_path}/cancel">{esc(t("footer_cancel"))}</a>'] if ctx.room else []
     if ctx.look.help_url is not None:
         links.append(f'<a href="{esc(ctx.look.help_url)}">{esc(t("footer_help"))}</a>')
     return '<footer class="site">' + " ".join(links) + "</footer>"

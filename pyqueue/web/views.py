@@ -11,7 +11,7 @@ sends, so the page and the script that re-renders it after each poll agree.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -25,6 +25,7 @@ from pyqueue.web.html import (
     link_button,
     notice,
     paragraph,
+    path_part,
     post_button,
 )
 from pyqueue.web.promises import arriving_key, devices_key, ended_key, not_open_key
@@ -436,6 +437,17 @@ def landing(ctx: PageContext) -> Rendered:
         + post_button(ctx.room_path, t("join_button"))
     )
     return Rendered(heading, main, view="landing")
+
+
+def room_list(ctx: PageContext, rooms: Sequence[str]) -> Rendered:
+    """``/`` of a server with several rooms: a link to each room's page."""
+    t = ctx.texts
+    heading = t("rooms_title")
+    items = "".join(f'<li><a href="/rooms/{path_part(r)}">{esc(r)}</a></li>' for r in rooms)
+    main = (
+        f"<h1>{esc(heading)}</h1>" + paragraph(t("rooms_text")) + f'<ul class="rooms">{items}</ul>'
+    )
+    return Rendered(heading, main, view="rooms")
 
 
 def message(
