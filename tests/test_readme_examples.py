@@ -195,6 +195,8 @@ def examples_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("readme")
     (folder / "pyqueue.toml").write_text(CONFIG)
     (folder / "slots.csv").write_text(SLOTS_CSV)
+    # A reader runs the examples in a clone: the files the repository ships are at hand.
+    (folder / "deploy").symlink_to(ROOT / "deploy")
     # ./pyqueue-data: the saved state of a server that ran with pyqueue.toml and stopped.
     with ServerProcess(["--config", "pyqueue.toml"], cwd=folder):
         pass
