@@ -179,6 +179,15 @@ def reject_unknown(data: Mapping[str, Any], allowed: Iterable[str]) -> None:
         raise ApiError("invalid_argument", f"unknown field(s): {', '.join(sorted(unknown))}")
 
 
+def reject_unknown_query(request: web.Request, allowed: Iterable[str] = ()) -> None:
+    """Refuses query parameters that are not in ``allowed``, naming them: a parameter the
+    route does not read would otherwise be ignored without a word."""
+    unknown = set(request.query).difference(allowed)
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise ApiError("invalid_argument", f"unknown query parameter(s): {names}"[:200])
+
+
 def optional_string(data: Mapping[str, Any], name: str, max_length: int = 256) -> str | None:
     value = data.get(name)
     if value is None:
