@@ -231,3 +231,21 @@ async def test_before_joining_opens_the_page_and_the_api_say_when_in_words(
     german = await site.visitor().get("/rooms/kiel")
     assert ">30 Tage, 00:00:00<" in german.text
     assert "ab Sa., 5. Juni 2021, 19:09 Uhr (Europe/Berlin), in 26 Tagen." in german.text
+
+
+async def test_a_room_made_over_the_admin_api_shows_its_time_zone(
+    aiohttp_client: ClientFactory,
+) -> None:
+    site = await make_site(aiohttp_client, [room()])
+    opens = (NOW + timedelta(hours=2)).isoformat()
+    status, made = await call(
+        site, "PUT", "/v1/admin/rooms/husum", json={"opens_at": opens}, headers=ADMIN_AUTH
+    )
+    assert status == 201
+    # The documented defaults: UTC, and no release windows.
+    assert (made["config"]["timezone"], made["config"]["release_windows"]) == ("UTC", [])
+    page = await site.visitor(lang="en").get("/rooms/husum")
+    assert page.view == "prequeue"
+    assert "The queue opens on Mon 10 May 2021, 06:50 (UTC)." in page.text
+    kiel = await site.visitor(lang="en").get("/rooms/kiel")
+    assert "The queue opens on Mon 10 May 2021, 07:00 (Europe/Berlin)." in kiel.text

@@ -59,6 +59,8 @@ async def test_the_picker_shows_free_slots_by_centre_and_day(site: Site) -> None
         "/rooms/kiel/book/k2/hold",
     ]
     assert 'aria-label="Mi., 12. Mai 2021, 08:00 Uhr reservieren"' in day.text
+    # The list of times names their time zone once.
+    assert "Die Zeiten sind Ortszeit Europe/Berlin." in day.text
 
 
 async def test_many_slots_come_in_pages(aiohttp_client: ClientFactory) -> None:
