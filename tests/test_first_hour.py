@@ -151,6 +151,8 @@ async def test_a_place_is_resumed_with_its_ticket_token_never_silently_anew(
     assert "ticket" in body["error"]["message"]
     status, body = await call(site, "POST", "/v1/rooms/kiel/join?place=1", json={})
     assert status == 400 and "place" in body["error"]["message"]
+    status, body = await call(site, "POST", "/v1/rooms/kiel/join?a%0Ab=1", json={})
+    assert status == 400 and "'a\\nb'" in body["error"]["message"]
     # A ticket number, or anything but the signed token, takes nobody's place.
     for guess, code in (("0", "token_malformed"), ("", "token_malformed")):
         status, body = await call(site, "POST", "/v1/rooms/kiel/join", json={"ticket": guess})
