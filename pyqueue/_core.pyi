@@ -345,13 +345,26 @@ class Hold:
 
 @final
 class Booking:
-    """A confirmed booking; ``code`` cancels it."""
+    """A confirmed booking; ``code`` cancels it. A cancelled one keeps answering by its code,
+    with ``state`` "cancelled" and ``cancelled_at``."""
 
     def __new__(
-        cls, *, code: str, slot: str, group: str, starts_at: _TimeLike, ticket: int
+        cls,
+        *,
+        code: str,
+        slot: str,
+        group: str,
+        starts_at: _TimeLike,
+        ticket: int,
+        cancelled_at: _TimeLike | None = None,
     ) -> Self: ...
     @property
     def code(self) -> str: ...
+    @property
+    def state(self) -> Literal["booked", "cancelled"]:
+        """``booked``, or ``cancelled`` once cancelled (at ``cancelled_at``)."""
+    @property
+    def cancelled_at(self) -> datetime | None: ...
     @property
     def slot(self) -> str: ...
     @property
@@ -802,6 +815,10 @@ def input_rules() -> dict[str, InputRule]:
     """Every rule by the setting or id it governs: the room settings, ``starts_at`` of a
     slot, and ``room_id``, ``slot_id``, ``group``, ``identity``, ``key_id``."""
 
+def not_open_yet(opens_at_micros: int, now_micros: int) -> NotOpenYet:
+    """The ``NotOpenYet`` the core raises for a join at ``now_micros`` when joining opens at
+    ``opens_at_micros`` (its message, ``opens_in_seconds`` and ``opens_at``)."""
+
 def error_codes() -> dict[str, int]:
     """Every error code the core can raise, with its one HTTP status. Each code's exception
     is the class named by the code in CamelCase (``unknown_ticket``: ``UnknownTicket``)."""
@@ -860,6 +877,7 @@ class ChallengeExpired(ChallengeError): ...
 
 class NotOpenYet(PyqueueError):
     opens_in_seconds: float
+    opens_at: datetime
 
 class RoomClosed(PyqueueError): ...
 class IdentityRequired(PyqueueError): ...

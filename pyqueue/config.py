@@ -705,9 +705,16 @@ def slots_from_csv(text: str, where: str) -> list[dict[str, Any]]:
         raise ConfigError(f"{where}: the CSV is empty") from None
     except csv.Error as exc:
         raise ConfigError(f"{where}: {exc}") from exc
-    header = [h.strip().lower() for h in header]
-    if sorted(header) != sorted(SLOT_COLUMNS):
-        raise ConfigError(f"{where}: the header row must name the columns id, group, starts_at")
+    found = [h.strip().lower() for h in header]
+    if sorted(found) != sorted(SLOT_COLUMNS):
+        first = ",".join(header)
+        shown = ascii(first[:40] + ("…" if len(first) > 40 else ""))
+        raise ConfigError(
+            f"{where}: the CSV's first line must be the header row {','.join(SLOT_COLUMNS)} "
+            "(the columns in any order), and each line after it a slot, e.g. "
+            f"Kiel-0800,Kiel 2021-05-12,2021-05-12T08:00:00+02:00; its first line is {shown}"
+        )
+    header = found
     columns = [header.index(c) for c in SLOT_COLUMNS]
     slots = []
     try:

@@ -327,10 +327,16 @@ async def test_confirm_books_once_and_cancel_returns_the_slot(env: Setup) -> Non
     assert booking.slot == "s0" and len(booking.code) == 11
     assert (await backend.confirm(ROOM, "s0", a)).code == booking.code
     assert (await backend.booking(ROOM, booking.code.lower())).slot == "s0"
+    assert (booking.state, booking.cancelled_at) == ("booked", None)
     cancelled = await backend.cancel(ROOM, booking.code)
     assert cancelled.slot == "s0"
+    assert (cancelled.state, cancelled.cancelled_at) == ("cancelled", clock.now())
+    # The code answers with the cancellation from now on; cancelling again changes nothing.
+    clock.advance(30)
+    assert await backend.cancel(ROOM, booking.code) == cancelled
+    assert await backend.booking(ROOM, booking.code) == cancelled
     with pytest.raises(pyqueue.UnknownBooking):
-        await backend.cancel(ROOM, booking.code)
+        await backend.cancel(ROOM, "AB12C-DE34F")
     groups = await backend.availability(ROOM)
     assert [(g.free, g.booked, g.returned) for g in groups] == [(1, 0, 1)]
 

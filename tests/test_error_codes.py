@@ -47,7 +47,7 @@ GROUP_BASES = {"PyqueueError", "TokenError", "EntryError", "ChallengeError"}
 
 #: Script replies of the codes that carry details.
 REPLIES = {
-    "not_open_yet": "not_open_yet 2000000",
+    "not_open_yet": "not_open_yet 1620622800000000 1620620800000000",
     "slot_taken": "slot_taken a1 a2,a3",
     "duplicate_slot": "duplicate_slot a1",
     "limit_reached": "limit_reached 2",

@@ -68,10 +68,20 @@ def test_hold_confirm_cancel(portal: Portal) -> None:
     assert len(booking.code) == 11 and booking.code[5] == "-"
     assert room.booking(booking.code.lower()).slot == hold.slot
     assert room.slot(hold.slot).state == "booked"
-    assert room.cancel(booking.code).slot == hold.slot
+    assert booking.state == "booked" and booking.cancelled_at is None
+    cancelled = room.cancel(booking.code)
+    assert (cancelled.slot, cancelled.state, cancelled.cancelled_at) == (
+        hold.slot,
+        "cancelled",
+        room.now(),
+    )
     assert room.slot(hold.slot).state == "returned"
+    # The code keeps answering with the cancelled booking; cancelling again changes nothing.
+    portal.clock.advance(60)
+    assert room.booking(booking.code) == cancelled
+    assert room.cancel(booking.code) == cancelled
     with pytest.raises(pyqueue.UnknownBooking):
-        room.cancel(booking.code)
+        room.cancel("AB12C-DE34F")
 
 
 def test_a_taken_slot_offers_alternatives(portal: Portal) -> None:

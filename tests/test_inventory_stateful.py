@@ -192,6 +192,8 @@ class Model:
     offered_down_to: dict[str, int] = field(default_factory=dict)
     codes: dict[str, str] = field(default_factory=dict)
     spent_codes: list[str] = field(default_factory=list)
+    #: A cancelled code's booking as it keeps answering: slot, holder, when it was cancelled.
+    cancelled: dict[str, tuple[str, int, int]] = field(default_factory=dict)
     audit: list[tuple[int, str, str, int, str | None]] = field(default_factory=list)
     # What happened that is worth counting in the test statistics.
     notes: list[str] = field(default_factory=list)
@@ -316,8 +318,11 @@ class Model:
             self.set_state(slot, "returned")
         self.make_offers()
 
-    def cancel(self, code: str | None) -> tuple[str, int]:
-        """`code` is the canonical spelling of what the caller typed, None for a bogus code."""
+    def cancel(self, code: str | None) -> tuple[str, int, int]:
+        """`code` is the canonical spelling of what the caller typed, None for a bogus code.
+        A cancelled code answers with its cancellation again, changing nothing."""
+        if code is not None and code in self.cancelled:
+            return self.cancelled[code]
         if code is None or code not in self.codes:
             raise Refused(pyqueue.UnknownBooking)
         slot = self.slots[self.codes.pop(code)]
@@ -329,7 +334,8 @@ class Model:
         self.offered_down_to.pop(slot.id, None)
         if self.mode == "waitlist":
             self.make_offers()
-        return slot.id, holder
+        self.cancelled[code] = (slot.id, holder, self.now)
+        return self.cancelled[code]
 
     # ----- operator and clock
 
@@ -357,6 +363,7 @@ class Model:
             return released
         if not override:
             next_window = self.schedule.next_at_or_after(self.now)
+            self.log("release_refused", actor, 0, (reason or "").strip() or None)
             raise Refused(
                 pyqueue.ReleaseRefused,
                 next_window=None if next_window is None else instant(next_window),
@@ -712,14 +719,16 @@ class InventoryMachine(RuleBasedStateMachine):
             return
         code = known[pick % len(known)]
         typed = spell(code, spelling)
-        expected: list[tuple[str, int]] = []
+        expected: list[tuple[str, int, int]] = []
         booking = self.check(
             f"cancel({typed!r})",
             lambda: expected.append(self.model.cancel(code)),
             lambda: self.room.cancel(typed),
         )
         if booking is not None:
-            assert (booking.slot, booking.ticket, booking.code) == (*expected[0], code)
+            slot, holder, at = expected[0]
+            assert (booking.slot, booking.ticket, booking.code) == (slot, holder, code)
+            assert (booking.state, booking.cancelled_at) == ("cancelled", instant(at))
 
     # ----- operator
 
@@ -815,12 +824,11 @@ class InventoryMachine(RuleBasedStateMachine):
             booking = self.room.booking(code)
             assert (booking.slot, booking.ticket) == (slot_id, booked[slot_id].holder)
         for code in self.model.spent_codes[-3:]:
-            if code not in self.model.codes:
-                try:
-                    self.room.booking(code)
-                except pyqueue.UnknownBooking:
-                    continue
-                raise AssertionError(f"cancelled code {code} still finds a booking")
+            # A cancelled code answers with the cancelled booking, never with a live one.
+            slot_id, holder, at = self.model.cancelled[code]
+            booking = self.room.booking(code)
+            assert (booking.slot, booking.ticket, booking.state) == (slot_id, holder, "cancelled")
+            assert booking.cancelled_at == instant(at)
 
     def check_limits(self) -> None:
         for v in self.model.visitors:

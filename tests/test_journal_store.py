@@ -119,6 +119,28 @@ async def test_a_crash_keeps_tickets_bookings_and_order(data_dir):
     await server.stop()
 
 
+async def test_a_cancelled_booking_and_a_refused_release_come_back(data_dir):
+    """From the journal after a crash, and from the snapshot a graceful stop writes."""
+    server = Server(data_dir)
+    backend = await server.start()
+    _, pass_token = await admitted(backend)
+    await backend.hold("kiel", "s1", pass_token)
+    booking = await backend.confirm("kiel", "s1", pass_token)
+    cancelled = await backend.cancel("kiel", booking.code)
+    assert cancelled.state == "cancelled" and cancelled.cancelled_at == server.clock.now()
+    with pytest.raises(pyqueue.ReleaseRefused):
+        await backend.release("kiel", False, "asked too early", "anna")
+    server.crash()
+    for restart in ("after a crash", "after a graceful stop"):
+        backend = await server.start()
+        assert await backend.booking("kiel", booking.code) == cancelled, restart
+        refused = [e for e in await backend.audit_log("kiel") if e.action == "release_refused"]
+        assert [(e.actor, e.count, e.reason) for e in refused] == [
+            ("anna", 0, "asked too early")
+        ], restart
+        await server.stop()
+
+
 async def test_a_graceful_stop_leaves_nothing_to_replay(data_dir, caplog):
     server = Server(data_dir)
     backend = await server.start()

@@ -32,6 +32,7 @@ VALUES: dict[type, dict[str, Any]] = {
         "group": "Kiel",
         "starts_at": AT,
         "ticket": 7,
+        "cancelled_at": LATER,
     },
     pyqueue.SlotInfo: {
         "id": "s1",
@@ -105,6 +106,7 @@ DERIVED = {
     pyqueue.Hold: {"until_timestamp"},
     pyqueue.Offer: {"until_timestamp"},
     pyqueue.Status: {"pass_expires_in_seconds"},
+    pyqueue.Booking: {"state"},
 }
 
 

@@ -59,6 +59,8 @@ async def test_the_picker_shows_free_slots_by_centre_and_day(site: Site) -> None
         "/rooms/kiel/book/k2/hold",
     ]
     assert 'aria-label="Mi., 12. Mai 2021, 08:00 Uhr reservieren"' in day.text
+    # The list of times names their time zone once.
+    assert "Die Zeiten sind Ortszeit Europe/Berlin." in day.text
 
 
 async def test_many_slots_come_in_pages(aiohttp_client: ClientFactory) -> None:
@@ -180,8 +182,13 @@ async def test_cancel_by_code_on_its_own_page(site: Site) -> None:
     assert done.view == "cancelled"
     assert heading(done.text) == "Your booking is cancelled"
     assert (await site.backend.availability("kiel"))[0].booked == 0
+    # The code answers with the cancellation, not as if it never existed.
     gone = await stranger.get(f"/rooms/kiel/bookings/{code}")
-    assert gone.view == "cancel"
+    assert gone.view == "booking-cancelled" and gone.status == 200
+    assert heading(gone.text) == "This booking is cancelled"
+    assert "Cancelled on Mon 10 May 2021, " in gone.text and code in gone.text
+    again = await stranger.get(f"/rooms/kiel/cancel?code={code}")
+    assert again.view == "booking-cancelled"
 
 
 async def test_a_waiting_list_offer_can_be_accepted_or_declined(

@@ -336,7 +336,11 @@ async def test_before_the_pre_queue_opens_nothing_is_joined(aiohttp_client: Clie
     visitor = site.visitor()
     page = await visitor.get("/rooms/kiel")
     assert page.view == "not-open"
-    assert 'data-countdown="300.0"' in page.text
+    # The clock counts to the queue's opening, which the text under it names; when joining
+    # opens is said in words, and the page reloads itself to join then.
+    assert 'data-countdown="600.0"' in page.text
+    assert "Die Warteschlange öffnet in" in page.text
+    assert "ab Mo., 10. Mai 2021, 06:55 Uhr (Europe/Berlin), in etwa 5 Minuten." in page.text
     assert "pyqueue_ticket_kiel" not in visitor.cookies
     assert '<meta http-equiv="refresh" content="75">' in page.text
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -83,8 +83,16 @@ def test_numbers_clocks_and_days() -> None:
     from datetime import UTC, datetime
 
     when = datetime(2021, 5, 12, 6, 30, tzinfo=UTC)
-    assert de.moment(when, ZoneInfo("Europe/Berlin")) == "Mi., 12. Mai 2021, 08:30 Uhr"
-    assert en.moment(when, ZoneInfo("Europe/Berlin")) == "Wed 12 May 2021, 08:30"
+    berlin = ZoneInfo("Europe/Berlin")
+    assert de.moment(when, berlin) == "Mi., 12. Mai 2021, 08:30 Uhr (Europe/Berlin)"
+    assert en.moment(when, berlin) == "Wed 12 May 2021, 08:30 (Europe/Berlin)"
+    assert en.moment(when, ZoneInfo("UTC")) == "Wed 12 May 2021, 06:30 (UTC)"
+    assert de.moment(when, berlin, named=False) == "Mi., 12. Mai 2021, 08:30 Uhr"
+    # From a day on, a countdown says the days in words, not "636:19:18".
+    assert en.clock(2290758) == "26 days, 12:19:18" and de.clock(2290758) == "26 Tage, 12:19:18"
+    assert en.clock(86400 + 61) == "1 day, 00:01:01" and de.clock(86399) == "23:59:59"
+    assert en.wait_in_words(2290758) == "26 days" and de.wait_in_words(290) == "etwa 5 Minuten"
+    assert en.wait_in_words(5 * 3600 + 1200) == "about 5.5 hours"
 
 
 def test_a_room_look_from_the_config() -> None:
@@ -224,7 +232,10 @@ def test_what_the_page_says_about_devices_and_arriving_is_true_in_each_mode(
         assert esc(t("prequeue_fair_shuffle")) in before
     else:
         assert esc(t("prequeue_fair_fifo")) in before
-    not_open = not_open_yet(_ctx(lang), _facts(prequeue, identity, "prequeue"), 300).main
+    facts = _facts(prequeue, identity, "prequeue")
+    joins_open_at = facts.opens_at - timedelta(minutes=5)
+    before_joining = (joins_open_at - timedelta(seconds=300)).timestamp()
+    not_open = not_open_yet(_ctx(lang), facts, joins_open_at, before_joining).main
     drawn = ("ausgelost", "drawn")
     assert any(word in not_open for word in drawn) == (prequeue == "shuffle")
     assert any(word in before for word in drawn) == (prequeue == "shuffle")

@@ -28,6 +28,7 @@ from pyqueue._core import (
     Hold,
     InvalidConfig,
     PassInfo,
+    ReleaseRefused,
     Room,
     RoomConfig,
     RoomInfo,
@@ -381,7 +382,12 @@ class MemoryBackend:
         return booking
 
     async def release(self, room: str, override: bool, reason: str | None, actor: str) -> int:
-        released = self._writable(room).release(override=override, reason=reason, actor=actor)
+        try:
+            released = self._writable(room).release(override=override, reason=reason, actor=actor)
+        except ReleaseRefused:
+            # The refusal is in the audit log as well: saved like every audited change.
+            await self._persist(room, must_sync=True)
+            raise
         await self._persist(room, must_sync=True)
         return released
 

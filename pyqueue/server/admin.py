@@ -171,26 +171,49 @@ async def load_slots(request: web.Request) -> web.Response:
     await state.backend.room_config(room)  # 404 before reading a big body for nothing
     server = state.server
     body = await read_body(request, server.max_admin_body_bytes, server.body_timeout_seconds)
-    content_type = request.content_type
     try:
-        if content_type in ("text/csv", "application/csv"):
+        if _is_csv(request.content_type, body):
             try:
                 text = body.decode("utf-8-sig")
             except UnicodeDecodeError:
                 raise ApiError("invalid_argument", "the CSV must be UTF-8") from None
             slots = slots_from_csv(text, "slots")
-        elif content_type in ("application/json", "application/octet-stream", ""):
-            slots = slots_from_json(_slots_json(body), "slots")
         else:
-            raise ApiError(
-                "unsupported_media_type", "send application/json or text/csv", status=415
-            )
+            slots = slots_from_json(_slots_json(body), "slots")
     except ConfigError as exc:
         raise ApiError("invalid_argument", str(exc)) from None
     if not slots:
         raise ApiError("invalid_argument", "no slots given")
     added = await state.backend.add_slots(room, slots, actor)
     return json_response({"room": room, "added": added}, status=201)
+
+
+#: Content types that say the body is CSV, or JSON.
+_CSV_TYPES: Final = frozenset({"text/csv", "application/csv"})
+_JSON_TYPES: Final = frozenset({"application/json"})
+#: Content types that say nothing about it: none, curl's default for ``-d`` and
+#: ``--data-binary`` (which the other admin routes take as JSON too), plain text and bytes. The
+#: body's first character decides.
+_UNSAID_TYPES: Final = frozenset(
+    {"", "application/x-www-form-urlencoded", "text/plain", "application/octet-stream"}
+)
+
+
+def _is_csv(content_type: str, body: bytes) -> bool:
+    """Whether a slot load is CSV: by its content type where it names CSV or JSON, else by its
+    first character that is not white space (after a UTF-8 byte-order mark): ``{`` is JSON,
+    anything else CSV. Another content type is refused (415)."""
+    if content_type in _CSV_TYPES:
+        return True
+    if content_type in _JSON_TYPES:
+        return False
+    if content_type not in _UNSAID_TYPES:
+        raise ApiError(
+            "unsupported_media_type",
+            "send text/csv or application/json, or no type (the body's first character decides)",
+            status=415,
+        )
+    return not body.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{")
 
 
 def _slots_json(body: bytes) -> Any:

@@ -14,7 +14,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from pyqueue.server import render
-from pyqueue.server.code_limit import by_code
+from pyqueue.server.code_limit import by_code, cancel_by_code
 from pyqueue.server.errors import ApiError
 from pyqueue.server.httpio import (
     MAX_ROOM_ID_CHARS,
@@ -164,9 +164,8 @@ async def cancel(request: web.Request) -> web.Response:
     state = request.app[STATE]
     room = request.match_info["room"]
     code = request.match_info["code"]
-    cancelled = await by_code(request, state, room, lambda: state.backend.cancel(room, code))
-    state.metrics.cancellations[room] += 1
-    return json_response(render.booking(cancelled, state="cancelled"))
+    cancelled = await cancel_by_code(request, state, room, code)
+    return json_response(render.booking(cancelled))
 
 
 async def verify(request: web.Request) -> web.Response:

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from pyqueue._core import UnknownBooking
+from pyqueue._core import Booking, UnknownBooking
 from pyqueue.server.httpio import over_limit, rate_limited
 from pyqueue.server.state import ServerState
 
@@ -43,3 +43,20 @@ async def by_code(
         # The room exists (an unknown room raises before): its id is a bounded label.
         state.metrics.code_misses[room] += 1
         raise
+
+
+#: How far a cancellation's time may lie before the moment the request asked for it and still
+#: be this request's (the clock is read in float seconds, the booking keeps whole micros).
+_SAME_CANCEL_SECONDS = 0.001
+
+
+async def cancel_by_code(request: web.Request, state: ServerState, room: str, code: str) -> Booking:
+    """Cancels by code within the address's limit, and counts the cancellation in
+    ``/metrics``. A code cancelled before answers with that cancellation (its state and time),
+    which is not counted again."""
+    asked_at = state.backend.now()
+    booking = await by_code(request, state, room, lambda: state.backend.cancel(room, code))
+    at = booking.cancelled_at
+    if at is not None and at.timestamp() >= asked_at - _SAME_CANCEL_SECONDS:
+        state.metrics.cancellations[room] += 1
+    return booking

@@ -179,6 +179,22 @@ def reject_unknown(data: Mapping[str, Any], allowed: Iterable[str]) -> None:
         raise ApiError("invalid_argument", f"unknown field(s): {', '.join(sorted(unknown))}")
 
 
+def reject_unknown_query(request: web.Request, allowed: Iterable[str] = ()) -> None:
+    """Refuses query parameters that are not in ``allowed``, naming them: a parameter the
+    route does not read would otherwise be ignored without a word."""
+    unknown = sorted(set(request.query).difference(allowed))
+    if unknown:
+        # Client text: escaped and cut as every refused text is repeated.
+        names = ", ".join(_shown(name) for name in unknown[:5])
+        raise ApiError("invalid_argument", f"unknown query parameter(s): {names}")
+
+
+def _shown(text: str) -> str:
+    if len(text) <= 40 and text.replace("_", "a").replace("-", "a").isalnum() and text.isascii():
+        return text
+    return ascii(text[:40]) + ("…" if len(text) > 40 else "")
+
+
 def optional_string(data: Mapping[str, Any], name: str, max_length: int = 256) -> str | None:
     value = data.get(name)
     if value is None:

@@ -3,7 +3,8 @@
 Requests are counted in plain integers (a dict increment per request) and turned into
 Prometheus families only when scraped, so the hot path pays next to nothing for them. Gauges
 of the rooms (queue length, wait estimate) come from a snapshot of the rooms taken by the
-scrape itself.
+scrape itself, and so do the admissions: the room counts every one, by a tick or at once on a
+join (a resumed place included), which no tick report sees.
 """
 
 from __future__ import annotations
@@ -146,6 +147,14 @@ class Metrics(Collector):
         for room in self.rooms:
             # Known rooms show their counters from the start, at zero.
             self.ticks.setdefault(room, dict.fromkeys(_TICK_FIELDS, 0))
+        admitted = CounterMetricFamily(
+            "pyqueue_admitted",
+            "Tickets admitted, by a tick or at once on joining (the room's own count)",
+            labels=["room"],
+        )
+        for room, snapshot in sorted(self.rooms.items()):
+            admitted.add_metric([room], snapshot.info.counters.get("admitted", 0))
+        yield admitted
         for field, help_text in _TICK_HELP.items():
             family = CounterMetricFamily(f"pyqueue_{field}", help_text, labels=["room"])
             for room, counts in sorted(self.ticks.items()):
@@ -249,9 +258,9 @@ class Metrics(Collector):
             yield family
 
 
-_TICK_FIELDS = ("admitted", "abandoned", "expired", "released", "holds_expired", "offers_made")
+_TICK_FIELDS = ("abandoned", "expired", "released", "holds_expired", "offers_made")
+#: The counters of tick reports (admissions come from the room's own count: see above).
 _TICK_HELP = {
-    "admitted": "Tickets admitted",
     "abandoned": "Tickets skipped as abandoned (no heartbeat)",
     "expired": "Sessions whose pass expired",
     "released": "Returned slots released at a window",

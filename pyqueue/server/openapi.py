@@ -13,7 +13,7 @@ from pyqueue import __version__
 from pyqueue._core import InputRule
 from pyqueue.config import INPUT_RULES, ROOM_ENUMS, ROOM_FIELDS
 from pyqueue.server.errors import STATUS_BY_CODE
-from pyqueue.server.httpio import MAX_ENTRY_TOKEN_CHARS
+from pyqueue.server.httpio import MAX_ENTRY_TOKEN_CHARS, MAX_TOKEN_CHARS
 
 Schema = dict[str, Any]
 
@@ -177,6 +177,15 @@ def _schemas() -> dict[str, Schema]:
                     "identity. Rooms with identity = entry take joins only with one (or with the "
                     "ticket of an earlier join). Never in the query string.",
                 },
+                "ticket": {
+                    "type": "string",
+                    "maxLength": MAX_TOKEN_CHARS,
+                    "description": "The ticket token of the place to resume (the `ticket` of "
+                    "an earlier join answer), as the Python API's `ticket=`; the same as sending "
+                    "it as the bearer token. Only this signed token resumes a place: anything "
+                    "else (a ticket number, another room's ticket) is refused (401/403), never "
+                    "taken for a new place. Never in the query string.",
+                },
                 "challenge": {
                     "type": "string",
                     "maxLength": 2048,
@@ -277,7 +286,15 @@ def _schemas() -> dict[str, Schema]:
                 "group": STRING,
                 "starts_at": TIME,
                 "ticket_id": INTEGER,
-                "state": {"type": "string", "enum": ["booked", "cancelled"]},
+                "state": {
+                    "type": "string",
+                    "enum": ["booked", "cancelled"],
+                    "description": "A cancelled booking keeps answering by its code",
+                },
+                "cancelled_at": {
+                    **_nullable(TIME),
+                    "description": "When it was cancelled; null while it stands",
+                },
             }
         ),
         "ConfirmRequest": {
@@ -448,7 +465,8 @@ _ERROR_TEXT: Final = {
     410: "Expired token or challenge, or the room is closed",
     413: "Body too large",
     415: "Unsupported media type",
-    425: "The room does not take joins yet (Retry-After)",
+    425: "not_open_yet: the room does not take joins yet; the message says when joining opens "
+    "(RFC 3339, UTC) and in how long, in words; opens_in_seconds and Retry-After in seconds",
     428: "challenge_required: this room asks for a solved proof-of-work challenge to join; "
     "error.challenge is the challenge to solve",
     429: "Too many joins, or look-ups and cancels by booking code, from this address (Retry-After)",
@@ -598,7 +616,9 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 params=room,
                 security=[*VISITOR, {}],
                 headers={201: RETRY_AFTER, 200: RETRY_AFTER},
-                description="Idempotent for a ticket (cookie or bearer): reloads keep the "
+                description="Idempotent for a ticket (cookie, bearer, or `ticket` in the "
+                "body): reloads keep the place. A query parameter is refused (400 "
+                "invalid_argument, naming it), so that `?ticket=` never silently gives a new "
                 "place. An `identity` in the body is only the new ticket's label: another "
                 "client sending the same one gets a place of its own, never this one. In entry "
                 "rooms (identity = entry) the place belongs to the entry token's sub: a new "
@@ -730,7 +750,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
             "get": _op(
                 "Get a booking",
                 "booking",
-                {200: ("Booking", "The booking of this code")},
+                {200: ("Booking", "The booking of this code, booked or cancelled (and when)")},
                 [404, 429],
                 params=code,
                 security=NONE,
@@ -740,15 +760,20 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
             "post": _op(
                 "Cancel a booking",
                 "booking",
-                {200: ("Booking", "Cancelled; the slot returns by the room's rule")},
+                {
+                    200: (
+                        "Booking",
+                        "Cancelled (state, cancelled_at); the slot returns by the room's rule",
+                    )
+                },
                 [404, 429],
                 params=code,
                 security=NONE,
                 description="The code is the credential, so look-ups and cancels by code are "
                 "limited per client address (`code_rate_per_minute`). The slot becomes free at "
                 "the next release window, or is offered to the next waiting visitor (waitlist). "
-                "A cancel answered 503 may have been applied: the booking's lookup then answers "
-                "404.",
+                "A code cancelled before answers with that cancellation again, changing nothing; "
+                "so a cancel answered 503 can be repeated, or looked up.",
             )
         },
         "/v1/handoff/verify": {
@@ -859,10 +884,17 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                     "text/csv": {
                         "schema": {
                             "type": "string",
-                            "description": "A header row naming id, group, starts_at",
+                            "description": "The first line is the header row "
+                            "id,group,starts_at (columns in any order), then a slot a line; "
+                            "without it, 400 invalid_argument saying so",
                         }
                     }
                 },
+                description="JSON or CSV, by the content type (application/json; text/csv "
+                "or application/csv). Without one that says (none, curl's default "
+                "application/x-www-form-urlencoded, text/plain, application/octet-stream) the "
+                "body's first character that is not white space decides: `{` is JSON, "
+                "anything else CSV. Any other content type is refused (415).",
             )
         },
         "/v1/admin/rooms/{room}/release": {
@@ -875,7 +907,8 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 params=audited,
                 security=ADMIN,
                 description="Refused (409 release_refused) before the next release window unless "
-                "`override` is true and a `reason` is given; every release is audited.",
+                "`override` is true and a `reason` is given; every release is audited, and so "
+                "is a refused one (action release_refused, with the reason if one was given).",
             )
         },
         "/v1/admin/rooms/{room}/stats": {

@@ -171,7 +171,8 @@ async def show_room(request: web.Request) -> web.StreamResponse:
             take_join_slot(request, state)
             ticket = await state.backend.join(room, None, None)
         except NotOpenYet as exc:
-            return html_response(request, ctx, not_open_yet(ctx, facts, exc.opens_in_seconds))
+            rendered = not_open_yet(ctx, facts, exc.opens_at, state.now())
+            return html_response(request, ctx, rendered)
         except RoomClosed:
             closed = {"state": "closed", "paused": False, "offer": None}
             return html_response(request, ctx, waiting_room(ctx, facts, closed))

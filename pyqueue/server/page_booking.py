@@ -28,7 +28,7 @@ from pyqueue._core import (
     UnknownBooking,
     UnknownTicket,
 )
-from pyqueue.server.code_limit import by_code
+from pyqueue.server.code_limit import by_code, cancel_by_code
 from pyqueue.server.httpio import cookie, query_int
 from pyqueue.server.page_http import (
     BOOKING_COOKIE_SECONDS,
@@ -51,6 +51,7 @@ from pyqueue.web.booking_views import (
     cancel_confirm,
     cancel_done,
     cancel_form,
+    cancelled_booking,
     hold,
     picker,
 )
@@ -302,7 +303,12 @@ async def show_booking(request: web.Request) -> web.StreamResponse:
     except UnknownBooking:
         rendered = cancel_form(page.ctx, "", page.ctx.texts("cancel_unknown"))
         return html_response(request, page.ctx, rendered)
-    rendered = booking(page.ctx, found.code, found.group, found.starts_at)
+    if found.cancelled_at is not None:
+        rendered = cancelled_booking(
+            page.ctx, found.code, found.group, found.starts_at, found.cancelled_at
+        )
+    else:
+        rendered = booking(page.ctx, found.code, found.group, found.starts_at)
     return html_response(request, page.ctx, rendered)
 
 
@@ -321,6 +327,11 @@ async def show_cancel(request: web.Request) -> web.StreamResponse:
         found = await by_code(request, state, room, lambda: state.backend.booking(room, code))
     except UnknownBooking:
         return html_response(request, ctx, cancel_form(ctx, code, ctx.texts("cancel_unknown")))
+    if found.cancelled_at is not None:
+        rendered = cancelled_booking(
+            ctx, found.code, found.group, found.starts_at, found.cancelled_at
+        )
+        return html_response(request, ctx, rendered)
     return html_response(
         request, ctx, cancel_confirm(ctx, found.code, found.group, found.starts_at)
     )
@@ -334,10 +345,9 @@ async def cancel_booking(request: web.Request) -> web.StreamResponse:
     code = form.get("code", "").strip().upper()[:MAX_CODE]
     state, room = page.state, page.meta.id
     try:
-        await by_code(request, state, room, lambda: state.backend.cancel(room, code))
+        await cancel_by_code(request, state, room, code)
     except UnknownBooking:
         return html_response(request, ctx, cancel_form(ctx, code, ctx.texts("cancel_unknown")))
-    page.state.metrics.cancellations[page.meta.id] += 1
     response = redirect(f"{ctx.room_path}/cancel?cancelled=1")
     if cookie(request, booking_cookie(page.meta.id)) == code:
         response.del_cookie(booking_cookie(page.meta.id), path="/")

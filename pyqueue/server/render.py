@@ -130,14 +130,16 @@ def hold(h: Hold, now: float) -> dict[str, Any]:
     }
 
 
-def booking(b: Booking, state: str = "booked") -> dict[str, Any]:
+def booking(b: Booking) -> dict[str, Any]:
+    """A booking by its code: ``booked``, or ``cancelled`` with ``cancelled_at``."""
     return {
         "code": b.code,
         "slot": b.slot,
         "group": b.group,
         "starts_at": b.starts_at,
         "ticket_id": b.ticket,
-        "state": state,
+        "state": b.state,
+        "cancelled_at": b.cancelled_at,
     }
 
 

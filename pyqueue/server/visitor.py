@@ -8,7 +8,7 @@ booking, and each route takes the kind it needs.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -21,12 +21,14 @@ from pyqueue.server.challenge import pay_for_join
 from pyqueue.server.entry import check_entry, entry_token
 from pyqueue.server.errors import ApiError, response_for_exception
 from pyqueue.server.httpio import (
+    MAX_TOKEN_CHARS,
     bearer,
     cookie,
     json_response,
     optional_string,
     read_json_object,
     reject_unknown,
+    reject_unknown_query,
     set_visitor_cookie,
     take_join_slot,
 )
@@ -150,25 +152,30 @@ async def join(request: web.Request) -> web.Response:
     state = request.app[STATE]
     room = request.match_info["room"]
     meta = await state.room(room)
+    if request.query:
+        # A ticket in the URL would end up in logs and Referer headers; and a parameter the
+        # join ignored would give a new place at the back without a word.
+        reject_unknown_query(request)
     take_join_slot(request, state)
     data = await read_json_object(request, state.server)
-    reject_unknown(data, {"identity", "entry", "challenge"})
+    reject_unknown(data, {"identity", "entry", "challenge", "ticket"})
     # Whoever knows an identity can send it: over HTTP it proves nothing, so it is only the
     # new ticket's label and never hands out (or blocks) another client's place. The portal's
     # entry token is what vouches for a person (entry rooms).
     label = optional_string(data, "identity", IDENTITY_MAX)
     if label is not None and not label.strip():
         raise ApiError("invalid_argument", "identity must not be blank")
-    explicit = bearer(request)
+    explicit = _ticket_to_resume(request, data)
     from_cookie = cookie(request, meta.ticket_cookie)
-    entry = entry_token(data, meta, explicit or from_cookie)
+    resume = explicit if explicit is not None else from_cookie
+    entry = entry_token(data, meta, resume)
     if entry is not None:
         # The cheap check that names the person comes first: a refused token costs the
         # visitor no work, and the work is asked only of a join that may take a place.
         check_entry(state, meta, entry)
-    await pay_for_join(state, meta, data.get("challenge"), explicit or from_cookie)
+    await pay_for_join(state, meta, data.get("challenge"), resume)
     try:
-        ticket = await state.backend.join(room, None, explicit or from_cookie, entry, label=label)
+        ticket = await state.backend.join(room, None, resume, entry, label=label)
     except (TokenError, UnknownTicket):
         # A stale cookie (a restart with new keys, another deployment) must not lock the
         # browser out: it simply gets a new place. A token the app sent explicitly is an error.
@@ -188,6 +195,20 @@ async def join(request: web.Request) -> web.Response:
         _set_pass_cookie(request, state, meta, response, st)
     state.metrics.count_join(room, ticket.new)
     return response
+
+
+def _ticket_to_resume(request: web.Request, data: dict[str, Any]) -> str | None:
+    """The ticket token an app sends to resume its place: as ``Authorization: Bearer`` or as
+    ``ticket`` in the body (the Python API's ``ticket=``). Only the signed token finds a place;
+    a ticket number or anything else that is not this room's ticket token is refused, never
+    taken for a new place."""
+    from_body = optional_string(data, "ticket", MAX_TOKEN_CHARS)
+    from_header = bearer(request)
+    if from_body is not None and from_header is not None and from_body != from_header:
+        raise ApiError(
+            "invalid_argument", "the ticket in the body differs from the Authorization token"
+        )
+    return from_body if from_body is not None else from_header
 
 
 async def leave(request: web.Request) -> web.Response:

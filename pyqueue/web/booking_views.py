@@ -80,7 +80,11 @@ def picker(
     parts = [
         f"<h1>{esc(heading)}</h1>",
         countdown(
-            pass_seconds, t.clock(pass_seconds), label=t("picker_time_left"), on_zero="reload"
+            pass_seconds,
+            t.clock(pass_seconds),
+            label=t("picker_time_left"),
+            on_zero="reload",
+            days=t.clock_days(),
         ),
     ]
     if problem:
@@ -160,6 +164,7 @@ def _slots(
         f'<h2 id="pq-slots-title">{esc(title)}</h2>',
     ]
     if slots:
+        parts.append(paragraph(t("times_in_zone", zone=ctx.zone.key), "hint"))
         parts.append(_slot_buttons(ctx, slots, with_day=False))
     else:
         parts.append(paragraph(t("picker_no_slots")))
@@ -184,9 +189,10 @@ def _slot_buttons(ctx: PageContext, slots: Sequence[SlotChoice], *, with_day: bo
     t = ctx.texts
     items = []
     for slot in slots:
-        label = t.moment(slot.starts_at, ctx.zone) if with_day else t.time(slot.starts_at, ctx.zone)
+        moment = t.moment(slot.starts_at, ctx.zone, named=False)
+        label = moment if with_day else t.time(slot.starts_at, ctx.zone)
         action = f"{ctx.room_path}/book/{path_part(slot.id)}/hold"
-        described = t("picker_hold_label", time=t.moment(slot.starts_at, ctx.zone))
+        described = t("picker_hold_label", time=moment)
         items.append(
             "<li>"
             + post_button(
@@ -217,6 +223,7 @@ def hold(ctx: PageContext, slot: SlotChoice, seconds_left: float) -> Rendered:
             label=t("hold_time_left"),
             on_zero="expire",
             ident="pq-hold-clock",
+            days=t.clock_days(),
         )
         + paragraph(t("hold_text"))
         + f'<div class="notice error" id="pq-hold-expired" role="alert" hidden>'
@@ -296,6 +303,26 @@ def cancel_confirm(ctx: PageContext, code: str, group: str, starts_at: datetime)
         + "</section>"
     )
     return Rendered(heading, main, view="cancel-confirm")
+
+
+def cancelled_booking(
+    ctx: PageContext, code: str, group: str, starts_at: datetime, cancelled_at: datetime
+) -> Rendered:
+    """A code whose booking was cancelled: what it was, and when it was cancelled (not "no
+    such booking", which would leave the visitor wondering whether they mistyped it)."""
+    t = ctx.texts
+    heading = t("booking_cancelled_title")
+    centre, _ = group_label(ctx, group)
+    main = (
+        f"<h1>{esc(heading)}</h1>"
+        + '<section class="card">'
+        + f'<p class="label">{esc(t("booking_code_label"))}</p>'
+        + f'<p class="booking-code small">{esc(code)}</p>'
+        + _when_where(ctx, starts_at, centre)
+        + notice(t("booking_cancelled_at", time=t.moment(cancelled_at, ctx.zone)), "info")
+        + "</section>"
+    )
+    return Rendered(heading, main, view="booking-cancelled")
 
 
 def cancel_done(ctx: PageContext, returned_slots: str) -> Rendered:

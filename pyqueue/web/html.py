@@ -204,10 +204,13 @@ def countdown(
     on_zero: str = "",
     sync: str = "",
     ident: str = "",
+    days: str = "",
 ) -> str:
     """A ticking clock. The script counts down from ``seconds``; ``on_zero`` names what it
     does at zero (``reload``, ``expire``, ``handoff``), ``sync`` the status field that resets
-    it after each poll. ``role=timer`` keeps screen readers from announcing every second."""
+    it after each poll, ``days`` the words the script writes the days in (``Texts.clock_days``;
+    a countdown of a day or more). ``role=timer`` keeps screen readers from announcing every
+    second."""
     attrs = f' data-countdown="{max(0.0, seconds):.1f}"'
     if on_zero:
         attrs += f' data-on-zero="{esc(on_zero)}"'
@@ -215,6 +218,8 @@ def countdown(
         attrs += f' data-sync="{esc(sync)}"'
     if ident:
         attrs += f' id="{esc(ident)}"'
+    if days:
+        attrs += f' data-days="{esc(days)}"'
     return (
         f'<p class="countdown"><span class="label">{esc(label)}</span> '
         f'<span class="clock" role="timer"{attrs}>{esc(face)}</span></p>'

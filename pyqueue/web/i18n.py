@@ -109,13 +109,36 @@ class Texts:
         return self("eta_minutes", low=lo_min, high=hi_min)
 
     def clock(self, seconds: float) -> str:
-        """A countdown's face: ``1:02:03`` or ``04:05``."""
+        """A countdown's face: ``04:05``, ``1:02:03``, and from a day on with the days in
+        words, ``26 days, 12:19:18`` (``static/page.js`` ticks it on the same way, with the
+        words of :meth:`clock_days`)."""
         total = max(0, math.ceil(seconds))
-        hours, rest = divmod(total, 3600)
+        days, rest = divmod(total, 86400)
+        hours, rest = divmod(rest, 3600)
         minutes, secs = divmod(rest, 60)
+        if days:
+            in_days = self("clock_day") if days == 1 else self("clock_days", n=days)
+            return f"{in_days}, {hours:02d}:{minutes:02d}:{secs:02d}"
         if hours:
             return f"{hours}:{minutes:02d}:{secs:02d}"
         return f"{minutes:02d}:{secs:02d}"
+
+    def clock_days(self) -> str:
+        """The day words of a countdown for the page script: one day, then many (``{n}``)."""
+        return f"{self('clock_day')}|{self('clock_days')}"
+
+    def wait_in_words(self, seconds: float) -> str:
+        """How long until a moment, as people say it after "in": "26 days", "about 3 hours",
+        "about 12 minutes" (German in the dative: "26 Tagen")."""
+        total = max(0, math.ceil(seconds))
+        if total >= 2 * 86400:
+            return self("wait_days", n=total // 86400)
+        minutes = max(1, math.ceil(total / 60))
+        if minutes >= HOURS_FROM_MINUTES:
+            return self("eta_hours_single", n=self.decimal_number(round(minutes / 30) / 2))
+        if minutes == 1:
+            return self("eta_one_minute")
+        return self("eta_minutes_single", n=minutes)
 
     def time(self, when: datetime, zone: ZoneInfo) -> str:
         local = when.astimezone(zone)
@@ -129,10 +152,13 @@ class Texts:
             year=day.year,
         )
 
-    def moment(self, when: datetime, zone: ZoneInfo) -> str:
-        """Day and time, e.g. "Mi., 12. Mai 2021, 08:00"."""
+    def moment(self, when: datetime, zone: ZoneInfo, *, named: bool = True) -> str:
+        """Day and time in the room's time zone, named unless ``named`` is false (where the
+        page names it once for a list of times), e.g. "Mi., 12. Mai 2021, 08:00 Uhr
+        (Europe/Berlin)": a room made over the admin API runs on UTC unless told otherwise."""
         local = when.astimezone(zone)
-        return self("moment", day=self.day(local.date()), time=self.time(local, zone))
+        moment = self("moment", day=self.day(local.date()), time=self.time(local, zone))
+        return self("moment_in_zone", moment=moment, zone=zone.key) if named else moment
 
     def client(self) -> dict[str, Any]:
         """What the page script needs to phrase a poll's answer like the server does."""

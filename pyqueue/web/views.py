@@ -122,6 +122,7 @@ def _prequeue(ctx: PageContext, facts: RoomFacts, status: Mapping[str, Any]) -> 
             t.clock(status["opens_in_seconds"]),
             label=t("prequeue_countdown_label"),
             sync="opens_in_seconds",
+            days=t.clock_days(),
         ),
         paragraph(t("prequeue_opens_at", time=t.moment(facts.opens_at, ctx.zone))),
         "</section>",
@@ -192,6 +193,7 @@ def _admitted(ctx: PageContext, facts: RoomFacts, status: Mapping[str, Any]) -> 
             t.clock(seconds),
             label=t("admitted_time_left"),
             sync="pass_expires_in_seconds",
+            days=t.clock_days(),
         ),
         paragraph(t("admitted_text")),
     ]
@@ -282,6 +284,7 @@ def _offer(ctx: PageContext, offer: Mapping[str, Any]) -> str:
             t.clock(seconds),
             label=t("offer_time_left"),
             sync="offer.expires_in_seconds",
+            days=t.clock_days(),
         )
         + '<div class="actions">'
         + post_button(f"{ctx.room_path}/offer/accept", t("offer_accept"), hidden={"slot": slot})
@@ -313,18 +316,28 @@ def _room_intro(ctx: PageContext) -> str:
 # ------------------------------------------------------------------- before having a place
 
 
-def not_open_yet(ctx: PageContext, facts: RoomFacts, opens_in_seconds: float) -> Rendered:
-    """The pre-queue itself has not opened: nothing to join yet, so no place is promised."""
+def not_open_yet(
+    ctx: PageContext, facts: RoomFacts, joins_open_at: datetime, now: float
+) -> Rendered:
+    """The pre-queue itself has not opened: nothing to join yet, so no place is promised. It
+    says when joining opens, and counts down to the queue's opening, which the text below the
+    clock is about; the page reloads itself to take a place once joining opens."""
     t = ctx.texts
     heading = t("not_open_title")
+    joins_in = joins_open_at.timestamp() - now
+    queue_in = facts.opens_at.timestamp() - now
+    join_from = t(
+        "not_open_join_from", time=t.moment(joins_open_at, ctx.zone), wait=t.wait_in_words(joins_in)
+    )
     main = (
         f"<h1>{esc(heading)}</h1>"
         + '<section class="card">'
-        + countdown(opens_in_seconds, t.clock(opens_in_seconds), label=t("not_open_label"))
+        + paragraph(join_from)
+        + countdown(queue_in, t.clock(queue_in), label=t("not_open_label"), days=t.clock_days())
         + paragraph(t(not_open_key(facts.prequeue), time=t.moment(facts.opens_at, ctx.zone)))
         + "</section>"
     )
-    seconds = max(5, min(300, math.ceil(opens_in_seconds / 4)))
+    seconds = max(5, min(300, math.ceil(joins_in / 4)))
     return Rendered(heading, main, view="not-open", refresh=Refresh(seconds))
 
 

@@ -101,9 +101,11 @@ pub enum CoreError {
     ChallengeWrongRoom,
     ChallengeExpired,
 
-    /// The room does not take this action yet; `opens_in_seconds` says how long to wait.
+    /// The room does not take this action yet: it does at `opens_at` (micros), in
+    /// `opens_in_seconds`.
     NotOpenYet {
         opens_in_seconds: f64,
+        opens_at: i64,
     },
     RoomClosed,
     IdentityRequired,
@@ -205,6 +207,25 @@ pub fn status_of(code: &str) -> Option<u16> {
     ERROR_CODES.iter().find(|(known, _)| *known == code).map(|(_, status)| *status)
 }
 
+/// A wait as people say it: "26 days 12 hours", "3 hours 5 minutes", "4 minutes 10 seconds",
+/// "9 seconds" (whole seconds, rounded up; the two largest units).
+#[must_use]
+pub fn duration_in_words(seconds: f64) -> String {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // clamped to 0..=2^53
+    let total = seconds.clamp(0.0, 9_007_199_254_740_992.0).ceil() as u64;
+    let units =
+        [(total / 86_400, "day"), (total / 3600 % 24, "hour"), (total / 60 % 60, "minute"), (total % 60, "second")];
+    let first = units.iter().position(|(n, _)| *n > 0).unwrap_or(units.len() - 1);
+    units[first..]
+        .iter()
+        .take(2)
+        .enumerate()
+        .filter(|(i, (n, _))| *i == 0 || *n > 0)
+        .map(|(_, (n, unit))| format!("{n} {unit}{}", if *n == 1 { "" } else { "s" }))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl fmt::Display for CoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -236,9 +257,12 @@ impl fmt::Display for CoreError {
             Self::ChallengeUnsolved => f.write_str("the number does not solve the challenge"),
             Self::ChallengeWrongRoom => f.write_str("the challenge belongs to another room"),
             Self::ChallengeExpired => f.write_str("the challenge has expired; solve a new one"),
-            Self::NotOpenYet { opens_in_seconds } => {
-                write!(f, "the room is not open yet; it opens in {opens_in_seconds:.0} s")
-            }
+            Self::NotOpenYet { opens_in_seconds, opens_at } => write!(
+                f,
+                "the waiting room is not open yet: joining opens at {} (in {})",
+                crate::limits::rfc3339(*opens_at),
+                duration_in_words(*opens_in_seconds)
+            ),
             Self::RoomClosed => f.write_str("the room is closed"),
             Self::IdentityRequired => f.write_str("this room requires an identity to join"),
             Self::UnknownTicket => f.write_str("no such ticket in this room"),
@@ -304,7 +328,7 @@ mod tests {
             CoreError::ChallengeUnsolved,
             CoreError::ChallengeWrongRoom,
             CoreError::ChallengeExpired,
-            CoreError::NotOpenYet { opens_in_seconds: 1.0 },
+            CoreError::NotOpenYet { opens_in_seconds: 1.0, opens_at: 0 },
             CoreError::RoomClosed,
             CoreError::IdentityRequired,
             CoreError::UnknownTicket,
@@ -370,6 +394,20 @@ mod tests {
             }
         }
         all
+    }
+
+    #[test]
+    fn not_open_yet_says_when_in_words() {
+        let error = CoreError::NotOpenYet { opens_in_seconds: 2_290_758.0, opens_at: 1_622_912_958_000_000 };
+        assert_eq!(
+            error.to_string(),
+            "the waiting room is not open yet: joining opens at 2021-06-05T17:09:18Z (in 26 days 12 hours)"
+        );
+        assert_eq!(duration_in_words(3600.0 * 3.0 + 300.0), "3 hours 5 minutes");
+        assert_eq!(duration_in_words(86_400.0 + 59.0), "1 day");
+        assert_eq!(duration_in_words(61.2), "1 minute 2 seconds");
+        assert_eq!(duration_in_words(0.0), "0 seconds");
+        assert_eq!(duration_in_words(f64::NAN), "0 seconds");
     }
 
     #[test]

@@ -101,6 +101,14 @@ pub enum Event<'a> {
         word: u64,
         code: u64,
     },
+    /// The booking `code` of `slot` (its index), held by `holder`, was cancelled at `at` (recorded
+    /// right after the slot's `SlotSet` to returned): the code keeps answering with that.
+    BookingCancelled {
+        code: u64,
+        slot: u32,
+        holder: u32,
+        at: i64,
+    },
     /// A returned slot was offered to the waiting `ticket` at queue `position`.
     OfferOpened {
         ticket: u32,
@@ -152,6 +160,7 @@ mod tag {
     pub const WINDOWS_DONE: u8 = 21;
     pub const AUDITED: u8 = 22;
     pub const LABELLED: u8 = 23;
+    pub const BOOKING_CANCELLED: u8 = 24;
 }
 
 pub fn put_speed(out: &mut Vec<u8>, speed: &SpeedState) {
@@ -263,6 +272,13 @@ impl Event<'_> {
                 out.extend_from_slice(&word.to_le_bytes());
                 out.put_varint(*code);
             }
+            Event::BookingCancelled { code, slot, holder, at } => {
+                out.put_u8(tag::BOOKING_CANCELLED);
+                out.put_varint(*code);
+                out.put_u32(*slot);
+                out.put_u32(*holder);
+                out.put_i64(*at);
+            }
             Event::OfferOpened { ticket, slot, until, position } => {
                 out.put_u8(tag::OFFER_OPENED);
                 out.put_u32(*ticket);
@@ -335,6 +351,9 @@ impl<'a> Event<'a> {
                 word: u64::from_le_bytes(r.bytes(8)?.try_into().unwrap_or([0; 8])),
                 code: r.varint()?,
             },
+            tag::BOOKING_CANCELLED => {
+                Event::BookingCancelled { code: r.varint()?, slot: r.u32()?, holder: r.u32()?, at: r.i64()? }
+            }
             tag::OFFER_OPENED => {
                 Event::OfferOpened { ticket: r.u32()?, slot: r.str()?, until: r.i64()?, position: r.varint()? }
             }
@@ -382,6 +401,7 @@ mod tests {
             Event::QueueAll { on: true },
             Event::SlotsAdded { slots: Cow::Owned(slots) },
             Event::SlotSet { index: 17, word: u64::MAX, code: (1 << 50) - 1 },
+            Event::BookingCancelled { code: (1 << 50) - 1, slot: 17, holder: 4, at: 24 },
             Event::OfferOpened { ticket: 18, slot: "s1", until: 19, position: 20 },
             Event::OfferClosed { ticket: 21 },
             Event::TrailCleared { slot: "s1" },

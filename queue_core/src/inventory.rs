@@ -35,7 +35,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::errors::{CoreError, CoreResult};
 use crate::events::Event;
 use crate::journal::{append_encoded, write_frame, JournalSink};
-use booking_code::{format_code, parse_code, CodeBook};
+use booking_code::{format_code, parse_code, Cancelled, CodeBook};
 use holders::{HolderLedger, LedgerGuard};
 use std::sync::atomic::Ordering;
 use table::{Slot, Table};
@@ -290,13 +290,19 @@ impl Inventory {
         }
     }
 
-    /// Cancels a booking: the slot becomes Returned and the code is spent. `UnknownBooking` for
-    /// a code that is malformed, unknown or already cancelled.
-    pub fn cancel(&self, code: &str) -> CoreResult<Booking> {
+    /// Cancels a booking at `now`: the slot becomes Returned and the code is spent; it answers
+    /// with the cancelled booking from then on, a second cancel too (which changes nothing).
+    /// `UnknownBooking` for a code that is malformed or unknown.
+    pub fn cancel(&self, code: &str, now: i64) -> CoreResult<Booking> {
         let code = parse_code(code).ok_or(CoreError::UnknownBooking)?;
         let table = self.table.read();
         let mut codes = self.codes.lock();
-        let index = codes.slot_of(code).ok_or(CoreError::UnknownBooking)?;
+        let Some(index) = codes.slot_of(code) else {
+            return codes
+                .cancelled(code)
+                .map(|c| Self::cancelled_booking_of(&table, code, c))
+                .ok_or(CoreError::UnknownBooking);
+        };
         let slot = table.slot(index);
         let (seen, word) = slot.load();
         // Under the code book's lock a slot with a live code is booked and stays so.
@@ -307,11 +313,18 @@ impl Inventory {
             return Err(CoreError::UnknownBooking);
         }
         codes.remove(code);
+        let cancelled = Cancelled { slot: index, holder, at: now };
+        codes.note_cancelled(code, cancelled);
+        if let Some(journal) = &self.journal {
+            // After the slot's own record, under the code book's lock as the swap was.
+            let event = Event::BookingCancelled { code, slot: index, holder, at: now };
+            append_encoded(&mut journal.lock(), &event);
+        }
         slot.code.store(0, Ordering::Relaxed);
         drop(codes);
         Self::record(&table, slot, SlotState::Booked, SlotState::Returned);
         self.holders.end_booking(holder);
-        Ok(Self::booking_of(&table, slot, holder, code))
+        Ok(Self::cancelled_booking_of(&table, code, cancelled))
     }
 
     /// Frees every returned slot (a release window has come); returns how many.
@@ -495,6 +508,12 @@ impl Inventory {
             group: table.group_of(slot).name.to_string(),
             starts_at: slot.starts_at,
             holder,
+            cancelled_at: None,
         }
+    }
+
+    fn cancelled_booking_of(table: &Table, code: u64, cancelled: Cancelled) -> Booking {
+        let slot = table.slot(cancelled.slot);
+        Booking { cancelled_at: Some(cancelled.at), ..Self::booking_of(table, slot, cancelled.holder, code) }
     }
 }

@@ -228,7 +228,7 @@ impl QueueState {
         }
         if let Some(pre) = self.config.prequeue_opens_at {
             if now < pre {
-                return Err(CoreError::NotOpenYet { opens_in_seconds: seconds_between(now, pre) });
+                return Err(CoreError::NotOpenYet { opens_in_seconds: seconds_between(now, pre), opens_at: pre });
             }
         }
         for text in identity.iter().chain(label.iter()) {

@@ -276,10 +276,12 @@ class Inventory:
 
 
 def _booking(reply: list[bytes]) -> Booking:
+    """A booking script's reply; a sixth field is when a cancelled booking was cancelled."""
     return Booking(
         code=reply[0].decode(),
         slot=reply[1].decode(),
         group=reply[2].decode(),
         starts_at=rec.from_micros(int(reply[3])),
         ticket=int(reply[4]),
+        cancelled_at=rec.from_micros(int(reply[5])) if len(reply) > 5 else None,
     )

@@ -104,6 +104,12 @@ class RoomKeys:
         return self.prefix + "codes"
 
     @property
+    def cancelled(self) -> str:
+        """Hash: cancelled booking code -> ``slot id|ticket|cancelled at`` (micros); the code
+        keeps answering with the cancelled booking (one entry per booking ever cancelled)."""
+        return self.prefix + "cancelled"
+
+    @property
     def free(self) -> str:
         """Zset of equal scores: ``group NUL start id`` per free slot (start as 17 digits), so
         in listing order, one group being one range; kept by every script that changes a slot

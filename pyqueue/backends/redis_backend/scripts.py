@@ -17,10 +17,10 @@ from pyqueue import _core
 from pyqueue._core import (
     DuplicateSlot,
     LimitReached,
-    NotOpenYet,
     PyqueueError,
     SlotTaken,
     error_codes,
+    not_open_yet,
 )
 from pyqueue.backends import UnknownRoom
 
@@ -97,8 +97,8 @@ def translate(error: ResponseError) -> Exception:
     if code == "needs_draw":
         return NeedsDraw()
     if code == "not_open_yet":
-        seconds = int(rest or "0") / 1e6
-        return core_error(NotOpenYet, code, "the room is not open yet", opens_in_seconds=seconds)
+        opens_at, _, now = rest.partition(" ")
+        return not_open_yet(int(opens_at), int(now))
     if code == "slot_taken":
         slot, _, alternatives = rest.partition(" ")
         return core_error(

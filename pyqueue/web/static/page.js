@@ -89,13 +89,23 @@
     return format(T.eta_minutes, { low: loMin, high: hiMin });
   }
 
-  function clockFace(seconds) {
+  // As Texts.clock in i18n.py: from a day on, the days in the words of data-days
+  // ("1 day|{n} days"), then hh:mm:ss.
+  function clockFace(seconds, element) {
     var total = Math.max(0, Math.ceil(seconds));
-    var hours = Math.floor(total / 3600);
+    var days = Math.floor(total / 86400);
+    var hours = Math.floor((total % 86400) / 3600);
     var minutes = Math.floor((total % 3600) / 60);
     var secs = total % 60;
     var mm = (minutes < 10 ? "0" : "") + minutes;
     var ss = (secs < 10 ? "0" : "") + secs;
+    var words = (element && element.getAttribute("data-days")) || "";
+    if (days && words) {
+      var forms = words.split("|");
+      var inDays = days === 1 ? forms[0] : forms[1].replace("{n}", String(days));
+      return inDays + ", " + (hours < 10 ? "0" : "") + hours + ":" + mm + ":" + ss;
+    }
+    hours += days * 24;
     return hours ? hours + ":" + mm + ":" + ss : mm + ":" + ss;
   }
 
@@ -138,7 +148,7 @@
     clocks.forEach(function (element) {
       if (element.pqDone) return;
       var left = Math.max(0, (element.pqEnd - now) / 1000);
-      if (!element.hidden) setText(element, clockFace(left));
+      if (!element.hidden) setText(element, clockFace(left, element));
       if (left <= 0) {
         element.pqDone = true;
         onZero(element);

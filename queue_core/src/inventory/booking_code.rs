@@ -55,12 +55,23 @@ fn symbol_value(byte: u8) -> Option<u8> {
     ALPHABET.iter().position(|&symbol| symbol == upper).and_then(|index| u8::try_from(index).ok())
 }
 
-/// The live booking codes and the slot each belongs to. It sits behind one mutex in the
-/// inventory, and every transition into or out of Booked happens under that mutex, so a booked
-/// slot's code is always settled for whoever holds it.
+/// A booking that was cancelled: its slot (index), its holder and when. Kept so that its code
+/// answers with what became of the booking instead of looking as if it never existed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cancelled {
+    pub(crate) slot: u32,
+    pub(crate) holder: u32,
+    pub(crate) at: i64,
+}
+
+/// The live booking codes and the slot each belongs to, and the cancelled ones. It sits behind
+/// one mutex in the inventory, and every transition into or out of Booked happens under that
+/// mutex, so a booked slot's code is always settled for whoever holds it.
 #[derive(Debug, Default)]
 pub(super) struct CodeBook {
     slots_by_code: HashMap<u64, u32, IntBuildHasher>,
+    /// One entry per cancellation, which took a booking: bounded by the bookings ever made.
+    cancelled: HashMap<u64, Cancelled, IntBuildHasher>,
     /// Random words fetched from the operating system in bulk: one system call per 64 codes
     /// instead of one per booking.
     pool: Vec<u64>,
@@ -69,12 +80,12 @@ pub(super) struct CodeBook {
 const POOL_WORDS: usize = 64;
 
 impl CodeBook {
-    /// A fresh code that no live booking uses. Nothing is reserved until `insert`.
+    /// A fresh code that no booking, live or cancelled, uses. Nothing is reserved until `insert`.
     pub(super) fn draw_unused(&mut self) -> CoreResult<u64> {
         loop {
             let code = self.next_random()? & CODE_MASK;
             // Zero is kept free so that a slot's code cell can use it for "none".
-            if code != 0 && !self.slots_by_code.contains_key(&code) {
+            if code != 0 && !self.slots_by_code.contains_key(&code) && !self.cancelled.contains_key(&code) {
                 return Ok(code);
             }
         }
@@ -101,6 +112,27 @@ impl CodeBook {
 
     pub(super) fn remove(&mut self, code: u64) -> Option<u32> {
         self.slots_by_code.remove(&code)
+    }
+
+    pub(super) fn note_cancelled(&mut self, code: u64, cancelled: Cancelled) {
+        self.cancelled.insert(code, cancelled);
+    }
+
+    pub(super) fn cancelled(&self, code: u64) -> Option<Cancelled> {
+        self.cancelled.get(&code).copied()
+    }
+
+    /// The cancelled bookings, by code (for a snapshot).
+    pub(super) fn cancelled_by_code(&self) -> Vec<(u64, Cancelled)> {
+        let mut all: Vec<(u64, Cancelled)> = self.cancelled.iter().map(|(&code, &c)| (code, c)).collect();
+        all.sort_unstable_by_key(|(code, _)| *code);
+        all
+    }
+
+    /// Moves the cancelled bookings of `other` here (a rebuild keeps them: no slot word says
+    /// them).
+    pub(super) fn take_cancelled(&mut self, other: &mut CodeBook) {
+        self.cancelled = std::mem::take(&mut other.cancelled);
     }
 
     pub(super) fn len(&self) -> usize {

@@ -95,6 +95,8 @@ struct Model {
     next_id: usize,
     /// Every code ever issued, cancelled ones included, so that cancels can be replayed.
     issued: Vec<String>,
+    /// The cancelled codes and when each was cancelled.
+    cancelled: HashMap<String, i64>,
     offered_to: HashSet<u32>,
 }
 
@@ -322,11 +324,16 @@ fn step(inv: &Inventory, model: &mut Model, op: &Op) {
                 model.slots.iter_mut().find(|(_, s)| matches!(&s.state, State::Booked { code: c, .. } if *c == code));
             match live {
                 Some((id, slot)) => {
-                    let booking = inv.cancel(&typed).unwrap();
-                    assert_eq!((&booking.slot, &booking.code), (id, &code));
+                    let booking = inv.cancel(&typed, now).unwrap();
+                    assert_eq!((&booking.slot, &booking.code, booking.cancelled_at), (id, &code, Some(now)));
                     slot.state = State::Returned;
+                    model.cancelled.insert(code, now);
                 }
-                None => assert_eq!(inv.cancel(&typed), Err(CoreError::UnknownBooking)),
+                None => match model.cancelled.get(&code) {
+                    // A cancelled code answers with its cancellation, unchanged.
+                    Some(&at) => assert_eq!(inv.cancel(&typed, now).unwrap().cancelled_at, Some(at)),
+                    None => assert_eq!(inv.cancel(&typed, now), Err(CoreError::UnknownBooking)),
+                },
             }
         }
         Op::ReleaseReturned => {
@@ -441,6 +448,7 @@ proptest! {
             slots: BTreeMap::new(),
             next_id: 0,
             issued: Vec::new(),
+            cancelled: HashMap::new(),
             offered_to: HashSet::new(),
         };
         for op in &ops {

@@ -9,12 +9,18 @@ use super::{scan, Inventory};
 use crate::errors::{CoreError, CoreResult};
 
 impl Inventory {
-    /// Looks a booking up by its code, typed in any case, with or without the dash.
+    /// Looks a booking up by its code, typed in any case, with or without the dash; a cancelled
+    /// one answers with `cancelled_at`.
     pub fn booking(&self, code: &str) -> CoreResult<Booking> {
         let code = parse_code(code).ok_or(CoreError::UnknownBooking)?;
         let table = self.table.read();
         let codes = self.codes.lock();
-        let index = codes.slot_of(code).ok_or(CoreError::UnknownBooking)?;
+        let Some(index) = codes.slot_of(code) else {
+            return codes
+                .cancelled(code)
+                .map(|c| Self::cancelled_booking_of(&table, code, c))
+                .ok_or(CoreError::UnknownBooking);
+        };
         let slot = table.slot(index);
         match slot.load().1 {
             Word::Booked { holder } => Ok(Self::booking_of(&table, slot, holder, code)),

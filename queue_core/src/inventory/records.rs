@@ -75,6 +75,8 @@ pub struct Booking {
     pub group: String,
     pub starts_at: i64,
     pub holder: u32,
+    /// When it was cancelled; `None` while it stands.
+    pub cancelled_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

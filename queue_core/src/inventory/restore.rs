@@ -5,7 +5,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::booking_code::{format_code, CodeBook};
+use super::booking_code::{format_code, Cancelled, CodeBook};
 use super::holders::HolderLedger;
 use super::table::slot_index;
 use super::word::Word;
@@ -33,11 +33,13 @@ impl Inventory {
         format_code(code)
     }
 
-    /// Writes the slots with their words and codes, then drains the journal, with every slot
-    /// change held off meanwhile (claims swap under the journal's lock, bookings under the code
-    /// book's), so that the state written and the records drained meet exactly. Returns the
-    /// records drained: changes made before the state was read, not yet taken by `drain`.
-    pub(crate) fn encode_and_drain(&self, out: &mut Vec<u8>) -> Vec<u8> {
+    /// Writes the slots with their words and codes (to `out`) and the cancelled bookings (to
+    /// `cancelled`, nothing when there are none), then drains the journal, with every slot
+    /// change held off meanwhile (claims swap under the journal's lock, bookings and
+    /// cancellations under the code book's), so that the state written and the records drained
+    /// meet exactly. Returns the records drained: changes made before the state was read, not
+    /// yet taken by `drain`.
+    pub(crate) fn encode_and_drain(&self, out: &mut Vec<u8>, cancelled: &mut Vec<u8>) -> Vec<u8> {
         let table = self.table.read();
         let codes = self.codes.lock();
         let journal = self.journal.as_ref().map(|journal| journal.lock());
@@ -53,6 +55,16 @@ impl Inventory {
             out.put_i64(slot.starts_at);
             out.extend_from_slice(&slot.word.load(Ordering::Acquire).to_le_bytes());
             out.put_varint(slot.code.load(Ordering::Relaxed));
+        }
+        let gone = codes.cancelled_by_code();
+        if !gone.is_empty() {
+            cancelled.put_varint(gone.len() as u64);
+            for (code, booking) in gone {
+                cancelled.put_varint(code);
+                cancelled.put_u32(booking.slot);
+                cancelled.put_u32(booking.holder);
+                cancelled.put_i64(booking.at);
+            }
         }
         drop(codes);
         journal.map(|mut buffer| std::mem::take(&mut *buffer)).unwrap_or_default()
@@ -80,6 +92,26 @@ impl Inventory {
         }
         inventory.rebuild()?;
         Ok(inventory)
+    }
+
+    /// Reads the cancelled bookings `encode_and_drain` wrote.
+    pub(crate) fn decode_cancelled(&mut self, reader: &mut Reader<'_>) -> CoreResult<()> {
+        for _ in 0..reader.count(17)? {
+            let (code, slot, holder, at) = (reader.varint()?, reader.u32()?, reader.u32()?, reader.i64()?);
+            self.replay_cancelled(code, slot, holder, at)?;
+        }
+        Ok(())
+    }
+
+    /// Notes a cancelled booking as journaled (or saved in a snapshot).
+    pub(crate) fn replay_cancelled(&mut self, code: u64, slot: u32, holder: u32, at: i64) -> CoreResult<()> {
+        if code == 0 || slot as usize >= self.table.get_mut().slots.len() {
+            return Err(corrupt(format!(
+                "a cancelled booking of slot {slot}, which was never added, or without a code"
+            )));
+        }
+        self.codes.get_mut().note_cancelled(code, Cancelled { slot, holder, at });
+        Ok(())
     }
 
     /// Puts a slot's word and code in place as journaled, with nothing derived kept in step:
@@ -135,6 +167,7 @@ impl Inventory {
             group.reset_scan();
         }
         self.holders = holders;
+        codes.take_cancelled(self.codes.get_mut());
         *self.codes.get_mut() = codes;
         Ok(())
     }

@@ -194,9 +194,12 @@ fn a_booking_is_cancelled_once_however_many_try() {
                         assert!(matches!(&again, Ok(b) if b == booking) || again == Err(CoreError::NoHold));
                     }
                     let typed = if t % 2 == 0 { code.to_lowercase() } else { code.replace('-', "") };
-                    match inventory.cancel(&typed) {
-                        Ok(booking) => cancelled.push(booking.code),
-                        Err(CoreError::UnknownBooking) => {}
+                    // Each thread cancels at a time of its own: the time the booking answers
+                    // with names the one cancel that took effect.
+                    let at = T0 + i64::from(t);
+                    match inventory.cancel(&typed, at) {
+                        Ok(booking) if booking.cancelled_at == Some(at) => cancelled.push(booking.code),
+                        Ok(booking) => assert!(booking.cancelled_at.is_some(), "{booking:?}"),
                         Err(other) => panic!("unexpected {other:?}"),
                     }
                 }
@@ -244,7 +247,7 @@ fn listings_stay_exact_while_slots_are_freed_and_taken_concurrently() {
                         }
                         2 => {
                             if let Some(code) = codes.pop() {
-                                inventory.cancel(&code).unwrap();
+                                inventory.cancel(&code, T0).unwrap();
                             }
                         }
                         _ => {

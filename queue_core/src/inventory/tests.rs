@@ -219,7 +219,7 @@ fn confirm_reports_each_wrong_situation() {
     assert_eq!(inv.confirm("a0", 1, T0 + 10 * SEC), Err(CoreError::HoldExpired));
     let booking = book(&inv, "a1", 3);
     assert_eq!(inv.confirm("a1", 4, T0), Err(CoreError::NotHolder));
-    inv.cancel(&booking.code).unwrap();
+    inv.cancel(&booking.code, T0).unwrap();
     assert_eq!(inv.confirm("a1", 3, T0), Err(CoreError::NoHold));
     assert_eq!(CoreError::HoldExpired.code(), "hold_expired");
 }
@@ -235,7 +235,7 @@ fn releasing_a_hold_or_an_offer() {
     let booking = book(&inv, "a1", 1);
     assert_eq!(inv.release_hold("a1", 1), Err(CoreError::NoHold), "a booking is cancelled, not released");
     assert_eq!(inv.release_hold("a1", 2), Err(CoreError::NotHolder));
-    inv.cancel(&booking.code).unwrap();
+    inv.cancel(&booking.code, T0).unwrap();
     inv.offer("a1", 5, T0 + 60 * SEC).unwrap();
     assert_eq!(inv.release_hold("a1", 6), Err(CoreError::NotHolder));
     assert_eq!(inv.release_hold("a1", 5), Ok(SlotState::Returned), "a declined offer passes on");
@@ -246,12 +246,13 @@ fn releasing_a_hold_or_an_offer() {
 fn cancelling_spends_the_code_and_returns_the_slot() {
     let inv = inventory(2);
     let booking = book(&inv, "a0", 1);
-    let cancelled = inv.cancel(&booking.code.to_lowercase()).unwrap();
-    assert_eq!(cancelled, booking);
+    let cancelled = inv.cancel(&booking.code.to_lowercase(), T0 + 7).unwrap();
+    assert_eq!(cancelled, Booking { cancelled_at: Some(T0 + 7), ..booking.clone() });
     assert_eq!(inv.slot("a0").unwrap().state, SlotState::Returned);
-    assert_eq!(inv.cancel(&booking.code), Err(CoreError::UnknownBooking));
-    assert_eq!(inv.booking(&booking.code), Err(CoreError::UnknownBooking));
-    assert_eq!(inv.cancel("not a code"), Err(CoreError::UnknownBooking));
+    // The code answers with the cancelled booking from now on; cancelling again changes nothing.
+    assert_eq!(inv.cancel(&booking.code, T0 + 9), Ok(cancelled.clone()));
+    assert_eq!(inv.booking(&booking.code), Ok(cancelled));
+    assert_eq!(inv.cancel("not a code", T0), Err(CoreError::UnknownBooking));
     assert_eq!(inv.booking("00000-00000"), Err(CoreError::UnknownBooking));
     assert_eq!(inv.holds_and_bookings_of(1), 0);
     assert_eq!(inv.booking_count(), 0);
@@ -265,7 +266,7 @@ fn returned_slots_wait_for_the_release_window() {
     let inv = inventory(4);
     let codes: Vec<String> = ["a3", "b1", "a1"].iter().map(|s| book(&inv, s, 1).code).collect();
     for code in &codes {
-        inv.cancel(code).unwrap();
+        inv.cancel(code, T0).unwrap();
     }
     assert_eq!(inv.returned_slots(), ["b1", "a1", "a3"].map(String::from).to_vec());
     assert_eq!(inv.release_returned(), 3);
@@ -281,7 +282,7 @@ fn an_offer_is_held_for_one_person_until_passed_on() {
     let booking = book(&inv, "a0", 1);
     assert_eq!(inv.offer("a0", 2, T0 + 60 * SEC), Err(CoreError::NoHold));
     assert_eq!(inv.offer("a1", 2, T0 + 60 * SEC), Err(CoreError::NoHold));
-    inv.cancel(&booking.code).unwrap();
+    inv.cancel(&booking.code, T0).unwrap();
     inv.offer("a0", 2, T0 + 60 * SEC).unwrap();
     assert_eq!(availability_of(&inv, "A").offered, 1);
     assert_eq!(inv.holds_and_bookings_of(2), 0, "an offer does not count until booked");
@@ -352,7 +353,7 @@ fn listings_find_slots_freed_before_the_scan_hint() {
     let codes: Vec<String> = (0..5).map(|i| book(&inv, &format!("a{i}"), i)).map(|b| b.code).collect();
     // The hint now sits at a5.
     assert_eq!(inv.free_slots(Some("A"), T0, 0, 10).len(), 1);
-    inv.cancel(&codes[1]).unwrap();
+    inv.cancel(&codes[1], T0).unwrap();
     assert_eq!(inv.release_returned(), 1);
     let ids: Vec<String> = inv.free_slots(Some("A"), T0, 0, 10).into_iter().map(|s| s.id).collect();
     assert_eq!(ids, ["a1", "a5"]);
@@ -376,7 +377,7 @@ fn sold_out_means_nothing_left_to_claim() {
     assert!(!inv.sold_out(), "a hold may still lapse");
     inv.confirm("s2", 2, T0).unwrap();
     assert!(inv.sold_out());
-    inv.cancel(&first.code).unwrap();
+    inv.cancel(&first.code, T0).unwrap();
     assert!(inv.sold_out(), "a returned slot waits for its window");
     inv.offer("s1", 3, T0 + SEC).unwrap();
     assert!(!inv.sold_out());

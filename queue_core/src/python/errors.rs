@@ -135,11 +135,22 @@ pub fn error_codes(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(codes)
 }
 
+/// The `NotOpenYet` a join at `now_micros` meets when joining opens at `opens_at_micros`, as the
+/// core raises it (message and details): for a backend that finds the refusal itself (Redis).
+#[pyfunction]
+pub fn not_open_yet(py: Python<'_>, opens_at_micros: i64, now_micros: i64) -> Py<PyAny> {
+    let opens_in_seconds = crate::queue::seconds_between(now_micros, opens_at_micros);
+    PyErr::from(CoreError::NotOpenYet { opens_in_seconds, opens_at: opens_at_micros }).into_value(py).into_any()
+}
+
 fn add_details(py: Python<'_>, err: &PyErr, error: &CoreError) -> PyResult<()> {
     let value = err.value(py);
     value.setattr("code", error.code())?;
     match error {
-        CoreError::NotOpenYet { opens_in_seconds } => value.setattr("opens_in_seconds", *opens_in_seconds)?,
+        CoreError::NotOpenYet { opens_in_seconds, opens_at } => {
+            value.setattr("opens_in_seconds", *opens_in_seconds)?;
+            value.setattr("opens_at", super::time::micros_to_datetime(py, *opens_at)?)?;
+        }
         CoreError::SlotTaken { slot, alternatives } => {
             value.setattr("slot", slot)?;
             value.setattr("alternatives", PyList::new(py, alternatives)?)?;

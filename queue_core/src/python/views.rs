@@ -319,17 +319,38 @@ pub struct PyBooking {
 
 slot_view!(PyBooking, {
     #[new]
-    #[pyo3(signature = (*, code, slot, group, starts_at, ticket))]
-    fn py_new(code: String, slot: String, group: String, starts_at: &Bound<'_, PyAny>, ticket: u32) -> PyResult<Self> {
+    #[pyo3(signature = (*, code, slot, group, starts_at, ticket, cancelled_at = None))]
+    fn py_new(
+        code: String,
+        slot: String,
+        group: String,
+        starts_at: &Bound<'_, PyAny>,
+        ticket: u32,
+        cancelled_at: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
         let starts_at = to_micros(starts_at, "Booking.starts_at")?;
-        Ok(Self { inner: Booking { code, slot, group, starts_at, holder: ticket } })
+        let cancelled_at = cancelled_at.map(|at| to_micros(at, "Booking.cancelled_at")).transpose()?;
+        Ok(Self { inner: Booking { code, slot, group, starts_at, holder: ticket, cancelled_at } })
     }
     #[getter]
     fn code(&self) -> &str {
         &self.inner.code
     }
+    /// "booked", or "cancelled" once cancelled (at `cancelled_at`).
+    #[getter]
+    fn state(&self) -> &'static str {
+        if self.inner.cancelled_at.is_some() {
+            "cancelled"
+        } else {
+            "booked"
+        }
+    }
+    #[getter]
+    fn cancelled_at<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner.cancelled_at.map(|at| micros_to_datetime(py, at)).transpose()
+    }
     fn __repr__(&self) -> String {
-        format!("Booking(code={:?}, slot={:?})", self.inner.code, self.inner.slot)
+        format!("Booking(code={:?}, slot={:?}, state={:?})", self.inner.code, self.inner.slot, self.state())
     }
 });
 

@@ -138,8 +138,10 @@ impl QueueState {
 
     /// The labels, a section at the end of the room's snapshot that is left out when there are
     /// none (so snapshots of rooms without labels read as before labels existed).
-    pub(crate) fn encode_labels(&self, out: &mut Vec<u8>) {
-        if self.labels.is_empty() {
+    /// Writes the labels; nothing when there are none, unless `always` (a later section
+    /// follows, so the count must be there).
+    pub(crate) fn encode_labels(&self, out: &mut Vec<u8>, always: bool) {
+        if self.labels.is_empty() && !always {
             return;
         }
         let mut labels: Vec<(u32, &str)> = self.labels.iter().map(|(&t, k)| (t, &**k)).collect();

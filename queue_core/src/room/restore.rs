@@ -272,6 +272,9 @@ fn apply(parts: &mut Option<Parts>, event: Event<'_>, room: &str) -> CoreResult<
             parts.inventory.replay_slots_added(slots.into_owned())?;
         }
         Event::SlotSet { index, word, code } => parts.inventory.set_word(index, word, code)?,
+        Event::BookingCancelled { code, slot, holder, at } => {
+            parts.inventory.replay_cancelled(code, slot, holder, at)?;
+        }
         Event::Created { .. } => return Err(CoreError::JournalCorrupt("the room was created twice".into())),
         other => return Err(CoreError::JournalCorrupt(format!("a record nothing applies: {other:?}"))),
     }

@@ -127,7 +127,7 @@ impl Room {
     /// window, or as an offer to the next visitor waiting.
     pub fn cancel(&self, code: &str) -> CoreResult<Booking> {
         let now = self.now();
-        let booking = self.inventory.cancel(code)?;
+        let booking = self.inventory.cancel(code, now)?;
         self.make_offers(now);
         Ok(booking)
     }
@@ -138,7 +138,8 @@ impl Room {
 
     /// The operator's release of returned slots. Allowed when a release window has come that was
     /// not released yet; before the window only with `override_window` and a reason. Every
-    /// release goes into the audit log.
+    /// release goes into the audit log, and so does a release refused for coming before the
+    /// window (`release_refused`, with the reason the operator gave, if any).
     pub fn release(&self, override_window: bool, reason: Option<&str>, actor: &str) -> CoreResult<u64> {
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         super::check_audit(actor, reason)?;
@@ -152,6 +153,7 @@ impl Room {
                 Some(_) => "the next release window has not come yet",
                 None => "this room has no release windows",
             };
+            self.audit("release_refused", actor, 0, reason.map(str::to_owned));
             return Err(CoreError::ReleaseRefused {
                 next_window_micros: next,
                 reason: format!("{when}; an early release needs an override with a reason"),

@@ -3,7 +3,9 @@
 //! moment, so the snapshot and the records after it meet exactly.
 //!
 //! Body: config and handoff URL, queue, booking state, inventory (see each part's `encode`),
-//! then the tickets' labels if there are any.
+//! then the tickets' labels if there are any (or cancelled bookings follow), then the
+//! cancelled bookings if there are any. Snapshots written before either section read as
+//! having none.
 
 use crate::codec::{put_config, read_config, Reader};
 use crate::errors::CoreResult;
@@ -36,8 +38,10 @@ impl Room {
         put_config(&mut body, &queue.config, self.handoff_url.lock().as_deref());
         queue.encode(&mut body);
         booking.encode(&mut body);
-        let pending = self.inventory.encode_and_drain(&mut body);
-        queue.encode_labels(&mut body);
+        let mut cancelled = Vec::new();
+        let pending = self.inventory.encode_and_drain(&mut body, &mut cancelled);
+        queue.encode_labels(&mut body, !cancelled.is_empty());
+        body.extend_from_slice(&cancelled);
         drop(booking);
         drop(queue);
         (snapshot_file(&self.id, generation, &body), pending)
@@ -52,9 +56,12 @@ impl Parts {
         let schedule = ReleaseSchedule::parse(&config.release_windows, &config.timezone)?;
         let mut queue = QueueState::decode(&mut reader, config)?;
         let booking = BookingState::decode(&mut reader, schedule)?;
-        let inventory = Inventory::decode(&mut reader)?;
+        let mut inventory = Inventory::decode(&mut reader)?;
         if !reader.is_empty() {
             queue.decode_labels(&mut reader)?;
+        }
+        if !reader.is_empty() {
+            inventory.decode_cancelled(&mut reader)?;
         }
         reader.finish()?;
         Ok(Parts { queue, inventory, booking, handoff_url })

@@ -6,7 +6,7 @@ local P = string.sub(META, 1, -5)
 local T, ORDER, PRE, CHANGES = P .. 't', P .. 'order', P .. 'pre', P .. 'changes'
 local SESS, SEEN, IDS, DRAW, AUDIT = P .. 'sessions', P .. 'seen', P .. 'ids', P .. 'draw', P .. 'audit'
 local SLOTS, SLOTINFO, CODES, OWNED = P .. 'slots', P .. 'slotinfo', P .. 'codes', P .. 'owned'
-local LABELS = P .. 'labels'
+local LABELS, CANCELLED = P .. 'labels', P .. 'cancelled'
 local NOW = tonumber(ARGV[1])
 
 -- Integers must not go through Lua's default "%.14g": micros since 1970 have 16 digits.

@@ -16,7 +16,9 @@ if s.state == 'booked' then
   return booking_reply(s.code, id, t)
 end
 if s['until'] <= NOW then return redis.error_reply('hold_expired') end
-if redis.call('HEXISTS', CODES, code) == 1 then return redis.error_reply('code_clash') end
+if redis.call('HEXISTS', CODES, code) == 1 or redis.call('HEXISTS', CANCELLED, code) == 1 then
+  return redis.error_reply('code_clash')
+end
 local was_offer = s.state == 'offered'
 -- An offer does not count until booked; booking it is a claim like a hold (as in the core).
 if was_offer then

@@ -6,7 +6,7 @@ local err = load_meta() or phase()
 if err then return err end
 if M.closed == 1 then return redis.error_reply('room_closed') end
 if M.pre_opens_at > 0 and NOW < M.pre_opens_at then
-  return redis.error_reply('not_open_yet ' .. int(M.pre_opens_at - NOW))
+  return redis.error_reply('not_open_yet ' .. int(M.pre_opens_at) .. ' ' .. int(NOW))
 end
 
 -- The identity index finds a ticket by identity; a label is only kept beside a new ticket.

@@ -214,6 +214,16 @@ local function booking_reply(code, id, holder)
   return { code, id, group, starts, int(holder) }
 end
 
+-- A cancelled booking, as its code keeps answering: the reply above plus when (micros), or nil.
+local function cancelled_reply(code)
+  local raw = redis.call('HGET', CANCELLED, code)
+  if not raw then return nil end
+  local id, holder, at = string.match(raw, '^(.*)|(%-?%d+)|(%d+)$')
+  local reply = booking_reply(code, id, tonumber(holder))
+  reply[#reply + 1] = at
+  return reply
+end
+
 -- A ticket that has booked all it may is done: its session's capacity goes to the next one.
 local function complete_if_done(t)
   local r = tget(t)
