@@ -43,6 +43,7 @@ from pyqueue._core import (
     cached_status_poll,
     check_audit,
     check_identity,
+    room_state,
 )
 from pyqueue.backends import (
     BackendUnavailable,
@@ -290,15 +291,12 @@ class RedisBackend:
         check_audit(actor)
         old = await self.room_config(config.id)
         cache = await self.fresh(config.id)
-        if cache.flag("drawn") and (
-            config.opens_at != old.opens_at
-            or config.prequeue != old.prequeue
-            or config.seed != old.seed
-        ):
-            raise InvalidConfig("opens_at, prequeue and seed cannot change after the room opened")
-        closes = config.closes_at
-        if cache.flag("closed") and (closes is None or closes.timestamp() > self.now()):
-            raise InvalidConfig("a closed room cannot be reopened")
+        old.check_change(
+            config,
+            opened=cache.flag("drawn"),
+            closed=cache.flag("closed"),
+            now=rec.from_micros(self.micros()),
+        )
         pairs: list[str] = []
         for name, value in rec.config_meta(config).items():
             pairs += [name, value]
@@ -311,20 +309,12 @@ class RedisBackend:
         now = self.now()
         opens = config.opens_at.timestamp()
         availability = await self.slots.availability(room)
-        # As in the core: nothing free, held or offered, since a hold or an offer may lapse.
-        sold_out = bool(availability) and all(
-            g.free == g.held == g.offered == 0 for g in availability
+        state = room_state(
+            closed=cache.flag("closed"),
+            opened=now >= opens,
+            paused=cache.flag("paused"),
+            availability=availability,
         )
-        if cache.flag("closed"):
-            state = "closed"
-        elif now < opens:
-            state = "prequeue"
-        elif sold_out:
-            state = "sold_out"
-        elif cache.flag("paused"):
-            state = "paused"
-        else:
-            state = "open"
         return RoomInfo(
             state=state,
             opens_in_seconds=max(0.0, opens - now),
