@@ -144,3 +144,14 @@ local function expire_session(t, r)
   end
   return false
 end
+
+-- The admitted visitor is done (completed, or booked all they may): the session's capacity goes
+-- to the next one, and every process learns that the admission ended (cache.py).
+local function complete_session(t, r)
+  r.state = 'completed'
+  add('active', -1)
+  add('c_completed', 1)
+  redis.call('ZREM', SESS, t)
+  tput(t, r)
+  redis.call('RPUSH', CHANGES, t .. ':-1:' .. int(r.admitted))
+end
