@@ -11,8 +11,8 @@ state and place (``ahead``); at the end every ticket is polled once and compared
 a ticket, since reading a ticket is its heartbeat. Wait estimates are not compared.
 
 ``PYQUEUE_DIFFERENTIAL_EXAMPLES`` sets the number of examples (default 300, about 10 s on two
-cores); a larger run, from the checkout:
-``PYQUEUE_DIFFERENTIAL_EXAMPLES=3000 .venv/bin/python -m pytest
+cores); a larger run (3000 take about 2.5 minutes, beyond the per-test timeout):
+``PYQUEUE_DIFFERENTIAL_EXAMPLES=3000 .venv/bin/python -m pytest --timeout 0
 tests/test_admission_differential.py``.
 """
 
