@@ -4,8 +4,8 @@ the Redis backend comes from :mod:`pyqueue.surge.redis_process`).
 The server is the installed ``pyqueue serve`` in a process of its own (``python -m pyqueue``
 with this interpreter, so the replay measures the same pyqueue that drives it), started by
 :class:`ServerProcess`, which the project's tests use as well: ``--port 0`` and the port read
-from its "listening" log line, so there is no race for a port, then readiness by ``/readyz``. ``--virtual-clock START
---virtual-clock-speed 0`` makes time move only when the driver says so.
+from its "listening" log line, so there is no race for a port, then readiness by ``/readyz``.
+``--virtual-clock START --virtual-clock-speed 0`` makes time move only when the driver says so.
 """
 
 from __future__ import annotations
