@@ -189,6 +189,10 @@ class RoomConfig:
         unusable setting."""
     def saved_settings(self) -> dict[str, Any]:
         """Every setting by name, times as RFC 3339 strings: what ``saved`` reads back."""
+    def check_change(self, new: RoomConfig, *, opened: bool, closed: bool, now: _TimeLike) -> None:
+        """Refuses with ``InvalidConfig`` a change a running room may not take: its id; once
+        ``opened``, ``opens_at``, ``prequeue`` and ``seed``; once ``closed``, a closing time
+        that would reopen it."""
     def outside_ranges(self) -> list[str]:
         """A message for each setting outside today's documented range; empty for any config
         the constructor accepts (one from ``saved`` may have some)."""
@@ -822,6 +826,12 @@ def not_open_yet(opens_at_micros: int, now_micros: int) -> NotOpenYet:
 def error_codes() -> dict[str, int]:
     """Every error code the core can raise, with its one HTTP status. Each code's exception
     is the class named by the code in CamelCase (``unknown_ticket``: ``UnknownTicket``)."""
+
+def room_state(
+    *, closed: bool, opened: bool, paused: bool, availability: list[GroupAvailability]
+) -> _RoomState:
+    """The state a room's info reports, by the core's one rule: closed, then before the opening
+    ("prequeue"), then sold out (slots loaded and none free, held or offered), then paused."""
 
 def check_slots(slots: Iterable[_SlotInput]) -> list[tuple[str, str, int]]:
     """Checks slots as ``Room.add_slots`` takes them, without a room: ``(id, group,

@@ -10,10 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +17,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+
+from tests.helpers import server as helpers_server
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "web"
@@ -59,72 +57,16 @@ def wait_for(condition: Callable[[], T | None], what: str, timeout: float = PATI
     raise AssertionError(f"timed out waiting for {what} (last error: {last_error!r})")
 
 
-class ServerProcess:
-    """``python server.py --config …`` on a free loopback port, on a virtual clock."""
+class ServerProcess(helpers_server.ServerProcess):
+    """The server with ``--config``, on a virtual clock stopped at ``clock_start``."""
 
     def __init__(self, config: Path, clock_start: str) -> None:
-        self.config = config
-        self.clock_start = clock_start
-        self.process: subprocess.Popen[str] | None = None
-        self.base_url = ""
-        self.log_lines: list[str] = []
-        self._log_reader: threading.Thread | None = None
+        super().__init__(
+            ["--config", str(config), "--virtual-clock", clock_start, "--virtual-clock-speed", "0"]
+        )
 
     def start(self) -> None:
-        command = [
-            sys.executable,
-            str(REPO / "server.py"),
-            "--config",
-            str(self.config),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--virtual-clock",
-            self.clock_start,
-            "--virtual-clock-speed",
-            "0",
-        ]
-        self.process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        found = threading.Event()
-
-        def read_log() -> None:
-            assert self.process is not None and self.process.stderr is not None
-            for line in self.process.stderr:
-                self.log_lines.append(line)
-                if not found.is_set() and '"listening"' in line:
-                    self.base_url = json.loads(line)["url"]
-                    found.set()
-
-        self._log_reader = threading.Thread(target=read_log, name="server-log", daemon=True)
-        self._log_reader.start()
-        if not found.wait(PATIENCE):
-            self.stop()
-            raise AssertionError("the server did not start:\n" + "".join(self.log_lines[-20:]))
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        # The reader ends at EOF; then the pipe can close without leaking a file.
-        if self._log_reader is not None:
-            self._log_reader.join(timeout=60)
-            if self._log_reader.is_alive():
-                return
-        if self.process.stderr is not None:
-            self.process.stderr.close()
+        self.__enter__()
 
     # ----- HTTP, as a test harness (not as a browser) ----------------------------------------
 

@@ -586,6 +586,35 @@ async def test_a_room_with_a_hold_left_is_not_sold_out(env: Setup) -> None:
     assert (await backend.room_info(ROOM)).state == "open"  # the hold may lapse
     await backend.confirm(ROOM, "s1", b)
     assert (await backend.room_info(ROOM)).state == "sold_out"
+    # Sold out says more than paused; closed says more than both.
+    await backend.pause(ROOM, "anna")
+    assert (await backend.room_info(ROOM)).state == "sold_out"
+
+
+async def test_the_closing_shows_in_the_room_state_without_another_call(env: Setup) -> None:
+    backend, clock, room = env
+    await room(closes_at=OPENS_AT + timedelta(seconds=100))
+    await open_room(backend, clock)
+    await backend.pause(ROOM, "anna")
+    clock.advance(100)
+    # No join, tick or poll in between: asking the room's state closes it, as in the core.
+    assert (await backend.room_info(ROOM)).state == "closed"
+
+
+async def test_a_running_room_refuses_the_changes_it_may_not_take(env: Setup) -> None:
+    backend, clock, room = env
+    await room(closes_at=OPENS_AT + timedelta(seconds=100))
+    await open_room(backend, clock)
+    config = await backend.room_config(ROOM)
+    settings = config.saved_settings()
+    moved = pyqueue.RoomConfig.saved({**settings, "opens_at": "2021-05-10T04:59:00+00:00"})
+    with pytest.raises(pyqueue.InvalidConfig, match="cannot change after the room opened"):
+        await backend.update_room(moved, "anna")
+    clock.advance(100)
+    await backend.tick(ROOM)
+    reopened = pyqueue.RoomConfig.saved({**settings, "closes_at": None})
+    with pytest.raises(pyqueue.InvalidConfig, match="a closed room cannot be reopened"):
+        await backend.update_room(reopened, "anna")
 
 
 async def test_windows_missed_between_ticks_release_once(env: Setup) -> None:

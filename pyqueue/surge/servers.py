@@ -2,15 +2,16 @@
 the Redis backend comes from :mod:`pyqueue.surge.redis_process`).
 
 The server is the installed ``pyqueue serve`` in a process of its own (``python -m pyqueue``
-with this interpreter, so the replay measures the same pyqueue that drives it), started as the
-project's tests start theirs: ``--port 0`` and the port read from its "listening" log line, so
-there is no race for a port, then readiness by ``/readyz``. ``--virtual-clock START
---virtual-clock-speed 0`` makes time move only when the driver says so.
+with this interpreter, so the replay measures the same pyqueue that drives it), started by
+:class:`ServerProcess`, which the project's tests use as well: ``--port 0`` and the port read
+from its "listening" log line, so there is no race for a port, then readiness by ``/readyz``.
+``--virtual-clock START --virtual-clock-speed 0`` makes time move only when the driver says so.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -19,10 +20,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Self
 
 from pyqueue.surge.scenario import Scenario, capacity_slots_csv, server_config, slots_csv
 
@@ -34,14 +36,23 @@ STOP_TIMEOUT = 60.0
 
 
 class ServerProcess:
-    """``python -m pyqueue serve ARGS --host 127.0.0.1 --port 0`` in ``cwd``; a context
-    manager that stops the server (SIGTERM, then SIGKILL) on exit."""
+    """``python -m pyqueue serve ARGS --host 127.0.0.1 --port 0`` in ``cwd`` (with ``env`` over
+    this process's environment); a context manager that stops the server (SIGTERM, then
+    SIGKILL) on exit. Its log is kept as lines (``raw``) and as the JSON entries among them
+    (``logs``). The one starter of a server process: the project's tests use it too."""
 
-    def __init__(self, args: Sequence[str], cwd: Path) -> None:
+    def __init__(
+        self,
+        args: Sequence[str] = (),
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.args = list(args)
         self.cwd = cwd
+        self.env = None if env is None else {**os.environ, **env}
         self.port = 0
         self.raw: list[str] = []
+        self.logs: list[dict[str, Any]] = []
         self._listening = threading.Event()
         self.process: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
@@ -50,11 +61,12 @@ class ServerProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> ServerProcess:
+    def __enter__(self) -> Self:
         command = [sys.executable, "-m", "pyqueue", "serve", "--host", "127.0.0.1", "--port", "0"]
         self.process = subprocess.Popen(
             [*command, *self.args],
             cwd=self.cwd,
+            env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -76,6 +88,9 @@ class ServerProcess:
     ) -> None:
         self.stop()
 
+    def log_messages(self) -> list[str]:
+        return [str(entry.get("message")) for entry in self.logs]
+
     def _read_logs(self) -> None:
         assert self.process is not None and self.process.stderr is not None
         for line in self.process.stderr:
@@ -84,7 +99,10 @@ class ServerProcess:
                 entry = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(entry, dict) and entry.get("message") == "listening":
+            if not isinstance(entry, dict):
+                continue
+            self.logs.append(entry)
+            if entry.get("message") == "listening":
                 self.port = int(entry["port"])
                 self._listening.set()
 
@@ -109,10 +127,11 @@ class ServerProcess:
         except OSError:  # refused
             return False
 
-    def stop(self) -> None:
+    def stop(self) -> int | None:
+        """Stops the server; its exit status (None if it was never started)."""
         process = self.process
         if process is None:
-            return
+            return None
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
@@ -120,11 +139,15 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        # The log reader ends at the end of the pipe; only then is the pipe closed.
+        # The log reader ends at the end of the pipe, once every process that inherited the
+        # pipe has exited; only then is the pipe closed (an open one leaks a file).
         if self._reader is not None:
             self._reader.join(timeout=STOP_TIMEOUT)
+            if self._reader.is_alive():
+                return process.returncode
         if process.stderr is not None:
             process.stderr.close()
+        return process.returncode
 
 
 @contextmanager

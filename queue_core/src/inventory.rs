@@ -41,7 +41,7 @@ use std::sync::atomic::Ordering;
 use table::{Slot, Table};
 use word::{Deadlines, Word};
 
-pub use records::{Booking, GroupAvailability, Hold, SlotInfo, SlotSpec, SlotState};
+pub use records::{sold_out, Booking, GroupAvailability, Hold, SlotInfo, SlotSpec, SlotState};
 
 /// How many free slots a `SlotTaken` error suggests instead.
 pub const MAX_ALTERNATIVES: usize = 5;

@@ -83,6 +83,23 @@ pub struct RoomInfo {
     pub next_release_window: Option<i64>,
 }
 
+/// The state a room's info reports, from what either backend keeps: closed, then before the
+/// opening, then sold out (`inventory::sold_out`), then paused. The Redis backend asks this too
+/// (`pyqueue._core.room_state`), so both name a room's state alike.
+pub fn room_state(closed: bool, opened: bool, paused: bool, availability: &[GroupAvailability]) -> &'static str {
+    if closed {
+        "closed"
+    } else if !opened {
+        "prequeue"
+    } else if crate::inventory::sold_out(availability) {
+        "sold_out"
+    } else if paused {
+        "paused"
+    } else {
+        "open"
+    }
+}
+
 pub struct Room {
     id: String,
     signer: Arc<Signer>,
@@ -380,20 +397,7 @@ impl Room {
         let schedule = ReleaseSchedule::parse(&config.release_windows, &config.timezone)?;
         let now = self.now();
         let mut queue = self.queue.lock();
-        if config.id != queue.config.id {
-            return Err(CoreError::InvalidConfig("a room's id cannot change".into()));
-        }
-        if queue.draw.is_some() {
-            let old = &queue.config;
-            if config.opens_at != old.opens_at || config.prequeue != old.prequeue || config.seed != old.seed {
-                return Err(CoreError::InvalidConfig(
-                    "opens_at, prequeue and seed cannot change after the room opened".into(),
-                ));
-            }
-        }
-        if queue.closed && config.closes_at.is_none_or(|c| c > now) {
-            return Err(CoreError::InvalidConfig("a closed room cannot be reopened".into()));
-        }
+        queue.config.check_change(&config, queue.draw.is_some(), queue.closed, now)?;
         if queue.draw.is_none() {
             // Not open yet: admissions are earned from the (possibly moved) opening on.
             queue.accrued_until = config.opens_at;
@@ -424,17 +428,7 @@ impl Room {
         let mut queue = self.queue.lock();
         queue.advance_phase(now);
         let availability = self.inventory.availability();
-        let state = if queue.closed {
-            "closed"
-        } else if now < queue.config.opens_at {
-            "prequeue"
-        } else if !self.inventory.is_empty() && self.inventory.sold_out() {
-            "sold_out"
-        } else if queue.paused {
-            "paused"
-        } else {
-            "open"
-        };
+        let state = room_state(queue.closed, now >= queue.config.opens_at, queue.paused, &availability);
         let next_release_window = self.booking.lock().schedule.next_at_or_after(now);
         RoomInfo {
             state,

@@ -57,6 +57,24 @@ pub struct RoomConfig {
 pub const TICKET_TOKEN_SECONDS: i64 = 7 * 24 * 3600;
 
 impl RoomConfig {
+    /// Whether a room running with these settings may take `new` at `now`: its id never
+    /// changes; once it `opened`, neither do `opens_at`, the pre-queue mode and the seed; once
+    /// `closed`, it is not reopened. The one rule of both backends.
+    pub fn check_change(&self, new: &RoomConfig, opened: bool, closed: bool, now: i64) -> CoreResult<()> {
+        if new.id != self.id {
+            return Err(CoreError::InvalidConfig("a room's id cannot change".into()));
+        }
+        if opened && (new.opens_at != self.opens_at || new.prequeue != self.prequeue || new.seed != self.seed) {
+            return Err(CoreError::InvalidConfig(
+                "opens_at, prequeue and seed cannot change after the room opened".into(),
+            ));
+        }
+        if closed && new.closes_at.is_none_or(|c| c > now) {
+            return Err(CoreError::InvalidConfig("a closed room cannot be reopened".into()));
+        }
+        Ok(())
+    }
+
     /// Checks a config given as input (the Python API, a config file, the admin API): what the
     /// core relies on, and every setting against today's documented range (see `limits`). The
     /// message names the setting, the range and the value given.

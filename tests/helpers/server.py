@@ -1,4 +1,5 @@
-"""The real server as a subprocess on a free port of 127.0.0.1, and a small HTTP client.
+"""The real server as a subprocess on a free port of 127.0.0.1 (the package's starter,
+:class:`pyqueue.surge.servers.ServerProcess`), and a small HTTP client.
 
 The server picks its own port (``--port 0``) and says which in its "listening" log line, so
 there is no race for a port. Readiness is awaited by polling ``/readyz`` with generous
@@ -9,12 +10,6 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -22,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyqueue.surge import servers as surge_servers
+
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 90.0
 
 
 @dataclass
@@ -78,110 +74,14 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-class ServerProcess:
-    """``python server.py ARGS --port 0``; use as a context manager."""
+class ServerProcess(surge_servers.ServerProcess):
+    """The package's server starter (``python -m pyqueue serve ARGS --port 0``), run from the
+    checkout with this checkout's package first on the path."""
 
     def __init__(
         self, args: Sequence[str] = (), env: Mapping[str, str] | None = None, cwd: Path = ROOT
     ) -> None:
-        self.args = list(args)
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-        self.cwd = cwd
-        self.logs: list[dict[str, Any]] = []
-        self.raw: list[str] = []
-        self.port = 0
-        self._listening = threading.Event()
-        self.process: subprocess.Popen[str] | None = None
-        self._log_reader: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().__init__(args, cwd=cwd, env={"PYTHONPATH": str(ROOT), **(env or {})})
 
     def client(self) -> Client:
         return Client(self.base_url)
-
-    def __enter__(self) -> ServerProcess:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "server.py"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                *self.args,
-            ],
-            cwd=self.cwd,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._log_reader = threading.Thread(target=self._read_logs, daemon=True)
-        self._log_reader.start()
-        try:
-            self._wait_until_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _read_logs(self) -> None:
-        assert self.process is not None and self.process.stderr is not None
-        for line in self.process.stderr:
-            self.raw.append(line)
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            self.logs.append(entry)
-            if entry.get("message") == "listening":
-                self.port = int(entry["port"])
-                self._listening.set()
-
-    def _wait_until_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self._listening.wait(0.1):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start:\n" + "".join(self.raw))
-        client = self.client()
-        while True:
-            try:
-                if client.request("GET", "/readyz").status == 200:
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not get ready:\n" + "".join(self.raw))
-            time.sleep(0.1)
-
-    def stop(self) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._close_log()
-        return self.process.returncode
-
-    def _close_log(self) -> None:
-        """Reads the log to its end, then closes the pipe (an open one leaks a file)."""
-        assert self.process is not None and self.process.stderr is not None
-        if self._log_reader is not None:
-            # Ends at EOF, once every process that inherited the pipe has exited.
-            self._log_reader.join(timeout=60)
-            if self._log_reader.is_alive():
-                return
-        self.process.stderr.close()
-
-    def log_messages(self) -> list[str]:
-        return [str(entry.get("message")) for entry in self.logs]

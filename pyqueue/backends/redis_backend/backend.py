@@ -43,6 +43,7 @@ from pyqueue._core import (
     cached_status_poll,
     check_audit,
     check_identity,
+    room_state,
 )
 from pyqueue.backends import (
     BackendUnavailable,
@@ -292,15 +293,12 @@ class RedisBackend:
         check_audit(actor)
         old = await self.room_config(config.id)
         cache = await self.fresh(config.id)
-        if cache.flag("drawn") and (
-            config.opens_at != old.opens_at
-            or config.prequeue != old.prequeue
-            or config.seed != old.seed
-        ):
-            raise InvalidConfig("opens_at, prequeue and seed cannot change after the room opened")
-        closes = config.closes_at
-        if cache.flag("closed") and (closes is None or closes.timestamp() > self.now()):
-            raise InvalidConfig("a closed room cannot be reopened")
+        old.check_change(
+            config,
+            opened=cache.flag("drawn"),
+            closed=cache.flag("closed"),
+            now=rec.from_micros(self.micros()),
+        )
         pairs: list[str] = []
         for name, value in rec.config_meta(config).items():
             pairs += [name, value]
@@ -309,24 +307,16 @@ class RedisBackend:
 
     async def room_info(self, room: str) -> RoomInfo:
         config = await self.config(room)
-        cache = await self.fresh(room)
+        cache = await self._in_phase(room, config, self.micros())
         now = self.now()
         opens = config.opens_at.timestamp()
         availability = await self.slots.availability(room)
-        # As in the core: nothing free, held or offered, since a hold or an offer may lapse.
-        sold_out = bool(availability) and all(
-            g.free == g.held == g.offered == 0 for g in availability
+        state = room_state(
+            closed=cache.flag("closed"),
+            opened=now >= opens,
+            paused=cache.flag("paused"),
+            availability=availability,
         )
-        if cache.flag("closed"):
-            state = "closed"
-        elif now < opens:
-            state = "prequeue"
-        elif sold_out:
-            state = "sold_out"
-        elif cache.flag("paused"):
-            state = "paused"
-        else:
-            state = "open"
         return RoomInfo(
             state=state,
             opens_in_seconds=max(0.0, opens - now),
@@ -528,17 +518,14 @@ class RedisBackend:
         config = await self.config(room)
         info = self.verify_info(room, ticket, "ticket")
         t = info.ticket
-        cache = await self.fresh(room)
         now = self.micros()
-        opens, closes = self._phase_times(room, config)
-        due_draw = now >= opens and not cache.flag("drawn")
-        due_close = closes is not None and now >= closes
-        if not cache.flag("closed") and (due_draw or due_close):
-            await self.run("phase", room)  # opens or closes the room, as any entry point does
-            cache = await self.fresh(room)
+        cache = await self._in_phase(room, config, now)
+        opens, _ = self._phase_times(room, config)
         record = cache.record(t)
         if record is None:
             record = await self._fetch(room, cache, t)
+        if record.state == "admitted" and now >= record.expires:
+            record = await self._expire(room, cache, t)
         cache.seen[t] = now
         return build_status(self._signer, room, config, cache, t, record, now, opens, info.sub)
 
@@ -581,14 +568,25 @@ class RedisBackend:
             )  # fmt: skip
             return body, poll_ms, None
         if state == "admitted":
-            if now < record.expires:
-                return _GENERAL_PATH  # the answer carries the pass
-            state = "expired"  # the next tick books it, as in :func:`build_status`
+            # The answer carries the pass, or the session ran out and :meth:`status` ends it.
+            return _GENERAL_PATH
         body, poll_ms = cached_status_poll(
             room, t, state, None, None, 0, _NO_SPEED, opens_in, cache.prequeue_waiting(),
             config.admit_per_minute / 60.0, paused, cap_ms, random,
         )  # fmt: skip
         return body, poll_ms, None
+
+    async def _in_phase(self, room: str, config: RoomConfig, now: int) -> RoomCache:
+        """The room's cache, after opening or closing the room if its time has come, as every
+        entry point of the core does first."""
+        cache = await self.fresh(room)
+        opens, closes = self._phase_times(room, config)
+        due_draw = now >= opens and not cache.flag("drawn")
+        due_close = closes is not None and now >= closes
+        if not cache.flag("closed") and (due_draw or due_close):
+            await self.run("phase", room)
+            cache = await self.fresh(room)
+        return cache
 
     def _phase_times(self, room: str, config: RoomConfig) -> tuple[int, int | None]:
         """The room's opening and closing (micros), kept while its settings stay the same."""
@@ -609,6 +607,15 @@ class RedisBackend:
             raise error
         record = TicketRecord.from_packed(raw)
         cache.tickets[ticket] = record
+        return record
+
+    async def _expire(self, room: str, cache: RoomCache, ticket: int) -> TicketRecord:
+        """Ends the admitted session of ``ticket`` whose pass ran out, as the core's status does:
+        its capacity is free at once, not only from the next tick."""
+        reply = await self.run("expire", room, ticket)
+        _, record = TicketRecord.from_reply(reply)
+        cache.tickets[ticket] = record
+        cache.stale = True  # the room's active count changed
         return record
 
     async def leave(self, room: str, token: str) -> str:

@@ -33,6 +33,7 @@ SCRIPT_NAMES: Final = (
     "phase",
     "leave",
     "complete",
+    "expire",
     "control",
     "add_slots",
     "hold",

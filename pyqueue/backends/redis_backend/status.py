@@ -49,8 +49,6 @@ def build_status(
     eta = ZERO_ETA
     pass_token: str | None = None
     expires: int | None = None
-    if state == "admitted" and now >= record.expires:
-        state = "expired"  # the next tick books it; capacity is computed there
     if state == "prequeue":
         waiting = cache.prequeue_waiting()
         low, seconds, high, known = prequeue_estimate(

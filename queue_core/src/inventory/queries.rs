@@ -120,15 +120,9 @@ impl Inventory {
         self.holders.count(holder)
     }
 
-    /// True once slots were loaded and none is free, held or offered any more. Returned slots
-    /// waiting for a release window do not count as free.
+    /// True once slots were loaded and none is free, held or offered any more (`sold_out`).
     pub fn sold_out(&self) -> bool {
-        let table = self.table.read();
-        !table.slots.is_empty()
-            && table
-                .groups
-                .iter()
-                .all(|g| [SlotState::Free, SlotState::Held, SlotState::Offered].iter().all(|&s| g.counts.get(s) == 0))
+        super::records::sold_out(&self.availability())
     }
 
     /// How many bookings are live (booked and not cancelled).

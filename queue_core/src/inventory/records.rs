@@ -89,3 +89,10 @@ pub struct GroupAvailability {
     pub booked: u64,
     pub returned: u64,
 }
+
+/// True once slots were loaded and none is free, held or offered any more: a hold or an offer
+/// may still lapse, and returned slots waiting for a release window do not count as free. The
+/// one rule of "sold out", from the counts either backend keeps.
+pub fn sold_out(groups: &[GroupAvailability]) -> bool {
+    !groups.is_empty() && groups.iter().all(|g| g.free == 0 && g.held == 0 && g.offered == 0)
+}

@@ -324,6 +324,14 @@ impl PyRoomConfig {
         Ok(settings)
     }
 
+    /// Refuses (`InvalidConfig`) a change a running room may not take, for a backend that
+    /// keeps the room elsewhere (Redis): the core's one rule (`RoomConfig::check_change`).
+    #[pyo3(signature = (new, *, opened, closed, now))]
+    fn check_change(&self, new: &Self, opened: bool, closed: bool, now: &Bound<'_, PyAny>) -> PyResult<()> {
+        let now = to_micros(now, "now")?;
+        Ok(self.inner.check_change(&new.inner, opened, closed, now)?)
+    }
+
     /// A message for each setting outside today's documented range (empty for any config the
     /// constructor accepts): what a room saved by an earlier version may hold.
     fn outside_ranges(&self) -> Vec<String> {

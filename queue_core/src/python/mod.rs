@@ -59,6 +59,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(limits::check_audit, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(errors::not_open_yet, m)?)?;
+    m.add_function(wrap_pyfunction!(views::room_state, m)?)?;
     journal::register(m)?;
     errors::register(m)
 }

@@ -625,6 +625,21 @@ impl PyRoomInfo {
     }
 }
 
+/// The state a room's info reports (`room::room_state`), for a backend that keeps the room's
+/// counts elsewhere (Redis): both backends name a room's state by the one rule.
+#[pyfunction]
+#[pyo3(signature = (*, closed, opened, paused, availability))]
+#[allow(clippy::needless_pass_by_value)] // PyO3 hands the list over by value
+pub fn room_state(
+    closed: bool,
+    opened: bool,
+    paused: bool,
+    availability: Vec<PyRef<'_, PyGroupAvailability>>,
+) -> &'static str {
+    let groups: Vec<GroupAvailability> = availability.iter().map(|g| GroupAvailability::from(&**g)).collect();
+    crate::room::room_state(closed, opened, paused, &groups)
+}
+
 #[pyclass(frozen, eq, module = "pyqueue._core", name = "TickReport", get_all)]
 #[derive(PartialEq)]
 pub struct PyTickReport {

@@ -33,6 +33,7 @@ local function save_meta()
     if type(v) == 'number' then args[#args + 1] = fmt(v) else args[#args + 1] = v end
   end
   if #args > 0 then redis.call('HSET', META, unpack(args)) end
+  dirty = {}
 end
 
 local function tget(t)
@@ -124,7 +125,12 @@ local function phase()
   if M.drawn ~= 1 and NOW >= M.opens_at and M.closed ~= 1 then
     return redis.error_reply('needs_draw')
   end
-  if M.closed ~= 1 and M.closes_at > 0 and NOW >= M.closes_at then close_room() end
+  if M.closed ~= 1 and M.closes_at > 0 and NOW >= M.closes_at then
+    close_room()
+    -- Saved at once: the caller may go on to return an error reply (a join to a closed room),
+    -- and the tickets closed above are written already.
+    save_meta()
+  end
   return nil
 end
 
@@ -137,4 +143,15 @@ local function expire_session(t, r)
     return true
   end
   return false
+end
+
+-- The admitted visitor is done (completed, or booked all they may): the session's capacity goes
+-- to the next one, and every process learns that the admission ended (cache.py).
+local function complete_session(t, r)
+  r.state = 'completed'
+  add('active', -1)
+  add('c_completed', 1)
+  redis.call('ZREM', SESS, t)
+  tput(t, r)
+  redis.call('RPUSH', CHANGES, t .. ':-1:' .. int(r.admitted))
 end

@@ -7,12 +7,7 @@ if not r then return redis.error_reply('unknown_ticket') end
 if expire_session(t, r) then tput(t, r) end
 local result
 if r.state == 'admitted' then
-  r.state = 'completed'
-  add('active', -1)
-  add('c_completed', 1)
-  redis.call('ZREM', SESS, t)
-  tput(t, r)
-  redis.call('RPUSH', CHANGES, t .. ':-1:' .. int(r.admitted))  -- the admission that ended
+  complete_session(t, r)
   result = 'ok'
 elseif r.state == 'completed' then
   result = 'ok'

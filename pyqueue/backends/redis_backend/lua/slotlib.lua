@@ -228,12 +228,7 @@ end
 local function complete_if_done(t)
   local r = tget(t)
   if r and r.state == 'admitted' and owned_count(t, nil) >= M.limit then
-    r.state = 'completed'
-    add('active', -1)
-    add('c_completed', 1)
-    redis.call('ZREM', SESS, t)
-    tput(t, r)
-    redis.call('RPUSH', CHANGES, t .. ':-1:' .. int(r.admitted))  -- the admission that ended
+    complete_session(t, r)
   end
 end
 

@@ -23,13 +23,11 @@ if NOW < M.opens_at or M.closed == 1 then return finish(0, 0, 0) end
 local expired = 0
 for _, t in ipairs(redis.call('ZRANGEBYSCORE', SESS, '-inf', int(NOW))) do
   local r = tget(t)
-  redis.call('ZREM', SESS, t)
-  if r.state == 'admitted' and r.expires <= NOW then
-    r.state = 'expired'
-    add('active', -1)
-    add('c_expired', 1)
+  if expire_session(t, r) then
     expired = expired + 1
     tput(t, r)
+  else
+    redis.call('ZREM', SESS, t)  -- a session that ended otherwise
   end
 end
 
