@@ -107,6 +107,11 @@ def test_a_tiny_surge_keeps_every_invariant(tmp_path: Path):
     assert figures.server_errors == 0
     assert figures.bookings > 0
     assert figures.bookings_live <= 40
+    # Every booking code was looked up again (none refused by the per-address limit on codes):
+    # the live ones are those not cancelled, so the double-booking count rests on all of them.
+    cancelled = sum(1 for v in run.data.visitors if v.cancelled)
+    assert figures.bookings_live == figures.bookings - cancelled
+    assert 429 not in run.data.statuses.get("booking", {})
     assert figures.abandoned > 0
     assert figures.offers_accepted > 0  # cancelled slots went to waiting visitors
     assert figures.estimates > 0
