@@ -144,13 +144,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args, _ = parser.parse_known_args(argv)
-    if args.command == "bench":
-        # Everything after "bench surge" belongs to the bench package, which parses it, in the
-        # order given: argparse's remainder would split `--backend both` into two lists.
-        given = list(sys.argv[1:] if argv is None else argv)
-        return _bench_surge(given[given.index("surge") + 1 :])
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:2] == ["bench", "surge"]:
+        # Everything after "bench surge" belongs to the replays' own parser, as given: parsed
+        # here, options before the scenario names (`--backend both`) would be moved behind them
+        # and lose their values.
+        return _bench_surge(arguments[2:])
+    args = parser.parse_args(arguments)
     try:
         if args.command == "serve":
             return _serve(args)

@@ -1,5 +1,7 @@
-"""The surge driver, end to end on a tiny scenario: the real server process on a virtual clock,
-a few hundred simulated visitors, the invariants of the replay and the report files.
+"""The surge driver, end to end on tiny scenarios: the real server process on a virtual clock,
+a few hundred simulated visitors, the invariants of the replay and the report files; and tiny
+versions of the scenarios that judge the wait estimates (a slow booking site, many who abandon,
+an operator's pause, an operator's rate change) on memory and Redis.
 
 No timing is asserted: only what must hold on any machine.
 """
@@ -13,10 +15,14 @@ from pathlib import Path
 import pytest
 
 from pyqueue.surge.compare import compare
-from pyqueue.surge.metrics import kendall_tau_distance, percentile
+from pyqueue.surge.honesty import MIN_WAIT_FOR_ERROR, since
+from pyqueue.surge.metrics import kendall_tau_distance
+from pyqueue.surge.outcome import Run
+from pyqueue.surge.percentile import percentile
 from pyqueue.surge.report import write_reports
 from pyqueue.surge.run import add_arguments, check, run_cli, run_scenario
-from pyqueue.surge.scenario import load_scenario
+from pyqueue.surge.scenario import OperatorAction, load_scenario, scenario_path
+from tests.redis_support import needs_redis
 
 pytestmark = pytest.mark.slow
 
@@ -107,6 +113,11 @@ def test_a_tiny_surge_keeps_every_invariant(tmp_path: Path):
     assert figures.server_errors == 0
     assert figures.bookings > 0
     assert figures.bookings_live <= 40
+    # Every booking code was looked up again (none refused by the per-address limit on codes):
+    # the live ones are those not cancelled, so the double-booking count rests on all of them.
+    cancelled = sum(1 for v in run.data.visitors if v.cancelled)
+    assert figures.bookings_live == figures.bookings - cancelled
+    assert 429 not in run.data.statuses.get("booking", {})
     assert figures.abandoned > 0
     assert figures.offers_accepted > 0  # cancelled slots went to waiting visitors
     assert figures.estimates > 0
@@ -130,9 +141,10 @@ def test_a_tiny_surge_keeps_every_invariant(tmp_path: Path):
     report = (tmp_path / "results" / "surge-tiny.md").read_text()
     assert "Double bookings: **0**" in report
     assert "| bookings per hour (real time) | 300,000 |" in report
-    # One row in the table of runs, one per figure in the table of the reports' figures.
+    # One row in the table of runs and one in that of the estimates, one per figure in the table
+    # of the reports' figures.
     summary = (tmp_path / "results" / "surge.md").read_text()
-    assert summary.count("| tiny |") == 1 + len(comparisons)
+    assert summary.count("| tiny |") == 2 + len(comparisons)
     for plot in ("timeline", "estimates"):
         assert (tmp_path / "results" / f"surge-tiny-{plot}.png").stat().st_size > 1000
 
@@ -148,7 +160,10 @@ def test_an_unknown_scenario_is_refused_with_the_shipped_names(capsys: pytest.Ca
     assert surge("lower-saxon") == 2
     error = capsys.readouterr().err
     assert "no scenario named 'lower-saxon'" in error
-    assert "lower-saxony, saarland, saxony, schleswig-holstein" in error
+    assert (
+        "lower-saxony, saarland-abandon, saarland-pause, saarland-rate-change, "
+        "saarland-slow-booking, saarland, saxony, schleswig-holstein" in error
+    )
 
 
 def test_a_broken_scenario_file_is_refused_naming_it(
@@ -175,3 +190,241 @@ def test_without_matplotlib_a_run_writes_markdown_only(
     assert "tiny [memory, scale 0.2]: 50 visitors" in printed.out
     assert (output / "surge-tiny.md").is_file()
     assert not list(output.glob("*.png"))
+
+
+# ----- the scenarios that judge the wait estimates --------------------------------------------
+
+#: A tiny line of ``visitors``, most of them in the pre-queue, with slots for all; the cases fill
+#: in the room's rate and capacity and what is special to them.
+TINY_LINE = """
+name = "{name}"
+title = "A tiny line: {name}"
+source = "test"
+scale = 1.0
+duration_seconds = {duration}
+
+[room]
+opens_at = 2021-11-26T10:00:00+01:00
+admit_per_minute = {rate}
+max_active = {max_active}
+session_seconds = 300
+heartbeat_timeout_seconds = 20
+hold_seconds = 300
+timezone = "Europe/Berlin"
+
+[crowd]
+visitors = {visitors}
+prequeue_share = 0.8
+prequeue_seconds = 30
+steady_share = 0.0
+arrival_seconds = 60
+abandon_share = {abandon}
+abandon_after_seconds = [5, 60]
+reload_share = 0.0
+second_device_share = 0.0
+give_up_share = 0.0
+think_seconds = [2, 5]
+{extra}
+
+[slots]
+groups = 2
+releases = [{{ after_seconds = 0, count = {visitors} }}]
+"""
+
+LINES = {
+    # 6 sessions of 20-40 s at once: about 0.2 admissions a second against a rate of 1.
+    "slow-booking": {
+        "duration": 500,
+        "rate": 60,
+        "max_active": 6,
+        "visitors": 60,
+        "abandon": 0.0,
+        "extra": "booking_seconds = [20, 40]",
+    },
+    "abandon": {
+        "duration": 400,
+        "rate": 30,
+        "max_active": 100,
+        "visitors": 80,
+        "abandon": 0.4,
+        "extra": "",
+    },
+    "pause": {
+        "duration": 400,
+        "rate": 60,
+        "max_active": 100,
+        "visitors": 100,
+        "abandon": 0.0,
+        "extra": '[[actions]]\nafter_seconds = 20\naction = "pause"\n'
+        '[[actions]]\nafter_seconds = 80\naction = "resume"',
+    },
+    "rate-change": {
+        "duration": 400,
+        "rate": 120,
+        "max_active": 100,
+        "visitors": 100,
+        "abandon": 0.0,
+        "extra": '[[actions]]\nafter_seconds = 20\naction = "rate"\nadmit_per_minute = 30',
+    },
+}
+
+
+def replay_line(tmp_path: Path, name: str, backend: str) -> Run:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(TINY_LINE.format(name=name, **LINES[name]))
+    return run_scenario(load_scenario(path), backend, seed=3, capacity_bookings=1)
+
+
+def admissions(run: Run, start: float, end: float) -> int:
+    """Visitors admitted from ``start`` to before ``end`` seconds after opening."""
+    opens = run.data.opens_at
+    return sum(
+        1
+        for v in run.data.visitors
+        if v.admitted_at is not None and opens + start <= v.admitted_at < opens + end
+    )
+
+
+def assert_judged_from_real_estimates(run: Run) -> None:
+    """The honesty figures count exactly the admitted visitors who saw an estimate from the
+    judged instant on and then waited long enough to judge, and every kind was measured."""
+    h = run.figures.honesty
+    judged_from = run.data.judged_from
+    expected = 0
+    for v in run.data.visitors:
+        shown = since(v.estimates, judged_from)
+        if v.admitted_at is not None and shown and v.admitted_at - shown[0].at >= 30:
+            expected += 1
+    assert MIN_WAIT_FOR_ERROR == 30
+    assert h.first.count == expected > 10
+    assert 0 < h.known.count <= h.first.count
+    assert 0 < h.half.count <= h.first.count
+    for judged in (h.first, h.known, h.half):
+        assert judged.inside is not None
+        assert judged.width is not None
+        assert judged.width >= 1
+    assert h.known_after_seconds is not None
+    assert h.judged_after_seconds == run.scenario.judged_after_seconds
+    assert run.figures.estimate_error_median == h.first.absolute.median
+
+
+def assert_replay_invariants(run: Run) -> None:
+    f = run.figures
+    assert f.double_bookings == 0
+    assert f.early_admissions == 0
+    assert f.kendall_tau == 0
+    assert f.server_errors == 0
+    assert f.place_changes == 0
+    assert all(a.status == 200 for a in run.data.actions)
+
+
+BACKENDS = ["memory", pytest.param("redis", marks=[pytest.mark.redis, needs_redis])]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_behind_a_slow_booking_site_capacity_limits_the_line(tmp_path: Path, backend: str):
+    run = replay_line(tmp_path, "slow-booking", backend)
+    assert_replay_invariants(run)
+    booked = [v for v in run.data.visitors if v.booked_at is not None]
+    assert len(booked) > 45
+    for v in booked:
+        # Each booked the drawn time after admission, and its session ended with the booking.
+        assert v.booking_seconds is not None
+        assert 20 <= v.booking_seconds <= 40
+        assert v.admitted_at is not None
+        assert v.booked_at - v.admitted_at >= v.booking_seconds
+    # The six sessions were all in use while people waited, never more, and the line moved
+    # slower than the rate (60 in 60 s): in the first two minutes at most 6 + 6 * 120 / 20.
+    timeline = run.data.timeline
+    assert any(p["active"] == 6 and p["waiting"] > 0 for p in timeline)
+    assert max(p["active"] for p in timeline) <= 6
+    assert admissions(run, 0, 120) <= 42
+    assert_judged_from_real_estimates(run)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_when_many_abandon_the_cursor_skips_them(tmp_path: Path, backend: str):
+    run = replay_line(tmp_path, "abandon", backend)
+    assert_replay_invariants(run)
+    assert run.figures.abandoned >= 20
+    # The server skipped places of those who stopped polling (its own count).
+    assert run.data.counters["abandoned"] > 0
+    assert_judged_from_real_estimates(run)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_during_the_operators_pause_nobody_is_admitted(tmp_path: Path, backend: str):
+    run = replay_line(tmp_path, "pause", backend)
+    assert_replay_invariants(run)
+    opens = run.data.opens_at
+    assert [(a.at - opens, a.action) for a in run.data.actions] == [
+        (20, "pause"),
+        (80, "resume"),
+    ]
+    # Admissions before the pause and after it, none in between, while people waited.
+    assert admissions(run, 0, 21) > 0
+    assert admissions(run, 21, 80) == 0
+    assert admissions(run, 80, 400) > 0
+    assert all(p["waiting"] > 0 for p in run.data.timeline if 20 < p["t"] < 80)
+    # Judged only on what was shown from the resume on.
+    assert run.data.judged_from == opens + 80
+    assert_judged_from_real_estimates(run)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_operators_rate_change_slows_the_line(tmp_path: Path, backend: str):
+    run = replay_line(tmp_path, "rate-change", backend)
+    assert_replay_invariants(run)
+    assert [(a.at - run.data.opens_at, a.action) for a in run.data.actions] == [(20, "rate")]
+    # Two a second before the change (30 in 15 s), one every two seconds after it (7 or 8 in
+    # 15 s, one banked).
+    assert admissions(run, 5, 20) >= 20
+    assert admissions(run, 25, 40) <= 10
+    assert run.data.judged_from == run.data.opens_at + 20
+    assert_judged_from_real_estimates(run)
+
+
+def test_the_shipped_scenarios_express_slow_sites_abandonment_and_operator_actions():
+    slow = load_scenario(scenario_path("saarland-slow-booking"))
+    assert slow.crowd.booking_seconds == (60, 300)
+    assert slow.judged_after_seconds == 0
+    abandon = load_scenario(scenario_path("saarland-abandon"))
+    assert abandon.crowd.abandon_share == 0.33
+    assert abandon.crowd.abandon_after_seconds == (30, 600)
+    pause = load_scenario(scenario_path("saarland-pause"))
+    assert pause.actions == (OperatorAction(600, "pause"), OperatorAction(900, "resume"))
+    assert pause.judged_after_seconds == 900
+    # The new rate is scaled like the room's: 300 a minute at 0.1.
+    rate = load_scenario(scenario_path("saarland-rate-change"))
+    assert rate.actions == (OperatorAction(300, "rate", 30.0),)
+    assert rate.room["admit_per_minute"] == 60.0
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ('action = "stop"', "unknown action 'stop' (one of pause, resume, rate)"),
+        ('action = "rate"\nadmit_per_minute = 0', "admit_per_minute must be above 0, not 0.0"),
+        ('action = "rate"', "the setting 'admit_per_minute' is missing"),
+    ],
+)
+def test_a_broken_operator_action_is_refused_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], action: str, message: str
+):
+    path = tmp_path / "broken.toml"
+    extra = f"[[actions]]\nafter_seconds = 20\n{action}"
+    path.write_text(TINY_LINE.format(name="broken", **{**LINES["pause"], "extra": extra}))
+    assert surge(str(path)) == 2
+    error = capsys.readouterr().err
+    assert f"{path}: " in error
+    assert message in error
+
+
+def test_an_action_after_the_replays_end_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = tmp_path / "late.toml"
+    extra = '[[actions]]\nafter_seconds = 400\naction = "pause"'
+    path.write_text(TINY_LINE.format(name="late", **{**LINES["pause"], "extra": extra}))
+    assert surge(str(path)) == 2
+    assert "an action at 400 s is not before duration_seconds (400)" in capsys.readouterr().err

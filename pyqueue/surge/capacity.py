@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from pyqueue.surge.http import HttpPool
-from pyqueue.surge.metrics import percentile
+from pyqueue.surge.percentile import percentile
 from pyqueue.surge.scenario import Scenario, capacity_room_id, capacity_slot_ids
 from pyqueue.surge.servers import ADMIN_TOKEN
 

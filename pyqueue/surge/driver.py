@@ -15,7 +15,13 @@ free slots, hold one (on ``slot_taken`` take an alternative), think, confirm and
 session. Some abandon (stop polling), some reload (join again with their cookie), some try a
 second device (same identity, which over HTTP is only a label: the device gets a place of its
 own, and the person closes it), some give up at the slot list, and with a waiting list some
-cancel their booking later, whose slot is offered to a waiting visitor who accepts it.
+cancel their booking later, whose slot is offered to a waiting visitor who accepts it. Behind a
+slow booking site (``booking_seconds``) each admitted visitor confirms and ends the session only
+that long after admission, so ``max_active`` limits the line. The operator's actions of the
+scenario (pause, resume, a new rate) go through the admin API at their second.
+
+Every estimate a waiting visitor is shown after opening is kept (:class:`Estimate`):
+:mod:`pyqueue.surge.honesty` judges them against the wait that really followed.
 """
 
 from __future__ import annotations
@@ -27,17 +33,38 @@ import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from pyqueue.surge.http import HttpPool
-from pyqueue.surge.scenario import Scenario, slots_csv
+from pyqueue.surge.scenario import OperatorAction, Scenario, slots_csv
 from pyqueue.surge.servers import ADMIN_TOKEN
 
 #: Virtual seconds between samples of the room's queue length.
 SAMPLE_EVERY = 10
 ALTERNATIVE_TRIES = 3
+
+
+class Estimate(NamedTuple):
+    """One wait estimate a waiting visitor saw (``eta`` of the status), at virtual epoch
+    second ``at``. ``reason`` is what the estimate rests on, where the status says so."""
+
+    at: int
+    low: float
+    seconds: float
+    high: float
+    known: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class PerformedAction:
+    """An operator action the driver sent, at virtual epoch second ``at``, and its answer."""
+
+    at: int
+    action: str
+    status: int
 
 
 @dataclass
@@ -58,8 +85,10 @@ class Visitor:
     #: The second device's own place (ticket id, state at joining): part of the queue's order.
     second_ticket_id: int | None = None
     second_first_state: str | None = None
-    estimate_at: int | None = None
-    estimate: float | None = None
+    #: From admission to confirmation behind a slow booking site (None: think twice).
+    booking_seconds: int | None = None
+    #: Every estimate shown while waiting after opening, in time order.
+    estimates: list[Estimate] = field(default_factory=list)
     admitted_at: float | None = None
     pass_token: str | None = None
     code: str | None = None
@@ -97,6 +126,10 @@ class RunData:
     offers_accepted: int = 0
     slot_taken: int = 0
     counters: dict[str, int] = field(default_factory=dict)
+    actions: list[PerformedAction] = field(default_factory=list)
+    #: Virtual epoch second from which estimates are judged (the last operator action, else
+    #: the opening).
+    judged_from: float = 0.0
 
 
 class Driver:
@@ -126,6 +159,7 @@ class Driver:
         self.sold_out = False
         self.waitlist = scenario.room.get("returned_slots") == "waitlist"
         self.counts: dict[str, int] = defaultdict(int)
+        self.performed: list[PerformedAction] = []
         self.visitors = self._make_visitors()
         self.admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         self.http: HttpPool | None = None
@@ -146,7 +180,11 @@ class Driver:
             else:
                 # After opening, arrivals thin out: most come in the first minutes.
                 arrive = self.opens + int(rnd.expovariate(3.0 / crowd.arrival_seconds))
-            abandon = arrive + rnd.randint(10, 900) if rnd.random() < crowd.abandon_share else None
+            abandon = (
+                arrive + rnd.randint(*crowd.abandon_after_seconds)
+                if rnd.random() < crowd.abandon_share
+                else None
+            )
             reload = arrive + rnd.randint(5, 600) if rnd.random() < crowd.reload_share else None
             second = (
                 arrive + rnd.randint(2, 60) if rnd.random() < crowd.second_device_share else None
@@ -161,6 +199,12 @@ class Driver:
                     second_device_at=second,
                     gives_up=rnd.random() < crowd.give_up_share,
                     cancels=rnd.random() < crowd.cancel_share,
+                    # Drawn last and only when set: the other scenarios' crowds stay the same.
+                    booking_seconds=(
+                        None
+                        if crowd.booking_seconds is None
+                        else rnd.randint(*crowd.booking_seconds)
+                    ),
                 )
             )
             self._at(arrive, "join", k)
@@ -210,12 +254,17 @@ class Driver:
         scenario = self.scenario
         end = self.opens + scenario.duration_seconds
         releases = {self.opens + r.after_seconds: k for k, r in enumerate(scenario.releases) if k}
+        actions: dict[int, list[OperatorAction]] = defaultdict(list)
+        for action in scenario.actions:
+            actions[self.opens + action.after_seconds].append(action)
         self.http = HttpPool(self.base, self.concurrency)
         self.started = started = time.perf_counter()
         try:
             while self.now < end:
                 if self.now in releases:
                     await self._release(releases.pop(self.now))
+                for action in actions.pop(self.now, []):
+                    await self._act(action)
                 due = []
                 while self.events and self.events[0][0] <= self.now:
                     _, _, kind, index = heapq.heappop(self.events)
@@ -225,8 +274,8 @@ class Driver:
                 if self.now % SAMPLE_EVERY == 0 and self.now >= self.opens - 60:
                     waiting = await self._sample(final_release=not releases)
                     if waiting == 0 and self.now >= self.opens:
-                        step = self._idle_seconds(releases, end)
-                if not self.events and not releases and self.now > self.opens:
+                        step = self._idle_seconds([*releases, *actions], end)
+                if not self.events and not releases and not actions and self.now > self.opens:
                     break
                 await self.call(
                     "admin clock",
@@ -262,6 +311,8 @@ class Driver:
             offers_accepted=self.counts["offer"],
             slot_taken=self.counts["slot_taken"],
             counters=dict(stats.get("counters", {})),
+            actions=self.performed,
+            judged_from=float(self.opens + scenario.judged_after_seconds),
         )
 
     async def _release(self, index: int) -> None:
@@ -274,12 +325,24 @@ class Driver:
             data=slots_csv(self.scenario, index).encode(),
         )
 
-    def _idle_seconds(self, releases: dict[int, int], end: int) -> int:
-        """With nobody in the queue: the seconds until the next visitor's step, release or
-        sample, at least one. A tick then has nobody to admit and the core measures no queue
-        speed (it does only while the queue is backed up), so one step over them is the same
-        as a step per second, without a clock request per idle second."""
-        until = min([self.now + SAMPLE_EVERY, end, *releases])
+    async def _act(self, action: OperatorAction) -> None:
+        """The operator pauses, resumes or sets a new rate, by the admin API."""
+        path = f"/v1/admin/rooms/{self.room}"
+        if action.action == "rate":
+            body = {"admit_per_minute": action.admit_per_minute}
+            status, _ = await self.call("admin rate", "PATCH", path, body=body, headers=self.admin)
+        else:
+            status, _ = await self.call(
+                f"admin {action.action}", "POST", f"{path}/{action.action}", headers=self.admin
+            )
+        self.performed.append(PerformedAction(self.now, action.action, status))
+
+    def _idle_seconds(self, due: list[int], end: int) -> int:
+        """With nobody in the queue: the seconds until the next visitor's step, release,
+        operator action or sample, at least one. A tick then has nobody to admit and the core
+        measures no queue speed (it does only while the queue is backed up), so one step over
+        them is the same as a step per second, without a clock request per idle second."""
+        until = min([self.now + SAMPLE_EVERY, end, *due])
         if self.events:
             until = min(until, self.events[0][0])
         return max(1, until - self.now)
@@ -364,9 +427,18 @@ class Driver:
             v.place_changes += 1
         state = body["state"]
         if state in ("prequeue", "waiting"):
-            if state == "waiting" and self.now >= self.opens and v.estimate is None:
-                v.estimate_at = self.now
-                v.estimate = float(body["eta"]["seconds"])
+            if state == "waiting" and self.now >= self.opens:
+                eta = body["eta"]
+                v.estimates.append(
+                    Estimate(
+                        self.now,
+                        float(eta["low"]),
+                        float(eta["seconds"]),
+                        float(eta["high"]),
+                        bool(eta["known"]),
+                        eta.get("reason"),
+                    )
+                )
             if body.get("offer"):
                 self._at(self.now + min(5, self._think()), "confirm", v.index)
                 v.by_offer = True
@@ -430,7 +502,7 @@ class Driver:
             )
             if status == 201:
                 v.slot = slot
-                self._at(self.now + self._think(), "confirm", v.index)
+                self._at(self._confirm_at(v), "confirm", v.index)
                 return
             error = body.get("error", {})
             if error.get("code") != "slot_taken":
@@ -443,6 +515,13 @@ class Driver:
             slot = self.random.choice(others)
         v.outcome = "slot taken"
         await self.call("complete", "POST", path + "/complete", v.pass_token, body={})
+
+    def _confirm_at(self, v: Visitor) -> int:
+        """When the visitor confirms the held slot: after thinking, or behind a slow booking
+        site ``booking_seconds`` after admission (the hold lasts long enough for it)."""
+        if v.booking_seconds is None or v.admitted_at is None:
+            return self.now + self._think()
+        return max(self.now + 1, math.ceil(v.admitted_at + v.booking_seconds))
 
     async def _confirm(self, v: Visitor, path: str) -> None:
         token = v.token if v.by_offer else v.pass_token

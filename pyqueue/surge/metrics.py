@@ -10,16 +10,13 @@ tied and count as neither in nor out of order.
 
 from __future__ import annotations
 
-import math
-import statistics
 from dataclasses import dataclass
 from typing import Any
 
 import pyqueue
 from pyqueue.surge.driver import RunData, Visitor
-
-#: Below this real wait (seconds) a relative error says nothing (the next poll alone is 2 s).
-MIN_WAIT_FOR_ERROR = 30.0
+from pyqueue.surge.honesty import Honesty, honesty
+from pyqueue.surge.percentile import percentile
 
 
 @dataclass(frozen=True)
@@ -50,6 +47,7 @@ class Figures:
     early_admissions: int
     kendall_tau: float
     ranked: int
+    #: |estimated - real| / real of each visitor's first estimate (see honesty.first).
     estimate_error_median: float | None
     estimate_error_p90: float | None
     estimates: int
@@ -60,16 +58,7 @@ class Figures:
     slot_taken: int
     server_errors: int
     outcomes: dict[str, int]
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    # The small epsilon keeps 0.99 * 100 from rounding up to the 100th value.
-    rank = max(0, min(len(ordered) - 1, math.ceil(share * len(ordered) - 1e-9) - 1))
-    return ordered[rank]
+    honesty: Honesty
 
 
 def kendall_tau_distance(ranks: list[float]) -> float:
@@ -139,18 +128,6 @@ def fairness(data: RunData) -> tuple[float, int]:
     return kendall_tau_distance([t for _, t in ranked]), len(ranked)
 
 
-def estimate_errors(data: RunData) -> list[float]:
-    """|estimated - real| / real from each visitor's first estimate after opening."""
-    errors = []
-    for v in data.visitors:
-        if v.estimate is None or v.estimate_at is None or v.admitted_at is None:
-            continue
-        real = v.admitted_at - v.estimate_at
-        if real >= MIN_WAIT_FOR_ERROR:
-            errors.append(abs(v.estimate - real) / real)
-    return errors
-
-
 def summarise(data: RunData) -> Figures:
     routes = [
         RouteFigures(
@@ -168,7 +145,7 @@ def summarise(data: RunData) -> Figures:
         outcomes[v.outcome] = outcomes.get(v.outcome, 0) + 1
     tau, ranked = fairness(data)
     peak = max(data.real_second_latencies.values(), key=len, default=[])
-    errors = estimate_errors(data)
+    judged = honesty(data.visitors, data.opens_at, data.judged_from)
     server_errors = sum(
         count for codes in data.statuses.values() for code, count in codes.items() if code >= 500
     )
@@ -189,9 +166,9 @@ def summarise(data: RunData) -> Figures:
         early_admissions=data.early_admissions,
         kendall_tau=tau,
         ranked=ranked,
-        estimate_error_median=statistics.median(errors) if errors else None,
-        estimate_error_p90=percentile(errors, 0.9) if errors else None,
-        estimates=len(errors),
+        estimate_error_median=judged.first.absolute.median,
+        estimate_error_p90=judged.first.absolute.p90,
+        estimates=judged.first.count,
         abandoned=sum(1 for v in data.visitors if v.outcome == "abandoned"),
         gave_up=outcomes.get("gave up", 0),
         no_slot=outcomes.get("no slot", 0),
@@ -199,4 +176,5 @@ def summarise(data: RunData) -> Figures:
         slot_taken=data.slot_taken,
         server_errors=server_errors,
         outcomes=outcomes,
+        honesty=judged,
     )

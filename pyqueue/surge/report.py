@@ -1,5 +1,5 @@
 """Reports of surge replays: one Markdown file and two PNG plots per run, and ``surge.md``
-with the table of all runs.
+with the tables of all runs (load and fairness; the honesty of the wait estimates).
 
 Plots use matplotlib's Agg backend (no display); times on the x axis are virtual seconds from
 the opening. matplotlib is optional (the ``surge`` extra): it is imported only to plot.
@@ -12,12 +12,50 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pyqueue.surge.compare import compare, met_cell
-from pyqueue.surge.metrics import MIN_WAIT_FOR_ERROR, Figures
+from pyqueue.surge.honesty import (
+    AIM_INSIDE,
+    AIM_KNOWN_AFTER_SECONDS,
+    AIM_KNOWN_ERROR_MEDIAN,
+    AIM_KNOWN_ERROR_P90,
+    AIM_KNOWN_WIDTH,
+    MIN_WAIT_FOR_ERROR,
+    Judged,
+    Spread,
+    aims_missed,
+    first_estimate,
+    since,
+)
+from pyqueue.surge.metrics import Figures
 from pyqueue.surge.outcome import Run
 
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
+
+
+def _signed_pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1%}"
+
+
+def _spread(spread: Spread, signed: bool = False) -> str:
+    cell = _signed_pct if signed else _pct
+    return f"{cell(spread.p10)} / {cell(spread.median)} / {cell(spread.p90)}"
+
+
+def _width(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "∞" if value == float("inf") else f"{value:.2f}"
+
+
+def _seconds(value: float | None) -> str:
+    return "never" if value is None else f"{value:.0f}"
+
+
+def _reasons(judged: Judged) -> str:
+    if not judged.reasons:
+        return "-"
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(judged.reasons.items()))
 
 
 def run_name(run: Run) -> str:
@@ -60,6 +98,70 @@ def table_row(run: Run) -> str:
         f"| {f.kendall_tau:.4f} | {_pct(f.estimate_error_median)} / "
         f"{_pct(f.estimate_error_p90)} | {f.abandoned:,} | {redis} |\n"
     )
+
+
+HONESTY_HEADER = (
+    "| scenario | backend | judged from s | first: visitors | first: real wait inside "
+    f"[low, high] (aim ≥ {AIM_INSIDE:.0%}) | first: signed error p10 / median / p90 "
+    "| first: abs error median / p90 | first: high/low median | known: visitors "
+    f"| known: high/low median (aim ≤ {AIM_KNOWN_WIDTH:g}) | known: abs error median / p90 "
+    f"(aim ≤ {AIM_KNOWN_ERROR_MEDIAN:.0%} / ≤ {AIM_KNOWN_ERROR_P90:.0%}) "
+    "| known: inside | half wait: abs error median / p90 "
+    f"| known after s (aim ≤ {AIM_KNOWN_AFTER_SECONDS:.0f}) | reasons (first) | aims missed |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+)
+
+
+def honesty_row(run: Run) -> str:
+    h = run.figures.honesty
+    first, known, half = h.first, h.known, h.half
+    return (
+        f"| {run.scenario.name} | {run.backend} | {h.judged_after_seconds:.0f} "
+        f"| {first.count:,} | {_pct(first.inside)} | {_spread(first.signed, signed=True)} "
+        f"| {_pct(first.absolute.median)} / {_pct(first.absolute.p90)} | {_width(first.width)} "
+        f"| {known.count:,} | {_width(known.width)} "
+        f"| {_pct(known.absolute.median)} / {_pct(known.absolute.p90)} | {_pct(known.inside)} "
+        f"| {_pct(half.absolute.median)} / {_pct(half.absolute.p90)} "
+        f"| {_seconds(h.known_after_seconds)} | {_reasons(first)} "
+        f"| {len(aims_missed(h))} of 5 |\n"
+    )
+
+
+def honesty_section(run: Run) -> list[str]:
+    """The per-scenario report's account of the wait estimates."""
+    h = run.figures.honesty
+    judged = (
+        "the opening"
+        if not run.scenario.actions
+        else f"the last operator action ({h.judged_after_seconds:.0f} s after the opening)"
+    )
+    missed = aims_missed(h)
+    return [
+        "## How honest the wait estimates were\n",
+        f"Each admitted visitor's estimates from {judged} on, against the wait that really "
+        f"followed them (real waits of at least {MIN_WAIT_FOR_ERROR:.0f} s). Signed error: "
+        "(estimated - real) / real.\n",
+        "| estimate | visitors | signed error p10 / median / p90 | abs error p10 / median / p90 "
+        "| real wait inside [low, high] | high/low median | reasons |",
+        "|---|---|---|---|---|---|---|",
+        *(
+            f"| {label} | {j.count:,} | {_spread(j.signed, signed=True)} "
+            f"| {_spread(j.absolute)} | {_pct(j.inside)} | {_width(j.width)} | {_reasons(j)} |"
+            for label, j in (
+                ("first", h.first),
+                ("first marked known", h.known),
+                ("at half the real wait", h.half),
+            )
+        ),
+        "",
+        f"- The first estimate marked `known` came {_seconds(h.known_after_seconds)} s after "
+        f"{judged}.",
+        f"- Aims (≥ {AIM_INSIDE:.0%} inside the first range; known: high/low ≤ "
+        f"{AIM_KNOWN_WIDTH:g}, median error ≤ {AIM_KNOWN_ERROR_MEDIAN:.0%}, p90 ≤ "
+        f"{AIM_KNOWN_ERROR_P90:.0%}; known within {AIM_KNOWN_AFTER_SECONDS:.0f} s): "
+        + ("all met." if not missed else "missed: " + "; ".join(missed) + "."),
+        "",
+    ]
 
 
 def figure_rows(run: Run) -> str:
@@ -112,7 +214,7 @@ def scenario_report(run: Run, plots: bool) -> str:
         + (f" ({f.offers_accepted:,} through waiting-list offers)" if f.offers_accepted else "")
         + f", {f.bookings_live:,} bookings still live at the end.",
         f"- Wait estimate error |estimated - real| / real, from each visitor's first estimate "
-        f"after opening, for real waits of at least {MIN_WAIT_FOR_ERROR:.0f} s "
+        f"(see below), for real waits of at least {MIN_WAIT_FOR_ERROR:.0f} s "
         f"({f.estimates:,} visitors): median {_pct(f.estimate_error_median)}, "
         f"p90 {_pct(f.estimate_error_p90)}.",
         f"- Reloads that got a different place, and second devices (same identity, no cookie) "
@@ -120,6 +222,7 @@ def scenario_report(run: Run, plots: bool) -> str:
         f"- Holds lost to someone faster (`slot_taken`, retried with an alternative): "
         f"{f.slot_taken:,}.",
         "",
+        *honesty_section(run),
         "## What an operator sees\n",
         f"- Double bookings: **{f.double_bookings}**. Admissions before opening: "
         f"**{f.early_admissions}**.",
@@ -187,15 +290,16 @@ def plot_run(run: Run, directory: Path) -> None:
 
     real, estimated = [], []
     for v in run.data.visitors:
-        if v.estimate is not None and v.estimate_at is not None and v.admitted_at is not None:
-            real.append(v.admitted_at - v.estimate_at)
-            estimated.append(v.estimate)
+        first = first_estimate(since(v.estimates, run.data.judged_from))
+        if first is not None and v.admitted_at is not None:
+            real.append(v.admitted_at - first.at)
+            estimated.append(first.seconds)
     figure, axes = plt.subplots(figsize=(5.5, 5.5))
     axes.scatter(real, estimated, s=4, alpha=0.5)
     top = max([*real, *estimated, 1.0])
     axes.plot([0, top], [0, top], color="grey", linewidth=1, label="estimate = real")
     axes.set_xlabel("real wait (s)")
-    axes.set_ylabel("first estimate after opening (s)")
+    axes.set_ylabel("first estimate judged (s)")
     axes.set_title("estimated against real wait")
     axes.legend()
     figure.tight_layout()
@@ -224,4 +328,11 @@ def write_reports(runs: Sequence[Run], directory: Path, plots: bool = True) -> N
         "scaled; see each scenario's report):\n\n" + FIGURES_HEADER
     )
     text += "".join(figure_rows(run) for run in runs)
+    text += (
+        "\nHow honest the wait estimates were: each admitted visitor's first estimate, the "
+        "first marked `known` and the one at half the real wait, against the real wait "
+        f"(waits of at least {MIN_WAIT_FOR_ERROR:.0f} s; judged from the opening, or from the "
+        "last operator action; see each scenario's report):\n\n" + HONESTY_HEADER
+    )
+    text += "".join(honesty_row(run) for run in runs)
     (directory / "surge.md").write_text(text, encoding="utf-8")

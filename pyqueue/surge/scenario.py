@@ -2,9 +2,10 @@
 with the package), or a file of the operator's own in the same shape.
 
 A scenario holds the report's figures at full scale (``[figures]``, quoted in the report), the
-room as the server runs it (``[room]``) and how the crowd behaves (``[crowd]``). A replay runs
-at ``scale`` (default from the file, overridable): visitors, slots, the admission rate and the
-session capacity are all multiplied by it, so waits and the shape of the surge stay those of
+room as the server runs it (``[room]``), how the crowd behaves (``[crowd]``) and what the
+operator does during the event (``[[actions]]``: pause, resume, a new admission rate). A replay
+runs at ``scale`` (default from the file, overridable): visitors, slots, the admission rates and
+the session capacity are all multiplied by it, so waits and the shape of the surge stay those of
 the full event while the number of HTTP requests fits a small machine.
 """
 
@@ -49,6 +50,25 @@ class Crowd:
     cancel_share: float
     think_seconds: tuple[int, int]
     cancel_after_seconds: tuple[int, int]
+    #: How long after arriving an abandoning visitor stops polling (drawn per visitor).
+    abandon_after_seconds: tuple[int, int] = (10, 900)
+    #: From admission to the booking's confirmation and the session's end (drawn per
+    #: visitor): a slow booking site. None: the visitor thinks ``think_seconds`` twice.
+    booking_seconds: tuple[int, int] | None = None
+
+
+#: What an operator can do mid-event, by the admin API.
+ACTIONS = ("pause", "resume", "rate")
+
+
+@dataclass(frozen=True)
+class OperatorAction:
+    """``action`` ``after_seconds`` after opening; ``rate`` sets ``admit_per_minute`` (scaled
+    like the room's)."""
+
+    after_seconds: int
+    action: str
+    admit_per_minute: float | None = None
 
 
 @dataclass(frozen=True)
@@ -64,11 +84,18 @@ class Scenario:
     releases: tuple[SlotRelease, ...]
     groups: int
     figures: dict[str, Any] = field(default_factory=dict)
+    actions: tuple[OperatorAction, ...] = ()
 
     @property
     def starts_at(self) -> datetime:
         """Where the virtual clock starts: when the first pre-queue visitor arrives."""
         return self.opens_at - timedelta(seconds=self.crowd.prequeue_seconds + 5)
+
+    @property
+    def judged_after_seconds(self) -> int:
+        """From when, after opening, the wait estimates are judged: the last operator action
+        (nobody can foresee an unannounced pause or rate change), else the opening."""
+        return max((a.after_seconds for a in self.actions), default=0)
 
     @property
     def total_slots(self) -> int:
@@ -112,7 +139,28 @@ def _steppable_rate(per_minute: float) -> float:
 
 def _range(pair: list[int]) -> tuple[int, int]:
     low, high = pair
+    if not 0 <= int(low) <= int(high):
+        raise ValueError(f"a range must be [low, high] with 0 <= low <= high, not {pair}")
     return int(low), int(high)
+
+
+def _actions(entries: list[dict[str, Any]], factor: float) -> tuple[OperatorAction, ...]:
+    actions = []
+    for entry in entries:
+        action = str(entry["action"])
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r} (one of {', '.join(ACTIONS)})")
+        after = int(entry["after_seconds"])
+        if after < 0:
+            raise ValueError(f"an action's after_seconds must be at least 0, not {after}")
+        rate = None
+        if action == "rate":
+            rate = float(entry["admit_per_minute"])
+            if rate <= 0:
+                raise ValueError(f"a rate action's admit_per_minute must be above 0, not {rate}")
+            rate = _steppable_rate(rate * factor)
+        actions.append(OperatorAction(after, action, rate))
+    return tuple(sorted(actions, key=lambda a: a.after_seconds))
 
 
 def load_scenario(path: Path, scale: float | None = None) -> Scenario:
@@ -159,6 +207,10 @@ def _scenario(path: Path, data: dict[str, Any], scale: float | None) -> Scenario
         cancel_share=float(crowd_data.get("cancel_share", 0.0)),
         think_seconds=_range(crowd_data.get("think_seconds", [5, 40])),
         cancel_after_seconds=_range(crowd_data.get("cancel_after_seconds", [60, 900])),
+        abandon_after_seconds=_range(crowd_data.get("abandon_after_seconds", [10, 900])),
+        booking_seconds=(
+            _range(crowd_data["booking_seconds"]) if "booking_seconds" in crowd_data else None
+        ),
     )
     # Scaled by the running total, so that the slots by any release are the report's total
     # times the scale (batch by batch, rounding would drift).
@@ -169,18 +221,24 @@ def _scenario(path: Path, data: dict[str, Any], scale: float | None) -> Scenario
         count = max(1, round(total * factor) - loaded)
         loaded += count
         releases.append(SlotRelease(int(r["after_seconds"]), count))
+    actions = _actions(data.get("actions", []), factor)
+    duration = int(data["duration_seconds"])
+    late = [a.after_seconds for a in actions if a.after_seconds >= duration]
+    if late:
+        raise ValueError(f"an action at {late[0]} s is not before duration_seconds ({duration})")
     return Scenario(
         name=str(data.get("name", path.stem)),
         title=str(data["title"]),
         source=str(data.get("source", "")),
         scale=factor,
-        duration_seconds=int(data["duration_seconds"]),
+        duration_seconds=duration,
         opens_at=opens_at,
         room=room,
         crowd=crowd,
         releases=tuple(releases),
         groups=int(data["slots"].get("groups", 4)),
         figures=dict(data.get("figures", {})),
+        actions=actions,
     )
 
 
@@ -263,6 +321,10 @@ def server_config(
         # The driver moves the clock and ticks the rooms; the background ticker only adds
         # admissions at the same virtual instant.
         "tick_interval_seconds = 0.1",
+        # The driver looks every booking code up again from one address at the end (and the
+        # crowd's cancels come from it too), as no visitor would: the per-address limit on
+        # look-ups by code would answer 429 and leave the double-booking count without data.
+        "code_rate_per_minute = 0",
     ]
     rooms = [
         (scenario.name, scenario.room, slots_files[0]),
