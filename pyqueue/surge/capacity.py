@@ -100,7 +100,9 @@ async def measure_booking_capacity(
         )
     finally:
         pool.close()
-    per_slot = Counter(body["slot"] for status, body in found if status == 200)
+    per_slot = Counter(
+        body["slot"] for status, body in found if status == 200 and body["state"] == "booked"
+    )
     booked = sum(1 for code in codes if code)
     return Capacity(
         bookings=booked,

@@ -376,7 +376,8 @@ class Driver:
             status, body = await self.call(
                 "booking", "GET", f"/v1/rooms/{self.room}/bookings/{code}"
             )
-            if status == 200:
+            # A cancelled code answers with its state: only a booked one holds its slot.
+            if status == 200 and body["state"] == "booked":
                 per_slot[body["slot"]] += 1
 
         await asyncio.gather(*(check(v.code) for v in self.visitors if v.code))
