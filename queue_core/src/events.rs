@@ -126,6 +126,12 @@ pub enum Event<'a> {
         count: u64,
         reason: Option<&'a str>,
     },
+    /// The room's personal data was deleted: identities, subjects and labels (see
+    /// `QueueState::forget_personal_data`). The booking codes that were drawn anew at the same
+    /// moment follow as `SlotSet` records.
+    Forgotten {
+        at: i64,
+    },
 }
 
 mod tag {
@@ -152,6 +158,7 @@ mod tag {
     pub const WINDOWS_DONE: u8 = 21;
     pub const AUDITED: u8 = 22;
     pub const LABELLED: u8 = 23;
+    pub const FORGOTTEN: u8 = 24;
 }
 
 pub fn put_speed(out: &mut Vec<u8>, speed: &SpeedState) {
@@ -236,6 +243,7 @@ impl Event<'_> {
             Event::Opened { at } => time_event(out, tag::OPENED, *at),
             Event::Closed { at } => time_event(out, tag::CLOSED, *at),
             Event::WindowsDone { until } => time_event(out, tag::WINDOWS_DONE, *until),
+            Event::Forgotten { at } => time_event(out, tag::FORGOTTEN, *at),
             Event::Ticked { at, cursor, allowance, speed } => {
                 out.put_u8(tag::TICKED);
                 out.put_i64(*at);
@@ -323,6 +331,7 @@ impl<'a> Event<'a> {
             tag::OPENED => Event::Opened { at: r.i64()? },
             tag::CLOSED => Event::Closed { at: r.i64()? },
             tag::WINDOWS_DONE => Event::WindowsDone { until: r.i64()? },
+            tag::FORGOTTEN => Event::Forgotten { at: r.i64()? },
             tag::TICKED => {
                 Event::Ticked { at: r.i64()?, cursor: r.varint()?, allowance: r.f64()?, speed: read_speed(&mut r)? }
             }

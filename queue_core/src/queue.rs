@@ -473,6 +473,26 @@ impl QueueState {
         self.tickets.get(t as usize).ok_or(CoreError::UnknownTicket)
     }
 
+    /// Deletes what in the queue names or describes a person: the identity index, the vouched
+    /// identities tickets carry, and the labels. Tickets keep their numbers, states and times
+    /// (the room's counts), which say nothing about who held them once these are gone. Returns
+    /// how many identities and labels there were.
+    pub fn forget_personal_data(&mut self, now: i64) -> (u64, u64) {
+        self.emit(&Event::Forgotten { at: now });
+        let identities = self.identities.len().max(self.subjects.len()) as u64;
+        let labels = self.labels.len() as u64;
+        // Replaced rather than cleared, so that the memory they held goes back too.
+        self.identities = HashMap::new();
+        self.subjects = HashMap::new();
+        self.labels = HashMap::new();
+        (identities, labels)
+    }
+
+    /// Whether anything `forget_personal_data` deletes is there.
+    pub fn holds_personal_data(&self) -> bool {
+        !(self.identities.is_empty() && self.subjects.is_empty() && self.labels.is_empty())
+    }
+
     /// The vouched identity of a ticket of an entry room.
     pub fn subject(&self, t: u32) -> Option<&str> {
         self.subjects.get(&t).map(|s| &**s)

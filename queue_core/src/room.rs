@@ -13,6 +13,9 @@
 mod booking_state;
 #[cfg(test)]
 mod damage_tests;
+mod personal_data;
+#[cfg(test)]
+mod personal_data_tests;
 mod restore;
 mod slots;
 mod snapshot;
@@ -39,6 +42,7 @@ use crate::token::{Claims, Signer, TokenKind};
 use booking_state::BookingState;
 
 pub use booking_state::{AuditEntry, Offer};
+pub use personal_data::{Forgotten, FORGET_ACTION, RETENTION_ACTOR};
 pub use restore::{JournalCut, RestoreReport};
 pub use unapplied::{Unapplied, UnappliedBooking};
 

@@ -45,12 +45,14 @@ from pyqueue._core import (
     check_identity,
 )
 from pyqueue.backends import (
+    RETENTION_CHECK_SECONDS,
     BackendUnavailable,
     ClockStatus,
     PassChecker,
     UnknownRoom,
     entry_verifier,
 )
+from pyqueue.backends.redis_backend import personal
 from pyqueue.backends.redis_backend import records as rec
 from pyqueue.backends.redis_backend.batch import JoinBatcher
 from pyqueue.backends.redis_backend.cache import RoomCache, TicketRecord, pairs
@@ -229,6 +231,7 @@ class RedisBackend:
         background.start("redis-heartbeats", self._flush_heartbeats, HEARTBEAT_FLUSH_SECONDS)
         if self._clock is None:
             background.start("redis-clock", self._time.sync, SYNC_SECONDS)
+        background.start("retention", self._forget_due, RETENTION_CHECK_SECONDS)
 
     async def close(self) -> None:
         await self._background.stop()
@@ -379,6 +382,12 @@ class RedisBackend:
     async def queue_all(self, room: str, on: bool, actor: str) -> None:
         check_audit(actor)
         await self.run("control", room, "queue_all_on" if on else "queue_all_off", actor)
+
+    async def forget_personal_data(self, room: str, actor: str) -> dict[str, int]:
+        return await personal.forget_now(self, room, actor)
+
+    async def _forget_due(self) -> None:
+        await personal.forget_due(self)
 
     async def audit_log(self, room: str) -> list[AuditEntry]:
         await self.config(room)

@@ -63,6 +63,11 @@ class RoomKeys:
         return self.prefix + "seen"
 
     @property
+    def ids(self) -> str:
+        """Hash: identity -> ticket id (one person, one place)."""
+        return self.prefix + "ids"
+
+    @property
     def labels(self) -> str:
         """Hash: ticket id -> the label its visitor's client sent; unlike the identity index
         (``ids``) it finds no ticket."""

@@ -45,6 +45,7 @@ SCRIPT_NAMES: Final = (
     "snapshot",
     "counts",
     "booking",
+    "forget",
 )
 
 

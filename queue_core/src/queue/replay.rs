@@ -24,6 +24,9 @@ impl QueueState {
                 }
                 self.add_ticket(at, identity);
             }
+            Event::Forgotten { at } => {
+                self.forget_personal_data(at);
+            }
             Event::Labelled { ticket, label } => {
                 self.state_of(ticket)?;
                 self.labels.insert(ticket, label.into());
