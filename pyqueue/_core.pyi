@@ -821,6 +821,13 @@ def error_codes() -> dict[str, int]:
     """Every error code the core can raise, with its one HTTP status. Each code's exception
     is the class named by the code in CamelCase (``unknown_ticket``: ``UnknownTicket``)."""
 
+def new_identity_key() -> str:
+    """A new random identity key of a room, as 64 hex digits."""
+
+def identity_pseudonym(key: str, identity: str) -> str:
+    """The pseudonym of ``identity`` under ``key`` (an HMAC-SHA256, 22 characters of URL-safe
+    base64): what a room's identity index keeps instead of the portal's value."""
+
 def check_slots(slots: Iterable[_SlotInput]) -> list[tuple[str, str, int]]:
     """Checks slots as ``Room.add_slots`` takes them, without a room: ``(id, group,
     starts_at)`` with ``starts_at`` in microseconds since the Unix epoch. Raises

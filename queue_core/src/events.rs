@@ -12,6 +12,7 @@ use crate::codec::{put_config, read_config, Put, Reader};
 use crate::errors::{CoreError, CoreResult};
 use crate::eta::SpeedState;
 use crate::inventory::SlotSpec;
+use crate::pseudonym::{IdentityKey, KEY_BYTES};
 use crate::room_config::RoomConfig;
 
 #[derive(Debug, Clone)]
@@ -132,6 +133,12 @@ pub enum Event<'a> {
     Forgotten {
         at: i64,
     },
+    /// The room's identity key (see `pseudonym`): identities recorded after it are pseudonyms
+    /// under it, and those recorded before it (by a version that kept them as given) are
+    /// hashed with it when it is applied.
+    IdentityKey {
+        key: IdentityKey,
+    },
 }
 
 mod tag {
@@ -159,6 +166,7 @@ mod tag {
     pub const AUDITED: u8 = 22;
     pub const LABELLED: u8 = 23;
     pub const FORGOTTEN: u8 = 24;
+    pub const IDENTITY_KEY: u8 = 25;
 }
 
 pub fn put_speed(out: &mut Vec<u8>, speed: &SpeedState) {
@@ -244,6 +252,10 @@ impl Event<'_> {
             Event::Closed { at } => time_event(out, tag::CLOSED, *at),
             Event::WindowsDone { until } => time_event(out, tag::WINDOWS_DONE, *until),
             Event::Forgotten { at } => time_event(out, tag::FORGOTTEN, *at),
+            Event::IdentityKey { key } => {
+                out.put_u8(tag::IDENTITY_KEY);
+                out.extend_from_slice(key);
+            }
             Event::Ticked { at, cursor, allowance, speed } => {
                 out.put_u8(tag::TICKED);
                 out.put_i64(*at);
@@ -332,6 +344,13 @@ impl<'a> Event<'a> {
             tag::CLOSED => Event::Closed { at: r.i64()? },
             tag::WINDOWS_DONE => Event::WindowsDone { until: r.i64()? },
             tag::FORGOTTEN => Event::Forgotten { at: r.i64()? },
+            tag::IDENTITY_KEY => {
+                let mut key = [0u8; KEY_BYTES];
+                for byte in &mut key {
+                    *byte = r.u8()?;
+                }
+                Event::IdentityKey { key }
+            }
             tag::TICKED => {
                 Event::Ticked { at: r.i64()?, cursor: r.varint()?, allowance: r.f64()?, speed: read_speed(&mut r)? }
             }

@@ -43,6 +43,8 @@ from pyqueue._core import (
     cached_status_poll,
     check_audit,
     check_identity,
+    identity_pseudonym,
+    new_identity_key,
 )
 from pyqueue.backends import (
     RETENTION_CHECK_SECONDS,
@@ -115,6 +117,8 @@ class RedisBackend:
         self._conn: Connection | None = None
         self._replicas: ReplicaCount | None = None
         self._configs: dict[str, RoomConfig] = {}
+        # Per room, its identity key ("" for a room created before identities were hashed).
+        self._identity_keys: dict[str, str] = {}
         #: Rooms whose saved settings were found outside today's ranges (warned once each).
         self._outside_ranges: set[str] = set()
         self._caches: dict[str, RoomCache] = {}
@@ -258,7 +262,7 @@ class RedisBackend:
     async def _create(self, config: RoomConfig) -> bool:
         keys = RoomKeys(config.id)
         meta = initial_meta(config, self.micros())
-        args = [rec.config_to_json(config)]
+        args = [rec.config_to_json(config), new_identity_key()]
         for name, value in meta.items():
             args += [name, value]
         created = bool(await self.conn.run("create", keys.meta, [self.micros(), *args]))
@@ -496,7 +500,8 @@ class RedisBackend:
             refused = EntryRequired("this room admits joins only with an entry token")
             refused.code = "entry_required"
             raise refused
-        reply = await self._joins.join(room, identity or "", label or "", resumed)
+        stored = "" if identity is None else await self._stored_identity(room, identity)
+        reply = await self._joins.join(room, stored, label or "", resumed)
         if reply[0] == b"!unknown_ticket":
             unknown = UnknownTicket("no such ticket in this room")
             unknown.code = "unknown_ticket"
@@ -519,6 +524,16 @@ class RedisBackend:
             state=record.state,
             new=reply[7] == b"1",
         )
+
+    async def _stored_identity(self, room: str, identity: str) -> str:
+        """What the room's identity index keeps of ``identity``: its pseudonym under the room's
+        key, read once per process; a room created before identities were hashed has no key
+        and keeps the value as given (see :mod:`pyqueue._core` ``identity_pseudonym``)."""
+        key = self._identity_keys.get(room)
+        if key is None:
+            raw = await self.conn.call("GET", RoomKeys(room).identity_key)
+            key = self._identity_keys[room] = "" if raw is None else raw.decode()
+        return identity_pseudonym(key, identity) if key else identity
 
     async def use_challenge(self, room: str, challenge: str, until: float) -> bool:
         await self.config(room)  # an unknown room is refused as everywhere

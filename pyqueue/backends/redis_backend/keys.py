@@ -64,8 +64,15 @@ class RoomKeys:
 
     @property
     def ids(self) -> str:
-        """Hash: identity -> ticket id (one person, one place)."""
+        """Hash: identity pseudonym -> ticket id (one person, one place). A room created
+        before identities were hashed (no ``identity_key``) keeps the portal's values."""
         return self.prefix + "ids"
+
+    @property
+    def identity_key(self) -> str:
+        """String: the key of the room's identity pseudonyms (``identity_pseudonym``), 64 hex
+        digits, set once when the room is created."""
+        return self.prefix + "idkey"
 
     @property
     def labels(self) -> str:

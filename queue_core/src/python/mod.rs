@@ -7,6 +7,7 @@ mod entry;
 pub mod errors;
 mod journal;
 mod limits;
+mod pseudonym;
 mod room;
 mod signer;
 mod status_poll;
@@ -58,6 +59,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(limits::check_identity, m)?)?;
     m.add_function(wrap_pyfunction!(limits::check_audit, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(pseudonym::new_identity_key, m)?)?;
+    m.add_function(wrap_pyfunction!(pseudonym::identity_pseudonym, m)?)?;
     journal::register(m)?;
     errors::register(m)
 }

@@ -24,6 +24,7 @@ impl QueueState {
                 }
                 self.add_ticket(at, identity);
             }
+            Event::IdentityKey { key } => self.set_identity_key(key),
             Event::Forgotten { at } => {
                 self.forget_personal_data(at);
             }

@@ -100,3 +100,45 @@ fn a_room_without_closes_at_is_never_due() {
     assert_eq!(f.room.forget_personal_data_if_due(), None);
     f.drain();
 }
+
+#[test]
+fn identities_are_saved_as_pseudonyms_and_still_find_their_ticket() {
+    let mut f = Fixture::new(test_config(OPEN), OPEN);
+    let first = f.room.join(Some("person-4711"), None).unwrap();
+    f.drain();
+    let (snapshot, _) = f.room.snapshot(1);
+    assert!(!contains(&f.journal, "person-4711"), "the journal keeps the portal's value");
+    assert!(!contains(&snapshot, "person-4711"), "the snapshot keeps the portal's value");
+    for restored in [f.restore(Some(&snapshot), &[]), f.restore(None, &[&f.journal])] {
+        let again = restored.join(Some("person-4711"), None).unwrap();
+        assert_eq!((again.ticket, again.new), (first.ticket, false));
+        assert!(restored.join(Some("person-0815"), None).unwrap().new);
+    }
+}
+
+#[test]
+fn a_room_saved_before_identities_were_hashed_is_read_and_hashed() {
+    use crate::events::Event;
+    use crate::journal::{journal_header, write_frame};
+    use std::borrow::Cow;
+    // The records an earlier version wrote: the creation, then a join with the portal's value.
+    let config = test_config(OPEN);
+    let mut journal = journal_header("kiel", 0);
+    let created =
+        Event::Created { at: OPEN, epoch: OPEN - 24 * HOUR, config: Cow::Borrowed(&config), handoff_url: None };
+    write_frame(&mut journal, |out| created.encode(out));
+    let joined = Event::Joined { ticket: 0, at: OPEN, identity: Some("person-4711") };
+    write_frame(&mut journal, |out| joined.encode(out));
+    let f = Fixture::new(test_config(OPEN), OPEN);
+    let restored = f.restore(None, &[&journal]);
+    let again = restored.join(Some("person-4711"), None).unwrap();
+    assert_eq!((again.ticket, again.new), (0, false));
+    assert!(!restored.queue.lock().identities.contains_key("person-4711"));
+    // The key is recorded after the old records, so the next start reads the same pseudonyms.
+    journal.extend_from_slice(&restored.drain_journal());
+    let (snapshot, _) = restored.snapshot(1);
+    assert!(!contains(&snapshot, "person-4711"));
+    for later in [f.restore(Some(&snapshot), &[]), f.restore(None, &[&journal])] {
+        assert_eq!(later.join(Some("person-4711"), None).unwrap().ticket, 0);
+    }
+}

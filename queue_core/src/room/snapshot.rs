@@ -3,7 +3,8 @@
 //! moment, so the snapshot and the records after it meet exactly.
 //!
 //! Body: config and handoff URL, queue, booking state, inventory (see each part's `encode`),
-//! then the tickets' labels if there are any.
+//! then the tickets' labels if there are any, then the identity key (with the labels before it,
+//! if need be none).
 
 use crate::codec::{put_config, read_config, Reader};
 use crate::errors::CoreResult;
@@ -38,6 +39,7 @@ impl Room {
         booking.encode(&mut body);
         let pending = self.inventory.encode_and_drain(&mut body);
         queue.encode_labels(&mut body);
+        queue.encode_identity_key(&mut body);
         drop(booking);
         drop(queue);
         (snapshot_file(&self.id, generation, &body), pending)
@@ -55,6 +57,9 @@ impl Parts {
         let inventory = Inventory::decode(&mut reader)?;
         if !reader.is_empty() {
             queue.decode_labels(&mut reader)?;
+        }
+        if !reader.is_empty() {
+            queue.decode_identity_key(&mut reader)?;
         }
         reader.finish()?;
         Ok(Parts { queue, inventory, booking, handoff_url })
