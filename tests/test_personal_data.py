@@ -280,6 +280,14 @@ async def test_forget_over_http(aiohttp_client: Any, tmp_path: Path) -> None:
     assert body["error"]["code"] == "unknown_room"
     await api.json("POST", f"/v1/admin/rooms/{ROOM}/forget", 401)
     assert _files_holding(data_dir, [LABEL])
+    # An operator's retention beyond its range is refused by name.
+    change = {"retain_personal_data_hours": 9000}
+    _, body = await api.json("PATCH", f"/v1/admin/rooms/{ROOM}", 400, headers=actor, json=change)
+    assert body["error"]["code"] == "invalid_config"
+    assert "retain_personal_data_hours" in body["error"]["message"]
+    change = {"retain_personal_data_hours": 48}
+    _, body = await api.json("PATCH", f"/v1/admin/rooms/{ROOM}", 200, headers=actor, json=change)
+    assert body["config"]["retain_personal_data_hours"] == 48
 
     api.clock.set(CLOSES_AT)
     _, body = await api.json("POST", f"/v1/admin/rooms/{ROOM}/forget", 200, headers=actor)
@@ -348,5 +356,35 @@ async def test_a_redis_room_created_before_identities_were_hashed_keeps_working(
         again = await backend.join(ROOM, IDENTITY, None)
         assert (again.id, again.new) == (first.id, False)
         assert _redis_holding(redis_url, [IDENTITY])  # kept as given, until it is forgotten
+    finally:
+        await backend.close()
+
+
+async def test_files_left_by_a_stop_between_deletion_and_cleanup_go_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    settings = _settings(data_dir)
+    clock = pyqueue.VirtualClock(OPENS_AT)
+    backend = MemoryBackend.from_settings(settings, clock)
+    await backend.start()
+    code = await _book(backend, clock)
+    clock.set(CLOSES_AT + timedelta(hours=RETAIN_HOURS, seconds=1))
+    # The deletion is saved, then the process dies before the earlier files are deleted (no
+    # snapshot at a stop: the files as a kill -9 leaves them).
+    backend._rooms[ROOM].forget_personal_data(actor="test")
+    await backend._persist(ROOM, must_sync=True)
+    await backend._background.stop()
+    assert backend._store is not None
+    backend._store.release()
+    assert _files_holding(data_dir, [LABEL])
+
+    backend = MemoryBackend.from_settings(settings, clock)
+    await backend.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+        while _files_holding(data_dir, _personal(code)):
+            assert asyncio.get_running_loop().time() < deadline, "the earlier files stayed"
+            await asyncio.sleep(0.2)
     finally:
         await backend.close()

@@ -88,8 +88,10 @@ class MemoryBackend:
         self._store = store
         self._background = BackgroundTasks()
         self._used_challenges = UsedOnce()
-        # Rooms past their retention whose earlier files were deleted in this process.
+        # Rooms whose earlier files were deleted in this process after their retention ran
+        # out, and rooms that forgot while their earlier files could not be deleted yet.
         self._files_clean: set[str] = set()
+        self._files_dirty: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: VirtualClock | None = None) -> MemoryBackend:
@@ -392,6 +394,7 @@ class MemoryBackend:
     async def forget_personal_data(self, room: str, actor: str) -> dict[str, int]:
         forgotten = self._writable(room).forget_personal_data(actor=actor)
         log.info("personal data deleted", extra={"room": room, "actor": actor, **forgotten})
+        self._files_dirty.add(room)
         await self._persist(room, must_sync=True)
         await self._purge(room)
         return forgotten
@@ -406,11 +409,16 @@ class MemoryBackend:
             forgotten = room.forget_personal_data_if_due()
             if forgotten is not None:
                 log.info("personal data deleted", extra={"room": room_id, **forgotten})
+                self._files_dirty.add(room_id)
                 await self._persist(room_id, must_sync=True)
-                self._files_clean.discard(room_id)
-            due = room.personal_data_due_at()
-            if due is not None and due <= room.now() and room_id not in self._files_clean:
+            if self._store is None:
+                continue
+            if room_id in self._files_dirty:
                 await self._purge(room_id)
+            elif room_id not in self._files_clean:
+                due = room.personal_data_due_at()
+                if due is not None and due <= room.now():
+                    await self._purge(room_id)
 
     async def _purge(self, room: str) -> None:
         """Deletes the room's files from before its personal data was forgotten."""
@@ -426,6 +434,7 @@ class MemoryBackend:
                 extra={"room": room, "error": str(exc)},
             )
             raise BackendUnavailable(str(exc)) from exc
+        self._files_dirty.discard(room)
         self._files_clean.add(room)
 
 

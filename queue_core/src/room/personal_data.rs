@@ -71,6 +71,15 @@ impl Room {
     /// is nothing to delete, so that running it often adds no audit entries.
     pub fn forget_personal_data_if_due(&self) -> Option<Forgotten> {
         let now = self.now();
+        // The earliest it can be due (the slots can only make it later) and whether there is
+        // anything, before the slots are looked at: the retention task asks every few seconds.
+        {
+            let queue = self.queue.lock();
+            let earliest = queue.config.personal_data_due_at(None);
+            if earliest.is_none_or(|due| now < due) || !(queue.holds_personal_data() || self.inventory.holds_codes()) {
+                return None;
+            }
+        }
         if self.personal_data_due_at().is_none_or(|due| now < due) {
             return None;
         }
