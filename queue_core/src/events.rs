@@ -127,9 +127,9 @@ pub enum Event<'a> {
         count: u64,
         reason: Option<&'a str>,
     },
-    /// The room's personal data was deleted: identities, subjects and labels (see
-    /// `QueueState::forget_personal_data`). The booking codes that were drawn anew at the same
-    /// moment follow as `SlotSet` records.
+    /// The room's personal data was deleted: the identity index and the labels (see
+    /// `QueueState::forget_personal_data`). The booking codes forgotten at the same moment
+    /// follow as `SlotSet` records with code 0.
     Forgotten {
         at: i64,
     },

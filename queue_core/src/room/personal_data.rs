@@ -1,8 +1,9 @@
-//! A room's personal data and how it is forgotten. What is personal: the identity index and the
-//! vouched identities of tickets (an entry room's `sub`), the labels visitors' clients sent, and
-//! the booking codes visitors were shown (each leads to a booking, so to a person's
-//! appointment). Ticket numbers, states and times, slots and the audit log's counts stay: with
-//! the rest gone they say nothing about who held them.
+//! A room's personal data and how it is forgotten. What is personal: the identity index (kept
+//! as pseudonyms, see `pseudonym`, but each still tells a returning person from others), the
+//! labels visitors' clients sent, and the booking codes visitors were shown (each leads to a
+//! booking, so to a person's appointment). An entry room's vouched identity (`sub`) is not kept:
+//! the room reads it from the visitor's token. Ticket numbers, states and times, slots and the
+//! audit log's counts stay: with the rest gone they say nothing about who held them.
 //!
 //! When: `RoomConfig::personal_data_due_at`, checked by the server's background task through
 //! `forget_personal_data_if_due`; or at once by the operator (`forget_personal_data`), but only
