@@ -180,6 +180,7 @@ class RoomConfig:
         handoff_url: str | None = None,
         seed: int | None = None,
         challenge_max_number: int = 0,
+        retain_personal_data_hours: int = 168,
     ) -> Self: ...
     @staticmethod
     def saved(settings: Mapping[str, Any]) -> RoomConfig:
@@ -236,6 +237,12 @@ class RoomConfig:
     @property
     def challenge_max_number(self) -> int:
         """Proof-of-work difficulty of a join (ALTCHA's ``maxnumber``); 0: no challenge."""
+    @property
+    def retain_personal_data_hours(self) -> int:
+        """Hours the room's personal data is kept once the room is over."""
+    def personal_data_due_at(self, last_slot_start: _TimeLike | None = None) -> datetime | None:
+        """When the room's personal data is to be deleted: ``retain_personal_data_hours`` after
+        the later of ``closes_at`` and the last slot's start; None without ``closes_at``."""
 
 @final
 class Ticket:
@@ -688,6 +695,14 @@ class Room:
     def record_repair(self, dropped: int, reason: str, actor: str = "operator") -> None:
         """Notes in the audit log (action ``journal_repair``) that the saved state was
         repaired, leaving out ``dropped`` records, for ``reason``."""
+    def forget_personal_data(self, actor: str = "operator") -> dict[str, int]:
+        """Deletes the room's identities, labels and booking codes now (``RoomNotClosed``
+        while the room has not closed); audited with the counts, which it returns by kind."""
+    def forget_personal_data_if_due(self) -> dict[str, int] | None:
+        """Deletes the room's personal data once its retention has run out and there is any
+        (audited with the actor ``retention``); the counts, or None."""
+    def personal_data_due_at(self) -> datetime | None:
+        """When the room's personal data is due for deletion; None without ``closes_at``."""
     def audit_log(self) -> list[AuditEntry]: ...
     def verify_pass(self, token: str) -> PassInfo:
         """Checks a pass of this room, and that its session is still on (``SessionEnded``
@@ -833,6 +848,13 @@ def room_state(
     """The state a room's info reports, by the core's one rule: closed, then before the opening
     ("prequeue"), then sold out (slots loaded and none free, held or offered), then paused."""
 
+def new_identity_key() -> str:
+    """A new random identity key of a room, as 64 hex digits."""
+
+def identity_pseudonym(key: str, identity: str) -> str:
+    """The pseudonym of ``identity`` under ``key`` (an HMAC-SHA256, 22 characters of URL-safe
+    base64): what a room's identity index keeps instead of the portal's value."""
+
 def check_slots(slots: Iterable[_SlotInput]) -> list[tuple[str, str, int]]:
     """Checks slots as ``Room.add_slots`` takes them, without a room: ``(id, group,
     starts_at)`` with ``starts_at`` in microseconds since the Unix epoch. Raises
@@ -890,6 +912,7 @@ class NotOpenYet(PyqueueError):
     opens_at: datetime
 
 class RoomClosed(PyqueueError): ...
+class RoomNotClosed(PyqueueError): ...
 class IdentityRequired(PyqueueError): ...
 class UnknownTicket(PyqueueError): ...
 class NotAdmitted(PyqueueError): ...

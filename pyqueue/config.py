@@ -100,6 +100,7 @@ ROOM_FIELDS: Final[Mapping[str, str]] = {
     "handoff_url": "string?",
     "seed": "integer?",
     "challenge_max_number": "integer",
+    "retain_personal_data_hours": "integer",
 }
 
 ROOM_ENUMS: Final[Mapping[str, tuple[str, ...]]] = {

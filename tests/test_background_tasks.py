@@ -291,7 +291,13 @@ async def test_readyz_lists_every_task_and_the_clock(aiohttp_client: Any, tmp_pa
     backend = MemoryBackend.from_settings(settings)
     api = await start_ticking(aiohttp_client, backend)
     body = await _poll(api, lambda b: b["http_status"] == 200)
-    assert set(body["tasks"]) == {"ticker", "room-refresh", "rate-limit-prune", "journal"}
+    assert set(body["tasks"]) == {
+        "ticker",
+        "room-refresh",
+        "rate-limit-prune",
+        "journal",
+        "retention",
+    }
     assert all(task["state"] == "running" for task in body["tasks"].values())
     assert body["clock"]["source"] == "system" and body["checks"]["clock"] is True
 

@@ -103,7 +103,11 @@ async def test_on_the_wall_clock_the_rooms_run_on_the_clusters_time(
         assert clock.source == "redis" and clock.ok
         assert clock.offset_seconds is not None and abs(clock.offset_seconds) < 5
         assert abs(backend.now() - time.time()) < 5
-        assert {task.name for task in backend.tasks()} == {"redis-heartbeats", "redis-clock"}
+        assert {task.name for task in backend.tasks()} == {
+            "redis-heartbeats",
+            "redis-clock",
+            "retention",
+        }
     finally:
         await backend.close()
 

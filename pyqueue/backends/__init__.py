@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from pyqueue._core import (
     AuditEntry,
@@ -40,6 +40,10 @@ from pyqueue.redis_url import is_redis_url
 #: the rooms' own clock. Synchronous and from this process's memory: it runs on every request
 #: of the protected site.
 PassChecker = Callable[[str, str, int | None], int]
+
+#: How often each backend's "retention" task looks for rooms whose personal data is due for
+#: deletion. Retention is counted in hours; this only bounds how late within one it happens.
+RETENTION_CHECK_SECONDS: Final = 5.0
 
 
 def entry_verifier(verifier: EntryVerifier | None) -> EntryVerifier:
@@ -211,6 +215,13 @@ class Backend(Protocol):
     async def release(self, room: str, override: bool, reason: str | None, actor: str) -> int:
         """Releases returned slots; before the window only with ``override`` and a reason."""
 
+    async def forget_personal_data(self, room: str, actor: str) -> dict[str, int]:
+        """Deletes the room's identities, labels and booking codes now, from memory and from
+        what is stored (``RoomNotClosed`` while the room has not closed); audited with the
+        counts, which it returns by kind (``identities``, ``labels``, ``booking_codes``).
+        The backend's "retention" background task does the same once a room's
+        ``retain_personal_data_hours`` have run out."""
+
 
 def open_backend(settings: Settings, clock: VirtualClock | None = None) -> Backend:
     """The backend the settings name, with the configured rooms in it."""
@@ -231,6 +242,7 @@ def _rounded(value: float | None) -> float | None:
 
 
 __all__ = [
+    "RETENTION_CHECK_SECONDS",
     "Backend",
     "BackendUnavailable",
     "ClockStatus",

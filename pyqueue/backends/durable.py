@@ -212,6 +212,19 @@ class JournalStore:
         if must_sync or self.durability.fsync == "always":
             await journal.sync(upto)
 
+    async def purge_history(self, room_id: str) -> None:
+        """After the room forgot personal data: a new generation, whose snapshot holds none of
+        it, becomes the only one on disk, and the older generations and every piece of
+        evidence, which hold it still, are deleted. Raises ``JournalBroken`` or ``OSError``
+        when that could not be done; the files are then as they were, personal data included,
+        and the caller says so."""
+        journal = self._journals.get(room_id)
+        if journal is None:
+            return
+        await journal.rotate()
+        removed = self.files(room_id).remove_before(journal.generation)
+        log.info("earlier generations deleted", extra={"room": room_id, "files": len(removed)})
+
     def broken(self) -> str | None:
         return next((j.broken for j in self._journals.values() if j.broken), None)
 

@@ -35,6 +35,8 @@ import orjson
 _SNAPSHOT: Final = re.compile(r"snapshot-(\d{8})\.pqs")
 _JOURNAL: Final = re.compile(r"journal-(\d{8})\.pqj")
 FILE_CONFIG: Final = "file-config.json"
+#: The names of evidence files begin with these (see ``keep_copy`` and ``set_aside``).
+_EVIDENCE_PREFIXES: Final = ("dropped-", "skipped-", "damaged-")
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,26 @@ class RoomFiles:
                         removed = True
         if removed:
             sync_directory(self.directory)
+
+    def remove_before(self, generation: int) -> list[Path]:
+        """Removes every generation before ``generation`` and every piece of evidence (what
+        was cut, set aside or copied from damaged files), since all of them may hold records
+        of personal data that ``generation``'s snapshot no longer has. Returns what it removed.
+        ``generation``'s snapshot must be on disk: it is then the one chain left."""
+        if generation not in self.snapshots():
+            raise FileNotFoundError(f"no snapshot of generation {generation} in {self.directory}")
+        removed = []
+        for found in (self.snapshots(), self.journals()):
+            removed += [path for number, path in found.items() if number < generation]
+        removed += [
+            path
+            for path in self.directory.iterdir()
+            if path.name.startswith(_EVIDENCE_PREFIXES) or path.suffix == ".tmp"
+        ]
+        for path in removed:
+            path.unlink(missing_ok=True)
+        sync_directory(self.directory)
+        return removed
 
     # ----- evidence: what is cut or set aside is kept beside the room's files --------------
 

@@ -42,6 +42,7 @@ from pyqueue._core import (
     status_poll,
 )
 from pyqueue.backends import (
+    RETENTION_CHECK_SECONDS,
     BackendUnavailable,
     ClockStatus,
     PassChecker,
@@ -90,6 +91,10 @@ class MemoryBackend:
         self._store = store
         self._background = BackgroundTasks()
         self._used_challenges = UsedOnce()
+        # Rooms whose earlier files were deleted in this process after their retention ran
+        # out, and rooms that forgot while their earlier files could not be deleted yet.
+        self._files_clean: set[str] = set()
+        self._files_dirty: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: VirtualClock | None = None) -> MemoryBackend:
@@ -194,6 +199,7 @@ class MemoryBackend:
         if self._store is not None:
             store = self._store
             self._background.start("journal", store.background_step, store.background_interval)
+        self._background.start("retention", self._forget_due, RETENTION_CHECK_SECONDS)
 
     async def close(self) -> None:
         await self._background.stop()
@@ -390,6 +396,54 @@ class MemoryBackend:
             raise
         await self._persist(room, must_sync=True)
         return released
+
+    # ----- personal data ----------------------------------------------------------------------
+
+    async def forget_personal_data(self, room: str, actor: str) -> dict[str, int]:
+        forgotten = self._writable(room).forget_personal_data(actor=actor)
+        log.info("personal data deleted", extra={"room": room, "actor": actor, **forgotten})
+        self._files_dirty.add(room)
+        await self._persist(room, must_sync=True)
+        await self._purge(room)
+        return forgotten
+
+    async def _forget_due(self) -> None:
+        """The "retention" task: every room whose retention ran out forgets (the core decides
+        when, and does nothing when nothing is left), and its earlier files go, once per
+        process start too: a stop between the two must not leave them behind."""
+        for room_id, room in list(self._rooms.items()):
+            if self._store is not None and self._store.broken() is not None:
+                return  # nothing can be saved; ``broken`` tells /readyz
+            forgotten = room.forget_personal_data_if_due()
+            if forgotten is not None:
+                log.info("personal data deleted", extra={"room": room_id, **forgotten})
+                self._files_dirty.add(room_id)
+                await self._persist(room_id, must_sync=True)
+            if self._store is None:
+                continue
+            if room_id in self._files_dirty:
+                await self._purge(room_id)
+            elif room_id not in self._files_clean:
+                due = room.personal_data_due_at()
+                if due is not None and due <= room.now():
+                    await self._purge(room_id)
+
+    async def _purge(self, room: str) -> None:
+        """Deletes the room's files from before its personal data was forgotten."""
+        if self._store is None:
+            return
+        try:
+            await self._store.purge_history(room)
+        except (JournalBroken, OSError) as exc:
+            # Memory and the newest records hold none of it; the earlier files still do, until
+            # the retention task's next run succeeds.
+            log.error(
+                "deleting a room's earlier files failed: they still hold personal data",
+                extra={"room": room, "error": str(exc)},
+            )
+            raise BackendUnavailable(str(exc)) from exc
+        self._files_dirty.discard(room)
+        self._files_clean.add(room)
 
 
 def _file_config(config: RoomConfig) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Admin routes (``Authorization: Bearer <admin_token>``): rooms, pause and resume, queue-all,
-slot loads (JSON or CSV), releases of returned slots, stats and the audit log.
+slot loads (JSON or CSV), releases of returned slots, stats, the audit log and the deletion of
+a closed room's personal data.
 
 Every change names its actor (``X-Pyqueue-Actor``, default "admin") in the room's audit log;
 the actor and a release's reason are held to the core's rules (``check_audit``).
@@ -57,6 +58,7 @@ def routes(virtual_clock: bool) -> list[web.RouteDef]:
         web.post("/v1/admin/rooms/{room}/release", release),
         web.get("/v1/admin/rooms/{room}/stats", stats),
         web.get("/v1/admin/rooms/{room}/audit", audit),
+        web.post("/v1/admin/rooms/{room}/forget", forget),
     ]
     if virtual_clock:
         table += [web.get("/v1/admin/clock", get_clock), web.post("/v1/admin/clock", move_clock)]
@@ -250,6 +252,14 @@ async def audit(request: web.Request) -> web.Response:
     room = request.match_info["room"]
     entries = await state.backend.audit_log(room)
     return json_response({"room": room, "entries": [render.audit_entry(e) for e in entries]})
+
+
+async def forget(request: web.Request) -> web.Response:
+    """Deletes the room's personal data now (409 ``room_not_closed`` while it is open)."""
+    state, actor = authorize(request)
+    room = request.match_info["room"]
+    forgotten = await state.backend.forget_personal_data(room, actor)
+    return json_response({"room": room, "forgotten": forgotten})
 
 
 # ----- test-only: the virtual clock --------------------------------------------------------

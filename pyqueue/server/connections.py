@@ -170,7 +170,7 @@ class GuardedRequestHandler(RequestHandler):
             message = "an internal error occurred; it has been logged"
         else:
             # A client's mistake, and common on the open internet: not worth an error line.
-            log.debug("malformed request", extra={"status": status, "remote": request.remote})
+            log.debug("malformed request", extra={"status": status})
         text = message or (str(exc) if exc else HTTPStatus(status).phrase)
         response = web.Response(
             status=status,

@@ -1,7 +1,10 @@
 """Structured logs: one JSON object per line on stderr, fit for any log shipper.
 
 Fields passed as ``extra=`` land in the object. Access logs are off by default (a surge would
-write a line per poll); ``access_log = true`` turns them on, in the same format.
+write a line per poll); ``access_log = true`` turns them on, in the same format. No line holds
+a client's address, identity or label, and an access line's path shows a booking code as
+``…``: logs are kept and shipped by whatever runs the server, beyond the reach of the rooms'
+``retain_personal_data_hours``.
 """
 
 from __future__ import annotations
@@ -55,10 +58,17 @@ class JsonAccessLogger(AbstractAccessLogger):
             "request",
             extra={
                 "method": request.method,
-                "path": request.path,
+                "path": _without_codes(request),
                 "status": response.status,
                 "duration_ms": round(time * 1000, 3),
-                "remote": request.remote,
                 "bytes": response.body_length,
             },
         )
+
+
+def _without_codes(request: BaseRequest) -> str:
+    """The request's path with a booking code in it (``/bookings/{code}``) shown as ``…``."""
+    match_info = getattr(request, "match_info", None)
+    code = match_info.get("code") if match_info is not None else None
+    path = request.path
+    return path.replace(code, "…") if code else path

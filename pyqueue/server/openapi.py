@@ -396,6 +396,14 @@ def _schemas() -> dict[str, Schema]:
             "additionalProperties": False,
         },
         "Released": _object({"room": STRING, "released": INTEGER, "override": BOOLEAN}),
+        "Forgotten": _object(
+            {
+                "room": STRING,
+                "forgotten": _object(
+                    {"identities": INTEGER, "labels": INTEGER, "booking_codes": INTEGER}
+                ),
+            }
+        ),
         "AuditEntry": _object(
             {
                 "at": TIME,
@@ -909,6 +917,20 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 description="Refused (409 release_refused) before the next release window unless "
                 "`override` is true and a `reason` is given; every release is audited, and so "
                 "is a refused one (action release_refused, with the reason if one was given).",
+            )
+        },
+        "/v1/admin/rooms/{room}/forget": {
+            "post": _op(
+                "Delete a closed room's personal data",
+                "admin",
+                {200: ("Forgotten", "Deleted: the counts by kind (audited)")},
+                [401, 403, 404, 409],
+                params=audited,
+                security=ADMIN,
+                description="Deletes the room's identities, labels and booking codes now, from "
+                "memory, the data folder and Redis, as `retain_personal_data_hours` does by itself "
+                "once it has run out. Refused (409 room_not_closed) while the room has not closed. "
+                "Audited as `forget_personal_data` with the counts.",
             )
         },
         "/v1/admin/rooms/{room}/stats": {

@@ -3,7 +3,7 @@
 //! UTF-8 strings. Reading checks every bound, so damaged bytes give an error, never a panic.
 
 use crate::errors::{CoreError, CoreResult};
-use crate::room_config::{IdentityMode, PrequeueMode, ReturnedSlots, RoomConfig};
+use crate::room_config::{IdentityMode, PrequeueMode, ReturnedSlots, RoomConfig, DEFAULT_RETAIN_PERSONAL_DATA_HOURS};
 
 /// Appends encoded values to a byte vector.
 pub trait Put {
@@ -193,10 +193,14 @@ impl<'a> Reader<'a> {
 /// A room that uses none of them is written exactly as before, so saved state stays readable by
 /// the versions that wrote it.
 const EXTENDED: u8 = 0x80;
+/// Set on the identity-mode byte when `retain_personal_data_hours` (not the default) follows the
+/// settings of `EXTENDED`; a room keeping the default is written as before the setting existed.
+const RETENTION: u8 = 0x80;
 
 /// A room's configuration, with the handoff URL that the bindings keep beside it.
 pub fn put_config(out: &mut Vec<u8>, config: &RoomConfig, handoff_url: Option<&str>) {
     let extended = config.challenge_max_number != 0;
+    let retention = config.retain_personal_data_hours != DEFAULT_RETAIN_PERSONAL_DATA_HOURS;
     out.put_str(&config.id);
     out.put_i64(config.opens_at);
     out.put_opt_i64(config.closes_at);
@@ -217,11 +221,12 @@ pub fn put_config(out: &mut Vec<u8>, config: &RoomConfig, handoff_url: Option<&s
         PrequeueMode::Fifo => 1,
     };
     out.put_u8(if extended { prequeue | EXTENDED } else { prequeue });
-    out.put_u8(match config.identity {
+    let identity = match config.identity {
         IdentityMode::Optional => 0,
         IdentityMode::Required => 1,
         IdentityMode::Entry => 2,
-    });
+    };
+    out.put_u8(if retention { identity | RETENTION } else { identity });
     out.put_u8(match config.returned_slots {
         ReturnedSlots::Windows => 0,
         ReturnedSlots::Waitlist => 1,
@@ -235,6 +240,9 @@ pub fn put_config(out: &mut Vec<u8>, config: &RoomConfig, handoff_url: Option<&s
     out.put_opt_str(handoff_url);
     if extended {
         out.put_varint(u64::from(config.challenge_max_number));
+    }
+    if retention {
+        out.put_varint(u64::from(config.retain_personal_data_hours));
     }
 }
 
@@ -257,7 +265,9 @@ pub fn read_config<'a>(reader: &mut Reader<'a>) -> CoreResult<(RoomConfig, Optio
         1 => PrequeueMode::Fifo,
         _ => return Err(damaged("unknown pre-queue mode")),
     };
-    let identity = match reader.u8()? {
+    let identity_byte = reader.u8()?;
+    let retention = identity_byte & RETENTION != 0;
+    let identity = match identity_byte & !RETENTION {
         0 => IdentityMode::Optional,
         1 => IdentityMode::Required,
         2 => IdentityMode::Entry,
@@ -278,6 +288,11 @@ pub fn read_config<'a>(reader: &mut Reader<'a>) -> CoreResult<(RoomConfig, Optio
     } else {
         0
     };
+    let retain_personal_data_hours = if retention {
+        u32::try_from(reader.varint()?).map_err(|_| damaged("personal data retention out of range"))?
+    } else {
+        DEFAULT_RETAIN_PERSONAL_DATA_HOURS
+    };
     let config = RoomConfig {
         id,
         opens_at,
@@ -297,6 +312,7 @@ pub fn read_config<'a>(reader: &mut Reader<'a>) -> CoreResult<(RoomConfig, Optio
         offer_seconds,
         seed,
         challenge_max_number,
+        retain_personal_data_hours,
     };
     Ok((config, handoff_url))
 }
@@ -373,6 +389,27 @@ mod tests {
         // A room without the challenge is written as version 1 wrote it, byte for byte.
         let mut reader = Reader::new(&before);
         assert_eq!(read_config(&mut reader).unwrap().0.challenge_max_number, 0);
+        reader.finish().unwrap();
+    }
+
+    #[test]
+    fn a_retention_reads_back_and_the_default_is_written_as_before() {
+        let plain = test_config(1_000);
+        let mut before = Vec::new();
+        put_config(&mut before, &plain, None);
+        for (challenge, hours) in [(0, 0), (0, 8_760), (100_000, 1)] {
+            let mut config = plain.clone();
+            config.challenge_max_number = challenge;
+            config.retain_personal_data_hours = hours;
+            let mut out = Vec::new();
+            put_config(&mut out, &config, None);
+            let mut reader = Reader::new(&out);
+            let (back, _) = read_config(&mut reader).unwrap();
+            reader.finish().unwrap();
+            assert_eq!((back.challenge_max_number, back.retain_personal_data_hours), (challenge, hours));
+        }
+        let mut reader = Reader::new(&before);
+        assert_eq!(read_config(&mut reader).unwrap().0.retain_personal_data_hours, DEFAULT_RETAIN_PERSONAL_DATA_HOURS);
         reader.finish().unwrap();
     }
 }

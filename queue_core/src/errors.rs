@@ -43,6 +43,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("no_offer", 409),
     ("duplicate_slot", 409),
     ("release_refused", 409),
+    ("room_not_closed", 409),
     ("entry_replayed", 409),
     ("token_expired", 410),
     ("session_ended", 410),
@@ -108,6 +109,9 @@ pub enum CoreError {
         opens_at: i64,
     },
     RoomClosed,
+    /// The room's personal data is deleted only once the room has closed: an open room needs
+    /// its identities to keep one person to one place.
+    RoomNotClosed,
     IdentityRequired,
     UnknownTicket,
     /// The ticket is in a state where this action makes no sense (e.g. hold while waiting).
@@ -177,6 +181,7 @@ impl CoreError {
             Self::ChallengeExpired => "challenge_expired",
             Self::NotOpenYet { .. } => "not_open_yet",
             Self::RoomClosed => "room_closed",
+            Self::RoomNotClosed => "room_not_closed",
             Self::IdentityRequired => "identity_required",
             Self::UnknownTicket => "unknown_ticket",
             Self::NotAdmitted => "not_admitted",
@@ -264,6 +269,9 @@ impl fmt::Display for CoreError {
                 duration_in_words(*opens_in_seconds)
             ),
             Self::RoomClosed => f.write_str("the room is closed"),
+            Self::RoomNotClosed => f.write_str(
+                "the room has not closed, and an open room needs its personal data; set closes_at to close it first",
+            ),
             Self::IdentityRequired => f.write_str("this room requires an identity to join"),
             Self::UnknownTicket => f.write_str("no such ticket in this room"),
             Self::NotAdmitted => f.write_str("the ticket has no active pass"),
@@ -342,6 +350,7 @@ mod tests {
             CoreError::NoHold,
             CoreError::UnknownBooking,
             CoreError::NoOffer,
+            CoreError::RoomNotClosed,
             CoreError::ReleaseRefused { next_window_micros: None, reason: String::new() },
             CoreError::EntropyUnavailable(String::new()),
             CoreError::JournalIncompatible { found: 1, supported: 2 },
@@ -375,6 +384,7 @@ mod tests {
                 | CoreError::ChallengeExpired
                 | CoreError::NotOpenYet { .. }
                 | CoreError::RoomClosed
+                | CoreError::RoomNotClosed
                 | CoreError::IdentityRequired
                 | CoreError::UnknownTicket
                 | CoreError::NotAdmitted

@@ -12,6 +12,7 @@ use crate::codec::{put_config, read_config, Put, Reader};
 use crate::errors::{CoreError, CoreResult};
 use crate::eta::SpeedState;
 use crate::inventory::SlotSpec;
+use crate::pseudonym::{IdentityKey, KEY_BYTES};
 use crate::room_config::RoomConfig;
 
 #[derive(Debug, Clone)]
@@ -134,6 +135,18 @@ pub enum Event<'a> {
         count: u64,
         reason: Option<&'a str>,
     },
+    /// The room's personal data was deleted: the identity index and the labels (see
+    /// `QueueState::forget_personal_data`). The booking codes forgotten at the same moment
+    /// follow as `SlotSet` records with code 0.
+    Forgotten {
+        at: i64,
+    },
+    /// The room's identity key (see `pseudonym`): identities recorded after it are pseudonyms
+    /// under it, and those recorded before it (by a version that kept them as given) are
+    /// hashed with it when it is applied.
+    IdentityKey {
+        key: IdentityKey,
+    },
 }
 
 mod tag {
@@ -161,6 +174,8 @@ mod tag {
     pub const AUDITED: u8 = 22;
     pub const LABELLED: u8 = 23;
     pub const BOOKING_CANCELLED: u8 = 24;
+    pub const FORGOTTEN: u8 = 25;
+    pub const IDENTITY_KEY: u8 = 26;
 }
 
 pub fn put_speed(out: &mut Vec<u8>, speed: &SpeedState) {
@@ -245,6 +260,11 @@ impl Event<'_> {
             Event::Opened { at } => time_event(out, tag::OPENED, *at),
             Event::Closed { at } => time_event(out, tag::CLOSED, *at),
             Event::WindowsDone { until } => time_event(out, tag::WINDOWS_DONE, *until),
+            Event::Forgotten { at } => time_event(out, tag::FORGOTTEN, *at),
+            Event::IdentityKey { key } => {
+                out.put_u8(tag::IDENTITY_KEY);
+                out.extend_from_slice(key);
+            }
             Event::Ticked { at, cursor, allowance, speed } => {
                 out.put_u8(tag::TICKED);
                 out.put_i64(*at);
@@ -339,6 +359,14 @@ impl<'a> Event<'a> {
             tag::OPENED => Event::Opened { at: r.i64()? },
             tag::CLOSED => Event::Closed { at: r.i64()? },
             tag::WINDOWS_DONE => Event::WindowsDone { until: r.i64()? },
+            tag::FORGOTTEN => Event::Forgotten { at: r.i64()? },
+            tag::IDENTITY_KEY => {
+                let mut key = [0u8; KEY_BYTES];
+                for byte in &mut key {
+                    *byte = r.u8()?;
+                }
+                Event::IdentityKey { key }
+            }
             tag::TICKED => {
                 Event::Ticked { at: r.i64()?, cursor: r.varint()?, allowance: r.f64()?, speed: read_speed(&mut r)? }
             }

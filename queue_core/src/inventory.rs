@@ -327,6 +327,47 @@ impl Inventory {
         Ok(Self::cancelled_booking_of(&table, code, cancelled))
     }
 
+    /// Forgets every live booking code, so that the codes visitors hold no longer lead to their
+    /// bookings; the slots stay booked (with code 0, which no code a visitor types can be).
+    /// Returns how many codes there were.
+    pub fn forget_codes(&self) -> u64 {
+        let table = self.table.read();
+        // Under the code book's lock a slot with a live code is booked and stays so.
+        let mut codes = self.codes.lock();
+        let mut forgotten = 0;
+        for (index, slot) in table.slots.iter().enumerate() {
+            if slot.code.load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            slot.code.store(0, Ordering::Relaxed);
+            if let Some(journal) = &self.journal {
+                let (word, index) = (slot.load().0, table::slot_index(index));
+                append_encoded(&mut journal.lock(), &Event::SlotSet { index, word, code: 0 });
+            }
+            forgotten += 1;
+        }
+        forgotten += codes.cancelled_len() as u64;
+        *codes = CodeBook::default();
+        forgotten
+    }
+
+    /// Replays a deletion of personal data for the cancelled bookings: the live codes' records
+    /// (`SlotSet` with no code) follow it in the journal, the cancelled ones have none of their own.
+    pub(crate) fn replay_forgotten(&mut self) {
+        self.codes.get_mut().forget_cancelled();
+    }
+
+    /// Whether any booking, live or cancelled, has a code.
+    pub fn holds_codes(&self) -> bool {
+        let codes = self.codes.lock();
+        codes.len() > 0 || codes.cancelled_len() > 0
+    }
+
+    /// The start of the latest slot, if there are slots.
+    pub fn last_slot_start(&self) -> Option<i64> {
+        self.table.read().slots.iter().map(|slot| slot.starts_at).max()
+    }
+
     /// Frees every returned slot (a release window has come); returns how many.
     pub fn release_returned(&self) -> usize {
         let table = self.table.read();

@@ -28,6 +28,7 @@ pub mod limits;
 pub mod polling;
 pub mod position;
 pub mod prequeue;
+pub mod pseudonym;
 pub mod queue;
 pub mod room;
 pub mod room_config;

@@ -206,6 +206,10 @@ pub const RELEASE_WINDOWS: IntRange = IntRange { name: "release_windows", min: 0
 /// [`CHALLENGE_FLOOR`], below which a phone solves it faster than it draws the page, and at most
 /// ten million, which costs a phone tens of seconds (see the README's measurements).
 pub const CHALLENGE_MAX_NUMBER: IntRange = IntRange { name: "challenge_max_number", min: 0, max: 10_000_000 };
+/// How long a room's personal data is kept after the room is over (see
+/// `RoomConfig::personal_data_due_at`): from at once (0) to a year, the longest a waiting
+/// room's records can be argued to serve a booking.
+pub const RETAIN_PERSONAL_DATA_HOURS: IntRange = IntRange { name: "retain_personal_data_hours", min: 0, max: 8_760 };
 /// The smallest difficulty a room may ask for when it asks for one.
 pub const CHALLENGE_FLOOR: u64 = 10_000;
 
@@ -285,6 +289,7 @@ pub fn rules() -> Vec<(&'static str, Bound)> {
     rules.extend(INT_SETTINGS.iter().map(|r| (r.name, Bound::Int(*r))));
     rules.push(("seed", Bound::Int(SEED)));
     rules.push(("challenge_max_number", Bound::OffOrFrom(CHALLENGE_MAX_NUMBER, CHALLENGE_FLOOR)));
+    rules.push(("retain_personal_data_hours", Bound::Int(RETAIN_PERSONAL_DATA_HOURS)));
     for name in ["opens_at", "closes_at", "prequeue_opens_at", "starts_at"] {
         rules.push((name, Bound::Time(TIMES)));
     }

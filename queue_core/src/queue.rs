@@ -22,6 +22,7 @@ use crate::journal::JournalSink;
 use crate::limits;
 use crate::position::WaitingIndex;
 use crate::prequeue;
+use crate::pseudonym::{self, IdentityKey};
 use crate::room_config::{IdentityMode, PrequeueMode, RoomConfig};
 
 pub const NO_POSITION: u32 = u32::MAX;
@@ -131,11 +132,14 @@ pub struct StatusView {
 pub struct QueueState {
     pub config: RoomConfig,
     pub tickets: Vec<Ticket>,
-    /// The identity index: a vouched identity finds its ticket (one person, one place).
+    /// The identity index: a vouched identity finds its ticket (one person, one place). Keyed
+    /// by pseudonym (`pseudonym::digest` under `identity_key`), never by the portal's value.
+    /// An entry room's tickets and passes carry the value itself (`sub`), for the booking
+    /// site; the room takes it from the visitor's token, so it keeps none.
     pub identities: HashMap<Box<str>, u32>,
-    /// The vouched identity of each ticket that joined while the room was an entry room, so
-    /// that its ticket and pass can carry it (see `token`).
-    pub subjects: HashMap<u32, Box<str>>,
+    /// The key of the pseudonyms; `None` only while a room saved before identities were hashed
+    /// is being restored.
+    pub identity_key: Option<IdentityKey>,
     /// Labels by ticket: what a visitor's client said about itself, kept for the portal's own
     /// correlation. A label proves nothing, so it never finds a ticket.
     pub labels: HashMap<u32, Box<str>>,
@@ -176,7 +180,7 @@ impl QueueState {
             config,
             tickets: Vec::new(),
             identities: HashMap::new(),
-            subjects: HashMap::new(),
+            identity_key: None,
             labels: HashMap::new(),
             prequeue: Vec::new(),
             prequeue_left: 0,
@@ -241,10 +245,8 @@ impl QueueState {
             // ticket this visitor holds already lets them back in.
             return Err(CoreError::EntryRequired);
         }
-        let existing = match identity {
-            Some(identity) => self.identities.get(identity).copied(),
-            None => None,
-        };
+        let stored = identity.map(|identity| self.stored_identity(identity));
+        let existing = stored.as_deref().and_then(|stored| self.identities.get(stored).copied());
         let existing = match (existing, resume) {
             (Some(t), _) => Some(t),
             (None, Some(t)) if (t as usize) < self.tickets.len() => Some(t),
@@ -267,8 +269,8 @@ impl QueueState {
             .ok()
             .filter(|t| *t < NO_POSITION)
             .ok_or_else(|| CoreError::InvalidArgument("the room holds the most tickets it can".into()))?;
-        self.emit(&Event::Joined { ticket: t, at: now, identity });
-        self.add_ticket(now, identity);
+        self.emit(&Event::Joined { ticket: t, at: now, identity: stored.as_deref() });
+        self.add_ticket(now, stored.as_deref());
         if let Some(label) = label {
             self.emit(&Event::Labelled { ticket: t, label });
             self.labels.insert(t, label.into());
@@ -279,7 +281,26 @@ impl QueueState {
         Ok((t, true))
     }
 
+    /// What the identity index keeps of `identity`: its pseudonym.
+    fn stored_identity(&self, identity: &str) -> String {
+        match &self.identity_key {
+            Some(key) => pseudonym::digest(key, identity),
+            None => identity.to_owned(), // restoring a room saved before identities were hashed
+        }
+    }
+
+    /// Sets the room's identity key. The first time, identities already in the index came from
+    /// a room saved before identities were hashed: they are hashed now.
+    pub fn set_identity_key(&mut self, key: IdentityKey) {
+        if self.identity_key.is_none() {
+            self.identities =
+                self.identities.drain().map(|(identity, t)| (pseudonym::digest(&key, &identity).into(), t)).collect();
+        }
+        self.identity_key = Some(key);
+    }
+
     /// A new ticket: into the pre-queue before the draw, else to the tail of the queue.
+    /// `identity` is as the index keeps it (`stored_identity`).
     pub(crate) fn add_ticket(&mut self, now: i64, identity: Option<&str>) -> u32 {
         let t = ticket_id(self.tickets.len());
         self.tickets.push(Ticket {
@@ -293,9 +314,6 @@ impl QueueState {
         });
         if let Some(identity) = identity {
             self.identities.insert(identity.into(), t);
-            if self.config.identity == IdentityMode::Entry {
-                self.subjects.insert(t, identity.into());
-            }
         }
         self.counters.joined += 1;
         if self.draw.is_some() {
@@ -473,9 +491,23 @@ impl QueueState {
         self.tickets.get(t as usize).ok_or(CoreError::UnknownTicket)
     }
 
-    /// The vouched identity of a ticket of an entry room.
-    pub fn subject(&self, t: u32) -> Option<&str> {
-        self.subjects.get(&t).map(|s| &**s)
+    /// Deletes what in the queue names or describes a person: the identity index (pseudonyms,
+    /// but each still tells a returning person's value from others) and the labels. Tickets keep their numbers, states and times
+    /// (the room's counts), which say nothing about who held them once these are gone. Returns
+    /// how many identities and labels there were.
+    pub fn forget_personal_data(&mut self, now: i64) -> (u64, u64) {
+        self.emit(&Event::Forgotten { at: now });
+        let identities = self.identities.len() as u64;
+        let labels = self.labels.len() as u64;
+        // Replaced rather than cleared, so that the memory they held goes back too.
+        self.identities = HashMap::new();
+        self.labels = HashMap::new();
+        (identities, labels)
+    }
+
+    /// Whether anything `forget_personal_data` deletes is there.
+    pub fn holds_personal_data(&self) -> bool {
+        !(self.identities.is_empty() && self.labels.is_empty())
     }
 
     /// Ends an admitted session whose pass has run out, so capacity is right even between ticks.

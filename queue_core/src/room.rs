@@ -13,6 +13,9 @@
 mod booking_state;
 #[cfg(test)]
 mod damage_tests;
+mod personal_data;
+#[cfg(test)]
+mod personal_data_tests;
 mod restore;
 mod slots;
 mod snapshot;
@@ -32,13 +35,15 @@ use crate::events::Event;
 use crate::inventory::{GroupAvailability, Inventory, SlotState};
 use crate::journal::JournalSink;
 use crate::limits;
+use crate::pseudonym;
 use crate::queue::{Counters, Draw, QueueState, StatusView, TicketState};
-use crate::room_config::{ReturnedSlots, RoomConfig, TICKET_TOKEN_SECONDS};
+use crate::room_config::{IdentityMode, ReturnedSlots, RoomConfig, TICKET_TOKEN_SECONDS};
 use crate::schedule::ReleaseSchedule;
 use crate::token::{Claims, Signer, TokenKind};
 use booking_state::BookingState;
 
 pub use booking_state::{AuditEntry, Offer};
+pub use personal_data::{Forgotten, FORGET_ACTION, RETENTION_ACTOR};
 pub use restore::{JournalCut, RestoreReport};
 pub use unapplied::{Unapplied, UnappliedBooking};
 
@@ -130,13 +135,16 @@ impl Room {
         let schedule = ReleaseSchedule::parse(&config.release_windows, &config.timezone)?;
         let now = clock.now_micros();
         let epoch = config.opens_at.min(now) - INVENTORY_EPOCH_MARGIN;
+        let identity_key = pseudonym::new_key()?;
         let journal = journaled.then(|| {
             let journal = Arc::new(JournalSink::new());
             let config = Cow::Borrowed(&config);
             journal.append(&Event::Created { at: now, epoch, config, handoff_url: handoff_url.as_deref() });
+            journal.append(&Event::IdentityKey { key: identity_key });
             journal
         });
-        let queue = QueueState::new(config)?;
+        let mut queue = QueueState::new(config)?;
+        queue.set_identity_key(identity_key);
         let mut room = Self::assemble(signer, clock, queue, Inventory::new(epoch), BookingState::new(schedule, now));
         *room.handoff_url.get_mut() = handoff_url;
         if let Some(journal) = journal {
@@ -218,14 +226,23 @@ impl Room {
         resume_token: Option<&str>,
     ) -> CoreResult<JoinOutcome> {
         let now = self.now();
-        let resume = match resume_token {
-            Some(token) => Some(self.verify(token, None, now)?.1),
+        let resumed = match resume_token {
+            Some(token) => Some(self.verify_claims(token, now)?),
             None => None,
         };
-        let (ticket, new, record, subject) = {
+        let resume = resumed.as_ref().map(|claims| claims.ticket);
+        let (ticket, new, record, entry_room) = {
             let mut queue = self.queue.lock();
             let (ticket, new) = queue.join_labelled(now, identity, label, resume)?;
-            (ticket, new, queue.tickets[ticket as usize].clone(), queue.subject(ticket).map(str::to_owned))
+            let entry_room = queue.config.identity == IdentityMode::Entry;
+            (ticket, new, queue.tickets[ticket as usize].clone(), entry_room)
+        };
+        // An entry room's ticket carries its vouched identity: the one just given (which found
+        // or made this ticket), else the one the resumed token carries.
+        let subject = match (entry_room, identity) {
+            (false, _) => None,
+            (true, Some(identity)) => Some(identity.to_owned()),
+            (true, None) => resumed.and_then(|claims| claims.subject),
         };
         let token = self.ticket_token(ticket, record.joined_at, subject);
         Ok(JoinOutcome { ticket, token, new, state: record.state })
@@ -268,6 +285,19 @@ impl Room {
         Ok((kind, ticket))
     }
 
+    /// `verify`, with the token's claims (an entry room's token carries the vouched identity).
+    fn verify_claims(&self, token: &str, now: i64) -> CoreResult<Claims> {
+        let claims = self.signer.verify(token, now.div_euclid(MICROS_PER_SECOND), Some(&self.id), None)?;
+        issued_to(&self.queue.lock(), claims.kind, claims.ticket, claims.issued_at)?;
+        Ok(claims)
+    }
+
+    /// The vouched identity a token of this room carries (verified already by the caller).
+    fn token_subject(&self, token: &str, now: i64) -> Option<String> {
+        let now = now.div_euclid(MICROS_PER_SECOND);
+        self.signer.verify(token, now, Some(&self.id), None).ok().and_then(|claims| claims.subject)
+    }
+
     /// The signature, room, kind and expiry of a token; its kind, ticket id and issue time.
     fn verify_signature(&self, token: &str, kind: Option<TokenKind>, now: i64) -> CoreResult<(TokenKind, u32, i64)> {
         let (kind, ticket, issued_at, _) =
@@ -303,29 +333,31 @@ impl Room {
     pub fn status_at(&self, token: &str, kind: Option<TokenKind>, now: i64) -> CoreResult<FullStatus> {
         let (kind, ticket, issued_at) = self.verify_signature(token, kind, now)?;
         // The check of `issued_to` under the lock the status takes anyway: polls are the hot path.
-        self.status_checked(ticket, now, Some((kind, issued_at)))
+        self.status_checked(ticket, now, Some((kind, issued_at, token)))
     }
 
-    /// Status by ticket id, for callers that verified the token themselves.
+    /// Status by ticket id, for callers that verified the token themselves. Its pass carries no
+    /// vouched identity: that comes from the visitor's token (see `status_at`).
     pub fn status_of(&self, ticket: u32, now: i64) -> CoreResult<FullStatus> {
         self.status_checked(ticket, now, None)
     }
 
-    fn status_checked(&self, ticket: u32, now: i64, token: Option<(TokenKind, i64)>) -> CoreResult<FullStatus> {
-        let (view, admitted_at, waitlist, subject) = {
+    fn status_checked(&self, ticket: u32, now: i64, token: Option<(TokenKind, i64, &str)>) -> CoreResult<FullStatus> {
+        let (view, admitted_at, waitlist, entry_room) = {
             let mut queue = self.queue.lock();
-            if let Some((kind, issued_at)) = token {
+            if let Some((kind, issued_at, _)) = token {
                 issued_to(&queue, kind, ticket, issued_at)?;
             }
             let view = queue.status(ticket, now)?;
-            let subject = match view.pass_expires_at {
-                Some(_) => queue.subject(ticket).map(str::to_owned),
-                None => None,
-            };
             let waitlist = queue.config.returned_slots == ReturnedSlots::Waitlist;
-            (view, queue.tickets[ticket as usize].admitted_at, waitlist, subject)
+            let entry_room = queue.config.identity == IdentityMode::Entry;
+            (view, queue.tickets[ticket as usize].admitted_at, waitlist, entry_room)
         };
-        let pass_token = view.pass_expires_at.map(|expires| self.pass_token(ticket, admitted_at, expires, subject));
+        let pass_token = view.pass_expires_at.map(|expires| {
+            // Only an entry room's pass carries the identity; other polls skip the second look.
+            let subject = token.filter(|_| entry_room).and_then(|(_, _, token)| self.token_subject(token, now));
+            self.pass_token(ticket, admitted_at, expires, subject)
+        });
         // Offers exist only in waiting-list rooms: the others skip the lock on every poll.
         let offer = if waitlist { self.booking.lock().offers.get(&ticket).cloned() } else { None };
         Ok(FullStatus { view, pass_token, offer })

@@ -51,7 +51,14 @@ pub struct RoomConfig {
     pub seed: u64,
     /// The proof-of-work difficulty a join must pay (see `challenge`); 0: no challenge.
     pub challenge_max_number: u32,
+    /// Hours the room's personal data is kept once the room is over (`personal_data_due_at`).
+    pub retain_personal_data_hours: u32,
 }
+
+/// The retention of a room that does not set one, and of rooms saved before the setting
+/// existed: a week after the room is over, time to answer a visitor's question about their
+/// place or booking.
+pub const DEFAULT_RETAIN_PERSONAL_DATA_HOURS: u32 = 168;
 
 /// How long a ticket token stays valid: long enough for any queue, short enough to expire.
 pub const TICKET_TOKEN_SECONDS: i64 = 7 * 24 * 3600;
@@ -123,6 +130,7 @@ impl RoomConfig {
             note(range.check(i128::from(value)));
         }
         note(limits::check_challenge_max_number(i128::from(self.challenge_max_number)));
+        note(limits::RETAIN_PERSONAL_DATA_HOURS.check(i128::from(self.retain_personal_data_hours)));
         note(limits::TIMES.check("opens_at", self.opens_at));
         if let Some(closes) = self.closes_at {
             note(limits::TIMES.check("closes_at", closes));
@@ -163,6 +171,17 @@ impl RoomConfig {
 
     pub fn heartbeat_timeout_micros(&self) -> i64 {
         i64::from(self.heartbeat_timeout_seconds) * MICROS_PER_SECOND
+    }
+
+    /// When the room's personal data (identities, labels, booking codes) is to be deleted:
+    /// `retain_personal_data_hours` after the room is over. A room is over when its queue has
+    /// closed (`closes_at`) and its last slot (`last_slot_start`, if it has slots) has begun,
+    /// since a visitor needs the booking code until the appointment. A room without `closes_at`
+    /// never closes, so only the operator's explicit call deletes its data (`None`).
+    pub fn personal_data_due_at(&self, last_slot_start: Option<i64>) -> Option<i64> {
+        let closes_at = self.closes_at?;
+        let over = last_slot_start.map_or(closes_at, |start| start.max(closes_at));
+        Some(over + i64::from(self.retain_personal_data_hours) * 3_600 * MICROS_PER_SECOND)
     }
 }
 
@@ -245,6 +264,7 @@ pub(crate) fn test_config(opens_at: i64) -> RoomConfig {
         offer_seconds: 600,
         seed: 7,
         challenge_max_number: 0,
+        retain_personal_data_hours: DEFAULT_RETAIN_PERSONAL_DATA_HOURS,
     }
 }
 

@@ -43,15 +43,19 @@ from pyqueue._core import (
     cached_status_poll,
     check_audit,
     check_identity,
+    identity_pseudonym,
+    new_identity_key,
     room_state,
 )
 from pyqueue.backends import (
+    RETENTION_CHECK_SECONDS,
     BackendUnavailable,
     ClockStatus,
     PassChecker,
     UnknownRoom,
     entry_verifier,
 )
+from pyqueue.backends.redis_backend import personal
 from pyqueue.backends.redis_backend import records as rec
 from pyqueue.backends.redis_backend.batch import JoinBatcher
 from pyqueue.backends.redis_backend.cache import RoomCache, TicketRecord, pairs
@@ -116,6 +120,8 @@ class RedisBackend:
         self._conn: Connection | None = None
         self._replicas: ReplicaCount | None = None
         self._configs: dict[str, RoomConfig] = {}
+        # Per room, its identity key ("" for a room created before identities were hashed).
+        self._identity_keys: dict[str, str] = {}
         #: Rooms whose saved settings were found outside today's ranges (warned once each).
         self._outside_ranges: set[str] = set()
         self._caches: dict[str, RoomCache] = {}
@@ -232,6 +238,7 @@ class RedisBackend:
         background.start("redis-heartbeats", self._flush_heartbeats, HEARTBEAT_FLUSH_SECONDS)
         if self._clock is None:
             background.start("redis-clock", self._time.sync, SYNC_SECONDS)
+        background.start("retention", self._forget_due, RETENTION_CHECK_SECONDS)
 
     async def close(self) -> None:
         await self._background.stop()
@@ -258,7 +265,7 @@ class RedisBackend:
     async def _create(self, config: RoomConfig) -> bool:
         keys = RoomKeys(config.id)
         meta = initial_meta(config, self.micros())
-        args = [rec.config_to_json(config)]
+        args = [rec.config_to_json(config), new_identity_key()]
         for name, value in meta.items():
             args += [name, value]
         created = bool(await self.conn.run("create", keys.meta, [self.micros(), *args]))
@@ -372,6 +379,12 @@ class RedisBackend:
         check_audit(actor)
         await self.run("control", room, "queue_all_on" if on else "queue_all_off", actor)
 
+    async def forget_personal_data(self, room: str, actor: str) -> dict[str, int]:
+        return await personal.forget_now(self, room, actor)
+
+    async def _forget_due(self) -> None:
+        await personal.forget_due(self)
+
     async def audit_log(self, room: str) -> list[AuditEntry]:
         await self.config(room)
         entries = await self.conn.call("LRANGE", RoomKeys(room).audit, 0, -1)
@@ -479,7 +492,8 @@ class RedisBackend:
             refused = EntryRequired("this room admits joins only with an entry token")
             refused.code = "entry_required"
             raise refused
-        reply = await self._joins.join(room, identity or "", label or "", resumed)
+        stored = "" if identity is None else await self._stored_identity(room, identity)
+        reply = await self._joins.join(room, stored, label or "", resumed)
         if reply[0] == b"!unknown_ticket":
             unknown = UnknownTicket("no such ticket in this room")
             unknown.code = "unknown_ticket"
@@ -502,6 +516,16 @@ class RedisBackend:
             state=record.state,
             new=reply[7] == b"1",
         )
+
+    async def _stored_identity(self, room: str, identity: str) -> str:
+        """What the room's identity index keeps of ``identity``: its pseudonym under the room's
+        key, read once per process; a room created before identities were hashed has no key
+        and keeps the value as given (see :mod:`pyqueue._core` ``identity_pseudonym``)."""
+        key = self._identity_keys.get(room)
+        if key is None:
+            raw = await self.conn.call("GET", RoomKeys(room).identity_key)
+            key = self._identity_keys[room] = "" if raw is None else raw.decode()
+        return identity_pseudonym(key, identity) if key else identity
 
     async def use_challenge(self, room: str, challenge: str, until: float) -> bool:
         await self.config(room)  # an unknown room is refused as everywhere

@@ -63,6 +63,18 @@ class RoomKeys:
         return self.prefix + "seen"
 
     @property
+    def ids(self) -> str:
+        """Hash: identity pseudonym -> ticket id (one person, one place). A room created
+        before identities were hashed (no ``identity_key``) keeps the portal's values."""
+        return self.prefix + "ids"
+
+    @property
+    def identity_key(self) -> str:
+        """String: the key of the room's identity pseudonyms (``identity_pseudonym``), 64 hex
+        digits, set once when the room is created."""
+        return self.prefix + "idkey"
+
+    @property
     def labels(self) -> str:
         """Hash: ticket id -> the label its visitor's client sent; unlike the identity index
         (``ids``) it finds no ticket."""

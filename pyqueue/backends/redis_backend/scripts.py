@@ -46,6 +46,7 @@ SCRIPT_NAMES: Final = (
     "snapshot",
     "counts",
     "booking",
+    "forget",
 )
 
 

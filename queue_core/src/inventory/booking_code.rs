@@ -138,6 +138,16 @@ impl CodeBook {
     pub(super) fn len(&self) -> usize {
         self.slots_by_code.len()
     }
+
+    /// How many cancelled bookings still answer by their code.
+    pub(super) fn cancelled_len(&self) -> usize {
+        self.cancelled.len()
+    }
+
+    /// Forgets the cancelled bookings (a room's personal data is deleted).
+    pub(super) fn forget_cancelled(&mut self) {
+        self.cancelled = HashMap::default();
+    }
 }
 
 #[cfg(test)]

@@ -151,10 +151,13 @@ impl Inventory {
                 }
                 Word::Booked { holder } => {
                     holders.add_booking(holder);
-                    if code == 0 || codes.slot_of(code).is_some() {
-                        return Err(corrupt(format!("booked slot {:?} has no booking code of its own", slot.id)));
+                    // Code 0: the booking's code was forgotten with the room's personal data.
+                    if code != 0 {
+                        if codes.slot_of(code).is_some() {
+                            return Err(corrupt(format!("booked slot {:?} has no booking code of its own", slot.id)));
+                        }
+                        codes.insert(code, slot_index(index));
                     }
-                    codes.insert(code, slot_index(index));
                 }
                 _ => {}
             }

@@ -6,7 +6,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt};
 use super::time::{micros_to_datetime, opt_datetime, opt_to_micros, to_micros};
 use crate::errors::CoreError;
 use crate::limits::{self, IntRange, RateRange};
-use crate::room_config::{IdentityMode, PrequeueMode, ReturnedSlots, RoomConfig};
+use crate::room_config::{IdentityMode, PrequeueMode, ReturnedSlots, RoomConfig, DEFAULT_RETAIN_PERSONAL_DATA_HOURS};
 use crate::schedule::ReleaseSchedule;
 
 /// A number as the caller gave it. Taking it never fails, so that a value of the wrong type or
@@ -99,10 +99,11 @@ struct Settings<'py> {
     handoff_url: Option<String>,
     seed: Option<Given>,
     challenge_max_number: Given,
+    retain_personal_data_hours: Given,
 }
 
 /// Every setting of a room by name, as `RoomConfig.saved` takes them.
-const SETTING_NAMES: [&str; 19] = [
+const SETTING_NAMES: [&str; 20] = [
     "id",
     "opens_at",
     "closes_at",
@@ -122,6 +123,7 @@ const SETTING_NAMES: [&str; 19] = [
     "handoff_url",
     "seed",
     "challenge_max_number",
+    "retain_personal_data_hours",
 ];
 
 impl<'py> Settings<'py> {
@@ -176,6 +178,11 @@ impl<'py> Settings<'py> {
                 Some(_) => take(saved, "challenge_max_number")?,
                 None => Given::Int(0),
             },
+            // Saved before rooms had a retention: the default.
+            retain_personal_data_hours: match saved.get_item("retain_personal_data_hours")? {
+                Some(_) => take(saved, "retain_personal_data_hours")?,
+                None => Given::Int(i128::from(DEFAULT_RETAIN_PERSONAL_DATA_HOURS)),
+            },
         })
     }
 
@@ -222,6 +229,7 @@ impl<'py> Settings<'py> {
                 }
                 (_, given) => whole(given, &limits::CHALLENGE_MAX_NUMBER)?,
             },
+            retain_personal_data_hours: whole(self.retain_personal_data_hours, &limits::RETAIN_PERSONAL_DATA_HOURS)?,
         };
         match origin {
             Origin::Input => inner.validate()?,
@@ -250,13 +258,14 @@ impl PyRoomConfig {
         prequeue_opens_at=None, prequeue="shuffle", identity="optional", returned_slots="windows",
         release_windows=Vec::new(), timezone="UTC", max_bookings_per_identity=Given::Int(1),
         hold_seconds=Given::Int(300), offer_seconds=Given::Int(600), handoff_url=None, seed=None, challenge_max_number=Given::Int(0),
+        retain_personal_data_hours=Given::Int(i128::from(DEFAULT_RETAIN_PERSONAL_DATA_HOURS)),
     ))]
     // The defaults as Python shows them (PyO3 shows `...` for a default that is not a literal).
     #[pyo3(text_signature = "(id, opens_at, *, admit_per_minute=600.0, max_active=500, \
         session_seconds=900, heartbeat_timeout_seconds=120, closes_at=None, prequeue_opens_at=None, \
         prequeue='shuffle', identity='optional', returned_slots='windows', release_windows=..., \
         timezone='UTC', max_bookings_per_identity=1, hold_seconds=300, offer_seconds=600, \
-        handoff_url=None, seed=None, challenge_max_number=0)")]
+        handoff_url=None, seed=None, challenge_max_number=0, retain_personal_data_hours=168)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         id: String,
@@ -278,6 +287,7 @@ impl PyRoomConfig {
         handoff_url: Option<String>,
         seed: Option<Given>,
         challenge_max_number: Given,
+        retain_personal_data_hours: Given,
     ) -> PyResult<Self> {
         Settings {
             id,
@@ -299,6 +309,7 @@ impl PyRoomConfig {
             handoff_url,
             seed,
             challenge_max_number,
+            retain_personal_data_hours,
         }
         .build(Origin::Input)
     }
@@ -417,6 +428,22 @@ impl PyRoomConfig {
     #[getter]
     fn challenge_max_number(&self) -> u32 {
         self.inner.challenge_max_number
+    }
+    #[getter]
+    fn retain_personal_data_hours(&self) -> u32 {
+        self.inner.retain_personal_data_hours
+    }
+
+    /// When the room's personal data is to be deleted (see the core's rule), given the start of
+    /// its last slot; `None` for a room without `closes_at`, which never closes by itself.
+    #[pyo3(signature = (last_slot_start=None))]
+    fn personal_data_due_at<'py>(
+        &self,
+        py: Python<'py>,
+        last_slot_start: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let last = opt_to_micros(last_slot_start, "last_slot_start")?;
+        opt_datetime(py, self.inner.personal_data_due_at(last))
     }
 
     fn __repr__(&self) -> String {

@@ -7,6 +7,7 @@ mod entry;
 pub mod errors;
 mod journal;
 mod limits;
+mod pseudonym;
 mod room;
 mod signer;
 mod status_poll;
@@ -60,6 +61,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(errors::error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(errors::not_open_yet, m)?)?;
     m.add_function(wrap_pyfunction!(views::room_state, m)?)?;
+    m.add_function(wrap_pyfunction!(pseudonym::new_identity_key, m)?)?;
+    m.add_function(wrap_pyfunction!(pseudonym::identity_pseudonym, m)?)?;
     journal::register(m)?;
     errors::register(m)
 }

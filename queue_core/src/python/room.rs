@@ -9,7 +9,7 @@ use super::clock::PyVirtualClock;
 use super::config::PyRoomConfig;
 use super::journal::PyRestoreReport;
 use super::signer::{parse_kind, pass_info, PyPassInfo, PySigner};
-use super::time::to_micros;
+use super::time::{opt_datetime, to_micros};
 use super::views::{
     PyAuditEntry, PyBooking, PyDraw, PyGroupAvailability, PyHold, PyRoomInfo, PySlotInfo, PyStatus, PyTickReport,
     PyTicket,
@@ -18,7 +18,7 @@ use crate::clock::{SharedClock, WallClock};
 use crate::errors::CoreError;
 use crate::inventory::SlotSpec;
 use crate::queue::QueueState;
-use crate::room::Room;
+use crate::room::{Forgotten, Room};
 
 #[pyclass(frozen, module = "pyqueue._core", name = "Room")]
 pub struct PyRoom {
@@ -291,6 +291,25 @@ impl PyRoom {
         Ok(self.inner.record_repair(actor, dropped, reason)?)
     }
 
+    /// Deletes the room's personal data now (identities, labels, booking codes); refused with
+    /// `RoomNotClosed` while the room has not closed. Audited as "forget_personal_data" with the
+    /// counts; returns them by kind.
+    #[pyo3(signature = (actor="operator"))]
+    fn forget_personal_data<'py>(&self, py: Python<'py>, actor: &str) -> PyResult<Bound<'py, PyDict>> {
+        forgotten_counts(py, self.inner.forget_personal_data(actor)?)
+    }
+
+    /// Deletes the room's personal data if its retention has run out and there is any
+    /// (audited with the actor "retention"); the counts, or None when nothing was due.
+    fn forget_personal_data_if_due<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.inner.forget_personal_data_if_due().map(|forgotten| forgotten_counts(py, forgotten)).transpose()
+    }
+
+    /// When the room's personal data is due for deletion; None for a room without closes_at.
+    fn personal_data_due_at<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        opt_datetime(py, self.inner.personal_data_due_at())
+    }
+
     fn audit_log(&self) -> Vec<PyAuditEntry> {
         self.inner.audit_log().into_iter().map(|e| PyAuditEntry { inner: e }).collect()
     }
@@ -315,4 +334,13 @@ impl PyRoom {
     fn __repr__(&self) -> String {
         format!("Room(id={:?})", self.inner.id())
     }
+}
+
+/// A deletion's counts by kind, as the admin API answers them.
+fn forgotten_counts(py: Python<'_>, forgotten: Forgotten) -> PyResult<Bound<'_, PyDict>> {
+    let counts = PyDict::new(py);
+    counts.set_item("identities", forgotten.identities)?;
+    counts.set_item("labels", forgotten.labels)?;
+    counts.set_item("booking_codes", forgotten.booking_codes)?;
+    Ok(counts)
 }

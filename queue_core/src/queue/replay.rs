@@ -24,6 +24,10 @@ impl QueueState {
                 }
                 self.add_ticket(at, identity);
             }
+            Event::IdentityKey { key } => self.set_identity_key(key),
+            Event::Forgotten { at } => {
+                self.forget_personal_data(at);
+            }
             Event::Labelled { ticket, label } => {
                 self.state_of(ticket)?;
                 self.labels.insert(ticket, label.into());

@@ -9,8 +9,9 @@ use crate::errors::{CoreError, CoreResult};
 use crate::eta::CursorSpeed;
 use crate::events::{put_speed, read_speed};
 use crate::position::WaitingIndex;
+use crate::pseudonym::KEY_BYTES;
 use crate::queue::{ticket_id, Counters, Draw, QueueState, Ticket, TicketState, NO_POSITION};
-use crate::room_config::{IdentityMode, PrequeueMode, RoomConfig};
+use crate::room_config::{PrequeueMode, RoomConfig};
 
 const STATES: [TicketState; 8] = [
     TicketState::Prequeue,
@@ -102,11 +103,9 @@ impl QueueState {
         }
         for _ in 0..reader.count(2)? {
             let ticket = reader.u32()?;
-            let identity = reader.str()?;
-            if queue.config.identity == IdentityMode::Entry {
-                queue.subjects.insert(ticket, identity.into());
-            }
-            queue.identities.insert(identity.into(), ticket);
+            // A pseudonym (see `pseudonym`), or in a snapshot written before identities were
+            // hashed the portal's value, hashed once the room has its key (`set_identity_key`).
+            queue.identities.insert(reader.str()?.into(), ticket);
         }
         queue.prequeue = reader.u32s()?;
         queue.prequeue_left = reader.varint()?;
@@ -136,10 +135,8 @@ impl QueueState {
         Ok(queue)
     }
 
-    /// The labels, a section at the end of the room's snapshot that is left out when there are
-    /// none (so snapshots of rooms without labels read as before labels existed).
-    /// Writes the labels; nothing when there are none, unless `always` (a later section
-    /// follows, so the count must be there).
+    /// The labels, a section after the inventory in the room's snapshot: nothing when there are
+    /// none, unless `always` (a later section follows, so the count must be there).
     pub(crate) fn encode_labels(&self, out: &mut Vec<u8>, always: bool) {
         if self.labels.is_empty() && !always {
             return;
@@ -162,6 +159,25 @@ impl QueueState {
             }
             self.labels.insert(ticket, reader.str()?.into());
         }
+        Ok(())
+    }
+
+    /// The identity key, the last section of the room's snapshot (the sections before it are
+    /// then written, if need be empty); left out by rooms saved before identities were hashed.
+    pub(crate) fn encode_identity_key(&self, out: &mut Vec<u8>) {
+        if let Some(key) = &self.identity_key {
+            out.extend_from_slice(key);
+        }
+    }
+
+    /// Reads what `encode_identity_key` wrote.
+    pub(crate) fn decode_identity_key(&mut self, reader: &mut Reader<'_>) -> CoreResult<()> {
+        let mut key = [0u8; KEY_BYTES];
+        for byte in &mut key {
+            *byte = reader.u8()?;
+        }
+        // The identities read before it are pseudonyms under it already.
+        self.identity_key = Some(key);
         Ok(())
     }
 

@@ -211,6 +211,14 @@ impl Room {
         let mut room = Room::assemble(signer, clock, parts.queue, parts.inventory, parts.booking);
         *room.handoff_url.get_mut() = parts.handoff_url;
         room.attach_journal(Arc::new(JournalSink::new()));
+        let queue = room.queue.get_mut();
+        if queue.identity_key.is_none() {
+            // Saved before identities were hashed: the room gets its key, and the identities
+            // are hashed now; the key is recorded, so the next start finds it.
+            let key = crate::pseudonym::new_key()?;
+            queue.set_identity_key(key);
+            queue.emit(&Event::IdentityKey { key });
+        }
         Ok((Some(room), report))
     }
 }
@@ -240,6 +248,9 @@ fn apply(parts: &mut Option<Parts>, event: Event<'_>, room: &str) -> CoreResult<
         });
         return Ok(());
     };
+    if let Event::Forgotten { .. } = event {
+        parts.inventory.replay_forgotten();
+    }
     if parts.queue.apply(&event)? || parts.booking.apply(&event) {
         return Ok(());
     }

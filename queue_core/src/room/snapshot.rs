@@ -3,11 +3,11 @@
 //! moment, so the snapshot and the records after it meet exactly.
 //!
 //! Body: config and handoff URL, queue, booking state, inventory (see each part's `encode`),
-//! then the tickets' labels if there are any (or cancelled bookings follow), then the
-//! cancelled bookings if there are any. Snapshots written before either section read as
-//! having none.
+//! then the tickets' labels, the cancelled bookings and the room's identity key, each section
+//! written when it holds something or a later one follows (an empty one then as a zero count).
+//! Snapshots written before a section existed read as having none of it.
 
-use crate::codec::{put_config, read_config, Reader};
+use crate::codec::{put_config, read_config, Put, Reader};
 use crate::errors::CoreResult;
 use crate::inventory::Inventory;
 use crate::journal::snapshot_file;
@@ -38,10 +38,17 @@ impl Room {
         put_config(&mut body, &queue.config, self.handoff_url.lock().as_deref());
         queue.encode(&mut body);
         booking.encode(&mut body);
+        // The sections after the inventory are each left out when empty and nothing follows,
+        // so that snapshots written before a section existed read as having none of it.
         let mut cancelled = Vec::new();
         let pending = self.inventory.encode_and_drain(&mut body, &mut cancelled);
+        let key_follows = queue.identity_key.is_some();
+        if cancelled.is_empty() && key_follows {
+            cancelled.put_varint(0);
+        }
         queue.encode_labels(&mut body, !cancelled.is_empty());
         body.extend_from_slice(&cancelled);
+        queue.encode_identity_key(&mut body);
         drop(booking);
         drop(queue);
         (snapshot_file(&self.id, generation, &body), pending)
@@ -62,6 +69,9 @@ impl Parts {
         }
         if !reader.is_empty() {
             inventory.decode_cancelled(&mut reader)?;
+        }
+        if !reader.is_empty() {
+            queue.decode_identity_key(&mut reader)?;
         }
         reader.finish()?;
         Ok(Parts { queue, inventory, booking, handoff_url })
