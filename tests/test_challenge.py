@@ -136,9 +136,10 @@ async def test_each_bad_solution_is_refused_with_its_code(api: Api) -> None:
         await refused(api, {"challenge": junk}, 400, "challenge_malformed")
     missing = base64.b64encode(json.dumps({"algorithm": "SHA-256"}).encode()).decode()
     await refused(api, {"challenge": missing}, 400, "challenge_malformed")
-    # A solution in the query string is not looked at (it would end up in logs).
+    # A solution in the query string is refused, not looked at (it would end up in logs).
     api.client.session.cookie_jar.clear()
-    await api.json("POST", JOIN + "?challenge=" + right, 428, json={})
+    _, answer = await api.json("POST", JOIN + "?challenge=" + right, 400, json={})
+    assert answer["error"]["message"] == "unknown query parameter(s): challenge"
     # Another room's challenge, solved, does not open this one.
     await api.json("PUT", "/v1/admin/rooms/husum", 201, headers=ADMIN, json=settings())
     api.client.session.cookie_jar.clear()
