@@ -685,8 +685,10 @@ class Room:
         """Confirms a hold (or a slot id with the visitor's token); returns the booking."""
     def release_hold(self, slot_id: str, token: str) -> None: ...
     def decline_offer(self, token: str) -> None: ...
-    def cancel(self, code: str) -> Booking:
-        """Cancels by booking code; the slot returns at the next window or to the waiting list."""
+    def cancel(self, code: str) -> tuple[Booking, bool]:
+        """Cancels by booking code; the slot returns at the next window or to the waiting list.
+        Returns the cancelled booking and whether this call cancelled it (false: it was
+        cancelled before, and nothing changed)."""
     def booking(self, code: str) -> Booking: ...
     def release(
         self, override: bool = False, reason: str | None = None, actor: str = "operator"

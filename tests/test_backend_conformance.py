@@ -328,12 +328,13 @@ async def test_confirm_books_once_and_cancel_returns_the_slot(env: Setup) -> Non
     assert (await backend.confirm(ROOM, "s0", a)).code == booking.code
     assert (await backend.booking(ROOM, booking.code.lower())).slot == "s0"
     assert (booking.state, booking.cancelled_at) == ("booked", None)
-    cancelled = await backend.cancel(ROOM, booking.code)
-    assert cancelled.slot == "s0"
+    cancelled, cancelled_now = await backend.cancel(ROOM, booking.code)
+    assert cancelled.slot == "s0" and cancelled_now
     assert (cancelled.state, cancelled.cancelled_at) == ("cancelled", clock.now())
     # The code answers with the cancellation from now on; cancelling again changes nothing.
+    assert await backend.cancel(ROOM, booking.code) == (cancelled, False)  # the same instant
     clock.advance(30)
-    assert await backend.cancel(ROOM, booking.code) == cancelled
+    assert await backend.cancel(ROOM, booking.code) == (cancelled, False)
     assert await backend.booking(ROOM, booking.code) == cancelled
     with pytest.raises(pyqueue.UnknownBooking):
         await backend.cancel(ROOM, "AB12C-DE34F")
@@ -494,7 +495,9 @@ async def every_operation(backend: Backend, clock: pyqueue.VirtualClock) -> list
     booking = await backend.confirm(ROOM, "s0", pass_token)
     results.append(("confirm", booking))
     results.append(("booking", await backend.booking(ROOM, booking.code)))
-    results.append(("cancel", await backend.cancel(ROOM, booking.code)))
+    cancelled, cancelled_now = await backend.cancel(ROOM, booking.code)
+    assert cancelled_now is True
+    results.append(("cancel", cancelled))
     results += [("availability", g) for g in await backend.availability(ROOM)]
     info = await backend.room_info(ROOM)
     results.append(("room_info", info))

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from pyqueue.server.metrics import ROOM_WIDE_METRICS
 from tests.helpers.server import ROOT, Client, ServerProcess
 from tests.redis_support import REDIS_SERVER, redis_server
 
@@ -229,3 +230,15 @@ def test_the_dashboard_is_grafana_json():
     for panel in dashboard["panels"]:
         assert panel["targets"], panel["title"]
         assert panel["datasource"]["uid"] == "${datasource}"
+
+
+def test_the_rooms_own_values_are_not_summed_over_processes():
+    # On Redis every process shows the room's queue length, free slots and admissions: a sum
+    # over the processes would show each room once per process.
+    summed = [
+        query
+        for query in dashboard_queries() + alert_queries()
+        if query.lstrip().startswith("sum")
+        and ROOM_WIDE_METRICS.intersection(name for name, _ in _SELECTOR.findall(query))
+    ]
+    assert summed == []

@@ -131,6 +131,27 @@ async def test_a_cancelled_booking_answers_with_its_state(
     assert "Storniert am Mo., 10. Mai 2021, 07:01 Uhr (Europe/Berlin)." in german.text
 
 
+async def test_a_cancellation_is_counted_once_however_often_it_is_asked_for(
+    aiohttp_client: ClientFactory, backend_url: str
+) -> None:
+    # The clock stands still (as a slow store or a stopped test clock may make it look): a
+    # cancel asked for again at the same instant is still no new cancellation.
+    site = await open_site(aiohttp_client, backend_url)
+    status, joined = await call(site, "POST", "/v1/rooms/kiel/join", json={})
+    auth = {"Authorization": f"Bearer {joined['pass']}"}
+    await call(site, "POST", "/v1/rooms/kiel/slots/s0/hold", headers=auth)
+    status, booked = await call(site, "POST", "/v1/rooms/kiel/slots/s0/confirm", headers=auth)
+    assert status == 201
+    code = booked["code"]
+    answers = [await call(site, "POST", f"/v1/rooms/kiel/bookings/{code}/cancel") for _ in "ab"]
+    assert [(s, body["state"]) for s, body in answers] == [(200, "cancelled")] * 2
+    page = await site.visitor(lang="en").post("/rooms/kiel/cancel", {"code": code})
+    assert page.status == 303
+    assert await metric(site, "pyqueue_cancellations_total{") == (
+        'pyqueue_cancellations_total{room="kiel"} 1.0'
+    )
+
+
 async def test_a_place_is_resumed_with_its_ticket_token_never_silently_anew(
     aiohttp_client: ClientFactory, backend_url: str
 ) -> None:

@@ -69,7 +69,8 @@ def test_hold_confirm_cancel(portal: Portal) -> None:
     assert room.booking(booking.code.lower()).slot == hold.slot
     assert room.slot(hold.slot).state == "booked"
     assert booking.state == "booked" and booking.cancelled_at is None
-    cancelled = room.cancel(booking.code)
+    cancelled, cancelled_now = room.cancel(booking.code)
+    assert cancelled_now
     assert (cancelled.slot, cancelled.state, cancelled.cancelled_at) == (
         hold.slot,
         "cancelled",
@@ -77,9 +78,10 @@ def test_hold_confirm_cancel(portal: Portal) -> None:
     )
     assert room.slot(hold.slot).state == "returned"
     # The code keeps answering with the cancelled booking; cancelling again changes nothing.
+    assert room.cancel(booking.code) == (cancelled, False)  # at the same instant too
     portal.clock.advance(60)
     assert room.booking(booking.code) == cancelled
-    assert room.cancel(booking.code) == cancelled
+    assert room.cancel(booking.code) == (cancelled, False)
     with pytest.raises(pyqueue.UnknownBooking):
         room.cancel("AB12C-DE34F")
 

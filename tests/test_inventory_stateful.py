@@ -318,11 +318,12 @@ class Model:
             self.set_state(slot, "returned")
         self.make_offers()
 
-    def cancel(self, code: str | None) -> tuple[str, int, int]:
+    def cancel(self, code: str | None) -> tuple[str, int, int, bool]:
         """`code` is the canonical spelling of what the caller typed, None for a bogus code.
-        A cancelled code answers with its cancellation again, changing nothing."""
+        A cancelled code answers with its cancellation again, changing nothing; the flag says
+        whether this call cancelled it."""
         if code is not None and code in self.cancelled:
-            return self.cancelled[code]
+            return (*self.cancelled[code], False)
         if code is None or code not in self.codes:
             raise Refused(pyqueue.UnknownBooking)
         slot = self.slots[self.codes.pop(code)]
@@ -335,7 +336,7 @@ class Model:
         if self.mode == "waitlist":
             self.make_offers()
         self.cancelled[code] = (slot.id, holder, self.now)
-        return self.cancelled[code]
+        return (*self.cancelled[code], True)
 
     # ----- operator and clock
 
@@ -719,16 +720,18 @@ class InventoryMachine(RuleBasedStateMachine):
             return
         code = known[pick % len(known)]
         typed = spell(code, spelling)
-        expected: list[tuple[str, int, int]] = []
-        booking = self.check(
+        expected: list[tuple[str, int, int, bool]] = []
+        answer = self.check(
             f"cancel({typed!r})",
             lambda: expected.append(self.model.cancel(code)),
             lambda: self.room.cancel(typed),
         )
-        if booking is not None:
-            slot, holder, at = expected[0]
+        if answer is not None:
+            booking, cancelled_now = answer
+            slot, holder, at, new = expected[0]
             assert (booking.slot, booking.ticket, booking.code) == (slot, holder, code)
             assert (booking.state, booking.cancelled_at) == ("cancelled", instant(at))
+            assert cancelled_now == new
 
     # ----- operator
 

@@ -126,7 +126,7 @@ async def test_a_cancelled_booking_and_a_refused_release_come_back(data_dir):
     _, pass_token = await admitted(backend)
     await backend.hold("kiel", "s1", pass_token)
     booking = await backend.confirm("kiel", "s1", pass_token)
-    cancelled = await backend.cancel("kiel", booking.code)
+    cancelled, _ = await backend.cancel("kiel", booking.code)
     assert cancelled.state == "cancelled" and cancelled.cancelled_at == server.clock.now()
     with pytest.raises(pyqueue.ReleaseRefused):
         await backend.release("kiel", False, "asked too early", "anna")

@@ -92,7 +92,7 @@ async def test_a_visitor_through_the_protocol(setup):
     await backend.hold("kiel", "s2", status.pass_token)
     booking = await backend.confirm("kiel", "s2", status.pass_token)
     assert (await backend.booking("kiel", booking.code)).slot == "s2"
-    assert (await backend.cancel("kiel", booking.code)).slot == "s2"
+    assert (await backend.cancel("kiel", booking.code))[0].slot == "s2"
     with pytest.raises(pyqueue.ReleaseRefused):
         await backend.release("kiel", False, None, "anna")
     assert await backend.release("kiel", True, "test", "anna") == 1

@@ -209,8 +209,10 @@ class Backend(Protocol):
 
     async def booking(self, room: str, code: str) -> Booking: ...
 
-    async def cancel(self, room: str, code: str) -> Booking:
-        """Cancels by code; the slot returns at the next window or to the waiting list."""
+    async def cancel(self, room: str, code: str) -> tuple[Booking, bool]:
+        """Cancels by code; the slot returns at the next window or to the waiting list. Returns
+        the cancelled booking and whether this call cancelled it (false: it was cancelled
+        before, and nothing changed), which the server counts by."""
 
     async def release(self, room: str, override: bool, reason: str | None, actor: str) -> int:
         """Releases returned slots; before the window only with ``override`` and a reason."""

@@ -382,10 +382,11 @@ class MemoryBackend:
     async def booking(self, room: str, code: str) -> Booking:
         return self._room(room).booking(code)
 
-    async def cancel(self, room: str, code: str) -> Booking:
-        booking = self._writable(room).cancel(code)
-        await self._persist(room, must_sync=True)
-        return booking
+    async def cancel(self, room: str, code: str) -> tuple[Booking, bool]:
+        booking, cancelled_now = self._writable(room).cancel(code)
+        if cancelled_now:
+            await self._persist(room, must_sync=True)
+        return booking, cancelled_now
 
     async def release(self, room: str, override: bool, reason: str | None, actor: str) -> int:
         try:

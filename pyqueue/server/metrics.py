@@ -13,7 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -229,29 +229,7 @@ class Metrics(Collector):
         yield late
 
     def _room_gauges(self) -> Iterable[Metric]:
-        gauges: dict[str, tuple[str, Callable[[RoomSnapshot], float]]] = {
-            "pyqueue_queue_length": ("Tickets waiting", lambda s: s.info.waiting),
-            "pyqueue_active_sessions": ("Admitted sessions", lambda s: s.info.active),
-            "pyqueue_max_active": ("Configured session capacity", lambda s: s.max_active),
-            "pyqueue_admit_per_minute": (
-                "Configured admission rate",
-                lambda s: s.info.admit_per_minute,
-            ),
-            "pyqueue_measured_per_minute": (
-                "Measured speed of the admission cursor",
-                lambda s: s.info.measured_per_minute,
-            ),
-            "pyqueue_wait_estimate_seconds": (
-                "Estimated wait of a visitor joining now",
-                _wait_estimate,
-            ),
-            "pyqueue_free_slots": (
-                "Free slots over all groups",
-                lambda s: sum(g.free for g in s.info.availability),
-            ),
-            "pyqueue_room_open": ("1 when the room admits", lambda s: s.info.state == "open"),
-        }
-        for name, (help_text, value) in gauges.items():
+        for name, (help_text, value) in _ROOM_GAUGES.items():
             family = GaugeMetricFamily(name, help_text, labels=["room"])
             for room, snapshot in sorted(self.rooms.items()):
                 family.add_metric([room], float(value(snapshot)))
@@ -288,3 +266,33 @@ def _counter(
     for key, count in sorted(counts.items()):
         family.add_metric(list(key), count)
     return family
+
+
+#: The room gauges: each a value of the room, not of this process.
+_ROOM_GAUGES: dict[str, tuple[str, Callable[[RoomSnapshot], float]]] = {
+    "pyqueue_queue_length": ("Tickets waiting", lambda s: s.info.waiting),
+    "pyqueue_active_sessions": ("Admitted sessions", lambda s: s.info.active),
+    "pyqueue_max_active": ("Configured session capacity", lambda s: s.max_active),
+    "pyqueue_admit_per_minute": (
+        "Configured admission rate",
+        lambda s: s.info.admit_per_minute,
+    ),
+    "pyqueue_measured_per_minute": (
+        "Measured speed of the admission cursor",
+        lambda s: s.info.measured_per_minute,
+    ),
+    "pyqueue_wait_estimate_seconds": (
+        "Estimated wait of a visitor joining now",
+        _wait_estimate,
+    ),
+    "pyqueue_free_slots": (
+        "Free slots over all groups",
+        lambda s: sum(g.free for g in s.info.availability),
+    ),
+    "pyqueue_room_open": ("1 when the room admits", lambda s: s.info.state == "open"),
+}
+
+#: Series that are the room's own values, not this process's: on Redis every process shows the
+#: same value, so a dashboard takes their ``max`` over processes (a ``sum`` would count each
+#: room once per process).
+ROOM_WIDE_METRICS: Final = frozenset({*_ROOM_GAUGES, "pyqueue_admitted_total"})

@@ -289,19 +289,10 @@ def cancel_confirm(ctx: PageContext, code: str, group: str, starts_at: datetime)
     """Shows the booking before it is cancelled, so a mistyped code cancels nothing by surprise."""
     t = ctx.texts
     heading = t("cancel_title")
-    centre, _ = group_label(ctx, group)
-    main = (
-        f"<h1>{esc(heading)}</h1>"
-        + '<section class="card">'
-        + f'<p class="label">{esc(t("booking_code_label"))}</p>'
-        + f'<p class="booking-code small">{esc(code)}</p>'
-        + _when_where(ctx, starts_at, centre)
-        + paragraph(t("cancel_question"))
-        + post_button(
-            f"{ctx.room_path}/cancel", t("cancel_button"), hidden={"code": code}, kind="danger"
-        )
-        + "</section>"
+    question = paragraph(t("cancel_question")) + post_button(
+        f"{ctx.room_path}/cancel", t("cancel_button"), hidden={"code": code}, kind="danger"
     )
+    main = _code_card(ctx, heading, code, group, starts_at, question)
     return Rendered(heading, main, view="cancel-confirm")
 
 
@@ -312,17 +303,26 @@ def cancelled_booking(
     such booking", which would leave the visitor wondering whether they mistyped it)."""
     t = ctx.texts
     heading = t("booking_cancelled_title")
+    when = notice(t("booking_cancelled_at", time=t.moment(cancelled_at, ctx.zone)), "info")
+    main = _code_card(ctx, heading, code, group, starts_at, when)
+    return Rendered(heading, main, view="booking-cancelled")
+
+
+def _code_card(
+    ctx: PageContext, heading: str, code: str, group: str, starts_at: datetime, rest: str
+) -> str:
+    """A booking shown by its code (to cancel it, or once cancelled): the code, when and where,
+    then ``rest``."""
     centre, _ = group_label(ctx, group)
-    main = (
+    return (
         f"<h1>{esc(heading)}</h1>"
         + '<section class="card">'
-        + f'<p class="label">{esc(t("booking_code_label"))}</p>'
+        + f'<p class="label">{esc(ctx.texts("booking_code_label"))}</p>'
         + f'<p class="booking-code small">{esc(code)}</p>'
         + _when_where(ctx, starts_at, centre)
-        + notice(t("booking_cancelled_at", time=t.moment(cancelled_at, ctx.zone)), "info")
+        + rest
         + "</section>"
     )
-    return Rendered(heading, main, view="booking-cancelled")
 
 
 def cancel_done(ctx: PageContext, returned_slots: str) -> Rendered:

@@ -292,15 +292,17 @@ impl Inventory {
 
     /// Cancels a booking at `now`: the slot becomes Returned and the code is spent; it answers
     /// with the cancelled booking from then on, a second cancel too (which changes nothing).
-    /// `UnknownBooking` for a code that is malformed or unknown.
-    pub fn cancel(&self, code: &str, now: i64) -> CoreResult<Booking> {
+    /// The flag says whether this call cancelled it (false: it was cancelled before), so that a
+    /// cancellation is counted once however often it is asked for. `UnknownBooking` for a code
+    /// that is malformed or unknown.
+    pub fn cancel(&self, code: &str, now: i64) -> CoreResult<(Booking, bool)> {
         let code = parse_code(code).ok_or(CoreError::UnknownBooking)?;
         let table = self.table.read();
         let mut codes = self.codes.lock();
         let Some(index) = codes.slot_of(code) else {
             return codes
                 .cancelled(code)
-                .map(|c| Self::cancelled_booking_of(&table, code, c))
+                .map(|c| (Self::cancelled_booking_of(&table, code, c), false))
                 .ok_or(CoreError::UnknownBooking);
         };
         let slot = table.slot(index);
@@ -324,7 +326,7 @@ impl Inventory {
         drop(codes);
         Self::record(&table, slot, SlotState::Booked, SlotState::Returned);
         self.holders.end_booking(holder);
-        Ok(Self::cancelled_booking_of(&table, code, cancelled))
+        Ok((Self::cancelled_booking_of(&table, code, cancelled), true))
     }
 
     /// Forgets every live booking code, so that the codes visitors hold no longer lead to their

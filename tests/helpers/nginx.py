@@ -13,6 +13,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
@@ -52,6 +53,23 @@ http {{
 """
 
 
+def wait_listening(
+    process: subprocess.Popen[Any], port: int, exited: Callable[[], str], timeout: float
+) -> None:
+    """Waits until ``port`` takes connections; ``exited()`` says why if ``process`` ended first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(exited())
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class Nginx:
     def __init__(self, snippet: str, prefix: Path) -> None:
         self.prefix = prefix
@@ -75,18 +93,9 @@ class Nginx:
         return self
 
     def wait_listening(self, port: int, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"nginx exited: {self.process.stderr.read()!r}")  # type: ignore[union-attr]
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        assert self.process is not None and self.process.stderr is not None
+        stderr = self.process.stderr
+        wait_listening(self.process, port, lambda: f"nginx exited: {stderr.read()!r}", timeout)
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -190,18 +199,8 @@ class Caddy:
         return self
 
     def wait_listening(self, port: int, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"caddy exited: {self.log.read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        assert self.process is not None
+        wait_listening(self.process, port, lambda: f"caddy exited: {self.log.read_text()}", timeout)
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -717,7 +717,7 @@ class RedisBackend:
     async def booking(self, room: str, code: str) -> Booking:
         return await self.slots.booking(room, code)
 
-    async def cancel(self, room: str, code: str) -> Booking:
+    async def cancel(self, room: str, code: str) -> tuple[Booking, bool]:
         return await self.slots.cancel(room, code)
 
     async def release(self, room: str, override: bool, reason: str | None, actor: str) -> int:

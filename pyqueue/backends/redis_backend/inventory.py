@@ -228,12 +228,13 @@ class Inventory:
             await self._backend.conn.run("booking", meta, [self._backend.micros(), normal])
         )
 
-    async def cancel(self, room: str, code: str) -> Booking:
+    async def cancel(self, room: str, code: str) -> tuple[Booking, bool]:
         await self._backend.config(room)
         normal = normal_code(code)
         if normal is None:
             raise core_error(UnknownBooking, "unknown_booking", "no such booking")
-        return _booking(await self._backend.run("cancel", room, normal, replicated=True))
+        cancelled_now, reply = await self._backend.run("cancel", room, normal, replicated=True)
+        return _booking(reply), bool(cancelled_now)
 
     def due_window(self, room: str, config: RoomConfig) -> int:
         """The latest release window that has come (else 0): as in the core, windows missed

@@ -324,14 +324,18 @@ fn step(inv: &Inventory, model: &mut Model, op: &Op) {
                 model.slots.iter_mut().find(|(_, s)| matches!(&s.state, State::Booked { code: c, .. } if *c == code));
             match live {
                 Some((id, slot)) => {
-                    let booking = inv.cancel(&typed, now).unwrap();
+                    let (booking, cancelled_now) = inv.cancel(&typed, now).unwrap();
                     assert_eq!((&booking.slot, &booking.code, booking.cancelled_at), (id, &code, Some(now)));
+                    assert!(cancelled_now);
                     slot.state = State::Returned;
                     model.cancelled.insert(code, now);
                 }
                 None => match model.cancelled.get(&code) {
                     // A cancelled code answers with its cancellation, unchanged.
-                    Some(&at) => assert_eq!(inv.cancel(&typed, now).unwrap().cancelled_at, Some(at)),
+                    Some(&at) => {
+                        let (booking, cancelled_now) = inv.cancel(&typed, now).unwrap();
+                        assert_eq!((booking.cancelled_at, cancelled_now), (Some(at), false));
+                    }
                     None => assert_eq!(inv.cancel(&typed, now), Err(CoreError::UnknownBooking)),
                 },
             }

@@ -246,11 +246,14 @@ fn releasing_a_hold_or_an_offer() {
 fn cancelling_spends_the_code_and_returns_the_slot() {
     let inv = inventory(2);
     let booking = book(&inv, "a0", 1);
-    let cancelled = inv.cancel(&booking.code.to_lowercase(), T0 + 7).unwrap();
+    let (cancelled, cancelled_now) = inv.cancel(&booking.code.to_lowercase(), T0 + 7).unwrap();
+    assert!(cancelled_now);
     assert_eq!(cancelled, Booking { cancelled_at: Some(T0 + 7), ..booking.clone() });
     assert_eq!(inv.slot("a0").unwrap().state, SlotState::Returned);
     // The code answers with the cancelled booking from now on; cancelling again changes nothing.
-    assert_eq!(inv.cancel(&booking.code, T0 + 9), Ok(cancelled.clone()));
+    assert_eq!(inv.cancel(&booking.code, T0 + 9), Ok((cancelled.clone(), false)));
+    // At the very instant of the cancellation too: the answer, not the clock, says it was before.
+    assert_eq!(inv.cancel(&booking.code, T0 + 7), Ok((cancelled.clone(), false)));
     assert_eq!(inv.booking(&booking.code), Ok(cancelled));
     assert_eq!(inv.cancel("not a code", T0), Err(CoreError::UnknownBooking));
     assert_eq!(inv.booking("00000-00000"), Err(CoreError::UnknownBooking));

@@ -269,8 +269,11 @@ impl PyRoom {
     }
 
     /// Cancels a booking by code; the slot returns at the next window or to the waiting list.
-    fn cancel(&self, code: &str) -> PyResult<PyBooking> {
-        Ok(PyBooking { inner: self.inner.cancel(code)? })
+    /// Returns the cancelled booking and whether this call cancelled it (false: it was
+    /// cancelled before, and nothing changed).
+    fn cancel(&self, code: &str) -> PyResult<(PyBooking, bool)> {
+        let (booking, cancelled_now) = self.inner.cancel(code)?;
+        Ok((PyBooking { inner: booking }, cancelled_now))
     }
 
     fn booking(&self, code: &str) -> PyResult<PyBooking> {

@@ -124,12 +124,15 @@ impl Room {
     }
 
     /// Cancels a booking by its code. The slot goes back by the room's rule: at the next release
-    /// window, or as an offer to the next visitor waiting.
-    pub fn cancel(&self, code: &str) -> CoreResult<Booking> {
+    /// window, or as an offer to the next visitor waiting. The flag says whether this call
+    /// cancelled it (false: it was cancelled before, and nothing changed).
+    pub fn cancel(&self, code: &str) -> CoreResult<(Booking, bool)> {
         let now = self.now();
-        let booking = self.inventory.cancel(code, now)?;
-        self.make_offers(now);
-        Ok(booking)
+        let (booking, cancelled_now) = self.inventory.cancel(code, now)?;
+        if cancelled_now {
+            self.make_offers(now);
+        }
+        Ok((booking, cancelled_now))
     }
 
     pub(super) fn config_returned_slots(&self) -> ReturnedSlots {
