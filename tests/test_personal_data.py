@@ -272,7 +272,8 @@ async def test_a_cancelled_booking_is_forgotten_with_the_rest(stored: Stored) ->
     assert stored.backend is not None
     backend, clock = stored.backend, stored.clock
     code = await _book(backend, clock)
-    assert (await backend.cancel(ROOM, code)).cancelled_at is not None
+    cancelled, now = await backend.cancel(ROOM, code)
+    assert now and cancelled.cancelled_at is not None
     assert (await backend.booking(ROOM, code)).cancelled_at is not None
     clock.set(CLOSES_AT)
     forgotten = await backend.forget_personal_data(ROOM, "anna")

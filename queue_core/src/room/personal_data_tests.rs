@@ -85,7 +85,7 @@ fn the_retention_runs_from_the_closing_and_forgets_once() {
 #[test]
 fn a_cancelled_booking_is_forgotten_with_the_rest_and_stays_forgotten() {
     let (mut f, code) = booked_room(24);
-    assert_eq!(f.room.cancel(&code).unwrap().cancelled_at, Some(OPEN + 10 * S));
+    assert_eq!(f.room.cancel(&code).unwrap().0.cancelled_at, Some(OPEN + 10 * S));
     f.clock.set_micros(CLOSES + 24 * HOUR);
     let forgotten = f.room.forget_personal_data_if_due().expect("due: the cancelled code is personal");
     assert_eq!(forgotten.booking_codes, 1);
