@@ -184,6 +184,11 @@ async def test_a_write_refused_by_a_replica_is_unavailable_not_an_error(
         await backend.close()
 
 
+def replica_has_cancelled(replica: RedisServer, code: str) -> bool:
+    with redis.Redis.from_url(replica.url) as client:
+        return client.hget(RoomKeys(ROOM).cancelled, code) is not None
+
+
 def replica_keys(replica: RedisServer) -> bool:
     with redis.Redis.from_url(replica.url) as client:
         return bool(client.exists(RoomKeys(ROOM).prefix + "slots"))
@@ -222,11 +227,40 @@ async def test_a_booking_is_answered_only_once_a_replica_has_it(
         assert replica_has(replica, again.code)
         assert (await backend.booking(ROOM, again.code)).slot == "s1"
         assert (await other.hold(ROOM, "s2", passes[2])).slot == "s2"
-        # The cancel answered 503 was applied: its code answers with the cancellation.
+        # The cancel answered 503 was applied: its code answers with the cancellation, and
+        # asked again once the replica is back, so does the cancel (not cancelled now).
         assert (await backend.booking(ROOM, booked.code)).state == "cancelled"
+        cancelled, cancelled_now = await other.cancel(ROOM, booked.code)
+        assert (cancelled.state, cancelled_now) == ("cancelled", False)
         assert not replica_has(replica, booked.code)
+        assert replica_has_cancelled(replica, booked.code)
     finally:
         await other.close()
+        await backend.close()
+
+
+async def test_a_repeated_cancel_writes_again(
+    replicated: tuple[RedisServer, RedisServer],
+) -> None:
+    # A repetition answers what was done before and writes its record again, unchanged (as a
+    # repeated hold or booking does), so that the WAIT sent after it on its connection also
+    # covers the first write, made on another connection (Redis documents WAIT as covering
+    # the writes of its own connection).
+    primary, _ = replicated
+    clock = pyqueue.VirtualClock(OPENS_AT - timedelta(hours=1))
+    backend = backend_on(primary.url, clock)
+    await backend.start()
+    try:
+        passes = await room_with_passes(backend, clock, 1)
+        await backend.hold(ROOM, "s0", passes[0])
+        booked = await backend.confirm(ROOM, "s0", passes[0])
+        await backend.cancel(ROOM, booked.code)
+        with redis.Redis.from_url(primary.url) as client:
+            client.config_resetstat()
+            cancelled, cancelled_now = await backend.cancel(ROOM, booked.code)
+            writes = client.info("commandstats").get("cmdstat_hset", {}).get("calls", 0)
+        assert (cancelled.state, cancelled_now, writes) == ("cancelled", False, 1)
+    finally:
         await backend.close()
 
 
