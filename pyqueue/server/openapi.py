@@ -987,6 +987,9 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "tags": ["ops"],
                 "operationId": "metrics",
                 "security": NONE,
+                "description": "Answers while Redis is down: the process's own counters and "
+                '`pyqueue_backend_up{backend="redis"} 0`, without the room gauges (they need '
+                "Redis), rather than a failed scrape that looks like a dead process.",
                 "responses": {
                     "200": {
                         "description": "Prometheus text format",
