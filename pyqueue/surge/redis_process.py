@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from pyqueue.surge.processes import stop_process
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -90,9 +92,4 @@ def redis_server(durable: bool = False, extra: tuple[str, ...] = ()) -> Iterator
                 time.sleep(0.05)
             yield port
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, timeout=20)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from pyqueue.surge.processes import stop_process
 from pyqueue.surge.scenario import Scenario, capacity_slots_csv, server_config, slots_csv
 
 ADMIN_TOKEN = "surge-admin-token-0123456789"
@@ -132,13 +132,7 @@ class ServerProcess:
         process = self.process
         if process is None:
             return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, timeout=STOP_TIMEOUT)
         # The log reader ends at the end of the pipe, once every process that inherited the
         # pipe has exited; only then is the pipe closed (an open one leaks a file).
         if self._reader is not None:

@@ -20,6 +20,8 @@ from typing import Any, Self
 
 import pytest
 
+from pyqueue.surge.processes import stop_process
+
 
 def nginx_binary() -> str:
     for candidate in ("/usr/sbin/nginx", shutil.which("nginx")):
@@ -98,13 +100,8 @@ class Nginx:
         wait_listening(self.process, port, lambda: f"nginx exited: {stderr.read()!r}", timeout)
 
     def __exit__(self, *exc: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, signal.SIGQUIT)
         if self.process is not None and self.process.stderr is not None:
             self.process.stderr.close()
 
@@ -203,10 +200,5 @@ class Caddy:
         wait_listening(self.process, port, lambda: f"caddy exited: {self.log.read_text()}", timeout)
 
     def __exit__(self, *exc: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
