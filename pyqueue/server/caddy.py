@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import re
 
-from pyqueue.server.httpio import ROOM_ID_RULE, is_room_id
 from pyqueue.server.nginx import (
-    PLAIN_ADDRESS,
     UNAVAILABLE_JSON,
     UNAVAILABLE_PAGE,
     UNAVAILABLE_RETRY_SECONDS,
+    check_proxy_inputs,
 )
 
 _TEMPLATE = """\
@@ -110,11 +109,7 @@ def caddy_sidecar_config(
     """The Caddyfile site block for ``room``. ``pyqueue`` and ``booking`` are ``host:port``;
     ``site`` is the Caddy site address (``:80``, ``booking.example.org`` for Caddy's automatic
     HTTPS, ``http://127.0.0.1:8000``)."""
-    if not is_room_id(room):
-        raise ValueError(ROOM_ID_RULE)
-    for name, value in (("pyqueue", pyqueue), ("booking", booking)):
-        if not PLAIN_ADDRESS.match(value):
-            raise ValueError(f"{name}: {value!r} is not a plain address")
+    check_proxy_inputs(room, (("pyqueue", pyqueue), ("booking", booking)))
     if site in ("", "http://", "https://") or not _SITE.match(site):
         raise ValueError(f"site: {site!r} is not a Caddy site address (host, :port or both)")
     return _TEMPLATE.format(

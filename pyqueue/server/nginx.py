@@ -9,6 +9,7 @@ this; the README shows it, and a test runs it in a real nginx.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from pyqueue.server.httpio import ROOM_ID_RULE, is_room_id
 
@@ -148,6 +149,16 @@ UNAVAILABLE_JSON = '{"error":{"code":"unavailable","message":"retry shortly"}}'
 PLAIN_ADDRESS = re.compile(r"^[A-Za-z0-9.\-\[\]:]+$")
 
 
+def check_proxy_inputs(room: str, addresses: Iterable[tuple[str, str]]) -> None:
+    """Refuses (ValueError naming the option) a room id or an address that a proxy's
+    configuration cannot take as it is: each is written into it unquoted."""
+    if not is_room_id(room):
+        raise ValueError(ROOM_ID_RULE)
+    for name, value in addresses:
+        if not PLAIN_ADDRESS.match(value):
+            raise ValueError(f"{name}: {value!r} is not a plain address")
+
+
 def nginx_sidecar_config(
     room: str,
     *,
@@ -160,20 +171,14 @@ def nginx_sidecar_config(
     """The configuration for ``room``; addresses are ``host:port``. ``on_unavailable`` is what
     nginx does when pyqueue cannot answer the check: "closed" shows a page asking to retry
     (503 with Retry-After), "open" lets visitors through to the booking site."""
-    if not is_room_id(room):
-        raise ValueError(ROOM_ID_RULE)
+    addresses = [("pyqueue", pyqueue), ("booking", booking), ("listen", listen)]
+    if server_name != "_":  # nginx's name for "any"
+        addresses.append(("server_name", server_name))
+    check_proxy_inputs(room, addresses)
     if on_unavailable not in ON_UNAVAILABLE:
         raise ValueError(
             f"on_unavailable: {on_unavailable!r} is not one of {', '.join(ON_UNAVAILABLE)}"
         )
-    for name, value in (
-        ("pyqueue", pyqueue),
-        ("booking", booking),
-        ("listen", listen),
-        ("server_name", server_name),
-    ):
-        if not PLAIN_ADDRESS.match(value) and not (name == "server_name" and value == "_"):
-            raise ValueError(f"{name}: {value!r} is not a plain address")
     retry = UNAVAILABLE_RETRY_SECONDS
     if on_unavailable == "closed":
         fallback = _FALLBACK_CLOSED.format(retry=retry, page=UNAVAILABLE_PAGE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, TypeGuard
@@ -19,6 +20,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from pyqueue._core import (
+    Booking,
     HoldExpired,
     LimitReached,
     NoHold,
@@ -55,6 +57,7 @@ from pyqueue.web.booking_views import (
     hold,
     picker,
 )
+from pyqueue.web.html import PageContext
 from pyqueue.web.views import Rendered
 
 #: Free slots shown per page of a group.
@@ -303,13 +306,7 @@ async def show_booking(request: web.Request) -> web.StreamResponse:
     except UnknownBooking:
         rendered = cancel_form(page.ctx, "", page.ctx.texts("cancel_unknown"))
         return html_response(request, page.ctx, rendered)
-    if found.cancelled_at is not None:
-        rendered = cancelled_booking(
-            page.ctx, found.code, found.group, found.starts_at, found.cancelled_at
-        )
-    else:
-        rendered = booking(page.ctx, found.code, found.group, found.starts_at)
-    return html_response(request, page.ctx, rendered)
+    return html_response(request, page.ctx, _by_code(page.ctx, found, booking))
 
 
 @page_handler
@@ -327,14 +324,19 @@ async def show_cancel(request: web.Request) -> web.StreamResponse:
         found = await by_code(request, state, room, lambda: state.backend.booking(room, code))
     except UnknownBooking:
         return html_response(request, ctx, cancel_form(ctx, code, ctx.texts("cancel_unknown")))
+    return html_response(request, ctx, _by_code(ctx, found, cancel_confirm))
+
+
+def _by_code(
+    ctx: PageContext,
+    found: Booking,
+    booked: Callable[[PageContext, str, str, datetime], Rendered],
+) -> Rendered:
+    """A booking found by its code: when it was cancelled, that (on the booking's page and the
+    cancel page alike); else the page ``booked`` makes of it."""
     if found.cancelled_at is not None:
-        rendered = cancelled_booking(
-            ctx, found.code, found.group, found.starts_at, found.cancelled_at
-        )
-        return html_response(request, ctx, rendered)
-    return html_response(
-        request, ctx, cancel_confirm(ctx, found.code, found.group, found.starts_at)
-    )
+        return cancelled_booking(ctx, found.code, found.group, found.starts_at, found.cancelled_at)
+    return booked(ctx, found.code, found.group, found.starts_at)
 
 
 @page_handler
