@@ -10,6 +10,9 @@ import pytest
 
 import pyqueue
 
+# Each backend in turn, for every suite (the session's Redis is started on first use only).
+from tests.redis_fixtures import backend_url, redis_url  # noqa: F401 - fixtures by name
+
 OPENS_AT = datetime(2021, 5, 10, 5, 0, tzinfo=UTC)  # 07:00 in Kiel
 
 

@@ -34,6 +34,17 @@ def flush(url: str) -> None:
         client.flushall()
 
 
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def backend_url(request: pytest.FixtureRequest) -> str:
+    """The server's `backend` setting for each backend in turn: "memory", or the URL of the
+    session's Redis, emptied."""
+    if request.param == "memory":
+        return "memory"
+    url = str(request.getfixturevalue("redis_url"))
+    flush(url)
+    return url
+
+
 async def make_backend(
     kind: str, clock: pyqueue.VirtualClock, url: str | None
 ) -> AsyncIterator[Backend]:

@@ -8,21 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from tests.page_support import ADMIN, NOW, ClientFactory, Site, make_site, room
-from tests.redis_fixtures import flush, redis_url  # noqa: F401 - the fixture is used by name
 
 ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def backend_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "memory":
-        return "memory"
-    url = str(request.getfixturevalue("redis_url"))
-    flush(url)
-    return url
 
 
 async def open_site(aiohttp_client: ClientFactory, url: str, **settings: Any) -> Site:
@@ -96,16 +84,23 @@ async def test_a_refused_release_is_in_the_audit_log(
     ]
 
 
-async def test_a_cancelled_booking_answers_with_its_state(
-    aiohttp_client: ClientFactory, backend_url: str
-) -> None:
-    site = await open_site(aiohttp_client, backend_url)
+async def book_s0(site: Site) -> dict[str, Any]:
+    """A new visitor (admitted at once: nobody waits) books the slot s0; the booking."""
     status, joined = await call(site, "POST", "/v1/rooms/kiel/join", json={})
     auth = {"Authorization": f"Bearer {joined['pass']}"}
     status, _ = await call(site, "POST", "/v1/rooms/kiel/slots/s0/hold", headers=auth)
     assert status == 201
     status, booked = await call(site, "POST", "/v1/rooms/kiel/slots/s0/confirm", headers=auth)
-    assert (status, booked["state"], booked["cancelled_at"]) == (201, "booked", None)
+    assert status == 201
+    return dict(booked)
+
+
+async def test_a_cancelled_booking_answers_with_its_state(
+    aiohttp_client: ClientFactory, backend_url: str
+) -> None:
+    site = await open_site(aiohttp_client, backend_url)
+    booked = await book_s0(site)
+    assert (booked["state"], booked["cancelled_at"]) == ("booked", None)
     code = booked["code"]
     await site.advance(90)
     status, cancelled = await call(site, "POST", f"/v1/rooms/kiel/bookings/{code}/cancel")
@@ -137,12 +132,7 @@ async def test_a_cancellation_is_counted_once_however_often_it_is_asked_for(
     # The clock stands still (as a slow store or a stopped test clock may make it look): a
     # cancel asked for again at the same instant is still no new cancellation.
     site = await open_site(aiohttp_client, backend_url)
-    status, joined = await call(site, "POST", "/v1/rooms/kiel/join", json={})
-    auth = {"Authorization": f"Bearer {joined['pass']}"}
-    await call(site, "POST", "/v1/rooms/kiel/slots/s0/hold", headers=auth)
-    status, booked = await call(site, "POST", "/v1/rooms/kiel/slots/s0/confirm", headers=auth)
-    assert status == 201
-    code = booked["code"]
+    code = (await book_s0(site))["code"]
     answers = [await call(site, "POST", f"/v1/rooms/kiel/bookings/{code}/cancel") for _ in "ab"]
     assert [(s, body["state"]) for s, body in answers] == [(200, "cancelled")] * 2
     page = await site.visitor(lang="en").post("/rooms/kiel/cancel", {"code": code})

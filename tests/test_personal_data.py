@@ -28,6 +28,7 @@ from pyqueue.backends.redis_backend import RedisBackend
 from pyqueue.backends.redis_backend.keys import RoomKeys
 from pyqueue.server.logs import JsonAccessLogger, JsonFormatter
 from tests.helpers.api import ADMIN, OPENS_AT, make_settings, room_table, start_api
+from tests.helpers.saved_state import varint
 from tests.redis_fixtures import SIGNER_KEYS, flush, redis_url  # noqa: F401 - fixture by name
 
 ROOM = "kiel"
@@ -87,12 +88,7 @@ def _code_as_saved(code: str) -> bytes:
     value = 0
     for symbol in code.replace("-", ""):
         value = value * 32 + _CODE_ALPHABET.index(symbol)
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+    return varint(value)
 
 
 def _as_bytes(text: str) -> bytes:

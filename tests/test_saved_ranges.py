@@ -26,6 +26,7 @@ from pyqueue.backends.redis_backend import RedisBackend
 from pyqueue.backends.redis_backend import records as rec
 from pyqueue.backends.redis_backend.keys import RoomKeys
 from pyqueue.config import ConfigError, merged_room_config
+from tests.helpers.saved_state import varint
 from tests.redis_fixtures import SIGNER_KEYS, flush, redis_url  # noqa: F401 - fixture by name
 from tests.test_journal_store import OPENS_AT, SLOTS, Server
 
@@ -49,16 +50,6 @@ OTHERS: dict[str, int] = {
 
 def husum(**settings: int) -> pyqueue.RoomConfig:
     return pyqueue.RoomConfig("husum", OPENS_AT, seed=9, **OTHERS, **settings)
-
-
-def varint(value: int) -> bytes:
-    """A number as the saved state holds it (LEB128, ``codec::put_varint``)."""
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def whole_numbers(values: dict[str, int]) -> bytes:

@@ -7,26 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import redis
 
 from pyqueue.server.state import STATE
 from pyqueue.server.ticker import prune_limiter
 from tests.page_support import ClientFactory, Site, make_site, room
-from tests.redis_fixtures import flush, redis_url  # noqa: F401 - the fixture is used by name
 
 #: One try per 100 minutes after the burst: nothing refills while a test runs.
 LIMITS = {"code_rate_per_minute": 0.01, "code_rate_burst": 3}
 GUESS = "AB12C-DE34F"
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def backend_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "memory":
-        return "memory"
-    url = str(request.getfixturevalue("redis_url"))
-    flush(url)
-    return url
 
 
 async def guarded_site(aiohttp_client: ClientFactory, url: str, **server: Any) -> Site:

@@ -8,24 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import redis
 
 from pyqueue.backends.memory import MemoryBackend
 from pyqueue.backends.redis_backend.keys import RoomKeys
 from tests.page_support import ClientFactory, Site, make_site, room
-from tests.redis_fixtures import flush, redis_url  # noqa: F401 - the fixture is used by name
 
 JOIN = "/v1/rooms/kiel/join"
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def backend_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "memory":
-        return "memory"
-    url = str(request.getfixturevalue("redis_url"))
-    flush(url)
-    return url
 
 
 async def site_on(aiohttp_client: ClientFactory, url: str, **settings: Any) -> Site:
