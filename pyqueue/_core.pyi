@@ -156,7 +156,8 @@ def entry_public_key(private_key: str | bytes) -> str:
 @final
 class RoomConfig:
     """A room's configuration, validated when built: every setting against its documented
-    range (``input_rules()``); ``InvalidConfig`` naming the setting otherwise."""
+    range (``input_rules()``); ``InvalidConfig`` otherwise, whose message names each setting
+    in the wrong (``mistakes`` lists them)."""
 
     def __new__(
         cls,
@@ -182,6 +183,12 @@ class RoomConfig:
         challenge_max_number: int = 0,
         retain_personal_data_hours: int = 168,
     ) -> Self: ...
+    @staticmethod
+    def mistakes(id: str, settings: Mapping[str, Any]) -> list[str]:
+        """Every mistake of some settings of room ``id`` (by name, values as the constructor
+        takes them), a message each naming its setting; nothing is raised for them. A setting
+        not given, or given as None, is not checked. Empty exactly when the constructor
+        accepts these settings (with ``opens_at``)."""
     @staticmethod
     def saved(settings: Mapping[str, Any]) -> RoomConfig:
         """A config from settings saved earlier (every setting by name, times as RFC 3339

@@ -617,7 +617,10 @@ def room_config_from_mapping(
             kind = kind[:-1]
         with problems.check():
             kwargs[name] = _room_value(kind, value, label)
-    # The core checks the settings together (ranges, windows, time zone) once each is readable.
+    # The core's rules (ranges, times in order, windows, time zone) for every setting readable
+    # here, reported with the mistakes above: the settings not readable are left out.
+    for mistake in RoomConfig.mistakes(room_id, kwargs):
+        problems.add(f"{where}: {mistake}")
     problems.raise_any()
     opens_at = kwargs.pop("opens_at")
     try:

@@ -1,6 +1,7 @@
 """`check-config` and `serve` before anything starts: TLS files that are missing or do not
-load are refused naming the setting and the path, every mistake of a file is reported at once,
-and a misspelt key gets the setting it is closest to."""
+load are refused naming the setting and the path, every mistake of a file is reported at once
+(a room's range checks in the core included), and a misspelt key gets the setting it is closest
+to. The admin API reports a room's mistakes the same way."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import subprocess
 
 import pytest
 
+import pyqueue
 from pyqueue.cli import main
 from pyqueue.config import ConfigError, load_settings, room_config_from_mapping
+from tests.helpers.api import ADMIN, OPENS_AT, start_api
 
 GOOD = """
 [server]
@@ -113,3 +116,101 @@ def test_room_settings_from_the_admin_api_report_every_mistake_too():
         "room: opens_at is missing",
         "room: admit_per_minute must be a number",
     )
+
+
+# A room with mistakes of both kinds: a mode and a type the config reader refuses, and values
+# only the core's rules refuse (ranges, times in order, time zone, release windows).
+ROOM_MISTAKES = """prequeue = "lottery"
+hold_seconds = "long"
+max_active = 0
+offer_seconds = 100000
+closes_at = 2021-05-10T06:00:00+02:00
+timezone = "Mars/Olympus"
+release_windows = ["Mon 07:00", "Mon 25:00"]"""
+
+
+def test_every_mistake_of_one_room_is_reported_the_readers_and_the_cores(tmp_path, capsys):
+    assert main(["check-config", str(config(tmp_path, room_extra=ROOM_MISTAKES))]) == 2
+    err = capsys.readouterr().err
+    assert "pyqueue: 7 mistakes:\n" in err
+    for named in (
+        "room 'kiel': prequeue must be one of shuffle, fifo",
+        "room 'kiel': hold_seconds must be an integer",
+        "room 'kiel': max_active must be between 1 and 1000000, got 0",
+        "room 'kiel': offer_seconds must be between 1 and 86400, got 100000",
+        "room 'kiel': closes_at must be after opens_at",
+        "room 'kiel': unknown timezone \"Mars/Olympus\"",
+        "room 'kiel': release window \"Mon 25:00\"",
+    ):
+        assert named in err, named
+
+
+def test_a_setting_the_reader_refuses_is_not_judged_again_by_the_core(tmp_path):
+    with pytest.raises(ConfigError) as refused:
+        load_settings(config(tmp_path, room_extra="opens_at_x = 1\nmax_active = -1"), env={})
+    assert refused.value.problems == (
+        "unknown setting(s) of room 'kiel': opens_at_x (did you mean opens_at?)",
+        "room 'kiel': max_active must be between 1 and 1000000, got -1",
+    )
+
+
+def test_the_core_lists_every_mistake_and_raises_one_exception_naming_them():
+    assert pyqueue.RoomConfig.mistakes(
+        "kiel",
+        {"opens_at": OPENS_AT, "max_active": 0, "prequeue": "lottery", "timezone": "Mars/Olympus"},
+    ) == [
+        "max_active must be between 1 and 1000000, got 0",
+        'prequeue must be "shuffle" or "fifo", got "lottery"',
+        'unknown timezone "Mars/Olympus" (expected an IANA name such as "Europe/Berlin" or "UTC")',
+    ]
+    # Settings not given are not judged: no opens_at, so no order of times either.
+    assert pyqueue.RoomConfig.mistakes("kiel", {"closes_at": OPENS_AT}) == []
+    assert pyqueue.RoomConfig.mistakes("a b", {"hold_seconds": 0, "colour": "red"}) == [
+        'unknown setting "colour"',
+        "hold_seconds must be between 1 and 86400, got 0",
+        'room id "a b" must be 1 to 64 characters of A-Z a-z 0-9 _ -',
+    ]
+    with pytest.raises(pyqueue.InvalidConfig) as refused:
+        pyqueue.RoomConfig("kiel", OPENS_AT, max_active=0, offer_seconds=-1)
+    assert str(refused.value) == (
+        "invalid room configuration: 2 mistakes: max_active must be between 1 and 1000000, "
+        "got 0; offer_seconds must be between 1 and 86400, got -1"
+    )
+    # One mistake reads as before.
+    with pytest.raises(pyqueue.InvalidConfig, match=r"^invalid room configuration: max_active"):
+        pyqueue.RoomConfig("kiel", OPENS_AT, max_active=0)
+
+
+async def test_the_admin_api_answers_every_mistake_of_a_room_at_once(aiohttp_client):
+    api = await start_api(aiohttp_client)
+    settings = {
+        "opens_at": "2021-05-11T07:00:00+02:00",
+        "sesion_seconds": 900,
+        "prequeue": "lottery",
+        "max_active": 0,
+        "offer_seconds": 2**31,
+        "release_windows": ["Mon 07:00", "Mon 25:00"],
+    }
+    _, body = await api.json("PUT", "/v1/admin/rooms/husum", 400, headers=ADMIN, json=settings)
+    assert body["error"]["code"] == "invalid_config"
+    assert body["error"]["problems"] == [
+        "unknown setting(s) of room: sesion_seconds (did you mean session_seconds?)",
+        "room: prequeue must be one of shuffle, fifo",
+        "room: max_active must be between 1 and 1000000, got 0",
+        "room: offer_seconds must be between 1 and 86400, got 2147483648",
+        'room: release window "Mon 25:00": the hour in "25:00" is not between 00 and 23',
+    ]
+    assert body["error"]["message"].startswith("5 mistakes:\n- unknown setting(s)")
+    change = {"identity": "anyone", "hold_seconds": 0, "timezone": "Mars/Olympus"}
+    _, body = await api.json("PATCH", "/v1/admin/rooms/kiel", 400, headers=ADMIN, json=change)
+    assert body["error"]["problems"] == [
+        "room: identity must be one of optional, required, entry",
+        "room: hold_seconds must be between 1 and 86400, got 0",
+        'room: unknown timezone "Mars/Olympus" (expected an IANA name such as "Europe/Berlin" '
+        'or "UTC")',
+    ]
+    # A lone mistake is a list of one.
+    _, body = await api.json(
+        "PATCH", "/v1/admin/rooms/kiel", 400, headers=ADMIN, json={"id": "other"}
+    )
+    assert body["error"]["problems"] == ["a room's id cannot change"]

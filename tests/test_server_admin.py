@@ -136,6 +136,8 @@ async def test_opening_time_is_fixed_once_open(aiohttp_client):
         "PATCH", "/v1/admin/rooms/kiel", 400, headers=ADMIN, json={"opens_at": later}
     )
     assert body["error"]["code"] == "invalid_config"
+    # The backend's refusal is one mistake, listed as every invalid_config lists them.
+    assert body["error"]["problems"] == [body["error"]["message"]]
 
 
 async def test_pause_resume_and_queue_all(aiohttp_client):

@@ -106,10 +106,10 @@ async def put_room(request: web.Request) -> web.Response:
     state, actor = authorize(request)
     room = request.match_info["room"]
     if not is_room_id(room):
-        raise ApiError("invalid_config", ROOM_ID_RULE)
+        raise ConfigError(ROOM_ID_RULE)
     data = await read_json_object(request, state.server)
     if data.pop("id", room) != room:
-        raise ApiError("invalid_config", "the id in the body differs from the one in the path")
+        raise ConfigError("the id in the body differs from the one in the path")
     exists = room in await state.backend.room_ids()
     if exists and "seed" not in data:
         # The draw's seed is fixed once the room opened; a replacement keeps it unless given.
@@ -133,7 +133,7 @@ async def patch_room(request: web.Request) -> web.Response:
     room = request.match_info["room"]
     data = await read_json_object(request, state.server)
     if data.pop("id", room) != room:
-        raise ApiError("invalid_config", "a room's id cannot change")
+        raise ConfigError("a room's id cannot change")
     current = await state.backend.room_config(room)
     config = merged_room_config(current, data)
     await state.backend.update_room(config, actor)

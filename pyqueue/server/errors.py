@@ -19,6 +19,7 @@ import orjson
 from aiohttp import web
 
 from pyqueue._core import (
+    InvalidConfig,
     LimitReached,
     NotOpenYet,
     PyqueueError,
@@ -145,6 +146,9 @@ def response_for_pyqueue_error(exc: PyqueueError) -> web.Response:
         headers["Retry-After"] = str(max(1, math.ceil(wait)))
     elif isinstance(exc, ReleaseRefused):
         details = {"next_window": exc.next_window}
+    elif isinstance(exc, InvalidConfig):
+        # Its message names each mistake (a change a running room may not take is one).
+        details = {"problems": [str(exc)]}
     elif isinstance(exc, BackendUnavailable):
         # Redis lost or slow: the client may retry shortly.
         headers["Retry-After"] = "2"
@@ -162,7 +166,8 @@ def response_for_api_error(exc: ApiError) -> web.Response:
 
 
 def response_for_config_error(exc: ConfigError) -> web.Response:
-    return error_response(exc.code, str(exc))
+    """Every mistake of the settings at once: ``problems`` has one line each."""
+    return error_response(exc.code, str(exc), details={"problems": list(exc.problems)})
 
 
 def response_for_http_exception(exc: web.HTTPException) -> web.Response:

@@ -123,12 +123,15 @@ def _schemas() -> dict[str, Schema]:
                         },
                         "message": STRING,
                         "challenge": _ref("Challenge"),
+                        "problems": {"type": "array", "items": STRING},
                     },
                     "required": ["code", "message"],
                     "description": "Some codes add details: slot_taken has slot and "
                     "alternatives, limit_reached has limit, not_open_yet has "
-                    "opens_in_seconds, release_refused has next_window, and every "
-                    "challenge_* code has challenge (a fresh Challenge to solve).",
+                    "opens_in_seconds, release_refused has next_window, invalid_config has "
+                    "problems (every mistake of the settings given, one line each naming its "
+                    "setting), and every challenge_* code has challenge (a fresh Challenge to "
+                    "solve).",
                 }
             }
         ),
@@ -517,6 +520,13 @@ def _json(schema: Schema, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+_ROOM_SETTINGS_REFUSED: Final = (
+    "Settings that break a rule are refused as a whole with 400 invalid_config, whose "
+    "error.problems lists every mistake at once, one line each naming its setting: unknown "
+    "names, values of the wrong type and values outside their documented range alike."
+)
+
+
 def _op(
     summary: str,
     tag: str,
@@ -835,6 +845,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 body_required=True,
                 params=audited,
                 security=ADMIN,
+                description=_ROOM_SETTINGS_REFUSED,
             ),
             "patch": _op(
                 "Change some settings of a room",
@@ -845,6 +856,7 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 body_required=True,
                 params=audited,
                 security=ADMIN,
+                description=_ROOM_SETTINGS_REFUSED,
             ),
         },
         "/v1/admin/rooms/{room}/pause": {

@@ -3,6 +3,7 @@
 use crate::clock::MICROS_PER_SECOND;
 use crate::errors::{CoreError, CoreResult};
 use crate::limits;
+use crate::schedule;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrequeueMode {
@@ -84,12 +85,43 @@ impl RoomConfig {
 
     /// Checks a config given as input (the Python API, a config file, the admin API): what the
     /// core relies on, and every setting against today's documented range (see `limits`). The
-    /// message names the setting, the range and the value given.
+    /// message names the setting, the range and the value given; with several mistakes it
+    /// lists each (see `mistakes`).
     pub fn validate(&self) -> CoreResult<()> {
-        if let Some(first) = self.outside_ranges().into_iter().next() {
-            return Err(CoreError::InvalidConfig(first));
+        refuse_any(self.mistakes())
+    }
+
+    /// Every mistake of these settings, a message each naming its setting, in the order of the
+    /// settings: each outside today's documented range, times out of order, an unknown time
+    /// zone and each malformed release window. Empty exactly when `validate` accepts.
+    pub fn mistakes(&self) -> Vec<String> {
+        self.mistakes_except(&[])
+    }
+
+    /// Like `mistakes`, without the rules that read a setting named in `unread`: settings a
+    /// caller did not give, or could not read (a wrong type, an unknown mode) and reports
+    /// itself, whose placeholder here is nobody's value.
+    pub fn mistakes_except(&self, unread: &[&str]) -> Vec<String> {
+        let read = |name: &str| !unread.contains(&name);
+        let mut refused = self.outside_ranges_except(unread);
+        if read("opens_at") && read("closes_at") && self.closes_at.is_some_and(|closes| closes <= self.opens_at) {
+            refused.push("closes_at must be after opens_at".into());
         }
-        self.check_sound()
+        if read("opens_at")
+            && read("prequeue_opens_at")
+            && self.prequeue_opens_at.is_some_and(|pre| pre > self.opens_at)
+        {
+            refused.push("prequeue_opens_at must not be after opens_at".into());
+        }
+        // A name outside the timezone rule has its mistake already; looking it up says nothing more.
+        if read("timezone") && limits::TIMEZONE.accepts(&self.timezone) {
+            refused.extend(schedule::check_timezone(&self.timezone).err());
+        }
+        // Past their count, the windows' own count is the mistake: a message each would not be.
+        if read("release_windows") && limits::RELEASE_WINDOWS.check(self.release_windows.len() as i128).is_ok() {
+            refused.extend(self.release_windows.iter().filter_map(|spec| schedule::check_window(spec).err()));
+        }
+        refused
     }
 
     /// Checks what the core relies on whatever the ranges of the day: a room id, a rate above
@@ -122,30 +154,44 @@ impl RoomConfig {
     /// Every setting outside today's documented range, a message each, in the order of the
     /// settings. Empty for any config that `validate` accepts.
     pub fn outside_ranges(&self) -> Vec<String> {
+        self.outside_ranges_except(&[])
+    }
+
+    fn outside_ranges_except(&self, unread: &[&str]) -> Vec<String> {
         let mut refused = Vec::new();
-        let mut note = |checked: Result<(), String>| refused.extend(checked.err());
-        note(limits::ROOM_ID.check(&self.id));
-        note(limits::ADMIT_PER_MINUTE.check(self.admit_per_minute));
+        let mut note = |name: &str, checked: Result<(), String>| {
+            if !unread.contains(&name) {
+                refused.extend(checked.err());
+            }
+        };
+        note("id", limits::ROOM_ID.check(&self.id));
+        note("admit_per_minute", limits::ADMIT_PER_MINUTE.check(self.admit_per_minute));
         for (range, value) in limits::INT_SETTINGS.iter().zip(self.whole_settings()) {
-            note(range.check(i128::from(value)));
+            note(range.name, range.check(i128::from(value)));
         }
-        note(limits::check_challenge_max_number(i128::from(self.challenge_max_number)));
-        note(limits::RETAIN_PERSONAL_DATA_HOURS.check(i128::from(self.retain_personal_data_hours)));
-        note(limits::TIMES.check("opens_at", self.opens_at));
+        note("challenge_max_number", limits::check_challenge_max_number(i128::from(self.challenge_max_number)));
+        note(
+            "retain_personal_data_hours",
+            limits::RETAIN_PERSONAL_DATA_HOURS.check(i128::from(self.retain_personal_data_hours)),
+        );
+        note("opens_at", limits::TIMES.check("opens_at", self.opens_at));
         if let Some(closes) = self.closes_at {
-            note(limits::TIMES.check("closes_at", closes));
+            note("closes_at", limits::TIMES.check("closes_at", closes));
         }
         if let Some(pre) = self.prequeue_opens_at {
-            note(limits::TIMES.check("prequeue_opens_at", pre));
+            note("prequeue_opens_at", limits::TIMES.check("prequeue_opens_at", pre));
         }
-        note(limits::RELEASE_WINDOWS.check(self.release_windows.len() as i128).map_err(|_| {
-            format!(
-                "release_windows may list at most {} windows, got {}",
-                limits::RELEASE_WINDOWS.max,
-                self.release_windows.len()
-            )
-        }));
-        note(limits::TIMEZONE.check(&self.timezone));
+        note(
+            "release_windows",
+            limits::RELEASE_WINDOWS.check(self.release_windows.len() as i128).map_err(|_| {
+                format!(
+                    "release_windows may list at most {} windows, got {}",
+                    limits::RELEASE_WINDOWS.max,
+                    self.release_windows.len()
+                )
+            }),
+        );
+        note("timezone", limits::TIMEZONE.check(&self.timezone));
         refused
     }
 
@@ -182,6 +228,16 @@ impl RoomConfig {
         let closes_at = self.closes_at?;
         let over = last_slot_start.map_or(closes_at, |start| start.max(closes_at));
         Some(over + i64::from(self.retain_personal_data_hours) * 3_600 * MICROS_PER_SECOND)
+    }
+}
+
+/// `Ok` without mistakes; else `InvalidConfig` with the one, or with their count and each,
+/// separated by "; " (one exception, every mistake in its message).
+pub fn refuse_any(mistakes: Vec<String>) -> CoreResult<()> {
+    match mistakes.len() {
+        0 => Ok(()),
+        1 => Err(CoreError::InvalidConfig(mistakes.into_iter().next().unwrap_or_default())),
+        n => Err(CoreError::InvalidConfig(format!("{n} mistakes: {}", mistakes.join("; ")))),
     }
 }
 
@@ -390,6 +446,57 @@ mod tests {
                 other => panic!("{needle}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn every_mistake_is_listed_each_naming_its_setting() {
+        let mut c = test_config(OPEN);
+        c.max_active = 0;
+        c.offer_seconds = 1 << 20;
+        c.closes_at = Some(OPEN - 1);
+        c.timezone = "Mars/Olympus".into();
+        c.release_windows = vec!["Mon 07:00".into(), "Mon 25:00".into(), "Funday 07:00".into()];
+        let mistakes = c.mistakes();
+        let starts = [
+            "max_active must be between 1 and 1000000, got 0",
+            "offer_seconds must be between 1 and 86400, got 1048576",
+            "closes_at must be after opens_at",
+            "unknown timezone \"Mars/Olympus\"",
+            "release window \"Mon 25:00\"",
+            "release window \"Funday 07:00\"",
+        ];
+        assert_eq!(mistakes.len(), starts.len(), "{mistakes:?}");
+        for (mistake, start) in mistakes.iter().zip(starts) {
+            assert!(mistake.starts_with(start), "{mistake}");
+        }
+        // One exception for all of them, its message naming each.
+        let refused = refusal(|config| *config = c.clone());
+        assert!(refused.starts_with("6 mistakes: max_active must be"), "{refused}");
+        assert_eq!(refused.matches("; ").count(), 5, "{refused}");
+        assert!(test_config(OPEN).mistakes().is_empty());
+    }
+
+    #[test]
+    fn the_rules_of_an_unread_setting_are_left_out() {
+        let mut c = test_config(OPEN);
+        c.max_active = 0;
+        c.closes_at = Some(OPEN - 1);
+        c.hold_seconds = 0;
+        // The caller could not read opens_at nor max_active: their placeholders say nothing.
+        assert_eq!(c.mistakes_except(&["opens_at", "max_active"]), ["hold_seconds must be between 1 and 86400, got 0"]);
+        assert_eq!(c.mistakes_except(&["opens_at", "max_active", "hold_seconds"]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_setting_has_one_mistake_not_one_per_rule() {
+        // Outside the timezone rule: that rule's message, not also "unknown timezone".
+        let m = refusal(|c| c.timezone = "Mars\0".into());
+        assert!(m.starts_with("timezone \"Mars\\0\" must be 1 to 64 bytes"), "{m}");
+        // Too many windows: their count, not a message for each malformed one.
+        assert_eq!(
+            refusal(|c| c.release_windows = vec!["bogus".into(); 101]),
+            "release_windows may list at most 100 windows, got 101"
+        );
     }
 
     #[test]

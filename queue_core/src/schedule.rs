@@ -62,6 +62,27 @@ pub struct ReleaseSchedule {
     timezone: Tz,
 }
 
+/// A time zone within `limits::TIMEZONE` that is a known IANA name.
+fn read_timezone(name: &str) -> Result<Tz, String> {
+    Tz::from_str(name).map_err(|_| {
+        format!("unknown timezone {} (expected an IANA name such as \"Europe/Berlin\" or \"UTC\")", limits::shown(name))
+    })
+}
+
+fn read_window(spec: &str) -> Result<WindowSpec, String> {
+    WindowSpec::parse(spec).map_err(|reason| format!("release window {spec:?}: {reason}"))
+}
+
+/// Whether a time zone that passes `limits::TIMEZONE` is one `parse` knows, with its message.
+pub fn check_timezone(name: &str) -> Result<(), String> {
+    read_timezone(name).map(|_| ())
+}
+
+/// Whether one release window is well formed, with the message `parse` gives for it.
+pub fn check_window(spec: &str) -> Result<(), String> {
+    read_window(spec).map(|_| ())
+}
+
 impl ReleaseSchedule {
     /// Parses window specs (see the type's documentation) in an IANA timezone such as
     /// `"Europe/Berlin"` or `"UTC"`.
@@ -72,19 +93,9 @@ impl ReleaseSchedule {
     pub fn parse(specs: &[String], timezone: &str) -> CoreResult<Self> {
         // Every IANA name is within the rule, so a saved room's timezone always passes it.
         limits::TIMEZONE.check(timezone).map_err(CoreError::InvalidConfig)?;
-        let timezone = Tz::from_str(timezone).map_err(|_| {
-            CoreError::InvalidConfig(format!(
-                "unknown timezone {} (expected an IANA name such as \"Europe/Berlin\" or \"UTC\")",
-                limits::shown(timezone)
-            ))
-        })?;
-        let specs = specs
-            .iter()
-            .map(|spec| {
-                WindowSpec::parse(spec)
-                    .map_err(|reason| CoreError::InvalidConfig(format!("release window {spec:?}: {reason}")))
-            })
-            .collect::<CoreResult<Vec<_>>>()?;
+        let timezone = read_timezone(timezone).map_err(CoreError::InvalidConfig)?;
+        let specs = specs.iter().map(|spec| read_window(spec)).collect::<Result<Vec<_>, _>>();
+        let specs = specs.map_err(CoreError::InvalidConfig)?;
 
         let mut times_by_weekday: [Vec<NaiveTime>; 7] = Default::default();
         for spec in &specs {
@@ -406,6 +417,13 @@ mod tests {
             Err(CoreError::InvalidConfig(message)) => message,
             other => panic!("{specs:?} in {timezone:?} gave {other:?}"),
         }
+    }
+
+    #[test]
+    fn each_window_and_the_timezone_are_checked_with_the_message_of_parse() {
+        assert_eq!(check_window("Mon 25:00").unwrap_err(), parse_error(&["Mon 25:00"], "UTC"));
+        assert_eq!(check_timezone("Mars/Olympus").unwrap_err(), parse_error(&[], "Mars/Olympus"));
+        assert!(check_window("Mon-Fri 07:00").is_ok() && check_timezone("Europe/Berlin").is_ok());
     }
 
     #[test]

@@ -9,27 +9,29 @@ use crate::errors::CoreError;
 
 /// Accepts an aware `datetime` or an RFC 3339 string with an offset.
 pub fn to_micros(value: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
+    Ok(read_micros(value, what)?.map_err(CoreError::InvalidArgument)?)
+}
+
+/// Like `to_micros`, for a caller that collects mistakes: a value that is not an aware time is
+/// `Ok(Err(message))`; `Err` is left to failures of Python itself.
+pub fn read_micros(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Result<i64, String>> {
     if let Ok(text) = value.cast::<PyString>() {
         let text = text.to_str()?;
-        let parsed = DateTime::parse_from_rfc3339(text).map_err(|e| {
-            CoreError::InvalidArgument(format!("{what}: {text:?} is not an RFC 3339 time with offset ({e})"))
-        })?;
-        return Ok(parsed.timestamp_micros());
+        let parsed = DateTime::parse_from_rfc3339(text)
+            .map_err(|e| format!("{what}: {text:?} is not an RFC 3339 time with offset ({e})"));
+        return Ok(parsed.map(|t| t.timestamp_micros()));
     }
     let Ok(dt) = value.cast::<PyDateTime>() else {
-        return Err(CoreError::InvalidArgument(format!("{what} must be a datetime or an RFC 3339 string")).into());
+        return Ok(Err(format!("{what} must be a datetime or an RFC 3339 string")));
     };
     let offset = dt.call_method0("utcoffset")?;
     if offset.is_none() {
-        return Err(CoreError::InvalidArgument(format!(
-            "{what} must be timezone-aware: a naive datetime is ambiguous"
-        ))
-        .into());
+        return Ok(Err(format!("{what} must be timezone-aware: a naive datetime is ambiguous")));
     }
     let offset = offset.cast::<PyDelta>()?;
     let offset_micros = (i64::from(offset.get_days()) * 86_400 + i64::from(offset.get_seconds())) * 1_000_000
         + i64::from(offset.get_microseconds());
-    let local = NaiveDate::from_ymd_opt(dt.get_year(), u32::from(dt.get_month()), u32::from(dt.get_day()))
+    let Some(local) = NaiveDate::from_ymd_opt(dt.get_year(), u32::from(dt.get_month()), u32::from(dt.get_day()))
         .and_then(|d| {
             d.and_hms_micro_opt(
                 u32::from(dt.get_hour()),
@@ -38,8 +40,10 @@ pub fn to_micros(value: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
                 dt.get_microsecond(),
             )
         })
-        .ok_or_else(|| CoreError::InvalidArgument(format!("{what} is out of range")))?;
-    Ok(local.and_utc().timestamp_micros() - offset_micros)
+    else {
+        return Ok(Err(format!("{what} is out of range")));
+    };
+    Ok(Ok(local.and_utc().timestamp_micros() - offset_micros))
 }
 
 pub fn opt_to_micros(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<i64>> {
