@@ -757,8 +757,13 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "booking",
                 {200: ("Done", "The session's capacity goes to the next in line")},
                 [401, 403, 404, 410],
+                body="CompleteRequest",
                 params=room,
-                security=PASS,
+                security=[*PASS, *SERVICE],
+                description="With the visitor's pass, or server to server with the service "
+                "token and the visitor's pass as `token`. In handoff mode this is the signal "
+                "that a session ended: without it, sessions hold their place until their pass "
+                "expires, and the wait estimate says so (`eta.reason` = `expiry`).",
             )
         },
         "/v1/rooms/{room}/bookings/{code}": {
