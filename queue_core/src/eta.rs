@@ -12,9 +12,13 @@
 //! Before enough is measured the range spans what the settings allow — from the configured rate
 //! (at best) to every place held for a full `session_seconds` (at worst) — and says `measuring`.
 //! Once known, the speed is the measured one: positions passed per second the line was backed
-//! up, counted from when the booking site first filled (before that, admissions ran at the rate
-//! while places were free, which says nothing about how fast places free up afterwards) and from
-//! the last change of the rate by an operator (the old rate says nothing about the new one).
+//! up, counted from when the booking site first filled and a place freed again (before that,
+//! admissions ran at the rate into free places, then stood still until the first sessions
+//! ended: neither says how fast places free up from then on) and from the last change of the
+//! rate by an operator (the old rate says nothing about the new one). A full site's pace is
+//! `known` only after many turnovers of its places, a site not yet full is known to stay so only
+//! after a whole `session_seconds` (the sessions still running may be the long ones), and the
+//! skipped share only once measured closely: until then the estimate says `measuring`.
 
 /// Measured time after which an estimate can be `known`.
 const KNOWN_AFTER_SECONDS: f64 = 15.0;
