@@ -40,6 +40,8 @@ const CAPACITY_BINDS_BELOW: f64 = 0.9;
 const KNOWN_SPREAD_FLOOR: f64 = 0.1;
 const KNOWN_SPREAD_NOISE: f64 = 1.5;
 const KNOWN_SPREAD_MAX: f64 = 1.0 / 3.0;
+/// While measuring, the point estimate weighs the rate like this much measured time.
+const GUESS_PRIOR_SECONDS: f64 = 60.0;
 /// Half-width of a range not yet known: until it is measured, visitors who leave or stop polling
 /// may make the line up to twice as fast as the admissions alone (surges lose a fifth to two
 /// fifths of their visitors on the way), and a rate-limited line's pace is not yet confirmed.
@@ -201,6 +203,9 @@ impl Line {
             1.0
         };
         let best = rate / keep;
+        // The pace while the rate limits, for the point of a range: the measured one, drawn
+        // towards the rate as if `GUESS_PRIOR_SECONDS` at the rate had been measured too.
+        let at_rate = (meter.passed as f64 + rate * GUESS_PRIOR_SECONDS) / (meter.seconds() + GUESS_PRIOR_SECONDS);
         let full_sessions = self.full_sessions_per_second();
         let worst = self.slowest_per_second();
         // The booking site cannot be the limit, or this ticket's turn comes while places are
@@ -225,7 +230,7 @@ impl Line {
         let measured = self.measured_per_second();
         let paused = |e: Estimate| if self.paused { Estimate { known: false, reason: Reason::Paused, ..e } } else { e };
         if rate_only && !(measured_long_enough && meter.filled) {
-            let seconds = d / best;
+            let seconds = d / at_rate;
             let (spread, known) =
                 if measured_long_enough { (KNOWN_SPREAD_FLOOR, true) } else { (UNMEASURED_SPREAD, false) };
             return paused(Estimate {
@@ -238,7 +243,16 @@ impl Line {
             });
         }
         if !(measured_long_enough && seen_enough) {
-            let guess = measured.unwrap_or(best).clamp(worst, best);
+            // The point of the range (it paces the polls): while places are free the rate; once
+            // the site is full the measured speed, drawn towards the rate as if
+            // `GUESS_PRIOR_SECONDS` at the rate had been measured too (a count of a few
+            // admissions says little).
+            let guess = if meter.filled {
+                ((meter.passed as f64 + best * GUESS_PRIOR_SECONDS) / (meter.seconds() + GUESS_PRIOR_SECONDS))
+                    .clamp(worst, best)
+            } else {
+                at_rate
+            };
             return paused(Estimate {
                 low: d / best * (1.0 - UNMEASURED_SPREAD),
                 seconds: d / guess,

@@ -25,11 +25,16 @@ fn a_room_whose_places_cannot_fill_rests_on_the_rate() {
     // Fewer positions would leave the skipped share too uncertain for `known`.
     l.meter = LineMeter { passed: 200, admitted: 150, micros: 20_000_000, filled: false };
     assert!(!l.estimate(100).known);
-    l.meter = LineMeter { passed: 400, admitted: 300, micros: 40_000_000, filled: false };
+    // A quarter skipped: 10 admissions a second pass 13.3 positions. The measured pace is drawn
+    // towards the rate as if a minute at the rate had been measured too.
+    l.meter = LineMeter { passed: 400, admitted: 300, micros: 30_000_000, filled: false };
     let e = l.estimate(100);
     assert_eq!((e.reason, e.known), (Reason::Rate, true));
-    // A quarter skipped: 100 places pass in 7.5 s at 10 admissions a second.
-    assert!((e.seconds - 7.5).abs() < 1e-9, "{e:?}");
+    let pace = (400.0 + 10.0 * 60.0) / (30.0 + 60.0);
+    assert!((e.seconds - 100.0 / pace).abs() < 1e-9, "{e:?}");
+    // The longer measured, the closer to the measured pace (100 positions in 7.5 s).
+    l.meter = LineMeter { passed: 40_000, admitted: 30_000, micros: 3_000_000_000, filled: false };
+    assert!((l.estimate(100).seconds - 7.5).abs() < 0.2);
     assert!(e.high / e.low <= 2.0);
 }
 
