@@ -12,6 +12,7 @@ _TicketState: TypeAlias = Literal[
 ]
 _TimeLike: TypeAlias = datetime | str
 _SlotState: TypeAlias = Literal["free", "held", "offered", "booked", "returned"]
+_EtaReason: TypeAlias = Literal["rate", "capacity", "expiry", "paused", "measuring"]
 _RoomState: TypeAlias = Literal["prequeue", "open", "paused", "closed", "sold_out"]
 
 @final
@@ -269,9 +270,19 @@ class Ticket:
 
 @final
 class Eta:
-    """A wait estimate as a range, in seconds; ``known`` once measured, not assumed."""
+    """A wait estimate as a range, in seconds; ``known`` once measured, not assumed;
+    ``reason`` says what it rests on."""
 
-    def __new__(cls, *, low: float, seconds: float, high: float, known: bool) -> Self: ...
+    def __new__(
+        cls,
+        *,
+        low: float,
+        seconds: float,
+        high: float,
+        known: bool,
+        reason: _EtaReason,
+        admit_per_second: float,
+    ) -> Self: ...
     @property
     def low(self) -> float: ...
     @property
@@ -280,6 +291,40 @@ class Eta:
     def high(self) -> float: ...
     @property
     def known(self) -> bool: ...
+    @property
+    def reason(self) -> _EtaReason:
+        """``rate``, ``capacity`` (the booking site is full), ``expiry`` (full, and sessions end
+        only when their passes expire), ``paused`` or ``measuring``."""
+    @property
+    def admit_per_second(self) -> float:
+        """The admission speed the estimate assumes."""
+
+@final
+class Line:
+    """What a wait estimate rests on, from counters kept elsewhere (the Redis backend's)."""
+
+    def __new__(
+        cls,
+        *,
+        admit_per_second: float,
+        max_active: int,
+        session_seconds: float,
+        active: int,
+        paused: bool,
+        completed: int,
+        expired: int,
+        passed: int,
+        admitted: int,
+        measured_micros: int,
+        filled: bool,
+    ) -> Self: ...
+    def estimate(self, distance: int) -> Eta:
+        """The wait of a ticket ``distance`` places from the cursor (1 = next in line)."""
+    def prequeue_estimate(self, opens_in_seconds: float, waiting: int) -> Eta:
+        """The wait of a pre-queue entry before the draw."""
+    @property
+    def measured_per_second(self) -> float | None:
+        """Positions passed a second while the line was backed up, once anything was measured."""
 
 @final
 class Offer:
@@ -759,17 +804,15 @@ def cached_status_poll(
     ahead: int | None,
     ahead_at_start: int | None,
     distance: int,
-    speed: tuple[float, float, float],
+    line: Line,
     opens_in_seconds: float,
     prequeue_waiting: int,
-    admit_per_second: float,
-    paused: bool,
     cap_ms: int,
     random: float,
 ) -> tuple[bytes, int]:
     """``status_poll``'s answer for a ticket without pass or offer from counters cached
-    elsewhere (the Redis backend's): ``distance`` places from the cursor, its speed as
-    ``(mean, variance, measured_seconds)``, ``prequeue_waiting`` entries before the draw.
+    elsewhere (the Redis backend's): ``distance`` places from the cursor, the estimate from
+    ``line``, ``prequeue_waiting`` entries before the draw.
     Returns ``(json_body, poll_after_ms)``; an admitted ticket raises ``ValueError``."""
 
 def poll_after_ms(
@@ -787,17 +830,6 @@ def poll_after_ms(
 def heartbeat_cap_ms(heartbeat_timeout_seconds: int) -> int:
     """The longest poll interval of a room (before jitter), from its heartbeat timeout."""
 
-def wait_estimate(
-    speed: tuple[float, float, float], distance: int
-) -> tuple[float, float, float, bool]:
-    """``(low, seconds, high, known)``: the wait of a ticket ``distance`` places from the
-    cursor at the speed measured as ``(mean, variance, measured_seconds)``."""
-
-def prequeue_estimate(
-    opens_in_seconds: float, waiting: int, admit_per_second: float
-) -> tuple[float, float, float, bool]:
-    """``(low, seconds, high, known)``: the wait of a pre-queue entry before the draw."""
-
 def next_release_window(config: RoomConfig, at_or_after: datetime | str) -> datetime | None:
     """The first release window of ``config`` at or after ``at_or_after``, or None."""
 
@@ -806,6 +838,8 @@ def last_release_window(config: RoomConfig, at_or_before: datetime | str) -> dat
     a tick releases for, once, however many were missed since the last release."""
 
 POLL_FRONT_MS: Final[int]
+#: What a wait estimate can rest on (``Eta.reason``).
+ETA_REASONS: Final[list[_EtaReason]]
 POLL_BACK_MS: Final[int]
 POLL_MIN_MS: Final[int]
 POLL_JITTER: Final[float]

@@ -647,3 +647,46 @@ async def test_confirming_again_ends_the_session_once_the_allowance_is_used(env:
     await backend.confirm(ROOM, "s0", a)  # asked again: the hold on s1 counts now
     with pytest.raises(pyqueue.SessionEnded):
         await backend.verify_pass(ROOM, a)
+
+
+# ----- the wait estimate ------------------------------------------------------------------------
+
+
+async def test_the_wait_estimate_knows_when_the_booking_site_is_full(env: Setup) -> None:
+    """Both backends estimate from the same counters with the core's one estimator: 20 places,
+    sessions that complete 4 s after the visitor learns of the turn (at the next poll, a
+    second apart), so the line moves at about 20 every 4.5 s, not at the 10 a second set."""
+    backend, clock, room = env
+    await room(max_active=20, session_seconds=600)
+    tickets = [(await backend.join(ROOM, None, None)).token for _ in range(500)]
+    clock.set(OPENS_AT)
+    sessions: dict[str, tuple[float, str]] = {}
+    done: set[str] = set()
+    first: list[pyqueue.Status] = []
+    for step in range(180):
+        now = step * 0.5
+        await backend.tick(ROOM)
+        for token in tickets:
+            if token in sessions or step % 2:
+                continue  # polls once a second
+            status = await backend.status(ROOM, token)
+            if status.state == "admitted" and status.pass_token is not None:
+                sessions[token] = (now, status.pass_token)
+            elif step == 0:
+                first.append(status)
+        for token, (at, pass_token) in sessions.items():
+            if token not in done and now >= at + 4:
+                await backend.complete(ROOM, pass_token)
+                done.add(token)
+        clock.advance(0.5)
+    # At the opening the first 20 go into free places at the rate; for those behind them,
+    # nothing is measured yet.
+    assert all(s.eta.reason == ("rate" if (s.ahead or 0) < 20 else "measuring") for s in first)
+    now_of = {t: await backend.status(ROOM, t) for t in tickets}
+    token, last = max(now_of.items(), key=lambda item: item[1].ahead or 0)
+    assert last.ahead is not None and last.ahead >= 100
+    assert (last.eta.reason, last.eta.known) == ("capacity", True)
+    assert last.eta.seconds == pytest.approx((last.ahead + 1) / (20 / 4.5), rel=0.15)
+    await backend.pause(ROOM, "anna")
+    paused = await backend.status(ROOM, token)
+    assert (paused.eta.reason, paused.eta.known) == ("paused", False)

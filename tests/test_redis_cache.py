@@ -35,19 +35,28 @@ def test_records_are_trusted_until_the_cursor_passes_them() -> None:
     assert cache.record(4) is None  # it left: read it again
 
 
-def estimate(mean: float, variance: float, measured: float, distance: int) -> Eta:
-    """What the cache estimates from these counters."""
+def estimate(distance: int, **counters: float) -> Eta:
+    """What the cache estimates from the counters the scripts keep: 10 admitted a second, 20
+    places, sessions of at most 600 s, all places taken, and ``counters`` on top."""
     cache = RoomCache()
-    cache.apply(meta(sp_mean=mean, sp_var=variance, sp_meas=measured), [], 0, 0, {})
+    room = {"rate": 10.0, "max_active": 20, "session_us": 600e6, "active": 20}
+    cache.apply(meta(**{**room, **counters}), [], 0, 0, {})
     return cache.estimate(distance)
 
 
-def test_estimate_follows_the_core() -> None:
-    unknown = estimate(10.0, 0.0, 0.0, 100)
-    assert (unknown.seconds, unknown.low, unknown.high, unknown.known) == (10.0, 5.0, 15.0, False)
-    steady = estimate(5.0, 0.0, 600.0, 50)
-    assert steady.known and steady.seconds == 10.0 and steady.high == 11.0
-    assert estimate(5.0, 0.0, 0.0, 0).seconds == 0.0
+def test_estimate_follows_the_core_from_the_scripts_counters() -> None:
+    measuring = estimate(100)
+    assert (measuring.reason, measuring.known) == ("measuring", False)
+    assert (measuring.low, measuring.high) == (5.0, 5 * 600.0)
+    # 60 s in which the full site let in 300 people (five a second), sessions reported done.
+    measured = {"ln_passed": 300, "ln_admitted": 300, "ln_us": 60e6, "ln_filled": 1}
+    full = estimate(100, c_completed=300, **measured)
+    assert (full.reason, full.known, full.seconds) == ("capacity", True, 20.0)
+    assert full.admit_per_second == 5.0
+    # No session was ever reported complete: places free up only as passes expire.
+    assert estimate(100, c_expired=300, **measured).reason == "expiry"
+    assert estimate(100, paused=1, **measured).reason == "paused"
+    assert estimate(0, **measured).seconds == 0.0
 
 
 def test_pairs() -> None:

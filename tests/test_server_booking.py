@@ -208,6 +208,36 @@ async def test_complete_ends_the_session(aiohttp_client):
     assert body["error"]["code"] == "token_missing"
 
 
+async def test_a_booking_site_completes_its_visitor_s_session_server_to_server(aiohttp_client):
+    """The handoff signal: the service token, and the visitor's pass as ``token``."""
+    api = await open_room(aiohttp_client)
+    visitor = await api.admitted_pass()
+    _, body = await api.json("POST", "/v1/rooms/kiel/complete", 400, headers=SERVICE, json={})
+    assert body["error"]["code"] == "invalid_argument"
+    response, body = await api.json(
+        "POST",
+        "/v1/rooms/kiel/complete",
+        200,
+        headers=SERVICE,
+        json={"token": visitor["pass"]},
+    )
+    assert body == {"room": "kiel", "state": "completed"}
+    # Not the visitor's own browser: no pass cookie is cleared.
+    assert "Set-Cookie" not in response.headers
+    status = await api.status(visitor["ticket"])
+    assert status["state"] == "completed" and status["pass"] is None
+    # The visitor's own call cannot name a token in the body.
+    other = await api.admitted_pass()
+    _, body = await api.json(
+        "POST",
+        "/v1/rooms/kiel/complete",
+        400,
+        headers=bearer(other["pass"]),
+        json={"token": other["pass"]},
+    )
+    assert body["error"]["code"] == "invalid_argument"
+
+
 async def test_verify_pass_for_booking_sites(aiohttp_client):
     api = await open_room(aiohttp_client, [room_table("kiel"), room_table("luebeck")])
     visitor = await api.admitted_pass()

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyqueue import Eta, Offer, Status
+from pyqueue._core import ETA_REASONS
 from pyqueue.server import polling, render
 
 STATES = ["prequeue", "waiting", "admitted", "completed", "expired", "abandoned", "left", "closed"]
@@ -25,7 +26,15 @@ statuses = st.builds(
     ticket=st.integers(0, 2**32 - 1),
     state=st.sampled_from(STATES),
     at=st.just(AT),
-    eta=st.builds(Eta, low=numbers, seconds=numbers, high=numbers, known=st.booleans()),
+    eta=st.builds(
+        Eta,
+        low=numbers,
+        seconds=numbers,
+        high=numbers,
+        known=st.booleans(),
+        reason=st.sampled_from(ETA_REASONS),
+        admit_per_second=numbers,
+    ),
     ahead=st.none() | st.integers(0, 10**7),
     ahead_at_start=st.none() | st.integers(0, 10**7),
     opens_in_seconds=numbers,

@@ -32,7 +32,8 @@ async def test_join_before_opening_enters_the_prequeue(aiohttp_client):
     assert body["opens_in_seconds"] == 3600
     assert body["pass"] is None and body["handoff_url"] is None and body["offer"] is None
     assert body["ticket"].count(".") == 2
-    assert set(body["eta"]) == {"low", "seconds", "high", "known"}
+    assert set(body["eta"]) == {"low", "seconds", "high", "known", "reason", "admit_per_minute"}
+    assert body["eta"]["reason"] == "measuring"
     # Far from opening, polls are spread out, but stay under a third of the heartbeat (60 s).
     assert 500 <= body["poll_after_ms"] <= 20_000 * 1.2
     assert int(response.headers["Retry-After"]) >= 1

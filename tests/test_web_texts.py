@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -261,3 +262,55 @@ def test_booking_limits_count_places_unless_people_are_vouched_for() -> None:
     assert "Each person" in texts("en")(limit_key("entry"), limit=1)
     identity_form_text = texts("en")("identity_text")
     assert "same place" not in identity_form_text and "every device" not in identity_form_text
+
+
+@pytest.mark.parametrize(
+    ("reason", "known", "en", "de"),
+    [
+        (
+            "capacity",
+            True,
+            "the booking site is full and lets in about 5 people a second as others finish",
+            "Die Buchungsseite ist voll und lässt etwa 5 Personen pro Sekunde ein",
+        ),
+        ("rate", True, "The booking site lets in about 5 people a second.", "etwa 5 Personen"),
+        ("expiry", True, "only frees up when someone's booking time runs out", "erst frei"),
+        ("measuring", False, "lets in at most 5 people a second", "höchstens 5 Personen"),
+    ],
+)
+def test_the_page_says_what_the_wait_rests_on(reason: str, known: bool, en: str, de: str) -> None:
+    """The issue's booking site, full at 300 admissions a minute: the wait line and the reason
+    in words, in both languages; a range that spans the settings is not shown."""
+    for lang, said in (("en", en), ("de", de)):
+        status = {**_status("waiting"), "eta": {
+            "low": 60, "seconds": 90, "high": 6000, "known": known,
+            "reason": reason, "admit_per_minute": 300,
+        }}  # fmt: skip
+        page = waiting_room(_ctx(lang), _facts("shuffle", "optional", "open"), status).main
+        assert said in html.unescape(page)
+        wait = re.search(r'id="pq-eta">([^<]*)<', page)
+        assert wait is not None
+        if reason == "measuring":
+            assert wait.group(1) == texts(lang)("eta_measuring")
+        else:
+            assert wait.group(1) == texts(lang).wait(60, 6000)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_paused_queue_shows_no_wait_and_says_who_paused_it(lang: str) -> None:
+    status = {**_status("waiting"), "paused": True, "eta": {
+        "low": 60, "seconds": 90, "high": 120, "known": False,
+        "reason": "paused", "admit_per_minute": 600,
+    }}  # fmt: skip
+    page = waiting_room(_ctx(lang), _facts("shuffle", "optional", "paused"), status).main
+    t = texts(lang)
+    assert f'id="pq-eta">{html.escape(t("eta_paused"))}<' in page
+    assert t.wait(60, 120) not in page
+    assert "Veranstalter" in page if lang == "de" else "organiser" in page
+
+
+def test_speeds_are_said_per_second_from_two_a_second() -> None:
+    t = texts("en")
+    assert t.rate(120) == "2 people a second"
+    assert t.rate(90) == "90 people a minute"
+    assert t.rate(1) == "1 person a minute"

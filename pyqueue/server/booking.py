@@ -9,6 +9,7 @@ body.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from aiohttp import web
@@ -112,22 +113,34 @@ async def release_hold(request: web.Request) -> web.Response:
     return json_response({"room": room, "slot": slot, "state": "released"})
 
 
-async def confirm(request: web.Request) -> web.Response:
+async def _on_behalf(request: web.Request, own: Callable[[], str]) -> str:
+    """The visitor's token: from the body (``token``) when a booking site calls with the
+    service token on its visitor's behalf, else ``own()`` (the request's own credentials, by
+    the caller's rule)."""
     state = request.app[STATE]
-    room = request.match_info["room"]
-    meta = await state.room(room)
     data = await read_json_object(request, state.server)
     reject_unknown(data, {"token"})
-    if bearer_matches(request, state.server.service_token):
+    if _service_call(request):
         token = optional_string(data, "token", MAX_TOKEN_CHARS)
         if token is None:
             raise ApiError(
                 "invalid_argument", "with the service token, send the visitor's token as token"
             )
-    else:
-        if "token" in data:
-            raise ApiError("invalid_argument", "token in the body needs the service token")
-        token = _pass_or_ticket(request, meta)
+        return token
+    if "token" in data:
+        raise ApiError("invalid_argument", "token in the body needs the service token")
+    return own()
+
+
+def _service_call(request: web.Request) -> bool:
+    return bearer_matches(request, request.app[STATE].server.service_token)
+
+
+async def confirm(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    room = request.match_info["room"]
+    meta = await state.room(room)
+    token = await _on_behalf(request, lambda: _pass_or_ticket(request, meta))
     booked = await state.backend.confirm(room, request.match_info["slot"], token)
     state.metrics.bookings[room] += 1
     return json_response(render.booking(booked), status=201)
@@ -142,13 +155,18 @@ async def decline_offer(request: web.Request) -> web.Response:
 
 
 async def complete(request: web.Request) -> web.Response:
-    """The visitor is done with booking: the session's capacity goes to the next in line."""
+    """The visitor is done with booking: the session's capacity goes to the next in line. In
+    handoff mode this is the only way pyqueue learns that a session ended before its pass
+    expires, so booking sites send it server to server: the service token, and the visitor's
+    pass as ``token``."""
     state = request.app[STATE]
     room = request.match_info["room"]
     meta = await state.room(room)
-    await state.backend.complete(room, _pass(request, meta))
+    token = await _on_behalf(request, lambda: _pass(request, meta))
+    await state.backend.complete(room, token)
     response = json_response({"room": room, "state": "completed"})
-    response.del_cookie(meta.pass_cookie, path="/")
+    if not _service_call(request):
+        response.del_cookie(meta.pass_cookie, path="/")
     return response
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from pyqueue import __version__
-from pyqueue._core import InputRule
+from pyqueue._core import ETA_REASONS, InputRule
 from pyqueue.config import INPUT_RULES, ROOM_ENUMS, ROOM_FIELDS
 from pyqueue.server.errors import STATUS_BY_CODE
 from pyqueue.server.httpio import MAX_ENTRY_TOKEN_CHARS, MAX_TOKEN_CHARS
@@ -135,7 +135,32 @@ def _schemas() -> dict[str, Schema]:
                 }
             }
         ),
-        "Eta": _object({"low": NUMBER, "seconds": NUMBER, "high": NUMBER, "known": BOOLEAN}),
+        "Eta": {
+            **_object(
+                {
+                    "low": NUMBER,
+                    "seconds": NUMBER,
+                    "high": NUMBER,
+                    "known": BOOLEAN,
+                    "reason": {
+                        "type": "string",
+                        "enum": list(ETA_REASONS),
+                        "description": "What the estimate rests on: `rate` (the configured "
+                        "admission rate limits the line), `capacity` (the booking site is full: "
+                        "the line moves as sessions end), `expiry` (full, and no session was "
+                        "reported complete: places free up only when passes expire), `paused` "
+                        "(an operator paused admissions) or `measuring` (too little measured: "
+                        "the range spans what the settings allow, from the rate to every place "
+                        "held for a full session).",
+                    },
+                    "admit_per_minute": {
+                        "type": "integer",
+                        "description": "Admissions a minute the estimate assumes.",
+                    },
+                }
+            ),
+            "description": "The wait in seconds as a range; `known` once measured.",
+        },
         "Offer": _object({"slot": STRING, "until": TIME, "expires_in_seconds": INTEGER}),
         "Status": _object(
             {
@@ -306,6 +331,16 @@ def _schemas() -> dict[str, Schema]:
                 "token": {
                     "type": "string",
                     "description": "The visitor's pass or ticket; only with the service token.",
+                }
+            },
+            "additionalProperties": False,
+        },
+        "CompleteRequest": {
+            "type": "object",
+            "properties": {
+                "token": {
+                    "type": "string",
+                    "description": "The visitor's pass; only with the service token.",
                 }
             },
             "additionalProperties": False,
@@ -760,8 +795,13 @@ def _paths(virtual_clock: bool) -> dict[str, Any]:
                 "booking",
                 {200: ("Done", "The session's capacity goes to the next in line")},
                 [401, 403, 404, 410],
+                body="CompleteRequest",
                 params=room,
-                security=PASS,
+                security=[*PASS, *SERVICE],
+                description="With the visitor's pass, or server to server with the service "
+                "token and the visitor's pass as `token`. In handoff mode this is the signal "
+                "that a session ended: without it, sessions hold their place until their pass "
+                "expires, and the wait estimate says so (`eta.reason` = `expiry`).",
             )
         },
         "/v1/rooms/{room}/bookings/{code}": {

@@ -57,6 +57,8 @@ def status(
             "seconds": round(eta_seconds),
             "high": round(eta.high),
             "known": eta.known,
+            "reason": eta.reason,
+            "admit_per_minute": round(eta.admit_per_second * 60),
         },
         "opens_in_seconds": round(opens_in),
         "pass": pass_token,

@@ -3,8 +3,9 @@ numbers, times and waits.
 
 The users are German portals, so German comes first: it is chosen whenever the browser does not
 clearly prefer English. The texts live in ``texts/<lang>.json`` so that a translator edits data,
-not code. The wait is phrased the same way here and in ``static/page.js`` (which re-phrases it
-after each poll); both round the same way so the words do not change on a reload.
+not code. The wait and what it rests on are phrased the same way here and in ``static/page.js``
+(which re-phrases them after each poll); both round the same way so the words do not change on a
+reload.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ TEXTS_DIR: Final = Path(__file__).parent / "texts"
 
 #: Waits from this many minutes on are said in hours (rounded to half hours).
 HOURS_FROM_MINUTES: Final = 90
+#: Admission speeds from this many a minute on are said per second.
+PER_SECOND_FROM_MINUTE: Final = 120
 
 
 def negotiate(accept_language: str | None, chosen: str | None = None) -> str:
@@ -108,6 +111,34 @@ class Texts:
             return self("eta_minutes_single", n=lo_min)
         return self("eta_minutes", low=lo_min, high=hi_min)
 
+    def rate(self, per_minute: int) -> str:
+        """An admission speed in words: per second from two a second on, else per minute."""
+        if per_minute >= PER_SECOND_FROM_MINUTE:
+            return self("eta_rate_second", n=self.number(round(per_minute / 60)))
+        if per_minute <= 1:
+            return self("eta_rate_one_minute")
+        return self("eta_rate_minute", n=self.number(per_minute))
+
+    def eta(self, eta: Mapping[str, Any]) -> str:
+        """The wait line of a status's ``eta``: a range, or why there is none (paused by the
+        organiser; still measuring, when the range would span what the settings allow)."""
+        reason = eta.get("reason")
+        if reason == "paused":
+            return self("eta_paused")
+        if reason == "measuring":
+            return self("eta_measuring")
+        return self.wait(eta["low"], eta["high"])
+
+    def eta_reason(self, eta: Mapping[str, Any]) -> str:
+        """What the estimate rests on, in a sentence ("" while paused: the page says so)."""
+        reason = eta.get("reason")
+        rate = self.rate(int(eta.get("admit_per_minute") or 0))
+        if reason in ("rate", "capacity", "measuring"):
+            return self(f"eta_reason_{reason}", rate=rate)
+        if reason == "expiry":
+            return self("eta_reason_expiry")
+        return ""
+
     def clock(self, seconds: float) -> str:
         """A countdown's face: ``04:05``, ``1:02:03``, and from a day on with the days in
         words, ``26 days, 12:19:18`` (``static/page.js`` ticks it on the same way, with the
@@ -172,6 +203,15 @@ class Texts:
             "eta_minutes",
             "eta_hours_single",
             "eta_hours",
+            "eta_measuring",
+            "eta_paused",
+            "eta_rate_second",
+            "eta_rate_minute",
+            "eta_rate_one_minute",
+            "eta_reason_rate",
+            "eta_reason_capacity",
+            "eta_reason_expiry",
+            "eta_reason_measuring",
             "updated_at",
             "connection_problem",
             "poll_stopped",
@@ -181,6 +221,7 @@ class Texts:
             "lang": self.lang,
             "decimal": self.decimal,
             "hoursFromMinutes": HOURS_FROM_MINUTES,
+            "perSecondFromMinute": PER_SECOND_FROM_MINUTE,
             "strings": {k: self.strings[k] for k in keys},
         }
 

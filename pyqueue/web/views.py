@@ -159,7 +159,8 @@ def _place(ctx: PageContext, status: Mapping[str, Any]) -> str:
     start = max(ahead, at_start if at_start is not None else ahead)
     done = start - ahead
     eta = status["eta"]
-    first = "" if eta["known"] else paragraph(t("eta_first_estimate"), "hint")
+    because = t.eta_reason(eta)
+    first = "" if eta["known"] or eta.get("reason") != "rate" else t("eta_first_estimate")
     updated = datetime.now(UTC).astimezone(ctx.zone).strftime("%H:%M:%S")
     return (
         '<section class="card place" aria-labelledby="pq-place-label">'
@@ -169,12 +170,14 @@ def _place(ctx: PageContext, status: Mapping[str, Any]) -> str:
         f'<strong class="place-number" id="pq-place">{esc(t.number(ahead + 1))}</strong></p>'
         f'<p id="pq-ahead">{esc(t.ahead(ahead))}</p>'
         f'<p class="wait-line"><span class="label">{esc(t("wait_label"))}</span> '
-        f'<strong id="pq-eta">{esc(t.wait(eta["low"], eta["high"]))}</strong></p>'
+        f'<strong id="pq-eta">{esc(t.eta(eta))}</strong></p>'
+        f'<p class="hint" id="pq-eta-reason"{"" if because else " hidden"}>{esc(because)}</p>'
         "</div>"
         f'<label class="progress-label" for="pq-progress">{esc(t("progress_label"))}</label>'
         f'<progress id="pq-progress" max="{max(1, start)}" value="{done if start else 1}">'
         f"{done}/{start}</progress>"
-        f'<div id="pq-first-estimate">{first}</div>'
+        f'<p class="hint" id="pq-first-estimate"{"" if first else " hidden"}>'
+        f"{esc(first or t('eta_first_estimate'))}</p>"
         f'<p class="updated" id="pq-updated">{esc(t("updated_at", time=updated))}</p>'
         '<p class="poll-problem" id="pq-problem" role="status" hidden></p>'
         "</section>"

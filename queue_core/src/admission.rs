@@ -35,6 +35,7 @@ impl QueueState {
         let mut budget = capacity.min(self.allowance.max(0.0) as u32);
         let timeout = self.config.heartbeat_timeout_micros();
         let start = self.cursor;
+        let admitted_before = self.counters.admitted;
         while self.cursor < self.order.len() {
             let position = self.cursor;
             if !self.waits_at(position) {
@@ -60,7 +61,8 @@ impl QueueState {
         // Only intervals in which people kept waiting tell how fast the queue moves.
         let measured = backed_up && self.waiting.waiting() > 0 && elapsed > 0;
         if measured {
-            self.speed.record((self.cursor - start) as u64, elapsed);
+            let full = self.active >= self.config.max_active;
+            self.meter.record((self.cursor - start) as u64, self.counters.admitted - admitted_before, elapsed, full);
         }
         // A tick that changed nothing durable is not journaled: ten records a second of "nothing
         // happened" would only make restarts slower.
@@ -69,7 +71,7 @@ impl QueueState {
                 at: now,
                 cursor: self.cursor as u64,
                 allowance: self.allowance,
-                speed: self.speed.state(),
+                meter: self.meter,
             });
         }
         outcome
@@ -337,6 +339,11 @@ mod tests {
                 }
             }
         }
-        assert!(q.speed.known());
+        // All 100 places taken and no session ended yet: how fast they free up is not known,
+        // and the range reaches a whole session.
+        assert_eq!(q.active, 100);
+        let next = q.line().estimate(1);
+        assert!(!next.known && next.reason == crate::eta::Reason::Measuring, "{next:?}");
+        assert!(next.high >= 900.0);
     }
 }

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use crate::codec::{put_config, read_config, Put, Reader};
 use crate::errors::{CoreError, CoreResult};
-use crate::eta::SpeedState;
+use crate::eta::LineMeter;
 use crate::inventory::SlotSpec;
 use crate::pseudonym::{IdentityKey, KEY_BYTES};
 use crate::room_config::RoomConfig;
@@ -82,7 +82,7 @@ pub enum Event<'a> {
         at: i64,
         cursor: u64,
         allowance: f64,
-        speed: SpeedState,
+        meter: LineMeter,
     },
     Paused,
     Resumed {
@@ -178,21 +178,19 @@ mod tag {
     pub const IDENTITY_KEY: u8 = 26;
 }
 
-pub fn put_speed(out: &mut Vec<u8>, speed: &SpeedState) {
-    out.put_f64(speed.mean);
-    out.put_f64(speed.variance);
-    out.put_f64(speed.measured_seconds);
-    out.put_varint(speed.bucket_passed);
-    out.put_i64(speed.bucket_micros);
+pub fn put_meter(out: &mut Vec<u8>, meter: &LineMeter) {
+    out.put_varint(meter.passed);
+    out.put_varint(meter.admitted);
+    out.put_i64(meter.micros);
+    out.put_bool(meter.filled);
 }
 
-pub fn read_speed(reader: &mut Reader<'_>) -> CoreResult<SpeedState> {
-    Ok(SpeedState {
-        mean: reader.f64()?,
-        variance: reader.f64()?,
-        measured_seconds: reader.f64()?,
-        bucket_passed: reader.varint()?,
-        bucket_micros: reader.i64()?,
+pub fn read_meter(reader: &mut Reader<'_>) -> CoreResult<LineMeter> {
+    Ok(LineMeter {
+        passed: reader.varint()?,
+        admitted: reader.varint()?,
+        micros: reader.i64()?,
+        filled: reader.bool()?,
     })
 }
 
@@ -265,12 +263,12 @@ impl Event<'_> {
                 out.put_u8(tag::IDENTITY_KEY);
                 out.extend_from_slice(key);
             }
-            Event::Ticked { at, cursor, allowance, speed } => {
+            Event::Ticked { at, cursor, allowance, meter } => {
                 out.put_u8(tag::TICKED);
                 out.put_i64(*at);
                 out.put_varint(*cursor);
                 out.put_f64(*allowance);
-                put_speed(out, speed);
+                put_meter(out, meter);
             }
             Event::Paused => out.put_u8(tag::PAUSED),
             Event::Resumed { at, allowance } => {
@@ -368,7 +366,7 @@ impl<'a> Event<'a> {
                 Event::IdentityKey { key }
             }
             tag::TICKED => {
-                Event::Ticked { at: r.i64()?, cursor: r.varint()?, allowance: r.f64()?, speed: read_speed(&mut r)? }
+                Event::Ticked { at: r.i64()?, cursor: r.varint()?, allowance: r.f64()?, meter: read_meter(&mut r)? }
             }
             tag::PAUSED => Event::Paused,
             tag::RESUMED => Event::Resumed { at: r.i64()?, allowance: r.f64()? },
@@ -406,8 +404,7 @@ mod tests {
     use crate::room_config::test_config;
 
     fn samples(config: &RoomConfig) -> Vec<Event<'_>> {
-        let speed =
-            SpeedState { mean: 9.5, variance: 0.25, measured_seconds: 31.0, bucket_passed: 3, bucket_micros: 400 };
+        let meter = LineMeter { passed: 31, admitted: 29, micros: 400, filled: true };
         let slots = vec![SlotSpec { id: "s1".into(), group: "Kiel".into(), starts_at: 77 }];
         vec![
             Event::Created { at: 1, epoch: -5, config: Cow::Borrowed(config), handoff_url: Some("/book") },
@@ -423,7 +420,7 @@ mod tests {
             Event::Expired { ticket: 11 },
             Event::Opened { at: 12 },
             Event::Closed { at: 13 },
-            Event::Ticked { at: 14, cursor: 15, allowance: 1.5, speed },
+            Event::Ticked { at: 14, cursor: 15, allowance: 1.5, meter },
             Event::Paused,
             Event::Resumed { at: 16, allowance: 2.0 },
             Event::QueueAll { on: true },

@@ -24,8 +24,10 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::errors::{CoreError, CoreResult};
 use crate::events::Event;
 
-/// The format of journals and snapshots this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format of journals and snapshots this build writes and reads. Version 2: ticks and
+/// snapshots carry the line's measurement (`eta::LineMeter`) where version 1 had a smoothed
+/// cursor speed, which cannot be turned into it; version 1 files are refused as incompatible.
+pub const FORMAT_VERSION: u16 = 2;
 
 const JOURNAL_MAGIC: [u8; 4] = *b"PYQJ";
 const SNAPSHOT_MAGIC: [u8; 4] = *b"PYQS";
@@ -303,15 +305,28 @@ mod tests {
         for cut in 0..header.len() {
             assert_eq!(read_journal_header(&header[..cut]).unwrap(), None, "cut at {cut}");
         }
-        // A later version, whose writer computed the header's checksum over its version.
+        // A later version, whose writer computed the header's checksum over its version; and
+        // version 1, whose ticks carried a smoothed speed where this one has the line's meter.
+        for (version, refused) in [(FORMAT_VERSION + 1, "later"), (1, "earlier")] {
+            let mut other = header.clone();
+            other[4..6].copy_from_slice(&version.to_le_bytes());
+            let crc = crc32fast::hash(&other[..header.len() - 4]);
+            let crc_at = header.len() - 4;
+            other[crc_at..].copy_from_slice(&crc.to_le_bytes());
+            assert_eq!(
+                read_journal_header(&other),
+                Err(CoreError::JournalIncompatible { found: version, supported: FORMAT_VERSION }),
+                "{refused}"
+            );
+        }
         let mut newer = header.clone();
-        newer[4] = 2;
+        newer[4] = 3;
         let crc = crc32fast::hash(&newer[..header.len() - 4]);
         let crc_at = header.len() - 4;
         newer[crc_at..].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(
             read_journal_header(&newer),
-            Err(CoreError::JournalIncompatible { found: 2, supported: FORMAT_VERSION })
+            Err(CoreError::JournalIncompatible { found: 3, supported: FORMAT_VERSION })
         );
         // A flipped byte anywhere in the header is damage, the magic and version included.
         let mut journal = header.clone();

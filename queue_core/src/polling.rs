@@ -10,6 +10,7 @@
 
 use std::fmt::Write;
 
+use crate::eta::Estimate;
 use crate::queue::{StatusView, TicketState};
 
 pub const FRONT_MS: u32 = 2_000;
@@ -81,6 +82,12 @@ fn opt(out: &mut String, value: Option<u64>) {
     }
 }
 
+/// The admission speed an estimate assumes, in whole people a minute (as `admit_per_minute` is
+/// configured): the figure the status says and the page words.
+pub fn per_minute(eta: &Estimate) -> i64 {
+    py_round(eta.admit_per_second * 60.0)
+}
+
 /// The poll's JSON body and interval for a visitor without pass or offer, byte for byte what the
 /// server's general path writes for the same status.
 pub fn render_poll(room: &str, v: &StatusView, cap_ms: u32, random: f64) -> (String, u32) {
@@ -93,11 +100,13 @@ pub fn render_poll(room: &str, v: &StatusView, cap_ms: u32, random: f64) -> (Str
     opt(&mut out, v.ahead_at_start);
     let _ = write!(
         out,
-        r#","eta":{{"low":{},"seconds":{},"high":{},"known":{}}},"opens_in_seconds":{},"pass":null,"pass_expires_in_seconds":null,"offer":null,"paused":{},"poll_after_ms":{},"handoff_url":null}}"#,
+        r#","eta":{{"low":{},"seconds":{},"high":{},"known":{},"reason":"{}","admit_per_minute":{}}},"opens_in_seconds":{},"pass":null,"pass_expires_in_seconds":null,"offer":null,"paused":{},"poll_after_ms":{},"handoff_url":null}}"#,
         py_round(v.eta.low),
         py_round(v.eta.seconds),
         py_round(v.eta.high),
         v.eta.known,
+        v.eta.reason.as_str(),
+        per_minute(&v.eta),
         py_round(v.opens_in_seconds),
         v.paused,
         poll_ms,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::clock::MICROS_PER_SECOND;
 use crate::errors::{CoreError, CoreResult};
-use crate::eta::{CursorSpeed, Estimate};
+use crate::eta::{Estimate, Line, LineMeter};
 use crate::events::Event;
 use crate::journal::JournalSink;
 use crate::limits;
@@ -162,7 +162,8 @@ pub struct QueueState {
     pub paused: bool,
     pub queue_all: bool,
     pub closed: bool,
-    pub speed: CursorSpeed,
+    /// What the admission tick measured of how fast the line moves (see `eta`).
+    pub meter: LineMeter,
     pub counters: Counters,
     /// Where every change is recorded, when the room is journaled.
     pub journal: Option<Arc<JournalSink>>,
@@ -173,7 +174,6 @@ impl QueueState {
     /// ranges are the business of whoever takes the config as input (`Room::create`).
     pub fn new(config: RoomConfig) -> CoreResult<Self> {
         config.check_sound()?;
-        let speed = CursorSpeed::new(config.admit_per_second());
         Ok(Self {
             accrued_until: config.opens_at,
             last_tick: config.opens_at,
@@ -194,10 +194,31 @@ impl QueueState {
             paused: false,
             queue_all: false,
             closed: false,
-            speed,
+            meter: LineMeter::default(),
             counters: Counters::default(),
             journal: None,
         })
+    }
+
+    /// Everything a wait estimate rests on, now.
+    pub fn line(&self) -> Line {
+        Line {
+            admit_per_second: self.config.admit_per_second(),
+            max_active: self.config.max_active,
+            session_seconds: f64::from(self.config.session_seconds),
+            active: self.active,
+            paused: self.paused,
+            ended_early: self.counters.completed,
+            expired: self.counters.expired,
+            meter: self.meter,
+        }
+    }
+
+    /// The settings change to `config`: an operator's new rate restarts the measurement.
+    pub(crate) fn reconfigure_meter(&mut self, config: &RoomConfig) {
+        if config.admit_per_minute.to_bits() != self.config.admit_per_minute.to_bits() {
+            self.meter.restart();
+        }
     }
 
     pub(crate) fn emit(&self, event: &Event<'_>) {

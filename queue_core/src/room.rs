@@ -437,7 +437,7 @@ impl Room {
         } else {
             queue.accrue(now);
         }
-        queue.speed.reconfigure(config.admit_per_second());
+        queue.reconfigure_meter(&config);
         if queue.journal.is_some() {
             let allowance = queue.allowance;
             let handoff_url = handoff_url.as_deref();
@@ -469,7 +469,7 @@ impl Room {
             active: queue.active,
             counters: queue.counters,
             admit_per_minute: queue.config.admit_per_minute,
-            measured_per_minute: queue.speed.per_second() * 60.0,
+            measured_per_minute: queue.line().measured_per_second().unwrap_or(queue.config.admit_per_second()) * 60.0,
             queue_all: queue.queue_all,
             availability,
             next_release_window,

@@ -88,10 +88,9 @@ ROOM_IDS_SECONDS: Final = 1.0
 HEARTBEAT_FLUSH_SECONDS: Final = 1.0
 #: What the status poll's fast path answers when the general path must answer.
 _GENERAL_PATH: Final = (None, 0, None)
+
+
 #: The speed a poll passes where its estimate does not use it (not waiting).
-_NO_SPEED: Final = (0.0, 0.0, 0.0)
-
-
 class RedisBackend:
     """Rooms in Redis. Implements :class:`pyqueue.backends.Backend`."""
 
@@ -331,7 +330,8 @@ class RedisBackend:
             active=cache.count("active"),
             admit_per_minute=config.admit_per_minute,
             next_release_window=self.slots.next_window(room, config),
-            measured_per_minute=cache.meta.get("sp_mean", 0.0) * 60.0,
+            measured_per_minute=(cache.line().measured_per_second or config.admit_per_minute / 60.0)
+            * 60.0,
             queue_all=cache.flag("queue_all"),
             counters={name: cache.count(f"c_{name}") for name in rec.COUNTERS},
             availability=availability,
@@ -582,21 +582,20 @@ class RedisBackend:
         state = record.state
         cache.seen[t] = now
         opens_in = max(0, opens - now) / MICROS
-        paused = meta.get("paused") == 1.0
         if state == "waiting":
             position = record.position
             body, poll_ms = cached_status_poll(
                 room, t, state, cache.ahead(position), record.ahead_at_start,
-                max(0, position + 1 - int(meta.get("cursor", 0.0))), cache.speed(),
-                opens_in, 0, 0.0, paused, cap_ms, random,
+                max(0, position + 1 - int(meta.get("cursor", 0.0))), cache.line(),
+                opens_in, 0, cap_ms, random,
             )  # fmt: skip
             return body, poll_ms, None
         if state == "admitted":
             # The answer carries the pass, or the session ran out and :meth:`status` ends it.
             return _GENERAL_PATH
         body, poll_ms = cached_status_poll(
-            room, t, state, None, None, 0, _NO_SPEED, opens_in, cache.prequeue_waiting(),
-            config.admit_per_minute / 60.0, paused, cap_ms, random,
+            room, t, state, None, None, 0, cache.line(), opens_in, cache.prequeue_waiting(),
+            cap_ms, random,
         )  # fmt: skip
         return body, poll_ms, None
 

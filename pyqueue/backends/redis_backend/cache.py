@@ -1,6 +1,6 @@
 """What one process knows of a room, so that a status poll needs no Redis command.
 
-Per room: the counters of the ``meta`` hash (cursor, flags, the cursor's speed), the queue
+Per room: the counters of the ``meta`` hash (cursor, flags, the line's measurement), the queue
 places given up by waiting tickets (from the room's ``changes`` list, read from the last index
 this process knows), and the records of the tickets this process has seen. One pipelined read
 refreshes all of it, at most every ``refresh_seconds`` and right after this process changed the
@@ -15,7 +15,7 @@ import time
 from bisect import bisect_left, insort
 from dataclasses import dataclass
 
-from pyqueue._core import Eta, wait_estimate
+from pyqueue._core import Eta, Line
 from pyqueue.backends.redis_backend.records import MICROS
 
 
@@ -54,6 +54,7 @@ class RoomCache:
 
     def __init__(self) -> None:
         self.meta: dict[str, float] = {}
+        self._line: Line | None = None
         self.prequeue_length = 0
         self.changes_read = 0
         self.offers: dict[int, tuple[str, int]] = {}
@@ -88,6 +89,7 @@ class RoomCache:
         only entries this cache has not taken in yet are applied (each exactly once).
         """
         self.meta = {k.decode(): float(v) for k, v in meta.items() if _is_number(v)}
+        self._line = None
         skip = self.changes_read - changes_from
         if skip < 0:
             self.stale = True  # a gap: read again from where this cache is
@@ -152,16 +154,30 @@ class RoomCache:
             return 0
         return max(0, self.prequeue_length - self.count("pre_left"))
 
-    def speed(self) -> tuple[float, float, float]:
-        """The cursor's speed as the ticks measured it: ``(mean, variance, measured_seconds)``,
-        what the core's estimate takes."""
-        meta = self.meta
-        return meta.get("sp_mean", 0.0), meta.get("sp_var", 0.0), meta.get("sp_meas", 0.0)
+    def line(self) -> Line:
+        """What the core's wait estimate rests on, from the counters the scripts keep (the
+        settings, the room's state and the line's measurement); built once per snapshot."""
+        line = self._line
+        if line is None:
+            count = self.count
+            line = self._line = Line(
+                admit_per_second=self.meta.get("rate", 0.0),
+                max_active=count("max_active"),
+                session_seconds=self.meta.get("session_us", 0.0) / MICROS,
+                active=count("active"),
+                paused=self.flag("paused"),
+                completed=count("c_completed"),
+                expired=count("c_expired"),
+                passed=count("ln_passed"),
+                admitted=count("ln_admitted"),
+                measured_micros=count("ln_us"),
+                filled=self.flag("ln_filled"),
+            )
+        return line
 
     def estimate(self, distance: int) -> Eta:
         """The wait of a ticket ``distance`` places from the cursor (the core's estimate)."""
-        low, seconds, high, known = wait_estimate(self.speed(), max(0, distance))
-        return Eta(low=low, seconds=seconds, high=high, known=known)
+        return self.line().estimate(max(0, distance))
 
 
 def _is_number(value: bytes) -> bool:

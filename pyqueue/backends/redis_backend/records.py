@@ -73,7 +73,7 @@ def initial_meta(config: RoomConfig, now: int) -> dict[str, str]:
     meta.update(
         seq="0", drawn="0", closed="0", paused="0", queue_all="0", cursor="0", len="0",
         nwait="0", active="0", allowance="0", accrued_until=opens, last_tick=opens,
-        pre_left="0", sp_mean=meta["rate"], sp_var="0", sp_meas="0", sp_bp="0", sp_bm="0",
+        pre_left="0", ln_passed="0", ln_admitted="0", ln_us="0", ln_filled="0",
     )  # fmt: skip
     for name in COUNTERS:
         meta[f"c_{name}"] = "0"

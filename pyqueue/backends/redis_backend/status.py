@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from pyqueue._core import Eta, Offer, RoomConfig, Signer, Status, prequeue_estimate
+from pyqueue._core import Eta, Offer, RoomConfig, Signer, Status
 from pyqueue.backends.redis_backend import records as rec
 from pyqueue.backends.redis_backend.cache import RoomCache, TicketRecord
 
@@ -13,7 +13,9 @@ MICROS: Final = rec.MICROS
 #: Ticket tokens last a week from the join, as the core signs them.
 TICKET_TOKEN_SECONDS: Final = 7 * 24 * 3600
 #: The estimate of a ticket no longer waiting.
-ZERO_ETA: Final = Eta(low=0.0, seconds=0.0, high=0.0, known=True)
+ZERO_ETA: Final = Eta(
+    low=0.0, seconds=0.0, high=0.0, known=True, reason="rate", admit_per_second=0.0
+)
 
 
 def sign_ticket(signer: Signer, room: str, ticket: int, joined: int, sub: str | None) -> str:
@@ -50,11 +52,7 @@ def build_status(
     pass_token: str | None = None
     expires: int | None = None
     if state == "prequeue":
-        waiting = cache.prequeue_waiting()
-        low, seconds, high, known = prequeue_estimate(
-            opens_in, waiting, config.admit_per_minute / 60.0
-        )
-        eta = Eta(low=low, seconds=seconds, high=high, known=known)
+        eta = cache.line().prequeue_estimate(opens_in, cache.prequeue_waiting())
     elif state == "waiting":
         ahead = cache.ahead(record.position)
         ahead_at_start = record.ahead_at_start

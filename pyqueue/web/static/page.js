@@ -89,6 +89,29 @@
     return format(T.eta_minutes, { low: loMin, high: hiMin });
   }
 
+  function rate(perMinute) {
+    if (perMinute >= data.texts.perSecondFromMinute) {
+      return format(T.eta_rate_second, { n: number(Math.round(perMinute / 60)) });
+    }
+    if (perMinute <= 1) return T.eta_rate_one_minute;
+    return format(T.eta_rate_minute, { n: number(perMinute) });
+  }
+
+  function etaWords(eta) {
+    if (eta.reason === "paused") return T.eta_paused;
+    if (eta.reason === "measuring") return T.eta_measuring;
+    return wait(eta.low, eta.high);
+  }
+
+  function etaReason(eta) {
+    var speed = rate(eta.admit_per_minute || 0);
+    if (eta.reason === "rate" || eta.reason === "capacity" || eta.reason === "measuring") {
+      return format(T["eta_reason_" + eta.reason], { rate: speed });
+    }
+    if (eta.reason === "expiry") return T.eta_reason_expiry;
+    return "";
+  }
+
   // As Texts.clock in i18n.py: from a day on, the days in the words of data-days
   // ("1 day|{n} days"), then hh:mm:ss.
   function clockFace(seconds, element) {
@@ -189,9 +212,14 @@
     setText(document.getElementById("pq-place"), number(count + 1));
     setText(document.getElementById("pq-ahead"), ahead(count));
     if (status.eta) {
-      setText(document.getElementById("pq-eta"), wait(status.eta.low, status.eta.high));
+      setText(document.getElementById("pq-eta"), etaWords(status.eta));
+      var because = document.getElementById("pq-eta-reason");
+      if (because) {
+        setText(because, etaReason(status.eta));
+        because.hidden = !because.textContent;
+      }
       var first = document.getElementById("pq-first-estimate");
-      if (first) first.hidden = status.eta.known;
+      if (first) first.hidden = status.eta.known || status.eta.reason !== "rate";
     }
     var progress = document.getElementById("pq-progress");
     if (progress) {

@@ -29,6 +29,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<views::PyTicket>()?;
     m.add_class::<views::PyStatus>()?;
     m.add_class::<views::PyEta>()?;
+    m.add_class::<status_poll::PyLine>()?;
     m.add_class::<views::PyOffer>()?;
     m.add_class::<views::PyHold>()?;
     m.add_class::<views::PyBooking>()?;
@@ -49,8 +50,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(status_poll::cached_status_poll, m)?)?;
     m.add_function(wrap_pyfunction!(status_poll::poll_after_ms, m)?)?;
     m.add_function(wrap_pyfunction!(status_poll::heartbeat_cap_ms, m)?)?;
-    m.add_function(wrap_pyfunction!(status_poll::wait_estimate, m)?)?;
-    m.add_function(wrap_pyfunction!(status_poll::prequeue_estimate, m)?)?;
     m.add_function(wrap_pyfunction!(status_poll::next_release_window, m)?)?;
     m.add_function(wrap_pyfunction!(status_poll::last_release_window, m)?)?;
     status_poll::register_constants(m)?;

@@ -12,8 +12,8 @@ use pyo3::types::PyBytes;
 use super::config::PyRoomConfig;
 use super::room::PyRoom;
 use super::time::{micros_to_datetime, to_micros};
-use super::views::PyStatus;
-use crate::eta::{self, CursorSpeed, Estimate};
+use super::views::{PyEta, PyStatus};
+use crate::eta::{self, Estimate, Line, LineMeter};
 use crate::polling;
 use crate::queue::{StatusView, TicketState};
 use crate::schedule::ReleaseSchedule;
@@ -23,8 +23,71 @@ fn state_named(name: &str) -> PyResult<TicketState> {
     TicketState::parse(name).ok_or_else(|| PyValueError::new_err(format!("no ticket state {name:?}")))
 }
 
-fn as_tuple(e: Estimate) -> (f64, f64, f64, bool) {
-    (e.low, e.seconds, e.high, e.known)
+/// What a wait estimate rests on, from counters kept elsewhere (the Redis backend's `meta`
+/// hash): the settings, the room's state and the line's measurement (`eta::LineMeter`). The
+/// memory room's estimates come from the same `eta::Line`.
+#[pyclass(frozen, module = "pyqueue._core", name = "Line")]
+pub struct PyLine {
+    inner: Line,
+}
+
+#[pymethods]
+impl PyLine {
+    #[new]
+    #[pyo3(signature = (
+        *, admit_per_second, max_active, session_seconds, active, paused, completed, expired,
+        passed, admitted, measured_micros, filled
+    ))]
+    // The counters an estimate rests on, each a plain value named as the scripts keep it.
+    #[allow(clippy::too_many_arguments, clippy::similar_names)]
+    fn py_new(
+        admit_per_second: f64,
+        max_active: u32,
+        session_seconds: f64,
+        active: u32,
+        paused: bool,
+        completed: u64,
+        expired: u64,
+        passed: u64,
+        admitted: u64,
+        measured_micros: i64,
+        filled: bool,
+    ) -> PyResult<Self> {
+        for (name, value) in [("admit_per_second", admit_per_second), ("session_seconds", session_seconds)] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(PyValueError::new_err(format!("Line.{name} must be a finite number > 0, got {value}")));
+            }
+        }
+        let meter = LineMeter { passed, admitted, micros: measured_micros.max(0), filled };
+        Ok(Self {
+            inner: Line {
+                admit_per_second,
+                max_active,
+                session_seconds,
+                active,
+                paused,
+                ended_early: completed,
+                expired,
+                meter,
+            },
+        })
+    }
+
+    /// Positions passed a second while the line was backed up, once anything was measured.
+    #[getter]
+    fn measured_per_second(&self) -> Option<f64> {
+        self.inner.measured_per_second()
+    }
+
+    /// The wait of a ticket `distance` places from the cursor (1 = next in line).
+    fn estimate(&self, distance: u64) -> PyEta {
+        self.inner.estimate(distance).into()
+    }
+
+    /// The wait of a pre-queue entry before the draw, with `waiting` entries in the pre-queue.
+    fn prequeue_estimate(&self, opens_in_seconds: f64, waiting: u64) -> PyEta {
+        eta::prequeue_estimate(opens_in_seconds, waiting, &self.inner).into()
+    }
 }
 
 /// `(body, poll_after_ms, None)` for a visitor without pass or offer, else `(None, 0, status)`.
@@ -51,7 +114,7 @@ pub fn status_poll<'py>(
 /// The poll of a ticket without pass or offer from counters cached elsewhere (the Redis
 /// backend's): its status as the core computes it from them, rendered as `status_poll` does.
 #[pyfunction]
-#[pyo3(signature = (room, ticket, state, ahead, ahead_at_start, distance, speed, opens_in_seconds, prequeue_waiting, admit_per_second, paused, cap_ms, random))]
+#[pyo3(signature = (room, ticket, state, ahead, ahead_at_start, distance, line, opens_in_seconds, prequeue_waiting, cap_ms, random))]
 #[allow(clippy::too_many_arguments)] // the counters a status is made of, each a plain value
 pub fn cached_status_poll<'py>(
     py: Python<'py>,
@@ -61,11 +124,9 @@ pub fn cached_status_poll<'py>(
     ahead: Option<u64>,
     ahead_at_start: Option<u64>,
     distance: u64,
-    speed: (f64, f64, f64),
+    line: &PyLine,
     opens_in_seconds: f64,
     prequeue_waiting: u64,
-    admit_per_second: f64,
-    paused: bool,
     cap_ms: u32,
     random: f64,
 ) -> PyResult<(Bound<'py, PyBytes>, u32)> {
@@ -78,16 +139,16 @@ pub fn cached_status_poll<'py>(
         eta: Estimate::zero(),
         opens_in_seconds,
         pass_expires_at: None,
-        paused,
+        paused: line.inner.paused,
     };
     match state {
         TicketState::Prequeue => {
-            view.eta = eta::prequeue_estimate(opens_in_seconds, prequeue_waiting, admit_per_second);
+            view.eta = eta::prequeue_estimate(opens_in_seconds, prequeue_waiting, &line.inner);
         }
         TicketState::Waiting => {
             view.ahead = ahead;
             view.ahead_at_start = ahead_at_start;
-            view.eta = CursorSpeed::measured(speed.0, speed.1, speed.2).estimate(distance);
+            view.eta = line.inner.estimate(distance);
         }
         TicketState::Admitted => return Err(PyValueError::new_err("an admitted ticket's poll carries its pass")),
         _ => {}
@@ -117,19 +178,6 @@ pub fn heartbeat_cap_ms(heartbeat_timeout_seconds: u64) -> u32 {
     polling::heartbeat_cap_ms(heartbeat_timeout_seconds)
 }
 
-/// `(low, seconds, high, known)`: the wait of a ticket `distance` places from the cursor, at
-/// the cursor speed measured as `(mean, variance, measured_seconds)`.
-#[pyfunction]
-pub fn wait_estimate(speed: (f64, f64, f64), distance: u64) -> (f64, f64, f64, bool) {
-    as_tuple(CursorSpeed::measured(speed.0, speed.1, speed.2).estimate(distance))
-}
-
-/// `(low, seconds, high, known)`: the wait of a pre-queue entry before the draw.
-#[pyfunction]
-pub fn prequeue_estimate(opens_in_seconds: f64, waiting: u64, admit_per_second: f64) -> (f64, f64, f64, bool) {
-    as_tuple(eta::prequeue_estimate(opens_in_seconds, waiting, admit_per_second))
-}
-
 /// The first release window of `config` at or after `at_or_after`, or None.
 #[pyfunction]
 pub fn next_release_window<'py>(
@@ -155,11 +203,12 @@ pub fn last_release_window<'py>(
     schedule.last_at_or_before(at).map(|w| micros_to_datetime(py, w)).transpose()
 }
 
-/// The policy's constants, for the documentation and the tests of the Python side.
+/// The policy's constants and the estimate's reasons, for the documentation and the tests of the Python side.
 pub fn register_constants(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("POLL_FRONT_MS", polling::FRONT_MS)?;
     m.add("POLL_BACK_MS", polling::BACK_MS)?;
     m.add("POLL_MIN_MS", polling::MIN_MS)?;
     m.add("POLL_JITTER", polling::JITTER)?;
+    m.add("ETA_REASONS", eta::REASONS.map(eta::Reason::as_str).to_vec())?;
     Ok(())
 }

@@ -10,7 +10,7 @@ use pyo3::types::PyDict;
 
 use super::time::{micros_to_datetime, opt_datetime, opt_to_micros, to_micros};
 use crate::errors::CoreError;
-use crate::eta::Estimate;
+use crate::eta::{Estimate, Reason, REASONS};
 use crate::inventory::{Booking, GroupAvailability, Hold, SlotInfo, SlotState};
 use crate::queue::{Counters, Draw, StatusView, TicketState};
 use crate::room::{AuditEntry, FullStatus, Offer, RoomInfo, TickReport};
@@ -72,38 +72,73 @@ impl PyTicket {
     }
 }
 
-#[pyclass(frozen, eq, module = "pyqueue._core", name = "Eta", get_all)]
+/// A wait estimate and what it rests on (`eta::Reason`); `admit_per_second` is the admission
+/// speed it assumes.
+#[pyclass(frozen, eq, module = "pyqueue._core", name = "Eta")]
 #[derive(Clone, PartialEq)]
 pub struct PyEta {
-    pub low: f64,
-    pub seconds: f64,
-    pub high: f64,
-    pub known: bool,
+    pub inner: Estimate,
 }
 
 impl From<Estimate> for PyEta {
-    fn from(e: Estimate) -> Self {
-        Self { low: e.low, seconds: e.seconds, high: e.high, known: e.known }
+    fn from(inner: Estimate) -> Self {
+        Self { inner }
     }
 }
 
 #[pymethods]
 impl PyEta {
     #[new]
-    #[pyo3(signature = (*, low, seconds, high, known))]
-    fn py_new(low: f64, seconds: f64, high: f64, known: bool) -> PyResult<Self> {
-        for (name, value) in [("low", low), ("seconds", seconds), ("high", high)] {
+    #[pyo3(signature = (*, low, seconds, high, known, reason, admit_per_second))]
+    fn py_new(low: f64, seconds: f64, high: f64, known: bool, reason: &str, admit_per_second: f64) -> PyResult<Self> {
+        for (name, value) in
+            [("low", low), ("seconds", seconds), ("high", high), ("admit_per_second", admit_per_second)]
+        {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(CoreError::InvalidArgument(format!(
-                    "Eta.{name} must be a finite number of seconds >= 0, got {value}"
+                    "Eta.{name} must be a finite number >= 0, got {value}"
                 ))
                 .into());
             }
         }
-        Ok(Self { low, seconds, high, known })
+        let reason = named(&REASONS, Reason::as_str, reason, "Eta.reason")?;
+        Ok(Self { inner: Estimate { low, seconds, high, known, reason, admit_per_second } })
+    }
+    #[getter]
+    fn low(&self) -> f64 {
+        self.inner.low
+    }
+    #[getter]
+    fn seconds(&self) -> f64 {
+        self.inner.seconds
+    }
+    #[getter]
+    fn high(&self) -> f64 {
+        self.inner.high
+    }
+    #[getter]
+    fn known(&self) -> bool {
+        self.inner.known
+    }
+    /// What the estimate rests on: `rate`, `capacity`, `expiry`, `paused` or `measuring`.
+    #[getter]
+    fn reason(&self) -> &'static str {
+        self.inner.reason.as_str()
+    }
+    #[getter]
+    fn admit_per_second(&self) -> f64 {
+        self.inner.admit_per_second
     }
     fn __repr__(&self) -> String {
-        format!("Eta(low={:.1}, seconds={:.1}, high={:.1}, known={})", self.low, self.seconds, self.high, self.known)
+        let e = &self.inner;
+        format!(
+            "Eta(low={:.1}, seconds={:.1}, high={:.1}, known={}, reason={:?})",
+            e.low,
+            e.seconds,
+            e.high,
+            e.known,
+            e.reason.as_str()
+        )
     }
 }
 
@@ -186,7 +221,7 @@ impl PyStatus {
             state: named(&TICKET_STATES, TicketState::as_str, state, "Status.state")?,
             ahead,
             ahead_at_start,
-            eta: Estimate { low: eta.low, seconds: eta.seconds, high: eta.high, known: eta.known },
+            eta: eta.inner,
             opens_in_seconds,
             pass_expires_at: opt_to_micros(pass_expires_at, "Status.pass_expires_at")?,
             paused,

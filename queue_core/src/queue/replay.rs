@@ -5,7 +5,6 @@
 //! are reported instead of corrupting it.
 
 use crate::errors::{CoreError, CoreResult};
-use crate::eta::CursorSpeed;
 use crate::events::Event;
 use crate::queue::{QueueState, TicketState};
 
@@ -78,14 +77,14 @@ impl QueueState {
                 }
                 self.close(at);
             }
-            Event::Ticked { at, cursor, allowance, speed } => {
+            Event::Ticked { at, cursor, allowance, meter } => {
                 let cursor = usize::try_from(cursor).ok().filter(|&c| c <= self.order.len());
                 let cursor = cursor.ok_or_else(|| out_of_step("the cursor passed the end of the queue"))?;
                 self.last_tick = self.last_tick.max(at);
                 self.note_accrued(at);
                 self.allowance = allowance;
                 self.cursor = cursor;
-                self.speed = CursorSpeed::from_state(speed);
+                self.meter = meter;
             }
             Event::Paused => self.paused = true,
             Event::Resumed { at, allowance } => {

@@ -1,13 +1,12 @@
 //! The queue's state in a snapshot. Written: tickets, identities, pre-queue, draw, queue order,
-//! cursor, allowance, flags, measured speed and counters. Rebuilt on reading: the waiting index,
+//! cursor, allowance, flags, line measurement and counters. Rebuilt on reading: the waiting index,
 //! the heap of sessions and the count of active ones, which follow from the tickets.
 
 use std::cmp::Reverse;
 
 use crate::codec::{Put, Reader};
 use crate::errors::{CoreError, CoreResult};
-use crate::eta::CursorSpeed;
-use crate::events::{put_speed, read_speed};
+use crate::events::{put_meter, read_meter};
 use crate::position::WaitingIndex;
 use crate::pseudonym::KEY_BYTES;
 use crate::queue::{ticket_id, Counters, Draw, QueueState, Ticket, TicketState, NO_POSITION};
@@ -71,7 +70,7 @@ impl QueueState {
         out.put_bool(self.paused);
         out.put_bool(self.queue_all);
         out.put_bool(self.closed);
-        put_speed(out, &self.speed.state());
+        put_meter(out, &self.meter);
         let c = &self.counters;
         for count in [c.joined, c.admitted, c.abandoned, c.left, c.completed, c.expired] {
             out.put_varint(count);
@@ -123,7 +122,7 @@ impl QueueState {
         queue.paused = reader.bool()?;
         queue.queue_all = reader.bool()?;
         queue.closed = reader.bool()?;
-        queue.speed = CursorSpeed::from_state(read_speed(reader)?);
+        queue.meter = read_meter(reader)?;
         let mut c = [0u64; 6];
         for count in &mut c {
             *count = reader.varint()?;

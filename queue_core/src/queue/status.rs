@@ -34,7 +34,7 @@ impl QueueState {
                 view.ahead = Some(self.waiting.ahead_of(position));
                 view.ahead_at_start = Some(u64::from(ticket.ahead_at_start));
                 let distance = (position + 1).saturating_sub(self.cursor) as u64;
-                view.eta = self.speed.estimate(distance);
+                view.eta = self.line().estimate(distance);
             }
             TicketState::Admitted => view.pass_expires_at = Some(ticket.pass_expires_at),
             _ => {}
@@ -44,7 +44,7 @@ impl QueueState {
 
     fn prequeue_estimate(&self, opens_in_seconds: f64) -> Estimate {
         let waiting = self.prequeue.len() as u64 - self.prequeue_left;
-        eta::prequeue_estimate(opens_in_seconds, waiting, self.config.admit_per_second())
+        eta::prequeue_estimate(opens_in_seconds, waiting, &self.line())
     }
 
     /// Number of tickets that still wait (after opening) or sit in the pre-queue.

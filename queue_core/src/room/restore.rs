@@ -274,7 +274,7 @@ fn apply(parts: &mut Option<Parts>, event: Event<'_>, room: &str) -> CoreResult<
                 queue.note_accrued(at);
             }
             queue.allowance = allowance;
-            queue.speed.reconfigure(config.admit_per_second());
+            queue.reconfigure_meter(&config);
             queue.config = config;
             parts.booking.schedule = schedule;
             parts.handoff_url = handoff_url.map(str::to_owned);

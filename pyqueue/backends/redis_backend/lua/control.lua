@@ -14,9 +14,14 @@ elseif action == 'queue_all_off' then
   set('queue_all', 0)
 elseif action == 'config' then
   accrue()
-  -- The speed's prior follows the configured rate until something was measured.
+  local old_rate = M.rate
   for i = 5, #ARGV, 2 do set(ARGV[i], tonumber(ARGV[i + 1])) end
-  if M.sp_meas == 0 then set('sp_mean', M.rate) end
+  -- A new rate restarts the line's measurement (the core's LineMeter::restart).
+  if M.rate ~= old_rate then
+    set('ln_passed', 0)
+    set('ln_admitted', 0)
+    set('ln_us', 0)
+  end
   -- Before the opening nothing has accrued: the allowance starts at the (maybe moved) opening.
   if M.drawn ~= 1 then
     set('accrued_until', M.opens_at)

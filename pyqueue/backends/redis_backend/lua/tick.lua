@@ -39,6 +39,7 @@ if M.paused == 1 then return finish(0, 0, expired) end
 local backed_up = M.nwait > 0
 local budget = math.min(math.max(M.max_active - M.active, 0), math.floor(math.max(M.allowance, 0)))
 local start, cursor = M.cursor, M.cursor
+local admitted_before = M.c_admitted
 local admitted, abandoned = 0, 0
 while cursor < M.len do
   local t = redis.call('HGET', ORDER, int(cursor))
@@ -68,21 +69,21 @@ while cursor < M.len do
 end
 set('cursor', cursor)
 
--- The cursor's speed, measured in one-second buckets and smoothed (the core's CursorSpeed):
--- only intervals in which people kept waiting say how fast the queue moves.
+-- The line's measurement (the core's eta::LineMeter::record, whose estimate the caller computes
+-- from these counters): only intervals in which people kept waiting say how fast the line
+-- moves; the first time the booking site is full what was measured before is dropped, and
+-- measuring starts again when the first place frees up.
 if backed_up and M.nwait > 0 and elapsed > 0 then
-  set('sp_bp', M.sp_bp + (cursor - start))
-  set('sp_bm', M.sp_bm + elapsed)
-  if M.sp_bm >= 1000000 then
-    local secs = M.sp_bm / 1e6
-    local sample = M.sp_bp / secs
-    local alpha = 1 - math.exp(-secs / 60)
-    local delta = sample - M.sp_mean
-    set('sp_mean', M.sp_mean + alpha * delta)
-    set('sp_var', (1 - alpha) * (M.sp_var + alpha * delta * delta))
-    set('sp_meas', M.sp_meas + secs)
-    set('sp_bp', 0)
-    set('sp_bm', 0)
+  if M.active >= M.max_active and M.ln_filled ~= 1 then
+    set('ln_filled', 1)
+    set('ln_passed', 0)
+    set('ln_admitted', 0)
+    set('ln_us', 0)
+  elseif M.ln_filled ~= 1 or (M.ln_passed or 0) > 0 or cursor > start then
+    -- (While full and no place freed yet since it filled, nothing is measured.)
+    add('ln_passed', cursor - start)
+    add('ln_admitted', M.c_admitted - admitted_before)
+    add('ln_us', elapsed)
   end
 end
 return finish(admitted, abandoned, expired)
