@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,20 @@ def test_a_tiny_surge_keeps_every_invariant(tmp_path: Path):
     assert figures.offers_accepted > 0  # cancelled slots went to waiting visitors
     assert figures.estimates > 0
     assert not [p for p in check(run) if "estimate" not in p]
+    # The rule on estimates judges what visitors read: the range while measuring, the figure
+    # once known.
+    honesty = figures.honesty
+    known_error = replace(honesty.known.absolute, median=0.2)
+    honesty = replace(
+        honesty,
+        first=replace(honesty.first, inside=0.5),
+        known=replace(honesty.known, absolute=known_error),
+    )
+    broken = replace(run, figures=replace(figures, honesty=honesty))
+    assert [p for p in check(broken) if "estimate" in p] == [
+        "the first estimate's range held 50.0% of the real waits",
+        "median error of the known estimates 20.0%",
+    ]
 
     # The busiest real second of the replay, and the booking-capacity phase on the same server:
     # every admitted visitor of it booked its own slot, none twice.
