@@ -290,9 +290,10 @@ impl fmt::Display for CoreError {
             Self::EntropyUnavailable(m) => write!(f, "the system's random source failed: {m}"),
             Self::JournalIncompatible { found, supported } => write!(
                 f,
-                "the saved state is in format version {found} and this pyqueue reads version {supported}: \
+                "the saved state is in format version {found} and this pyqueue reads versions {} to {supported}: \
                  keep running the pyqueue version that wrote it until the event is over, or move the room's \
-                 data directory away to start the room empty (its queue and bookings stay in the moved files)"
+                 data directory away to start the room empty (its queue and bookings stay in the moved files)",
+                crate::journal::OLDEST_READABLE_VERSION
             ),
             Self::JournalCorrupt(m) => write!(f, "the saved state is damaged: {m}"),
         }

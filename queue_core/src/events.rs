@@ -11,7 +11,9 @@ use std::borrow::Cow;
 use crate::codec::{put_config, read_config, Put, Reader};
 use crate::errors::{CoreError, CoreResult};
 use crate::eta::LineMeter;
+use crate::format_v1;
 use crate::inventory::SlotSpec;
+use crate::journal::FORMAT_VERSION;
 use crate::pseudonym::{IdentityKey, KEY_BYTES};
 use crate::room_config::RoomConfig;
 
@@ -185,6 +187,16 @@ pub fn put_meter(out: &mut Vec<u8>, meter: &LineMeter) {
     out.put_bool(meter.filled);
 }
 
+/// The line's measurement as format `version` wrote it: version 1 wrote a speed instead, and
+/// the meter starts empty (see `format_v1`).
+pub fn read_meter_of(reader: &mut Reader<'_>, version: u16) -> CoreResult<LineMeter> {
+    if version == 1 {
+        format_v1::read_speed(reader)
+    } else {
+        read_meter(reader)
+    }
+}
+
 pub fn read_meter(reader: &mut Reader<'_>) -> CoreResult<LineMeter> {
     Ok(LineMeter {
         passed: reader.varint()?,
@@ -331,8 +343,14 @@ fn time_event(out: &mut Vec<u8>, tag: u8, at: i64) {
 }
 
 impl<'a> Event<'a> {
-    /// Decodes one record's payload, which must hold exactly one event.
+    /// Decodes one record's payload of the current format, which must hold exactly one event.
     pub fn decode(payload: &'a [u8]) -> CoreResult<Self> {
+        Self::decode_as(payload, FORMAT_VERSION)
+    }
+
+    /// Decodes one record's payload as format `version` (one `journal::readable` accepts)
+    /// wrote it. Version 1 records are the current ones but for the measurement of a tick.
+    pub fn decode_as(payload: &'a [u8], version: u16) -> CoreResult<Self> {
         let mut r = Reader::new(payload);
         let event = match r.u8()? {
             tag::CREATED => {
@@ -366,7 +384,8 @@ impl<'a> Event<'a> {
                 Event::IdentityKey { key }
             }
             tag::TICKED => {
-                Event::Ticked { at: r.i64()?, cursor: r.varint()?, allowance: r.f64()?, meter: read_meter(&mut r)? }
+                let (at, cursor, allowance) = (r.i64()?, r.varint()?, r.f64()?);
+                Event::Ticked { at, cursor, allowance, meter: read_meter_of(&mut r, version)? }
             }
             tag::PAUSED => Event::Paused,
             tag::RESUMED => Event::Resumed { at: r.i64()?, allowance: r.f64()? },
@@ -444,6 +463,46 @@ mod tests {
             let back = Event::decode(&out).unwrap();
             // RoomConfig has no PartialEq (it holds floats); compare the debug forms.
             assert_eq!(format!("{back:?}"), format!("{event:?}"));
+        }
+    }
+
+    /// A tick as version 1 wrote it: the current fields, then a speed where the meter is now.
+    fn version_1_tick() -> Vec<u8> {
+        let mut out = vec![tag::TICKED];
+        out.put_i64(14);
+        out.put_varint(15);
+        out.put_f64(1.5);
+        format_v1::put_speed(&mut out);
+        out
+    }
+
+    #[test]
+    fn version_1_records_read_with_an_empty_meter() {
+        let payload = version_1_tick();
+        let tick = Event::decode_as(&payload, 1).unwrap();
+        assert_eq!(
+            format!("{tick:?}"),
+            format!("{:?}", Event::Ticked { at: 14, cursor: 15, allowance: 1.5, meter: LineMeter::default() })
+        );
+        for cut in 0..payload.len() {
+            assert!(Event::decode_as(&payload[..cut], 1).is_err(), "cut at {cut}");
+        }
+        // Read as the current format, or a current tick read as version 1, they do not fit.
+        assert!(Event::decode(&payload).is_err());
+        let config = test_config(1_000);
+        let events = samples(&config);
+        let mut current = Vec::new();
+        events.iter().find(|e| matches!(e, Event::Ticked { .. })).unwrap().encode(&mut current);
+        assert!(Event::decode_as(&current, 1).is_err());
+        // Every other record (those added while version 1 was written included: cancelled
+        // bookings, forgetting, the identity key) reads as it does in the current format.
+        let mut others = events.into_iter().filter(|e| !matches!(e, Event::Ticked { .. })).collect::<Vec<_>>();
+        others.push(Event::Forgotten { at: 25 });
+        others.push(Event::IdentityKey { key: [7; KEY_BYTES] });
+        for event in others {
+            let mut out = Vec::new();
+            event.encode(&mut out);
+            assert_eq!(format!("{:?}", Event::decode_as(&out, 1).unwrap()), format!("{event:?}"));
         }
     }
 

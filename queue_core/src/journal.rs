@@ -24,10 +24,20 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::errors::{CoreError, CoreResult};
 use crate::events::Event;
 
-/// The format of journals and snapshots this build writes and reads. Version 2: ticks and
-/// snapshots carry the line's measurement (`eta::LineMeter`) where version 1 had a smoothed
-/// cursor speed, which cannot be turned into it; version 1 files are refused as incompatible.
+/// The format of journals and snapshots this build writes. Version 2: ticks and snapshots
+/// carry the line's measurement (`eta::LineMeter`) where version 1 had a smoothed cursor speed.
 pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format this build reads. Version 1 differs only in the measurement, which cannot
+/// be turned into the meter: it is read past and the measurement starts again (see
+/// `format_v1`), so that an upgrade keeps every room's queue and bookings. A room read from
+/// version 1 goes on in new files of the current version: the embedding program starts a new
+/// generation (journal and snapshot) at every start, and never appends to a file it read.
+pub const OLDEST_READABLE_VERSION: u16 = 1;
+
+/// Whether this build reads files of format `version`.
+pub fn readable(version: u16) -> bool {
+    (OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version)
+}
 
 const JOURNAL_MAGIC: [u8; 4] = *b"PYQJ";
 const SNAPSHOT_MAGIC: [u8; 4] = *b"PYQS";
@@ -40,6 +50,9 @@ const MAX_RECORD: usize = 1 << 30;
 pub struct Header {
     pub room: String,
     pub generation: u64,
+    /// The format the file was written in (one that `readable` accepts): its records and body
+    /// are decoded as that version wrote them.
+    pub version: u16,
 }
 
 /// Where and why replay stopped before the end of a journal segment.
@@ -83,7 +96,7 @@ fn read_header(data: &[u8], magic: [u8; 4], what: &str, extra: usize) -> CoreRes
         };
     }
     let version = data.get(4..6).map(|v| u16::from_le_bytes([v[0], v[1]]));
-    if data[..4] != magic || version.is_some_and(|version| version != FORMAT_VERSION) {
+    if data[..4] != magic || version.is_some_and(|version| !readable(version)) {
         if ours_but_damaged(data, magic, extra) {
             return Err(CoreError::JournalCorrupt(format!(
                 "the {what} header is damaged: its magic or format version bytes changed after it was written"
@@ -94,7 +107,7 @@ fn read_header(data: &[u8], magic: [u8; 4], what: &str, extra: usize) -> CoreRes
         }
     }
     let Some(version) = version else { return Ok(None) };
-    if version != FORMAT_VERSION {
+    if !readable(version) {
         return Err(CoreError::JournalIncompatible { found: version, supported: FORMAT_VERSION });
     }
     let Some(&room_len) = data.get(14) else { return Ok(None) };
@@ -106,21 +119,23 @@ fn read_header(data: &[u8], magic: [u8; 4], what: &str, extra: usize) -> CoreRes
     let generation = u64::from_le_bytes(data[6..14].try_into().unwrap_or([0; 8]));
     let room = std::str::from_utf8(&data[15..15 + usize::from(room_len)])
         .map_err(|_| CoreError::JournalCorrupt(format!("the {what} header's room id is not UTF-8")))?;
-    Ok(Some((Header { room: room.to_owned(), generation }, end + 4)))
+    Ok(Some((Header { room: room.to_owned(), generation, version }, end + 4)))
 }
 
 /// Whether a header whose magic or version is not ours was ours when written: with them put
-/// back, its checksum (which covers them) matches. A flipped byte there is damage to show and
-/// repair; a file of another format or a later version does not pass this (but by a chance of
-/// one in 2^32), and is refused as such.
+/// back (the version as any this build reads), its checksum (which covers them) matches. A
+/// flipped byte there is damage to show and repair; a file of another format or of a version
+/// this build does not read fails this (but by a chance of one in 2^32), and is refused as such.
 fn ours_but_damaged(data: &[u8], magic: [u8; 4], extra: usize) -> bool {
     let mut restored = data[..data.len().min(15 + 255 + extra + 4)].to_vec();
     if restored.len() < 6 {
         return false;
     }
     restored[..4].copy_from_slice(&magic);
-    restored[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-    matches!(read_header(&restored, magic, "", extra), Ok(Some(_)))
+    (OLDEST_READABLE_VERSION..=FORMAT_VERSION).any(|version| {
+        restored[4..6].copy_from_slice(&version.to_le_bytes());
+        matches!(read_header(&restored, magic, "", extra), Ok(Some(_)))
+    })
 }
 
 /// The header of a journal segment and where its records start; `None` if it is incomplete.
@@ -296,38 +311,66 @@ pub fn append_encoded(buffer: &mut Vec<u8>, event: &Event<'_>) {
 mod tests {
     use super::*;
 
+    /// `header` as a writer of format `version` would have written it: the checksum covers
+    /// the version (a changed version byte alone is damage).
+    fn written_as(header: &[u8], version: u16) -> Vec<u8> {
+        let mut other = header.to_vec();
+        other[4..6].copy_from_slice(&version.to_le_bytes());
+        let crc_at = header.len() - 4;
+        let crc = crc32fast::hash(&other[..crc_at]);
+        other[crc_at..].copy_from_slice(&crc.to_le_bytes());
+        other
+    }
+
     #[test]
     fn headers_read_back_and_refuse_other_versions() {
         let header = journal_header("kiel", 7);
         let (read, at) = read_journal_header(&header).unwrap().unwrap();
-        assert_eq!(read, Header { room: "kiel".into(), generation: 7 });
+        assert_eq!(read, Header { room: "kiel".into(), generation: 7, version: FORMAT_VERSION });
         assert_eq!(at, header.len());
         for cut in 0..header.len() {
             assert_eq!(read_journal_header(&header[..cut]).unwrap(), None, "cut at {cut}");
         }
-        // A later version, whose writer computed the header's checksum over its version; and
-        // version 1, whose ticks carried a smoothed speed where this one has the line's meter.
-        for (version, refused) in [(FORMAT_VERSION + 1, "later"), (1, "earlier")] {
-            let mut other = header.clone();
-            other[4..6].copy_from_slice(&version.to_le_bytes());
-            let crc = crc32fast::hash(&other[..header.len() - 4]);
-            let crc_at = header.len() - 4;
-            other[crc_at..].copy_from_slice(&crc.to_le_bytes());
+        // A later version, whose writer computed the header's checksum over its version, and
+        // the version before the first, are refused.
+        for version in [FORMAT_VERSION + 1, OLDEST_READABLE_VERSION - 1, u16::MAX] {
             assert_eq!(
-                read_journal_header(&other),
+                read_journal_header(&written_as(&header, version)),
                 Err(CoreError::JournalIncompatible { found: version, supported: FORMAT_VERSION }),
-                "{refused}"
+                "version {version}"
             );
         }
-        let mut newer = header.clone();
-        newer[4] = 3;
-        let crc = crc32fast::hash(&newer[..header.len() - 4]);
-        let crc_at = header.len() - 4;
-        newer[crc_at..].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(
-            read_journal_header(&newer),
-            Err(CoreError::JournalIncompatible { found: 3, supported: FORMAT_VERSION })
-        );
+    }
+
+    #[test]
+    fn version_1_headers_read_with_their_version() {
+        let header = written_as(&journal_header("kiel", 7), 1);
+        let (read, at) = read_journal_header(&header).unwrap().unwrap();
+        assert_eq!((read, at), (Header { room: "kiel".into(), generation: 7, version: 1 }, header.len()));
+        for cut in 0..header.len() {
+            assert_eq!(read_journal_header(&header[..cut]).unwrap(), None, "cut at {cut}");
+        }
+        // A version byte of a version 1 header changed since is damage, not another version.
+        for (byte, flip) in [(4, 0x02), (4, 0x01), (5, 0x80)] {
+            let mut flipped = header.clone();
+            flipped[byte] ^= flip;
+            let error = read_journal_header(&flipped).err();
+            assert!(
+                matches!(&error, Some(CoreError::JournalCorrupt(m)) if m.contains("header is damaged")),
+                "flip {flip:#x} at {byte}: {error:?}"
+            );
+        }
+        let snapshot = snapshot_file("kiel", 3, b"state");
+        let header_len = snapshot.len() - 5;
+        let mut older = written_as(&snapshot[..header_len], 1);
+        older.extend_from_slice(b"state");
+        let (read, body) = read_snapshot_file(&older).unwrap();
+        assert_eq!((read.version, read.generation, body), (1, 3, &b"state"[..]));
+    }
+
+    #[test]
+    fn damaged_headers_are_damage() {
+        let header = journal_header("kiel", 7);
         // A flipped byte anywhere in the header is damage, the magic and version included.
         let mut journal = header.clone();
         write_frame(&mut journal, |out| out.extend_from_slice(b"a record"));

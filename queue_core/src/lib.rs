@@ -22,6 +22,7 @@ pub mod entry;
 pub mod errors;
 pub mod eta;
 pub mod events;
+pub mod format_v1;
 pub mod inventory;
 pub mod journal;
 pub mod limits;

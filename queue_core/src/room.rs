@@ -13,6 +13,8 @@
 mod booking_state;
 #[cfg(test)]
 mod damage_tests;
+#[cfg(test)]
+mod format_v1_tests;
 mod personal_data;
 #[cfg(test)]
 mod personal_data_tests;

@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 
 use crate::codec::{Put, Reader};
 use crate::errors::{CoreError, CoreResult};
-use crate::events::{put_meter, read_meter};
+use crate::events::{put_meter, read_meter_of};
 use crate::position::WaitingIndex;
 use crate::pseudonym::KEY_BYTES;
 use crate::queue::{ticket_id, Counters, Draw, QueueState, Ticket, TicketState, NO_POSITION};
@@ -77,8 +77,8 @@ impl QueueState {
         }
     }
 
-    /// A queue as `encode` wrote it, for `config`, without a journal.
-    pub(crate) fn decode(reader: &mut Reader<'_>, config: RoomConfig) -> CoreResult<QueueState> {
+    /// A queue as `encode` of format `version` wrote it, for `config`, without a journal.
+    pub(crate) fn decode(reader: &mut Reader<'_>, config: RoomConfig, version: u16) -> CoreResult<QueueState> {
         let mut queue = QueueState::new(config)?;
         let count = reader.count(19)?;
         queue.tickets.reserve_exact(count);
@@ -122,7 +122,7 @@ impl QueueState {
         queue.paused = reader.bool()?;
         queue.queue_all = reader.bool()?;
         queue.closed = reader.bool()?;
-        queue.meter = read_meter(reader)?;
+        queue.meter = read_meter_of(reader, version)?;
         let mut c = [0u64; 6];
         for count in &mut c {
             *count = reader.varint()?;

@@ -140,7 +140,7 @@ impl Room {
         let mut next_generation = None;
         if let Some(snapshot) = snapshot {
             let (header, body) = read_snapshot_file(snapshot)?;
-            let restored = Parts::decode(body)?;
+            let restored = Parts::decode(body, header.version)?;
             if restored.queue.config.id != header.room {
                 return Err(CoreError::JournalCorrupt("the snapshot's header names another room".into()));
             }
@@ -181,7 +181,7 @@ impl Room {
                 match next_frame(segment, at) {
                     Ok(None) => break,
                     Ok(Some((payload, next))) => {
-                        let event = Event::decode(payload).map_err(|e| corrupt(index, at, e))?;
+                        let event = Event::decode_as(payload, header.version).map_err(|e| corrupt(index, at, e))?;
                         apply(&mut parts, event, &header.room).map_err(|e| corrupt(index, at, e))?;
                         report.records += 1;
                         at = next;

@@ -56,12 +56,13 @@ impl Room {
 }
 
 impl Parts {
-    pub(super) fn decode(body: &[u8]) -> CoreResult<Parts> {
+    /// A room's parts from a snapshot body of format `version` (see `journal::Header`).
+    pub(super) fn decode(body: &[u8], version: u16) -> CoreResult<Parts> {
         let mut reader = Reader::new(body);
         let (config, handoff_url) = read_config(&mut reader)?;
         let handoff_url = handoff_url.map(str::to_owned);
         let schedule = ReleaseSchedule::parse(&config.release_windows, &config.timezone)?;
-        let mut queue = QueueState::decode(&mut reader, config)?;
+        let mut queue = QueueState::decode(&mut reader, config, version)?;
         let booking = BookingState::decode(&mut reader, schedule)?;
         let mut inventory = Inventory::decode(&mut reader)?;
         if !reader.is_empty() {

@@ -264,7 +264,7 @@ fn held_by(room: &Room, ticket: u32) -> Option<String> {
         .map(|(slot, ..)| slot)
 }
 
-fn config(returned: ReturnedSlots, seed: u64) -> RoomConfig {
+pub(super) fn config(returned: ReturnedSlots, seed: u64) -> RoomConfig {
     let mut config = test_config(OPEN);
     config.admit_per_minute = 120.0;
     config.max_active = 6;

@@ -15,7 +15,7 @@
 
 use crate::events::Event;
 use crate::inventory::{Inventory, SlotState};
-use crate::journal::{find_frame, next_frame, read_journal_header, BadFrame};
+use crate::journal::{find_frame, next_frame, read_journal_header, BadFrame, FORMAT_VERSION, OLDEST_READABLE_VERSION};
 
 /// A booking made by a record that could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,14 +63,24 @@ impl Unapplied {
 
     /// Every record of whole journal files (for journals that cannot be applied at all).
     pub fn of_journals(segments: &[&[u8]]) -> Unapplied {
-        Scan::new(None).run(segments, 0, record_start(segments.first().copied().unwrap_or_default()))
+        let first = segments.first().copied().unwrap_or_default();
+        Scan::new(None).run(segments, 0, record_start(first).map(|(start, _)| start))
     }
 }
 
-/// Where the records of a journal file start, or None when its header cannot be read (the
-/// file is then searched for whole records).
-fn record_start(segment: &[u8]) -> Option<usize> {
-    read_journal_header(segment).ok().flatten().map(|(_, start)| start)
+/// Where the records of a journal file start and the format they are in, or None when its
+/// header cannot be read (the file is then searched for whole records).
+fn record_start(segment: &[u8]) -> Option<(usize, u16)> {
+    read_journal_header(segment).ok().flatten().map(|(header, start)| (start, header.version))
+}
+
+/// A record of a segment in format `version`; of a segment whose header cannot be read, in
+/// whichever format this build reads it decodes in, newest first.
+fn decode(payload: &[u8], version: Option<u16>) -> Option<Event<'_>> {
+    match version {
+        Some(version) => Event::decode_as(payload, version).ok(),
+        None => (OLDEST_READABLE_VERSION..=FORMAT_VERSION).rev().find_map(|v| Event::decode_as(payload, v).ok()),
+    }
 }
 
 struct Scan<'a> {
@@ -93,13 +103,15 @@ impl<'a> Scan<'a> {
     /// damaged).
     fn run(mut self, segments: &[&[u8]], first: usize, at: Option<usize>) -> Unapplied {
         for (index, segment) in segments.iter().enumerate().skip(first) {
-            self.segment(segment, if index == first { at } else { record_start(segment) });
+            let header = record_start(segment);
+            let version = header.map(|(_, version)| version);
+            self.segment(segment, if index == first { at } else { header.map(|(start, _)| start) }, version);
         }
         self.found
     }
 
-    fn segment(&mut self, data: &[u8], expected: Option<usize>) {
-        let decodes = |payload: &[u8]| Event::decode(payload).is_ok();
+    fn segment(&mut self, data: &[u8], expected: Option<usize>, version: Option<u16>) {
+        let decodes = |payload: &[u8]| decode(payload, version).is_some();
         let mut search_from = 0;
         let mut expected = expected;
         loop {
@@ -107,32 +119,32 @@ impl<'a> Scan<'a> {
                 match next_frame(data, at) {
                     Ok(None) => return,
                     Ok(Some((payload, next))) => {
-                        if let Ok(event) = Event::decode(payload) {
+                        if let Some(event) = decode(payload, version) {
                             self.whole(event);
                             expected = Some(next);
                             continue;
                         }
                         self.unreadable(None);
                     }
-                    Err(bad) => self.bad(data, &bad),
+                    Err(bad) => self.bad(data, &bad, version),
                 }
                 search_from = at + 1;
             }
             let Some((_, payload, next)) = find_frame(data, search_from, decodes) else { return };
-            if let Ok(event) = Event::decode(payload) {
+            if let Some(event) = decode(payload, version) {
                 self.whole(event);
             }
             expected = Some(next);
         }
     }
 
-    fn bad(&mut self, data: &[u8], bad: &BadFrame) {
+    fn bad(&mut self, data: &[u8], bad: &BadFrame, version: Option<u16>) {
         if bad.unfinished {
             self.unfinished = true;
             return;
         }
         let payload = bad.payload.clone().and_then(|range| data.get(range));
-        self.unreadable(payload.and_then(|payload| Event::decode(payload).ok()).as_ref());
+        self.unreadable(payload.and_then(|payload| decode(payload, version)).as_ref());
     }
 
     fn unreadable(&mut self, decoded: Option<&Event<'_>>) {
