@@ -242,6 +242,31 @@ async def test_sessions_expire_and_give_capacity_back(env: Setup) -> None:
         await backend.complete(ROOM, pass_token)
 
 
+async def test_the_pass_of_a_session_left_cannot_complete_the_next_session(env: Setup) -> None:
+    """A visitor who left the booking site and came back is admitted anew; the first pass
+    (still within its signed lifetime) ends nothing: the new session keeps its place."""
+    backend, clock, room = env
+    await room()
+    await open_room(backend, clock)
+    clock.advance(1)
+    await backend.tick(ROOM)
+    ticket = await backend.join(ROOM, None, None)
+    first_pass = await pass_of(backend, ticket.token)
+    assert await backend.leave(ROOM, first_pass) == "admitted"
+    clock.advance(2)
+    again = await backend.join(ROOM, None, ticket.token)
+    assert again.id == ticket.id
+    clock.advance(1)
+    await backend.tick(ROOM)
+    second_pass = await pass_of(backend, ticket.token)
+    assert second_pass != first_pass
+    with pytest.raises((pyqueue.TokenExpired, pyqueue.SessionEnded)):
+        await backend.complete(ROOM, first_pass)
+    assert (await backend.status(ROOM, ticket.token)).state == "admitted"
+    await backend.complete(ROOM, second_pass)
+    assert (await backend.status(ROOM, ticket.token)).state == "completed"
+
+
 async def test_closing_refuses_joins_and_closes_waiting_tickets(env: Setup) -> None:
     backend, clock, room = env
     await room(closes_at=OPENS_AT + timedelta(seconds=100))

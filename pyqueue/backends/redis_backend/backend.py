@@ -656,6 +656,9 @@ class RedisBackend:
     async def complete(self, room: str, pass_token: str) -> None:
         await self.config(room)
         info = self.verify_info(room, pass_token, "pass")
+        # The script knows the ticket, not the admission a pass was issued for: a pass of a
+        # session that ended (left) must not end the ticket's later session.
+        refuse_if_ended(await self.fresh(room), info)
         t = info.ticket
         await self.run("complete", room, t)
         self.cache(room).tickets.pop(t, None)
