@@ -198,7 +198,8 @@ impl Line {
         let meter = &self.meter;
         // Share of passed positions that take a place; skipped ones speed the line up.
         let keep = if meter.passed >= SKIPS_AFTER_PASSED {
-            (meter.admitted as f64 / meter.passed as f64).max(0.05)
+            // At most 1: counters from another process (Redis) are not held to the tick's rule.
+            (meter.admitted as f64 / meter.passed as f64).clamp(0.05, 1.0)
         } else {
             1.0
         };
@@ -253,10 +254,13 @@ impl Line {
             } else {
                 at_rate
             };
+            let seconds = d / guess;
             return paused(Estimate {
                 low: d / best * (1.0 - UNMEASURED_SPREAD),
-                seconds: d / guess,
-                high: self.longest_wait(distance),
+                seconds,
+                // The longest the settings allow assumes free places fill at the rate; a pace
+                // measured slower than that (few free places turning over) must stay inside.
+                high: self.longest_wait(distance).max(seconds),
                 known: false,
                 reason: Reason::Measuring,
                 admit_per_second: guess * keep,

@@ -198,12 +198,17 @@ pub fn read_meter_of(reader: &mut Reader<'_>, version: u16) -> CoreResult<LineMe
 }
 
 pub fn read_meter(reader: &mut Reader<'_>) -> CoreResult<LineMeter> {
-    Ok(LineMeter {
+    let meter = LineMeter {
         passed: reader.varint()?,
         admitted: reader.varint()?,
         micros: reader.i64()?,
         filled: reader.bool()?,
-    })
+    };
+    // A tick never records these: saved so, the record is damaged.
+    if meter.admitted > meter.passed || meter.micros < 0 {
+        return Err(CoreError::JournalCorrupt(format!("a line measurement that no tick records: {meter:?}")));
+    }
+    Ok(meter)
 }
 
 pub fn put_slot_specs(out: &mut Vec<u8>, slots: &[SlotSpec]) {
@@ -421,6 +426,18 @@ impl<'a> Event<'a> {
 mod tests {
     use super::*;
     use crate::room_config::test_config;
+
+    #[test]
+    fn a_line_measurement_no_tick_records_is_damage() {
+        for meter in [
+            LineMeter { passed: 3, admitted: 4, micros: 1, filled: false },
+            LineMeter { passed: 3, admitted: 2, micros: -60_000_000, filled: true },
+        ] {
+            let mut out = Vec::new();
+            put_meter(&mut out, &meter);
+            assert!(matches!(read_meter(&mut Reader::new(&out)), Err(CoreError::JournalCorrupt(_))), "{meter:?}");
+        }
+    }
 
     fn samples(config: &RoomConfig) -> Vec<Event<'_>> {
         let meter = LineMeter { passed: 31, admitted: 29, micros: 400, filled: true };

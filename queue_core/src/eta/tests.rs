@@ -132,3 +132,35 @@ fn the_prequeue_range_reaches_the_slowest_the_settings_allow() {
 fn zero_distance_is_now() {
     assert_eq!(line(LineMeter::default()).estimate(0), Estimate::zero());
 }
+
+#[test]
+fn the_point_of_a_measuring_range_lies_inside_it() {
+    // A site that was full once, has no place in use now and passed one position in 15 s: the
+    // measured pace is slower than free places filling at the rate.
+    let l = Line {
+        admit_per_second: 0.5,
+        max_active: 2,
+        session_seconds: 60.0,
+        active: 0,
+        paused: false,
+        ended_early: 0,
+        expired: 0,
+        meter: LineMeter { passed: 1, admitted: 1, micros: 15_000_000, filled: true },
+    };
+    let e = l.estimate(2);
+    assert_eq!(e.reason, Reason::Measuring);
+    assert!(e.low <= e.seconds && e.seconds <= e.high, "{e:?}");
+}
+
+#[test]
+fn counters_that_no_tick_records_give_an_estimate_all_the_same() {
+    // More admitted than passed (Redis counters are another process's): no panic, a sane range.
+    // Places that turn over nearly at the rate: the slowest pace is close to the fastest.
+    let mut l = line(LineMeter { passed: 100, admitted: 160, micros: 10_000_000, filled: true });
+    l.session_seconds = 2.5;
+    let e = l.estimate(50);
+    assert!(
+        e.low.is_finite() && e.high.is_finite() && 0.0 <= e.low && e.low <= e.seconds && e.seconds <= e.high,
+        "{e:?}"
+    );
+}
