@@ -301,7 +301,9 @@ class Eta:
 
 @final
 class Line:
-    """What a wait estimate rests on, from counters kept elsewhere (the Redis backend's)."""
+    """What a wait estimate rests on, from counters kept elsewhere (the Redis backend's): the
+    measurement since it (re)started, and the same counters over the recent stretch and the one
+    before it (``RECENT_STRETCH_MICROS`` each)."""
 
     def __new__(
         cls,
@@ -317,6 +319,12 @@ class Line:
         admitted: int,
         measured_micros: int,
         filled: bool,
+        recent_passed: int = 0,
+        recent_admitted: int = 0,
+        recent_micros: int = 0,
+        earlier_passed: int = 0,
+        earlier_admitted: int = 0,
+        earlier_micros: int = 0,
     ) -> Self: ...
     def estimate(self, distance: int) -> Eta:
         """The wait of a ticket ``distance`` places from the cursor (1 = next in line)."""
@@ -843,6 +851,7 @@ ETA_REASONS: Final[list[_EtaReason]]
 POLL_BACK_MS: Final[int]
 POLL_MIN_MS: Final[int]
 POLL_JITTER: Final[float]
+RECENT_STRETCH_MICROS: Final[int]
 
 def draw_order(n: int, seed: int) -> list[int]:
     """The pre-queue draw for ``n`` entries: element k is the join index placed k-th."""

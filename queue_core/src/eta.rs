@@ -30,6 +30,10 @@ const FULL_TURNOVERS: u64 = 12;
 const FULL_ADMISSIONS: u64 = 100;
 /// Skipped shares are taken from the measurement once this many positions were passed.
 const SKIPS_AFTER_PASSED: u64 = 10;
+/// Length of each of the two stretches the recent skipped share is counted over (the recent
+/// window spans one to two of them, two to four minutes): those who wait longer give up more often, so the share
+/// skipped ahead of a visitor grows while the line is long, and a share since the start lags.
+pub const RECENT_STRETCH_MICROS: i64 = 120_000_000;
 /// How closely the skipped share must be measured (relative standard error) before an
 /// estimate is `known`: with many skips, a few seconds' count of them is luck.
 const SKIPS_WITHIN: f64 = 0.04;
@@ -107,6 +111,18 @@ pub struct LineMeter {
     /// Whether the booking site was ever full since the line was backed up: measurement
     /// restarted then.
     pub filled: bool,
+    /// The same counters over the stretch being measured now and the one before it (each
+    /// `RECENT_STRETCH_MICROS` long): the recent skipped share.
+    pub recent: Stretch,
+    pub earlier: Stretch,
+}
+
+/// Counters over one stretch of the measurement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stretch {
+    pub passed: u64,
+    pub admitted: u64,
+    pub micros: i64,
 }
 
 impl LineMeter {
@@ -129,6 +145,28 @@ impl LineMeter {
         self.passed += passed;
         self.admitted += admitted;
         self.micros += micros;
+        self.recent.passed += passed;
+        self.recent.admitted += admitted;
+        self.recent.micros += micros;
+        if self.recent.micros >= RECENT_STRETCH_MICROS {
+            self.earlier = std::mem::take(&mut self.recent);
+        }
+    }
+
+    /// Share of passed positions that took a place since measuring (re)started, once enough
+    /// were passed (else 1: nobody known to skip).
+    #[allow(clippy::cast_precision_loss)]
+    fn keep(&self) -> f64 {
+        keep_share(self.passed, self.admitted)
+    }
+
+    /// The same share over the last one to two stretches, once a whole stretch was measured
+    /// (before that, the share since the start).
+    fn recent_keep(&self) -> f64 {
+        if self.earlier.micros == 0 {
+            return self.keep();
+        }
+        keep_share(self.recent.passed + self.earlier.passed, self.recent.admitted + self.earlier.admitted)
     }
 
     /// An operator changed the rate: what was measured at the old one no longer tells.
@@ -139,6 +177,17 @@ impl LineMeter {
     #[allow(clippy::cast_precision_loss)]
     fn seconds(&self) -> f64 {
         self.micros as f64 / 1e6
+    }
+}
+
+/// Share of `passed` positions that took a place, once enough were passed (else 1).
+#[allow(clippy::cast_precision_loss)]
+fn keep_share(passed: u64, admitted: u64) -> f64 {
+    if passed >= SKIPS_AFTER_PASSED {
+        // At most 1: counters from another process (Redis) are not held to the tick's rule.
+        (admitted as f64 / passed as f64).clamp(0.05, 1.0)
+    } else {
+        1.0
     }
 }
 
@@ -197,22 +246,22 @@ impl Line {
         let rate = self.admit_per_second.max(1e-9);
         let meter = &self.meter;
         // Share of passed positions that take a place; skipped ones speed the line up.
-        let keep = if meter.passed >= SKIPS_AFTER_PASSED {
-            // At most 1: counters from another process (Redis) are not held to the tick's rule.
-            (meter.admitted as f64 / meter.passed as f64).clamp(0.05, 1.0)
-        } else {
-            1.0
-        };
-        let best = rate / keep;
+        let keep = meter.keep();
+        // The share skipped drifts (longer waits, more give up): positions pass faster, for the
+        // same admissions, by how much more is skipped now than on average since the start.
+        let recent_keep = meter.recent_keep();
+        let drift = keep / recent_keep;
+        let best = rate / recent_keep;
         // The pace while the rate limits, for the point of a range: the measured one, drawn
         // towards the rate as if `GUESS_PRIOR_SECONDS` at the rate had been measured too.
-        let at_rate = (meter.passed as f64 + rate * GUESS_PRIOR_SECONDS) / (meter.seconds() + GUESS_PRIOR_SECONDS);
+        let at_rate =
+            drift * (meter.passed as f64 + rate * GUESS_PRIOR_SECONDS) / (meter.seconds() + GUESS_PRIOR_SECONDS);
         let full_sessions = self.full_sessions_per_second();
         let worst = self.slowest_per_second();
         // The booking site cannot be the limit, or this ticket's turn comes while places are
         // still free: the rate is what it rests on.
         let free = f64::from(self.max_active.saturating_sub(self.active));
-        let rate_only = full_sessions >= rate || (!meter.filled && d * keep <= free);
+        let rate_only = full_sessions >= rate || (!meter.filled && d * recent_keep <= free);
         // Long enough, and the skipped share known to within `SKIPS_WITHIN` (its standard error
         // relative to the share that takes a place).
         let skips_known = (1.0 - keep) <= SKIPS_WITHIN * SKIPS_WITHIN * keep * meter.passed as f64;
@@ -263,13 +312,13 @@ impl Line {
                 high: self.longest_wait(distance).max(seconds),
                 known: false,
                 reason: Reason::Measuring,
-                admit_per_second: guess * keep,
+                admit_per_second: guess * recent_keep,
             });
         }
-        let speed = measured.unwrap_or(best).max(worst);
+        let speed = measured.map_or(best, |pace| pace * drift).max(worst);
         let seconds = d / speed;
         let spread = (KNOWN_SPREAD_FLOOR + KNOWN_SPREAD_NOISE / (meter.passed as f64).sqrt()).min(KNOWN_SPREAD_MAX);
-        let admitting = speed * keep;
+        let admitting = speed * recent_keep;
         let reason = if admitting >= CAPACITY_BINDS_BELOW * rate {
             Reason::Rate
         } else if self.ended_early == 0 {

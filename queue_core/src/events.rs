@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use crate::codec::{put_config, read_config, Put, Reader};
 use crate::errors::{CoreError, CoreResult};
-use crate::eta::LineMeter;
+use crate::eta::{LineMeter, Stretch};
 use crate::format_v1;
 use crate::inventory::SlotSpec;
 use crate::journal::FORMAT_VERSION;
@@ -185,6 +185,11 @@ pub fn put_meter(out: &mut Vec<u8>, meter: &LineMeter) {
     out.put_varint(meter.admitted);
     out.put_i64(meter.micros);
     out.put_bool(meter.filled);
+    for stretch in [&meter.recent, &meter.earlier] {
+        out.put_varint(stretch.passed);
+        out.put_varint(stretch.admitted);
+        out.put_i64(stretch.micros);
+    }
 }
 
 /// The line's measurement as format `version` wrote it: version 1 wrote a speed instead, and
@@ -198,14 +203,16 @@ pub fn read_meter_of(reader: &mut Reader<'_>, version: u16) -> CoreResult<LineMe
 }
 
 pub fn read_meter(reader: &mut Reader<'_>) -> CoreResult<LineMeter> {
-    let meter = LineMeter {
-        passed: reader.varint()?,
-        admitted: reader.varint()?,
-        micros: reader.i64()?,
-        filled: reader.bool()?,
+    let (passed, admitted, micros, filled) = (reader.varint()?, reader.varint()?, reader.i64()?, reader.bool()?);
+    let mut stretch = || -> CoreResult<Stretch> {
+        Ok(Stretch { passed: reader.varint()?, admitted: reader.varint()?, micros: reader.i64()? })
     };
+    let meter = LineMeter { passed, admitted, micros, filled, recent: stretch()?, earlier: stretch()? };
     // A tick never records these: saved so, the record is damaged.
-    if meter.admitted > meter.passed || meter.micros < 0 {
+    let impossible = |passed: u64, admitted: u64, micros: i64| admitted > passed || micros < 0;
+    if impossible(meter.passed, meter.admitted, meter.micros)
+        || [meter.recent, meter.earlier].iter().any(|s| impossible(s.passed, s.admitted, s.micros))
+    {
         return Err(CoreError::JournalCorrupt(format!("a line measurement that no tick records: {meter:?}")));
     }
     Ok(meter)
@@ -430,8 +437,8 @@ mod tests {
     #[test]
     fn a_line_measurement_no_tick_records_is_damage() {
         for meter in [
-            LineMeter { passed: 3, admitted: 4, micros: 1, filled: false },
-            LineMeter { passed: 3, admitted: 2, micros: -60_000_000, filled: true },
+            LineMeter { passed: 3, admitted: 4, micros: 1, filled: false, ..LineMeter::default() },
+            LineMeter { passed: 3, admitted: 2, micros: -60_000_000, filled: true, ..LineMeter::default() },
         ] {
             let mut out = Vec::new();
             put_meter(&mut out, &meter);
@@ -440,7 +447,7 @@ mod tests {
     }
 
     fn samples(config: &RoomConfig) -> Vec<Event<'_>> {
-        let meter = LineMeter { passed: 31, admitted: 29, micros: 400, filled: true };
+        let meter = LineMeter { passed: 31, admitted: 29, micros: 400, filled: true, ..LineMeter::default() };
         let slots = vec![SlotSpec { id: "s1".into(), group: "Kiel".into(), starts_at: 77 }];
         vec![
             Event::Created { at: 1, epoch: -5, config: Cow::Borrowed(config), handoff_url: Some("/book") },

@@ -172,6 +172,12 @@ class RoomCache:
                 admitted=count("ln_admitted"),
                 measured_micros=count("ln_us"),
                 filled=self.flag("ln_filled"),
+                recent_passed=count("lr_passed"),
+                recent_admitted=count("lr_admitted"),
+                recent_micros=count("lr_us"),
+                earlier_passed=count("le_passed"),
+                earlier_admitted=count("le_admitted"),
+                earlier_micros=count("le_us"),
             )
         return line
 

@@ -74,6 +74,7 @@ def initial_meta(config: RoomConfig, now: int) -> dict[str, str]:
         seq="0", drawn="0", closed="0", paused="0", queue_all="0", cursor="0", len="0",
         nwait="0", active="0", allowance="0", accrued_until=opens, last_tick=opens,
         pre_left="0", ln_passed="0", ln_admitted="0", ln_us="0", ln_filled="0",
+        lr_passed="0", lr_admitted="0", lr_us="0", le_passed="0", le_admitted="0", le_us="0",
     )  # fmt: skip
     for name in COUNTERS:
         meta[f"c_{name}"] = "0"

@@ -55,7 +55,10 @@ def source(name: str) -> str:
     """The full text of a script: the shared helpers, then the script itself."""
     # One text per script keeps each atomic step a single EVALSHA.
     parts = ("common", "slotlib", name)
-    return "\n".join((LUA_DIR / f"{part}.lua").read_text(encoding="utf-8") for part in parts)
+    # The core's constants the scripts count with, so that each has one source.
+    constants = f"local RECENT_STRETCH_US = {_core.RECENT_STRETCH_MICROS}"
+    scripts = ((LUA_DIR / f"{part}.lua").read_text(encoding="utf-8") for part in parts)
+    return "\n".join((constants, *scripts))
 
 
 class NeedsDraw(Exception):

@@ -13,7 +13,7 @@ use super::config::PyRoomConfig;
 use super::room::PyRoom;
 use super::time::{micros_to_datetime, to_micros};
 use super::views::{PyEta, PyStatus};
-use crate::eta::{self, Estimate, Line, LineMeter};
+use crate::eta::{self, Estimate, Line, LineMeter, Stretch};
 use crate::polling;
 use crate::queue::{StatusView, TicketState};
 use crate::schedule::ReleaseSchedule;
@@ -36,7 +36,9 @@ impl PyLine {
     #[new]
     #[pyo3(signature = (
         *, admit_per_second, max_active, session_seconds, active, paused, completed, expired,
-        passed, admitted, measured_micros, filled
+        passed, admitted, measured_micros, filled,
+        recent_passed = 0, recent_admitted = 0, recent_micros = 0,
+        earlier_passed = 0, earlier_admitted = 0, earlier_micros = 0
     ))]
     // The counters an estimate rests on, each a plain value named as the scripts keep it.
     #[allow(clippy::too_many_arguments, clippy::similar_names)]
@@ -52,13 +54,26 @@ impl PyLine {
         admitted: u64,
         measured_micros: i64,
         filled: bool,
+        recent_passed: u64,
+        recent_admitted: u64,
+        recent_micros: i64,
+        earlier_passed: u64,
+        earlier_admitted: u64,
+        earlier_micros: i64,
     ) -> PyResult<Self> {
         for (name, value) in [("admit_per_second", admit_per_second), ("session_seconds", session_seconds)] {
             if !(value.is_finite() && value > 0.0) {
                 return Err(PyValueError::new_err(format!("Line.{name} must be a finite number > 0, got {value}")));
             }
         }
-        let meter = LineMeter { passed, admitted, micros: measured_micros.max(0), filled };
+        let meter = LineMeter {
+            passed,
+            admitted,
+            micros: measured_micros.max(0),
+            filled,
+            recent: Stretch { passed: recent_passed, admitted: recent_admitted, micros: recent_micros.max(0) },
+            earlier: Stretch { passed: earlier_passed, admitted: earlier_admitted, micros: earlier_micros.max(0) },
+        };
         Ok(Self {
             inner: Line {
                 admit_per_second,
@@ -209,6 +224,7 @@ pub fn register_constants(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("POLL_BACK_MS", polling::BACK_MS)?;
     m.add("POLL_MIN_MS", polling::MIN_MS)?;
     m.add("POLL_JITTER", polling::JITTER)?;
+    m.add("RECENT_STRETCH_MICROS", eta::RECENT_STRETCH_MICROS)?;
     m.add("ETA_REASONS", eta::REASONS.map(eta::Reason::as_str).to_vec())?;
     Ok(())
 }

@@ -25,6 +25,13 @@ local function load_meta()
 end
 local function set(k, v) M[k] = v; dirty[k] = true end
 local function add(k, d) set(k, (M[k] or 0) + d) end
+-- The line's measurement starts again (the core's LineMeter::restart), its recent stretches too.
+local function restart_line_meter()
+  for _, k in ipairs({'ln_passed', 'ln_admitted', 'ln_us', 'lr_passed', 'lr_admitted', 'lr_us',
+                      'le_passed', 'le_admitted', 'le_us'}) do
+    set(k, 0)
+  end
+end
 local function save_meta()
   local args = {}
   for k in pairs(dirty) do

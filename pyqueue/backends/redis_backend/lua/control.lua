@@ -18,9 +18,7 @@ elseif action == 'config' then
   for i = 5, #ARGV, 2 do set(ARGV[i], tonumber(ARGV[i + 1])) end
   -- A new rate restarts the line's measurement (the core's LineMeter::restart).
   if M.rate ~= old_rate then
-    set('ln_passed', 0)
-    set('ln_admitted', 0)
-    set('ln_us', 0)
+    restart_line_meter()
   end
   -- Before the opening nothing has accrued: the allowance starts at the (maybe moved) opening.
   if M.drawn ~= 1 then

@@ -76,14 +76,25 @@ set('cursor', cursor)
 if backed_up and M.nwait > 0 and elapsed > 0 then
   if M.active >= M.max_active and M.ln_filled ~= 1 then
     set('ln_filled', 1)
-    set('ln_passed', 0)
-    set('ln_admitted', 0)
-    set('ln_us', 0)
+    restart_line_meter()
   elseif M.ln_filled ~= 1 or (M.ln_passed or 0) > 0 or cursor > start then
     -- (While full and no place freed yet since it filled, nothing is measured.)
-    add('ln_passed', cursor - start)
-    add('ln_admitted', M.c_admitted - admitted_before)
+    local passed, admitted_now = cursor - start, M.c_admitted - admitted_before
+    add('ln_passed', passed)
+    add('ln_admitted', admitted_now)
     add('ln_us', elapsed)
+    -- The recent stretch; once RECENT_STRETCH_US long it becomes the earlier one.
+    add('lr_passed', passed)
+    add('lr_admitted', admitted_now)
+    add('lr_us', elapsed)
+    if M.lr_us >= RECENT_STRETCH_US then
+      set('le_passed', M.lr_passed)
+      set('le_admitted', M.lr_admitted)
+      set('le_us', M.lr_us)
+      set('lr_passed', 0)
+      set('lr_admitted', 0)
+      set('lr_us', 0)
+    end
   end
 end
 return finish(admitted, abandoned, expired)
