@@ -199,7 +199,8 @@ pub struct Line {
     pub session_seconds: f64,
     pub active: u32,
     pub paused: bool,
-    /// Sessions that ended early: the booking site reported them complete (or the visitor left).
+    /// Sessions the booking site reported complete (the room's `completed` count): none while
+    /// the site is full means its signal is missing, and places free as passes expire.
     pub ended_early: u64,
     /// Sessions that ended by their pass expiring.
     pub expired: u64,
