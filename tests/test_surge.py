@@ -21,7 +21,7 @@ from pyqueue.surge.metrics import kendall_tau_distance
 from pyqueue.surge.outcome import Run
 from pyqueue.surge.percentile import percentile
 from pyqueue.surge.report import write_reports
-from pyqueue.surge.run import add_arguments, check, run_cli, run_scenario
+from pyqueue.surge.run import MIN_JUDGED, add_arguments, check, run_cli, run_scenario
 from pyqueue.surge.scenario import OperatorAction, load_scenario, scenario_path
 from tests.redis_support import needs_redis
 
@@ -123,20 +123,25 @@ def test_a_tiny_surge_keeps_every_invariant(tmp_path: Path):
     assert figures.offers_accepted > 0  # cancelled slots went to waiting visitors
     assert figures.estimates > 0
     assert not [p for p in check(run) if "estimate" not in p]
+
     # The rule on estimates judges what visitors read: the range while measuring, the figure
     # once known.
-    honesty = figures.honesty
-    known_error = replace(honesty.known.absolute, median=0.2)
-    honesty = replace(
-        honesty,
-        first=replace(honesty.first, inside=0.5),
-        known=replace(honesty.known, absolute=known_error),
-    )
-    broken = replace(run, figures=replace(figures, honesty=honesty))
-    assert [p for p in check(broken) if "estimate" in p] == [
+    def judged(count: int) -> Run:
+        honesty = figures.honesty
+        known_error = replace(honesty.known.absolute, median=0.2)
+        honesty = replace(
+            honesty,
+            first=replace(honesty.first, count=count, inside=0.5),
+            known=replace(honesty.known, count=count, absolute=known_error),
+        )
+        return replace(run, figures=replace(figures, honesty=honesty))
+
+    assert [p for p in check(judged(MIN_JUDGED)) if "estimate" in p] == [
         "the first estimate's range held 50.0% of the real waits",
         "median error of the known estimates 20.0%",
     ]
+    # A handful of visitors judged says nothing: the rules wait for enough of them.
+    assert [p for p in check(judged(MIN_JUDGED - 1)) if "estimate" in p] == []
 
     # The busiest real second of the replay, and the booking-capacity phase on the same server:
     # every admitted visitor of it booked its own slot, none twice.
