@@ -47,6 +47,18 @@ pub enum TicketState {
 }
 
 impl TicketState {
+    /// Every state. Snapshots save a state as its index here: new states go at the end.
+    pub const ALL: [TicketState; 8] = [
+        Self::Prequeue,
+        Self::Waiting,
+        Self::Admitted,
+        Self::Completed,
+        Self::Expired,
+        Self::Abandoned,
+        Self::Left,
+        Self::Closed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Prequeue => "prequeue",

@@ -16,16 +16,6 @@ use crate::queue::{Counters, Draw, StatusView, TicketState};
 use crate::room::{AuditEntry, FullStatus, Offer, RoomInfo, TickReport};
 use crate::room_config::PrequeueMode;
 
-const TICKET_STATES: [TicketState; 8] = [
-    TicketState::Prequeue,
-    TicketState::Waiting,
-    TicketState::Admitted,
-    TicketState::Completed,
-    TicketState::Expired,
-    TicketState::Abandoned,
-    TicketState::Left,
-    TicketState::Closed,
-];
 const SLOT_STATES: [SlotState; 5] =
     [SlotState::Free, SlotState::Held, SlotState::Offered, SlotState::Booked, SlotState::Returned];
 /// The states `Room::info` reports.
@@ -64,7 +54,7 @@ impl PyTicket {
     #[new]
     #[pyo3(signature = (*, id, token, state, new))]
     fn py_new(id: u32, token: String, state: &str, new: bool) -> PyResult<Self> {
-        let state = named(&TICKET_STATES, TicketState::as_str, state, "Ticket.state")?.as_str();
+        let state = named(&TicketState::ALL, TicketState::as_str, state, "Ticket.state")?.as_str();
         Ok(Self { id, token, state, new })
     }
     fn __repr__(&self) -> String {
@@ -218,7 +208,7 @@ impl PyStatus {
         }
         let view = StatusView {
             ticket,
-            state: named(&TICKET_STATES, TicketState::as_str, state, "Status.state")?,
+            state: named(&TicketState::ALL, TicketState::as_str, state, "Status.state")?,
             ahead,
             ahead_at_start,
             eta: eta.inner,

@@ -12,16 +12,6 @@ use crate::pseudonym::KEY_BYTES;
 use crate::queue::{ticket_id, Counters, Draw, QueueState, Ticket, TicketState, NO_POSITION};
 use crate::room_config::{PrequeueMode, RoomConfig};
 
-const STATES: [TicketState; 8] = [
-    TicketState::Prequeue,
-    TicketState::Waiting,
-    TicketState::Admitted,
-    TicketState::Completed,
-    TicketState::Expired,
-    TicketState::Abandoned,
-    TicketState::Left,
-    TicketState::Closed,
-];
 /// Flag beside the state: the ticket was admitted once, so its pass times follow.
 const HAS_PASS: u8 = 0x10;
 
@@ -34,7 +24,11 @@ impl QueueState {
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         out.put_varint(self.tickets.len() as u64);
         for ticket in &self.tickets {
-            let state = STATES.iter().position(|&s| s == ticket.state).and_then(|i| u8::try_from(i).ok()).unwrap_or(0);
+            let state = TicketState::ALL
+                .iter()
+                .position(|&s| s == ticket.state)
+                .and_then(|i| u8::try_from(i).ok())
+                .unwrap_or(0);
             let has_pass = ticket.pass_expires_at != 0 || ticket.admitted_at != 0;
             out.put_u8(state | if has_pass { HAS_PASS } else { 0 });
             out.put_u32(ticket.position);
@@ -84,7 +78,8 @@ impl QueueState {
         queue.tickets.reserve_exact(count);
         for _ in 0..count {
             let flags = reader.u8()?;
-            let state = *STATES.get(usize::from(flags & 0x0f)).ok_or_else(|| corrupt("unknown ticket state"))?;
+            let state =
+                *TicketState::ALL.get(usize::from(flags & 0x0f)).ok_or_else(|| corrupt("unknown ticket state"))?;
             let mut ticket = Ticket {
                 state,
                 position: reader.u32()?,
