@@ -1,7 +1,7 @@
 //! Rooms saved in format version 1 (a smoothed speed where the line's meter is now) restore
 //! with everything but the measurement, which starts again, and go on in the current format.
 
-use super::tests::{assert_same, config, signer, slots, Driver, Fixture, OPEN};
+use super::tests::{assert_same, config, driven_room, signer, slots, Driver, Fixture, OPEN};
 use super::Room;
 use crate::clock::{SharedClock, MICROS_PER_SECOND as S};
 use crate::codec::{put_config, Put};
@@ -86,21 +86,7 @@ fn assert_same_but_the_meter(original: &Room, restored: &Room) {
 #[test]
 fn version_1_journals_and_snapshots_restore_all_but_the_measurement() {
     for seed in 0..4u64 {
-        let returned = if seed % 2 == 0 { ReturnedSlots::Waitlist } else { ReturnedSlots::Windows };
-        let mut fixture = Fixture::new(config(returned, seed), OPEN - 120 * S);
-        fixture.room.add_slots(slots(0, 30), "config").unwrap();
-        let mut driver = Driver::new(seed);
-        let mut snapshot = None;
-        for step in 0..3000 {
-            driver.step(&fixture);
-            if step == 2000 {
-                fixture.drain();
-                snapshot = Some((snapshot_as_version_1(&fixture.room, 1), fixture.journal.len()));
-            }
-        }
-        fixture.drain();
-        let [holds, bookings, cancels, _] = driver.done;
-        assert!(holds > 50 && bookings > 30 && cancels > 20, "{:?}", driver.done);
+        let (fixture, _, file, at) = driven_room(seed, |room| snapshot_as_version_1(room, 1));
         assert_ne!(fixture.room.queue.lock().meter, LineMeter::default(), "nothing was measured");
 
         let (whole, ticks) = journal_as_version_1(&fixture.journal);
@@ -108,7 +94,6 @@ fn version_1_journals_and_snapshots_restore_all_but_the_measurement() {
         let from_journal = fixture.restore(None, &[&whole]);
         assert_same_but_the_meter(&fixture.room, &from_journal);
 
-        let (file, at) = snapshot.unwrap();
         let mut after = journal_header(fixture.room.id(), 1);
         after.extend_from_slice(&fixture.journal[at..]);
         let (after, _) = journal_as_version_1(&after);

@@ -279,31 +279,41 @@ pub(super) fn config(returned: ReturnedSlots, seed: u64) -> RoomConfig {
     config
 }
 
+/// A room of `seed`'s settings driven 3,000 seeded random steps, with a snapshot taken by
+/// `snapshot` after step 2,000; returns the fixture (journal drained), what the driver did, the
+/// snapshot and the journal's length when it was taken.
+pub(super) fn driven_room(seed: u64, snapshot: impl Fn(&Room) -> Vec<u8>) -> (Fixture, [u32; 4], Vec<u8>, usize) {
+    let returned = if seed.is_multiple_of(2) { ReturnedSlots::Waitlist } else { ReturnedSlots::Windows };
+    let mut fixture = Fixture::new(config(returned, seed), OPEN - 120 * S);
+    fixture.room.add_slots(slots(0, 30), "config").unwrap();
+    let mut driver = Driver::new(seed);
+    let mut taken = None;
+    for step in 0..3000 {
+        driver.step(&fixture);
+        if step == 2000 {
+            fixture.drain();
+            taken = Some((snapshot(&fixture.room), fixture.journal.len()));
+        }
+    }
+    fixture.drain();
+    // The run did reach every corner worth replaying.
+    let [holds, bookings, cancels, offers] = driver.done;
+    assert!(holds > 50 && bookings > 30 && cancels > 20, "{:?}", driver.done);
+    assert!(returned == ReturnedSlots::Windows || offers > 10, "{:?}", driver.done);
+    let (file, at) = taken.expect("3,000 steps pass step 2,000");
+    (fixture, driver.done, file, at)
+}
+
 #[test]
 fn replay_rebuilds_every_observable_state() {
     for seed in 0..12u64 {
-        let returned = if seed % 2 == 0 { ReturnedSlots::Waitlist } else { ReturnedSlots::Windows };
-        let mut fixture = Fixture::new(config(returned, seed), OPEN - 120 * S);
-        fixture.room.add_slots(slots(0, 30), "config").unwrap();
-        let mut driver = Driver::new(seed);
-        let mut snapshot = None;
-        for step in 0..3000 {
-            driver.step(&fixture);
-            if step == 2000 {
-                fixture.drain();
-                let (file, pending) = fixture.room.snapshot(1);
-                assert!(pending.is_empty());
-                snapshot = Some((file, fixture.journal.len()));
-            }
-        }
-        fixture.drain();
-        // The run did reach every corner worth replaying.
-        let [holds, bookings, cancels, offers] = driver.done;
-        assert!(holds > 50 && bookings > 30 && cancels > 20, "{:?}", driver.done);
-        assert!(returned == ReturnedSlots::Windows || offers > 10, "{:?}", driver.done);
+        let (fixture, _, file, at) = driven_room(seed, |room| {
+            let (file, pending) = room.snapshot(1);
+            assert!(pending.is_empty());
+            file
+        });
         let whole = fixture.restore(None, &[&fixture.journal]);
         assert_same(&fixture.room, &whole);
-        let (file, at) = snapshot.unwrap();
         let mut after = journal_header(fixture.room.id(), 1);
         after.extend_from_slice(&fixture.journal[at..]);
         let from_snapshot = fixture.restore(Some(&file), &[&after]);
