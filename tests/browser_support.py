@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
 from tests.helpers import server as helpers_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +41,16 @@ def browser_available() -> bool:
     except ImportError:
         return False
     return os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)
+
+
+#: The marks of a module of browser tests: slow, long-running, and only where a browser is
+#: installed (`make test` installs one, so in CI they always run).
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(not browser_available(), reason="needs chromium, chromedriver, selenium"),
+]
 
 
 def wait_for(condition: Callable[[], T | None], what: str, timeout: float = PATIENCE) -> T:

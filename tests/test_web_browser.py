@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from browser_support import (
     ADMIN_TOKEN,
+    BROWSER_MARKS,
     DESKTOP,
     PHONE,
     ServerProcess,
     browser,
-    browser_available,
     resize,
     screenshot,
     text_of,
@@ -28,12 +28,7 @@ from browser_support import (
 
 import pyqueue
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.timeout(600),
-    pytest.mark.skipif(not browser_available(), reason="needs chromium, chromedriver, selenium"),
-]
+pytestmark = BROWSER_MARKS
 
 CLOCK_START = "2021-05-10T06:59:40+02:00"
 #: The crowd that joins the pre-queue with the first browser visitor: enough for a wait of

@@ -11,21 +11,16 @@ from typing import Any
 import pytest
 from browser_support import (
     ADMIN_TOKEN,
+    BROWSER_MARKS,
     ServerProcess,
     browser,
-    browser_available,
     screenshot,
     text_of,
     view_of,
     wait_for,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.timeout(600),
-    pytest.mark.skipif(not browser_available(), reason="needs chromium, chromedriver, selenium"),
-]
+pytestmark = BROWSER_MARKS
 
 FLOOR = 10_000
 
