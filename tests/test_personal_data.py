@@ -282,6 +282,30 @@ async def test_a_cancelled_booking_is_forgotten_with_the_rest(stored: Stored) ->
         await backend.booking(ROOM, code)
 
 
+async def test_the_retention_task_forgets_a_room_whose_only_personal_data_is_a_cancelled_code(
+    stored: Stored,
+) -> None:
+    # Nobody gave an identity or a label, and the one booking was cancelled: its code is all
+    # that is left of a person, and it goes when the retention runs out.
+    assert stored.backend is not None
+    backend, clock = stored.backend, stored.clock
+    await backend.add_slots(ROOM, SLOTS, "test")
+    await backend.tick(ROOM)
+    clock.advance(10)
+    ticket = await backend.join(ROOM, None, None)
+    status = await backend.status(ROOM, ticket.token)
+    assert status.pass_token is not None
+    await backend.hold(ROOM, "s1", status.pass_token)
+    code = (await backend.confirm(ROOM, "s1", status.pass_token)).code
+    await backend.cancel(ROOM, code)
+    clock.set(CLOSES_AT + timedelta(hours=RETAIN_HOURS, seconds=1))
+    entry = await _wait_for_forget_entry(backend)
+    assert entry.reason == "personal data deleted: 0 identities, 0 labels, 1 booking codes"
+    with pytest.raises(pyqueue.UnknownBooking):
+        await backend.booking(ROOM, code)
+    assert stored.found_in_storage([code, code.replace("-", "")]) == []
+
+
 async def test_forget_over_http(aiohttp_client: Any, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     table = room_table(ROOM, closes_at=CLOSES_AT.isoformat(), identity="required")

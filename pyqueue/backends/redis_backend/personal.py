@@ -3,8 +3,9 @@ the booking codes (``forget.lua``, one atomic step). When it is due is the core'
 (``RoomConfig.personal_data_due_at``); this module reads what the rule needs from Redis.
 
 The retention task reads two cheap things first (is the earliest possible due time past, is
-there anything personal), so that a closed room costs one pipelined read per run, and reads the
-slots' starts only for a room about to be forgotten.
+there anything personal: identities, labels, live or cancelled codes), so that a closed room
+costs one pipelined read per run, and reads the slots' starts only for a room about to be
+forgotten.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ async def forget_due(backend: RedisBackend) -> None:
             continue
         keys = RoomKeys(room)
         held = await backend.conn.pipeline(
-            [("HLEN", keys.ids), ("HLEN", keys.labels), ("HLEN", keys.codes)]
+            [("HLEN", key) for key in (keys.ids, keys.labels, keys.codes, keys.cancelled)]
         )
         if not any(int(n) for n in held):
             continue
