@@ -852,6 +852,7 @@ POLL_BACK_MS: Final[int]
 POLL_MIN_MS: Final[int]
 POLL_JITTER: Final[float]
 RECENT_STRETCH_MICROS: Final[int]
+RETENTION_ACTOR: Final[str]
 
 def draw_order(n: int, seed: int) -> list[int]:
     """The pre-queue draw for ``n`` entries: element k is the join index placed k-th."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from pyqueue._core import check_audit
+from pyqueue._core import RETENTION_ACTOR, check_audit
 from pyqueue.backends.redis_backend import records as rec
 from pyqueue.backends.redis_backend.keys import RoomKeys
 
@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from pyqueue.backends.redis_backend.backend import RedisBackend
 
 log = logging.getLogger("pyqueue.backend")
-
-#: The audit log's actor when the retention ran out (the core's ``RETENTION_ACTOR``).
-RETENTION_ACTOR = "retention"
 
 
 def _counts(reply: Any) -> dict[str, int]:

@@ -62,6 +62,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(views::room_state, m)?)?;
     m.add_function(wrap_pyfunction!(pseudonym::new_identity_key, m)?)?;
     m.add_function(wrap_pyfunction!(pseudonym::identity_pseudonym, m)?)?;
+    // The retention's audit actor, for the Redis backend's deletion.
+    m.add("RETENTION_ACTOR", crate::room::RETENTION_ACTOR)?;
     journal::register(m)?;
     errors::register(m)
 }
