@@ -230,6 +230,38 @@ async def test_a_left_session_ends_for_every_process(backends) -> None:
         await second.verify_pass(ROOM, pass_token)
 
 
+@pytest.mark.redis
+async def test_the_native_poll_of_an_admitted_visitor_gives_the_pass_with_the_person(
+    redis_url: str,  # noqa: F811
+) -> None:
+    """The status poll's one native call checks the ticket once and answers an admitted
+    visitor's status itself, its pass carrying the person, on both backends (Redis from a
+    fresh cache)."""
+    clock = pyqueue.VirtualClock(OPENS_AT)
+    signer = pyqueue.Signer(SIGNER_KEYS)
+    verifier = pyqueue.EntryVerifier(ENTRY_KEYS)
+    flush(redis_url)
+    memory = MemoryBackend(signer, clock, entry=verifier)
+    redis = RedisBackend(redis_url, signer, clock, refresh_seconds=3600.0, entry=verifier)
+    config = pyqueue.RoomConfig(
+        ROOM, OPENS_AT - timedelta(minutes=1), identity="entry", max_active=100, seed=1
+    )
+    try:
+        for backend in (memory, redis):
+            await backend.start()
+            await backend.create_room(config, "test")
+            await backend.tick(ROOM)
+            ticket = await backend.join(ROOM, None, None, entry())
+            general = await backend.status(ROOM, ticket.token)  # fills Redis's cache
+            body, _, status = backend.status_poll(ROOM, ticket.token, 40_000, 0.5)
+            assert body is None and status is not None and status.state == "admitted"
+            assert status.pass_token == general.pass_token
+            assert signer.verify(status.pass_token, ROOM, "pass", NOW).sub == "person-42"
+    finally:
+        await redis.close()
+        await memory.close()
+
+
 # ----- the Python API ---------------------------------------------------------------------
 
 

@@ -555,20 +555,23 @@ class RedisBackend:
 
     def status_poll(
         self, room: str, ticket: str, cap_ms: int, random: float
-    ) -> tuple[bytes | None, int, None]:
+    ) -> tuple[bytes | None, int, Status | None]:
         """The status poll's fast path: a ticket without pass or offer whose record and room
         counters this process holds fresh is answered in one native call from them
         (``pyqueue._core.cached_status_poll``, the renderer of the memory backend's poll), with
-        no Redis command. Anything that needs Redis (a refresh, an unknown record, the opening
-        or closing due) or a pass answers ``(None, 0, None)``: the server then takes the general
-        path, :meth:`status`. Synchronous on purpose: the hot path saves a coroutine."""
+        no Redis command. A pass whose record is fresh here comes back as the status
+        ``(None, 0, status)``, for the server's general renderer, so the token is verified once.
+        Anything that needs Redis (a refresh, an unknown record, the opening or closing due, a
+        session run out) answers ``(None, 0, None)``: the server then takes the general path,
+        :meth:`status`. Synchronous on purpose: the hot path saves a coroutine."""
         config = self._configs.get(room)
         cache = self._caches.get(room)
         if config is None or cache is None or cache.due(self._refresh_seconds):
             return _GENERAL_PATH
         seconds = self.now()
         # Positional: PyO3 parses keywords several times slower.
-        t = self._signer.verify(ticket, room, "ticket", int(seconds)).ticket
+        info = self._signer.verify(ticket, room, "ticket", int(seconds))
+        t = info.ticket
         now = round(seconds * MICROS)
         opens, closes = self._phase_times(room, config)
         meta = cache.meta
@@ -591,8 +594,13 @@ class RedisBackend:
             )  # fmt: skip
             return body, poll_ms, None
         if state == "admitted":
-            # The answer carries the pass, or the session ran out and :meth:`status` ends it.
-            return _GENERAL_PATH
+            if now >= record.expires:
+                return _GENERAL_PATH  # the session ran out: :meth:`status` ends it
+            # The pass, with the identity the token vouched for, as :meth:`status` builds it.
+            status = build_status(
+                self._signer, room, config, cache, t, record, now, opens, info.sub
+            )
+            return None, 0, status
         body, poll_ms = cached_status_poll(
             room, t, state, None, None, 0, cache.line(), opens_in, cache.prequeue_waiting(),
             cap_ms, random,

@@ -55,13 +55,24 @@ impl Room {
     /// Confirms the visitor's hold (with a pass) or waiting-list offer (with a ticket or pass).
     pub fn confirm(&self, slot: &str, token: &str) -> CoreResult<Booking> {
         let now = self.now();
-        let (_, ticket) = self.verify(token, None, now)?;
-        self.confirm_for(slot, ticket, now)
+        let (kind, ticket, issued_at) = self.verify_signature(token, None, now)?;
+        let limit = {
+            // One lock for the token's ticket check and the booking limit: claims contend here.
+            let queue = self.queue.lock();
+            super::issued_to(&queue, kind, ticket, issued_at)?;
+            queue.config.max_bookings_per_identity
+        };
+        self.confirm_within(slot, ticket, now, limit)
     }
 
     /// Confirms for a ticket id that the caller already established (an in-process `Hold`).
     pub fn confirm_for(&self, slot: &str, ticket: u32, now: i64) -> CoreResult<Booking> {
         let limit = self.queue.lock().config.max_bookings_per_identity;
+        self.confirm_within(slot, ticket, now, limit)
+    }
+
+    /// The confirmation itself, with the room's booking limit read by the caller.
+    fn confirm_within(&self, slot: &str, ticket: u32, now: i64, limit: u32) -> CoreResult<Booking> {
         let booking = self.inventory.confirm_within(slot, ticket, now, limit)?;
         let had_offer = {
             let mut state = self.booking.lock();
