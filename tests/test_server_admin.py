@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import orjson
+
 from tests.helpers.api import (
     ADMIN,
     OPENS_AT,
@@ -346,3 +348,17 @@ async def test_no_clock_routes_without_a_virtual_clock(aiohttp_client):
     api = await start_api(aiohttp_client, virtual_clock_routes=False)
     _, body = await api.json("GET", "/v1/admin/clock", 404, headers=ADMIN)
     assert body["error"]["code"] == "not_found"
+
+
+async def test_a_json_slot_load_may_start_with_a_byte_order_mark(aiohttp_client):
+    """Editors on Windows save JSON with a UTF-8 BOM; the sniff looks past it and takes the
+    body for JSON, so the JSON reading must look past it too, as the CSV reading does."""
+    api = await start_api(aiohttp_client)
+    for number, content_type in enumerate(("application/json", None)):
+        slots = [{**slot, "id": f"bom{number}-{slot['id']}"} for slot in slot_table(2)]
+        body = b"\xef\xbb\xbf" + orjson.dumps({"slots": slots})
+        headers = {**ADMIN, "Content-Type": content_type} if content_type else ADMIN
+        _, answer = await api.json(
+            "POST", "/v1/admin/rooms/kiel/slots", 201, headers=headers, data=body
+        )
+        assert answer == {"room": "kiel", "added": 2}
