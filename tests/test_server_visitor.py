@@ -374,3 +374,18 @@ async def test_a_body_that_does_not_arrive_gets_408(aiohttp_client):
     body = json.loads(await reader.readexactly(length))
     assert body["error"]["code"] == "timeout"
     writer.close()
+
+
+async def test_an_empty_bearer_on_a_join_is_refused_not_a_new_place(aiohttp_client):
+    """An app whose stored ticket got lost sends "Bearer " with nothing after it: it is told,
+    as with an empty ``ticket`` in the body, instead of silently queued again at the back."""
+    api = await start_api(aiohttp_client)
+    for headers, data in (({"Authorization": "Bearer "}, b"{}"), ({}, b'{"ticket": ""}')):
+        _, body = await api.json(
+            "POST",
+            "/v1/rooms/kiel/join",
+            401,
+            headers={**headers, "Content-Type": "application/json"},
+            data=data,
+        )
+        assert body["error"]["code"] == "token_malformed", body

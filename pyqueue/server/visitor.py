@@ -204,11 +204,19 @@ def _ticket_to_resume(request: web.Request, data: dict[str, Any]) -> str | None:
     taken for a new place."""
     from_body = optional_string(data, "ticket", MAX_TOKEN_CHARS)
     from_header = bearer(request)
+    if from_header is None and _says_bearer(request):
+        # "Bearer " with nothing after it: an app whose ticket got lost must hear so, as with
+        # ``{"ticket": ""}``, not be handed a new place at the back.
+        raise ApiError("token_malformed", "the Authorization header names no ticket token")
     if from_body is not None and from_header is not None and from_body != from_header:
         raise ApiError(
             "invalid_argument", "the ticket in the body differs from the Authorization token"
         )
     return from_body if from_body is not None else from_header
+
+
+def _says_bearer(request: web.Request) -> bool:
+    return request.headers.get("Authorization", "").strip().lower() == "bearer"
 
 
 async def leave(request: web.Request) -> web.Response:
